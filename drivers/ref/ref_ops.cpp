@@ -1,0 +1,159 @@
+#include "ref_ops.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace xpb::ref {
+namespace {
+
+template <class T>
+T* data_as(std::span<std::byte> b) {
+  return reinterpret_cast<T*>(b.data());
+}
+
+template <class T>
+void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
+  const std::size_t n = g.tensor(node.outputs[0]).elements();
+  T* out = data_as<T>(store[node.outputs[0]]);
+  const double s = node.attrs.get_double("scalar", 3.0);
+  switch (node.op) {
+    case Op::copy: {
+      const T* a = data_as<T>(store[node.inputs[0]]);
+      for (std::size_t i = 0; i < n; ++i) out[i] = a[i];
+      break;
+    }
+    case Op::scale: {
+      const T* a = data_as<T>(store[node.inputs[0]]);
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(s * a[i]);
+      break;
+    }
+    case Op::add: {
+      const T* a = data_as<T>(store[node.inputs[0]]);
+      const T* b = data_as<T>(store[node.inputs[1]]);
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(double(a[i]) + double(b[i]));
+      break;
+    }
+    case Op::triad: {
+      const T* a = data_as<T>(store[node.inputs[0]]);
+      const T* b = data_as<T>(store[node.inputs[1]]);
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(double(a[i]) + s * double(b[i]));
+      break;
+    }
+    case Op::write_fill: {
+      const T v = static_cast<T>(node.attrs.get_double("value", 0.0));
+      for (std::size_t i = 0; i < n; ++i) out[i] = v;
+      break;
+    }
+    case Op::read_sum: {
+      const T* a = data_as<T>(store[node.inputs[0]]);
+      const std::size_t m = g.tensor(node.inputs[0]).elements();
+      double sum = 0;
+      for (std::size_t i = 0; i < m; ++i) sum += double(a[i]);
+      *data_as<double>(store[node.outputs[0]]) = sum;
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace
+
+void initialize(const TensorDesc& desc, std::span<std::byte> bytes) {
+  switch (desc.init.kind) {
+    case TensorInit::Kind::none: std::memset(bytes.data(), 0, bytes.size()); break;
+    case TensorInit::Kind::fill:
+      if (desc.dtype == DType::f64) {
+        std::fill_n(data_as<double>(bytes), desc.elements(), desc.init.value);
+      } else if (desc.dtype == DType::f32) {
+        std::fill_n(data_as<float>(bytes), desc.elements(), static_cast<float>(desc.init.value));
+      } else if (desc.dtype == DType::u64) {
+        std::fill_n(data_as<std::uint64_t>(bytes), desc.elements(),
+                    static_cast<std::uint64_t>(desc.init.value));
+      } else {
+        std::memset(bytes.data(), 0, bytes.size());
+      }
+      break;
+    case TensorInit::Kind::random_cycle:
+      fill_random_cycle(data_as<std::uint64_t>(bytes), static_cast<std::size_t>(desc.shape[0]),
+                        static_cast<std::size_t>(desc.shape[1]), desc.init.seed);
+      break;
+  }
+}
+
+std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t lines,
+                                        std::size_t words_per_line, std::size_t chains) {
+  std::vector<std::uint64_t> starts(chains);
+  const std::size_t spacing = lines / chains;
+  std::uint64_t at = 0;
+  for (std::size_t c = 0; c < chains; ++c) {
+    starts[c] = at;
+    for (std::size_t k = 0; k < spacing; ++k) at = ring[at * words_per_line];
+  }
+  return starts;
+}
+
+void run_node(const Graph& g, const Node& node, const TensorStore& store) {
+  switch (node.op) {
+    case Op::copy:
+    case Op::scale:
+    case Op::add:
+    case Op::triad:
+    case Op::write_fill:
+    case Op::read_sum: {
+      const DType t = g.tensor(node.op == Op::read_sum ? node.inputs[0] : node.outputs[0]).dtype;
+      if (t == DType::f64) elementwise<double>(g, node, store);
+      else elementwise<float>(g, node, store);
+      break;
+    }
+    case Op::chase: {
+      const TensorDesc& ring_desc = g.tensor(node.inputs[0]);
+      const auto lines = static_cast<std::size_t>(ring_desc.shape[0]);
+      const auto words = static_cast<std::size_t>(ring_desc.shape[1]);
+      const auto* ring = data_as<std::uint64_t>(store[node.inputs[0]]);
+      const auto chains = static_cast<std::size_t>(node.attrs.get_int("chains", 1));
+      const auto steps = static_cast<std::uint64_t>(node.attrs.get_int("steps", 0));
+      auto at = chase_starts(ring, lines, words, chains);
+      for (std::size_t c = 0; c < chains; ++c)
+        for (std::uint64_t s = 0; s < steps; ++s) at[c] = ring[at[c] * words];
+      std::copy(at.begin(), at.end(), data_as<std::uint64_t>(store[node.outputs[0]]));
+      break;
+    }
+    case Op::fill_pattern: {
+      const auto p = *parse_pattern(node.attrs.get_string("pattern", ""));
+      const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
+      const bool invert = node.attrs.get_bool("invert", false);
+      auto* out = data_as<std::uint64_t>(store[node.outputs[0]]);
+      const std::size_t n = g.tensor(node.outputs[0]).elements();
+      for (std::size_t i = 0; i < n; ++i) out[i] = pattern_word(p, seed, i, invert);
+      break;
+    }
+    case Op::verify_pattern: {
+      const auto p = *parse_pattern(node.attrs.get_string("pattern", ""));
+      const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
+      const bool invert = node.attrs.get_bool("invert", false);
+      const auto max_errors = static_cast<std::uint64_t>(node.attrs.get_int("max_errors", 1));
+      const auto* in = data_as<std::uint64_t>(store[node.inputs[0]]);
+      auto* count = data_as<std::uint64_t>(store[node.outputs[0]]);
+      auto* list = data_as<std::uint64_t>(store[node.outputs[1]]);
+      std::fill_n(list, max_errors * 3, 0);
+      const std::size_t n = g.tensor(node.inputs[0]).elements();
+      std::uint64_t errors = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t want = pattern_word(p, seed, i, invert);
+        if (in[i] != want) {
+          if (errors < max_errors) {
+            list[errors * 3 + 0] = i;
+            list[errors * 3 + 1] = want;
+            list[errors * 3 + 2] = in[i];
+          }
+          ++errors;
+        }
+      }
+      *count = errors;
+      break;
+    }
+  }
+}
+
+}  // namespace xpb::ref

@@ -1,0 +1,143 @@
+// The graph IR: workloads build graphs, devices execute them (DESIGN.md §1, §3).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "xpubench/dtype.hpp"
+
+namespace xpb {
+
+enum class TensorRole : std::uint8_t { weight, activation, state, input, output };
+std::string_view name(TensorRole r);
+
+// How a device fills a tensor when it allocates it. Devices initialise in place so the
+// memory is first touched by the thread that later uses it (NUMA placement), and so a
+// 100 GiB working set never passes through a host-side staging copy.
+struct TensorInit {
+  enum class Kind : std::uint8_t {
+    none,          // contents undefined (the graph writes it before reading)
+    fill,          // every element = value
+    random_cycle,  // u64 [lines, words]: word 0 of each line is the index of the next line of
+                   // one random cycle through all lines (seeded); other words are 0
+  };
+  Kind kind = Kind::none;
+  double value = 0.0;
+  std::uint64_t seed = 0;
+
+  static TensorInit filled(double v) { return {Kind::fill, v, 0}; }
+  static TensorInit cycle(std::uint64_t s) { return {Kind::random_cycle, 0.0, s}; }
+};
+
+struct TensorDesc {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  DType dtype = DType::f32;
+  TensorRole role = TensorRole::activation;
+  TensorInit init;
+
+  std::size_t elements() const;
+  std::size_t bytes() const { return storage_bytes(dtype, elements()); }
+};
+
+using TensorId = std::uint32_t;
+
+// The op catalogue. Each op's semantics are written here; drivers/ref implements them plainly
+// and is the oracle every other driver is checked against.
+enum class Op : std::uint8_t {
+  // out = in0                                       (float tensors of one shape and dtype)
+  copy,
+  // out = scalar * in0                              attr: scalar (double)
+  scale,
+  // out = in0 + in1
+  add,
+  // out = in0 + scalar * in1                        attr: scalar (double)
+  triad,
+  // out[0] = sum of in0 (out: f64 [1]); accumulation order is the device's
+  read_sum,
+  // out = value                                     attr: value (double)
+  write_fill,
+  // Dependent loads over the cycle of a random_cycle tensor in0 (u64 [lines, words]).
+  // attrs: steps (loads per chain), chains (independent chains, default 1).
+  // Chain c starts at the line reached from line 0 after c * floor(lines / chains) steps;
+  // out (u64 [chains]) = the line index each chain stands on after `steps` loads.
+  chase,
+  // out (u64 [n]) = pattern words                   attrs: pattern, seed, invert (bool)
+  fill_pattern,
+  // Compare in0 (u64 [n]) with the pattern words.   attrs: pattern, seed, invert, max_errors
+  // out0 (u64 [1]) = number of mismatching words;
+  // out1 (u64 [max_errors, 3]) = {word index, expected, actual} of the first mismatches.
+  verify_pattern,
+};
+std::string_view name(Op op);
+std::optional<Op> parse_op(std::string_view s);
+
+// Test patterns of memtester/stressapptest kind, word by word (64-bit words).
+enum class Pattern : std::uint8_t {
+  walking_ones,   // word i = 1 << (i mod 64)
+  walking_zeros,  // word i = ~(1 << (i mod 64))
+  checkerboard,   // 0xAAAA... and 0x5555... alternating by word
+  random,         // splitmix64(seed + i)
+  address,        // word i = its own byte offset, i * 8 (address-in-address)
+};
+std::string_view name(Pattern p);
+std::optional<Pattern> parse_pattern(std::string_view s);
+// The expected word at index i; `invert` flips every bit (the second half of a pass).
+std::uint64_t pattern_word(Pattern p, std::uint64_t seed, std::uint64_t i, bool invert);
+
+using AttrValue = std::variant<std::int64_t, double, bool, std::string>;
+
+class Attrs {
+ public:
+  Attrs() = default;
+  Attrs(std::initializer_list<std::pair<const std::string, AttrValue>> kv) : values_(kv) {}
+  void set(const std::string& key, AttrValue v) { values_[key] = std::move(v); }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  std::int64_t get_int(const std::string& key, std::int64_t fallback) const;
+  double get_double(const std::string& key, double fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+  const std::map<std::string, AttrValue>& all() const { return values_; }
+
+ private:
+  std::map<std::string, AttrValue> values_;
+};
+
+struct Node {
+  Op op;
+  std::vector<TensorId> inputs;
+  std::vector<TensorId> outputs;
+  Attrs attrs;
+};
+
+class Graph {
+ public:
+  TensorId add_tensor(TensorDesc t);
+  void add_node(Op op, std::vector<TensorId> inputs, std::vector<TensorId> outputs, Attrs attrs = {});
+
+  const std::vector<TensorDesc>& tensors() const { return tensors_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const TensorDesc& tensor(TensorId id) const { return tensors_.at(id); }
+
+  // Checks arity, shapes and dtypes of every node against the catalogue. Returns the first
+  // problem found, naming the node and the op, or nothing when the graph is well formed.
+  std::optional<std::string> check() const;
+
+ private:
+  std::vector<TensorDesc> tensors_;
+  std::vector<Node> nodes_;
+};
+
+}  // namespace xpb
+
+namespace xpb {
+// The contents of a TensorInit::random_cycle tensor: word 0 of each of `lines` lines (of
+// `words_per_line` u64 words) holds the index of the next line of one cycle through every
+// line, in a random order seeded with splitmix64, so every device builds the same cycle.
+void fill_random_cycle(std::uint64_t* words, std::size_t lines, std::size_t words_per_line,
+                       std::uint64_t seed);
+}  // namespace xpb

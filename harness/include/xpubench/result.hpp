@@ -1,0 +1,73 @@
+// The result model: one benchmark record and the run document `xpubench.result/1`
+// (DESIGN.md §7). The JSON Schema lives in reports/result.schema.json.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xpubench/runner.hpp"
+#include "xpubench/stats.hpp"
+#include "xpubench/status.hpp"
+
+namespace xpb {
+
+inline constexpr std::string_view kResultSchema = "xpubench.result/1";
+
+enum class Direction : std::uint8_t { higher_is_better, lower_is_better, none };
+std::string_view name(Direction d);
+
+// One figure of a benchmark. `samples` are the raw values, one per sample, in `unit`.
+// `source` is "measured", "simulated" or "modeled".
+struct Metric {
+  std::string name;
+  std::string unit;
+  Direction direction = Direction::higher_is_better;
+  std::string source = "measured";
+  std::vector<double> samples;
+  Stats stats;
+  std::string note;  // e.g. "bytes counted as the code moves them; write-allocate not counted"
+
+  // A metric derived from each sample of a measurement: value = f(per-iteration seconds).
+  template <class F>
+  static Metric from(const Measurement& m, std::string name, std::string unit, Direction dir, F f);
+  nlohmann::json to_json() const;
+};
+
+struct BenchmarkRecord {
+  std::string id;         // workload/device/params, stable across runs for comparison
+  std::string workload;
+  std::string device;
+  nlohmann::json params = nlohmann::json::object();
+  Outcome outcome;
+  nlohmann::json conformance = nlohmann::json::object();  // {status, method, max_error, ...}
+  std::vector<Metric> metrics;
+  nlohmann::json timing = nlohmann::json::object();       // Measurement::to_json()
+  nlohmann::json energy = nlohmann::json::object();       // {available, joules..., reason}
+  nlohmann::json details = nlohmann::json::object();      // workload-specific (cache levels, ...)
+  double started_unix = 0;
+  double wall_seconds = 0;
+
+  nlohmann::json to_json() const;
+};
+
+// A stable id: "workload/device/k1=v1,k2=v2" with params in key order.
+std::string benchmark_id(std::string_view workload, std::string_view device,
+                         const nlohmann::json& params);
+
+nlohmann::json to_json(const EnergyReading& e);
+
+template <class F>
+Metric Metric::from(const Measurement& m, std::string name_, std::string unit_, Direction dir, F f) {
+  Metric out;
+  out.name = std::move(name_);
+  out.unit = std::move(unit_);
+  out.direction = dir;
+  out.source = is_measured(m.source) ? "measured" : "simulated";
+  for (double s : m.per_iteration_seconds()) out.samples.push_back(f(s));
+  out.stats = summarize(out.samples);
+  return out;
+}
+
+}  // namespace xpb

@@ -1,0 +1,30 @@
+// Checks a result document against the JSON Schema of `xpubench.result/1` (embedded in the
+// library from reports/result.schema.json) and against the run rules the schema cannot say:
+// statistics must agree with the raw samples they summarise, ids must be unique, a simulated
+// clock may not produce "measured" metrics.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace xpb {
+
+struct Problem {
+  std::string where;  // JSON pointer into the document, e.g. /benchmarks/3/metrics/0/stats
+  std::string what;
+};
+
+// The embedded schema document.
+const nlohmann::json& result_schema();
+
+// Validates `instance` against `schema` (the subset of JSON Schema 2020-12 that our schema
+// uses: type, enum, const, required, properties, additionalProperties, items, minItems,
+// minimum, maximum, pattern, $ref to #/$defs, oneOf, anyOf).
+std::vector<Problem> validate_against_schema(const nlohmann::json& instance,
+                                             const nlohmann::json& schema);
+
+// Schema plus run rules.
+std::vector<Problem> validate_result(const nlohmann::json& doc);
+
+}  // namespace xpb
