@@ -2,6 +2,10 @@
 function(xpb_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
     -Wno-sign-conversion $<$<BOOL:${XPB_WERROR}>:-Werror>)
+  # GCC 12 reports std::string concatenation at -O3 as overlapping memcpy (GCC bug 105329).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
   if(XPB_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()

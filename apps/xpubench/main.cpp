@@ -1,1 +1,275 @@
-int main() { return 0; }
+// The xpubench command line (DESIGN.md §8). Thin: parses arguments, calls the library, prints.
+// Exit codes: 0 success, 1 a benchmark failed or validation found problems, 2 usage or input
+// error, 130 interrupted (Ctrl-C) after saving what was measured.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "xpubench/build_info.hpp"
+
+#include "xpubench/error.hpp"
+#include "xpubench/registry.hpp"
+#include "xpubench/report.hpp"
+#include "xpubench/result_writer.hpp"
+#include "xpubench/session.hpp"
+#include "xpubench/suite.hpp"
+#include "xpubench/system.hpp"
+#include "xpubench/validate.hpp"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+// First Ctrl-C: finish the current sample, save everything, exit 130. Second: die at once.
+extern "C" void on_signal(int sig) {
+  if (g_cancel.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  const char msg[] = "\nxpubench: interrupted; saving what was measured (Ctrl-C again to abort)\n";
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.4g} {}", v, units[u]);
+}
+
+int cmd_list(const std::string& what) {
+  const bool all = what.empty();
+  if (all || what == "drivers") {
+    std::cout << "drivers:\n";
+    for (const auto& n : xpb::DriverRegistry::instance().names())
+      std::cout << fmt::format("  {:<12} {}\n", n, xpb::DriverRegistry::instance().create(n)->description());
+  }
+  if (all || what == "devices") {
+    std::cout << "devices:\n";
+    for (const auto& d : xpb::all_devices())
+      std::cout << fmt::format("  {:<12} {} ({}{})\n", d.id(), d.name, d.kind, d.simulated ? ", simulated" : "");
+  }
+  if (all || what == "workloads") {
+    std::cout << "workloads:\n";
+    for (const auto& n : xpb::WorkloadRegistry::instance().names()) {
+      auto w = xpb::WorkloadRegistry::instance().create(n);
+      std::cout << fmt::format("  {:<18} {}\n", n, w->description());
+      for (const auto& p : w->params())
+        std::cout << fmt::format("      {:<18} {} (default {}{})\n", p.name, p.help, p.default_value.dump(),
+                                 p.choices.empty() ? "" : "; one of " + join(p.choices));
+    }
+  }
+  if (all || what == "suites") {
+    std::cout << "suites:\n";
+    std::set<std::string> seen;
+    for (const auto& dir : xpb::suite_search_path()) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(dir, ec)) continue;
+      std::vector<std::filesystem::path> files;
+      for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+        if (e.path().extension() == ".yaml") files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) {
+        if (!seen.insert(f.stem().string()).second) continue;
+        try {
+          auto s = xpb::load_suite(f);
+          std::cout << fmt::format("  {:<12} {} ({} entries; {})\n", f.stem().string(), s.description,
+                                   s.entries.size(), f.string());
+        } catch (const xpb::InputError& e) {
+          std::cout << fmt::format("  {:<12} (unreadable: {})\n", f.stem().string(), e.what());
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+int cmd_info(bool as_json) {
+  const auto sys = xpb::describe_system();
+  if (as_json) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& d : xpb::all_devices())
+      devices.push_back({{"id", d.id()}, {"name", d.name}, {"kind", d.kind}, {"simulated", d.simulated}});
+    std::cout << nlohmann::json{{"system", sys.to_json()}, {"devices", devices}}.dump(2) << "\n";
+    return 0;
+  }
+  const auto& t = sys.topology;
+  std::cout << fmt::format("host      {}\nos        {} (kernel {}, {})\ncpu       {} ({})\n", sys.hostname, sys.os,
+                           sys.kernel, sys.arch, sys.cpu_model, sys.cpu_vendor);
+  std::cout << fmt::format("topology  {} package(s), {} core(s), {} PU(s), {} NUMA node(s)  [{}]\n", t.packages,
+                           t.cores, t.pus, t.numa_nodes.size(), t.source);
+  for (const auto& c : t.caches)
+    std::cout << fmt::format("cache     L{} {:<12} {:>10} x{}, shared by {} PU(s)\n", c.level, c.type,
+                             human_bytes(c.size_bytes), c.instances, c.pus_sharing);
+  std::cout << fmt::format("memory    {} total, {} available, {} usable by tests{}\n", human_bytes(sys.memory.total_bytes),
+                           human_bytes(sys.memory.available_bytes), human_bytes(sys.memory.usable_bytes()),
+                           sys.memory.cgroup_limit_bytes ? " (cgroup limit " + human_bytes(*sys.memory.cgroup_limit_bytes) + ")" : "");
+  std::cout << fmt::format("isa       {}\ngovernor  {}\nthp       {}\n", join(sys.isa_flags, " "), sys.governor, sys.thp);
+  std::cout << fmt::format("build     xpubench {} ({}), {} {} [{}]\n", sys.xpubench_version, sys.git_revision,
+                           sys.compiler, sys.build_type, sys.compile_flags);
+  std::cout << "devices:\n";
+  for (const auto& d : xpb::all_devices())
+    std::cout << fmt::format("  {:<12} {} ({}{})\n", d.id(), d.name, d.kind, d.simulated ? ", simulated" : "");
+  auto rapl = xpb::make_powercap_sensor();
+  const auto why = rapl->unavailable_reason();
+  std::cout << "energy    " << (why.empty() ? "rapl available" : "unavailable: " + why) << "\n";
+  return 0;
+}
+
+xpb::Suite resolve_suite(const std::string& name) {
+  std::filesystem::path p(name);
+  if (p.extension() == ".yaml" || p.extension() == ".yml") return xpb::load_suite(p);
+  if (auto found = xpb::find_suite(name); !found.empty()) return xpb::load_suite(found);
+  if (xpb::WorkloadRegistry::instance().create(name)) return xpb::single_workload_suite(name);
+  throw xpb::InputError("'" + name + "' is neither a suite (" + join({"memory", "quick", "standard"}) +
+                        ", or a .yaml file) nor a workload (" + join(xpb::WorkloadRegistry::instance().names()) + ")");
+}
+
+int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
+            const std::vector<std::string>& sets, bool quick, const std::string& output,
+            const std::vector<std::string>& argv) {
+  std::vector<xpb::Suite> suites;
+  for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(resolve_suite(n));
+  std::vector<xpb::Override> overrides;
+  for (const auto& s : sets) overrides.push_back(xpb::parse_override(s));
+  const auto system = xpb::describe_system();
+  const auto plan = xpb::make_plan(suites, quick, overrides, system);
+  auto devices = xpb::open_devices(device_names);
+  if (plan.empty()) throw xpb::InputError("nothing to run: the selected suites expand to no benchmark");
+
+  nlohmann::json run_info;
+  run_info["command"] = argv;
+  run_info["quick"] = quick;
+  auto suite_names = nlohmann::json::array();
+  for (const auto& s : suites) suite_names.push_back(s.name);
+  run_info["suites"] = suite_names;
+  auto ov = nlohmann::json::object();
+  for (const auto& o : overrides) ov[o.key] = o.value;
+  run_info["overrides"] = ov;
+
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  xpb::SessionOptions opts;
+  opts.output = output;
+  opts.run_info = run_info;
+  opts.cancel = &g_cancel;
+  opts.on_start = [tty](std::size_t i, std::size_t total, const xpb::PlanItem& item, const std::string& dev) {
+    if (!tty) return;
+    std::string params;
+    for (const auto& [k, v] : item.params.items()) params += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    std::string line = fmt::format("[{}/{}] {} on {}:{} ...", i + 1, total, item.workload, dev, params);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+  };
+  opts.on_done = [tty](std::size_t i, std::size_t total, const xpb::BenchmarkRecord& r) {
+    std::string line = fmt::format("[{}/{}] {}", i + 1, total, xpb::render_record_line(r.to_json()));
+    std::fprintf(stderr, tty ? "\r\033[K%s\n" : "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  std::fprintf(stderr, "xpubench: %zu benchmark(s) on %zu device(s); writing %s\n", plan.size(), devices.size(),
+               output.c_str());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const auto result = xpb::run_session(plan, devices, system, opts);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  std::cout << "\n" << xpb::render_console_summary(result.document);
+  std::cout << fmt::format("\nresult: {} ({} benchmarks, run {})\n", output, result.document["benchmarks"].size(),
+                           result.document["run"]["status"].get<std::string>());
+  if (result.interrupted) return 130;
+  return result.failed > 0 ? 1 : 0;
+}
+
+int cmd_validate(const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const auto& f : files) {
+    const auto doc = xpb::load_result(f);
+    const auto problems = xpb::validate_result(doc);
+    if (problems.empty()) {
+      std::cout << fmt::format("{}: valid {} ({} benchmarks, run {})\n", f, doc.value("schema", "?"),
+                               doc.value("benchmarks", nlohmann::json::array()).size(),
+                               doc["run"].value("status", "?"));
+      continue;
+    }
+    rc = 1;
+    std::cout << fmt::format("{}: {} problem(s)\n", f, problems.size());
+    for (const auto& p : problems) std::cout << fmt::format("  {}: {}\n", p.where.empty() ? "/" : p.where, p.what);
+  }
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xpubench: hardware benchmarking and conformance suite"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("xpubench ") + xpb::build::version);
+
+  std::string list_what;
+  auto* list = app.add_subcommand("list", "list drivers, devices, workloads (with parameters) or suites");
+  list->add_option("what", list_what, "drivers | devices | workloads | suites")
+      ->check(CLI::IsMember({"drivers", "devices", "workloads", "suites"}));
+
+  bool info_json = false;
+  auto* info = app.add_subcommand("info", "system and device inventory");
+  info->add_flag("--json", info_json, "print as JSON");
+
+  std::vector<std::string> run_names, run_devices, run_sets;
+  bool quick = false;
+  std::string output = "xpubench-result.json";
+  auto* run = app.add_subcommand("run", "run suites or workloads and write a result document");
+  run->add_option("suites", run_names, "suite names (memory, quick, standard), suite .yaml files or workload names; default: standard");
+  run->add_option("--device,-d", run_devices, "device to run on, e.g. cpu or ref (repeatable; default: every device but ref)");
+  run->add_option("--set,-s", run_sets, "override a parameter: key=value, or policy.KEY=value (repeatable)");
+  run->add_flag("--quick,-q", quick, "use each suite's quick variant");
+  run->add_option("-o,--output", output, "result document to write")->capture_default_str();
+
+  std::vector<std::string> validate_files;
+  auto* validate = app.add_subcommand("validate", "check result documents against the schema and run rules");
+  validate->add_option("files", validate_files, "result documents (or journals)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  try {
+    if (*list) return cmd_list(list_what);
+    if (*info) return cmd_info(info_json);
+    if (*run) return cmd_run(run_names, run_devices, run_sets, quick, output, std::vector<std::string>(argv, argv + argc));
+    if (*validate) return cmd_validate(validate_files);
+  } catch (const xpb::InputError& e) {
+    std::fprintf(stderr, "xpubench: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xpubench: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,1 +1,115 @@
-// (being written)
+#include "memory_common.hpp"
+
+#include <algorithm>
+
+#include "xpubench/error.hpp"
+#include "xpubench/suite.hpp"
+
+namespace xpb::memory {
+
+std::vector<int> thread_counts(const nlohmann::json& value, const SystemInfo& system,
+                               const std::string& param) {
+  const int all = std::max(1, system.topology.pus);
+  if (value.is_string() && value.get<std::string>() == "all") return {all};
+  if (value.is_string() && value.get<std::string>() == "scaling") {
+    std::vector<int> out;
+    for (int t = 1; t < all; t *= 2) out.push_back(t);
+    out.push_back(all);
+    return out;
+  }
+  if (value.is_number_integer() && value.get<int>() >= 1) return {value.get<int>()};
+  throw InputError("parameter '" + param + "' expects a thread count >= 1, \"all\" or \"scaling\", got " +
+                   value.dump());
+}
+
+std::uint64_t beyond_cache_bytes(const SystemInfo& system) {
+  const std::uint64_t llc = system.topology.llc_total_bytes();
+  return llc == 0 ? std::uint64_t{64} << 20 : 4 * llc;
+}
+
+std::uint64_t size_param(const nlohmann::json& value, std::uint64_t fallback, const std::string& param) {
+  if (value.is_string() && value.get<std::string>() == "auto") return fallback;
+  return parse_bytes(value, "parameter '" + param + "'");
+}
+
+nlohmann::json cache_levels(const SystemInfo& system) {
+  auto out = nlohmann::json::array();
+  for (const auto& c : system.topology.caches)
+    out.push_back({{"level", c.level},
+                   {"name", "L" + std::to_string(c.level) + (c.type == "data" ? "d" : "")},
+                   {"type", c.type},
+                   {"size_bytes", c.size_bytes},
+                   {"instances", c.instances},
+                   {"pus_sharing", c.pus_sharing}});
+  return out;
+}
+
+std::string fits_in(const SystemInfo& system, std::uint64_t bytes) {
+  for (const auto& c : system.topology.caches)
+    if (c.type != "instruction" && bytes <= c.size_bytes) return "L" + std::to_string(c.level);
+  return "memory";
+}
+
+std::unique_ptr<Executable> compile(RunContext& ctx, const Graph& g, const CompileOptions& opts,
+                                    BenchmarkRecord& record) {
+  auto result = ctx.device.compile(g, opts);
+  if (!result.outcome.passed() || !result.exe) {
+    record.outcome = result.outcome.passed()
+                         ? Outcome::with(Status::failed, "the device compiled the graph but returned no executable")
+                         : result.outcome;
+    return nullptr;
+  }
+  return std::move(result.exe);
+}
+
+bool check_threads(RunContext& ctx, int threads, BenchmarkRecord& record) {
+  const int max = ctx.device.caps().max_threads;
+  if (threads <= max) return true;
+  record.outcome = Outcome::with(Status::skipped, "the device runs at most " + std::to_string(max) +
+                                                      " threads; " + std::to_string(threads) + " asked for");
+  return false;
+}
+
+std::optional<Measurement> measure_into(RunContext& ctx, Executable& exe, BenchmarkRecord& record) {
+  Measurement m = measure(exe, ctx.policy, ctx.energy, ctx.cancel);
+  record.timing = m.to_json();
+  record.energy = to_json(m.energy);
+  if (m.energy.available && !m.sample_seconds.empty())
+    record.energy["joules_per_iteration"] =
+        m.energy.joules / static_cast<double>(m.sample_seconds.size() * m.iterations);
+  if (m.interrupted) {
+    record.outcome = Outcome::with(Status::interrupted, "stopped by the user before the stop rules were met");
+    return std::nullopt;
+  }
+  return m;
+}
+
+ChaseGraph chase_graph(std::uint64_t bytes, std::uint64_t stride, int chains, std::uint64_t steps,
+                       std::uint64_t seed) {
+  ChaseGraph c;
+  c.lines = std::max<std::uint64_t>(bytes / stride, static_cast<std::uint64_t>(chains));
+  const auto words = static_cast<std::int64_t>(stride / 8);
+  c.ring = c.graph.add_tensor({"ring", {static_cast<std::int64_t>(c.lines), words}, DType::u64,
+                               TensorRole::input, TensorInit::cycle(seed)});
+  c.out = c.graph.add_tensor({"positions", {chains}, DType::u64, TensorRole::output, {}});
+  c.graph.add_node(Op::chase, {c.ring}, {c.out},
+                   Attrs{{"steps", static_cast<std::int64_t>(steps)}, {"chains", std::int64_t{chains}}});
+  return c;
+}
+
+nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, const Executable& exe, TensorId out) {
+  const std::string method = "end position of every chain compared with the ref device on the same cycle";
+  if (ctx.reference == nullptr || ctx.reference == &ctx.device)
+    return {{"status", "skipped"}, {"method", method}, {"reason", "this is the reference device"}};
+  auto ref = ctx.reference->compile(g, CompileOptions{});
+  if (!ref.outcome.passed())
+    return {{"status", "skipped"}, {"method", method}, {"reason", ref.outcome.reason}};
+  ref.exe->run(1);
+  const auto want = read_tensor<std::uint64_t>(*ref.exe, g, out);
+  const auto got = read_tensor<std::uint64_t>(exe, g, out);
+  std::uint64_t wrong = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) wrong += want[i] != got[i];
+  return {{"status", wrong == 0 ? "passed" : "failed"}, {"method", method}, {"chains_wrong", wrong}};
+}
+
+}  // namespace xpb::memory

@@ -61,6 +61,10 @@ struct CompileOptions {
   int threads = 0;          // worker threads; 0 = every thread the device has
   bool huge_pages = true;   // ask the OS for huge pages for large tensors (THP madvise)
   bool lock_memory = false; // mlock tensors (capacity stress); the result says if refused
+  // NUMA placement for the initiator x target matrix: run the threads on the PUs of node
+  // `cpu_node` and place every tensor on node `memory_node` (-1 = first touch, the default).
+  int cpu_node = -1;
+  int memory_node = -1;
 };
 
 class Executable {

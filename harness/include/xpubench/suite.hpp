@@ -9,8 +9,11 @@
 //     - workload: memory.bandwidth
 //       params:       { kernel: [copy, triad], threads: scaling }  # a list is a grid axis
 //       quick_params: { array_bytes: 64MiB }                        # overrides with --quick
+//   include: [memory]          # appends the benchmarks of other suites (standard.yaml)
+//   quick: true                # always the quick variants (quick.yaml)
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,7 +27,12 @@ struct SuiteEntry {
   std::string workload;
   nlohmann::json params = nlohmann::json::object();        // value or list per key
   nlohmann::json quick_params = nlohmann::json::object();
+  // The run policy of the suite that defines the entry, with the policy of a suite that
+  // includes it laid over it (so standard.yaml can tighten or relax every family at once).
+  nlohmann::json policy = nlohmann::json::object();
+  nlohmann::json quick_policy = nlohmann::json::object();
   std::string where;  // "file:line:column" of the entry, for error messages
+  std::map<std::string, std::string> param_where;  // key -> "file:line:column" of its value
 };
 
 struct Suite {
@@ -33,6 +41,7 @@ struct Suite {
   std::filesystem::path file;
   nlohmann::json policy = nlohmann::json::object();
   nlohmann::json quick_policy = nlohmann::json::object();
+  bool quick = false;  // `quick: true`: always use the quick variants (quick.yaml)
   std::vector<SuiteEntry> entries;
 };
 

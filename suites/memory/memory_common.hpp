@@ -1,0 +1,75 @@
+// Pieces every memory workload shares: parameter resolution against the machine, compiling
+// with the outcome recorded, measuring into a record, and the cache levels a report draws.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xpubench/device.hpp"
+#include "xpubench/result.hpp"
+#include "xpubench/runner.hpp"
+#include "xpubench/system.hpp"
+#include "xpubench/workload.hpp"
+
+namespace xpb::memory {
+
+// "all" -> every PU; "scaling" -> 1, 2, 4, ... and every PU; a number -> itself. Throws
+// InputError naming `param` for anything else.
+std::vector<int> thread_counts(const nlohmann::json& value, const SystemInfo& system,
+                               const std::string& param);
+
+// Arrays of at least 4x the last-level cache (all instances together), so no level of the
+// cache hierarchy can hold them; 64 MiB when no cache size is known.
+std::uint64_t beyond_cache_bytes(const SystemInfo& system);
+
+// "auto" -> `fallback`; otherwise a size (4096, "64MiB"). Throws InputError naming `param`.
+std::uint64_t size_param(const nlohmann::json& value, std::uint64_t fallback, const std::string& param);
+
+// The cache levels of the machine for a report to mark plateaus: [{level, type, size_bytes, ...}].
+nlohmann::json cache_levels(const SystemInfo& system);
+// The innermost cache level whose one instance holds `bytes` ("L1", "L2", ...) or "memory".
+std::string fits_in(const SystemInfo& system, std::uint64_t bytes);
+
+// Compiles `g` on the device; when it cannot, records why (unsupported / invalid) in
+// `record` and returns null.
+std::unique_ptr<Executable> compile(RunContext& ctx, const Graph& g, const CompileOptions& opts,
+                                    BenchmarkRecord& record);
+
+// Skips the benchmark (in `record`) when the device has fewer threads than asked for.
+bool check_threads(RunContext& ctx, int threads, BenchmarkRecord& record);
+
+// Runs the measurement and stores timing and energy in `record`; marks it interrupted and
+// returns nothing when the user stopped the run.
+std::optional<Measurement> measure_into(RunContext& ctx, Executable& exe, BenchmarkRecord& record);
+
+// Reads a whole tensor back from the device.
+template <class T>
+std::vector<T> read_tensor(const Executable& exe, const Graph& g, TensorId id) {
+  std::vector<T> out(g.tensor(id).bytes() / sizeof(T));
+  exe.read(id, {reinterpret_cast<std::byte*>(out.data()), out.size() * sizeof(T)});
+  return out;
+}
+
+// Runs a chase graph once on the reference device and compares the chains' end positions
+// with the device's. Returns the conformance object for the record.
+nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, const Executable& exe,
+                                       TensorId out);
+
+// A chase graph: a random cycle over `bytes` at `stride` bytes per line, `chains` chains of
+// `steps` loads each. Returns the graph and the ids of the ring and the output.
+struct ChaseGraph {
+  Graph graph;
+  TensorId ring = 0;
+  TensorId out = 0;
+  std::uint64_t lines = 0;
+};
+ChaseGraph chase_graph(std::uint64_t bytes, std::uint64_t stride, int chains, std::uint64_t steps,
+                       std::uint64_t seed);
+
+inline constexpr double kGB = 1e9;  // GB/s means 1e9 bytes per second, as STREAM reports
+
+}  // namespace xpb::memory

@@ -1,0 +1,150 @@
+"""The real xpubench CLI on small inputs: a run, bad input, interruption, validation."""
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import FAST, load
+
+SCHEMA = json.loads(Path(os.environ["XPB_SCHEMA"]).read_text())
+
+
+def test_list_shows_drivers_workloads_and_suites(cli):
+    r = cli("list")
+    assert r.returncode == 0, r.stderr
+    for word in ("ref", "cpu", "memory.bandwidth", "memory.latency", "memory.capacity", "standard"):
+        assert word in r.stdout
+
+
+def test_info_describes_the_machine_and_says_energy_is_unavailable_here(cli):
+    r = cli("info")
+    assert r.returncode == 0, r.stderr
+    assert "cache" in r.stdout and "topology" in r.stdout
+    if not Path("/sys/class/powercap").exists():
+        assert "energy    unavailable: no powercap" in r.stdout
+    j = json.loads(cli("info", "--json").stdout)
+    assert j["system"]["topology"]["pus"] >= 1
+
+
+def test_run_writes_a_valid_result_and_prints_a_summary(cli, tmp_path):
+    out = tmp_path / "r.json"
+    r = cli("run", "memory.bandwidth", "--device", "cpu", "--set", "kernel=[copy, triad]",
+            "--set", "threads=1", "--set", "array_bytes=1MiB", *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    doc = load(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["run"]["status"] == "complete"
+    assert [b["params"]["kernel"] for b in doc["benchmarks"]] == ["copy", "triad"]
+    for b in doc["benchmarks"]:
+        assert b["status"] == "passed"
+        assert b["conformance"]["status"] == "passed"
+        m = b["metrics"][0]
+        assert m["unit"] == "GB/s" and m["source"] == "measured"
+        assert len(m["samples"]) == m["stats"]["n"] >= 1
+        assert b["energy"]["available"] is False and b["energy"]["reason"]
+    assert not Path(str(out) + ".journal").exists()
+    assert "median" in r.stdout and "GB/s" in r.stdout and "passed" in r.stdout
+    v = cli("validate", out)
+    assert v.returncode == 0, v.stdout
+    assert "valid xpubench.result/1" in v.stdout
+
+
+def test_bad_yaml_names_file_line_and_column(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suite: bad\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: copy\n")
+    r = cli("run", bad, "-o", tmp_path / "x.json")
+    assert r.returncode == 2
+    assert f"{bad}:5:1:" in r.stderr
+    bad.write_text("suite: bad\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: sum}\n")
+    r = cli("run", bad, "-o", tmp_path / "x.json")
+    assert r.returncode == 2
+    assert f"{bad}:4:22: parameter 'kernel' of memory.bandwidth is \"sum\", expected one of" in r.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("threads", "expected key=value"),
+    ("nosuch=1", "no selected workload has a parameter 'nosuch'"),
+    ("threads=lots", "parameter 'threads' expects a thread count"),
+    ("array_bytes=big", "expected a size like 4096"),
+    ("policy.max_seconds=-1", "expects a non-negative number"),
+])
+def test_bad_set_is_a_usage_error(cli, tmp_path, setting, message):
+    r = cli("run", "memory.bandwidth", "--set", setting, "-o", tmp_path / "x.json")
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+
+
+def test_unknown_device_or_suite_is_a_usage_error(cli, tmp_path):
+    r = cli("run", "memory.bandwidth", "--device", "gpu:3", "-o", tmp_path / "x.json")
+    assert r.returncode == 2 and "no such device" in r.stderr
+    r = cli("run", "nosuchsuite", "-o", tmp_path / "x.json")
+    assert r.returncode == 2 and "neither a suite" in r.stderr
+    r = cli("frobnicate")
+    assert r.returncode == 2
+
+
+def start_long_run(cli, out):
+    """A run of many short benchmarks; returns once at least one is journaled."""
+    p = cli.popen("run", "memory.bandwidth", "--device", "cpu", "--set", "array_bytes=1MiB",
+                  "--set", "kernel=[copy, scale, add, triad, read, write]", "--set", "threads=1",
+                  "--set", "policy.min_seconds=0.5", "--set", "policy.max_seconds=0.5", "-o", out)
+    journal = Path(str(out) + ".journal")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 2:
+            return p, journal
+        time.sleep(0.05)
+    p.kill()
+    pytest.fail("no benchmark was journaled within 60 s")
+
+
+def test_ctrl_c_keeps_what_was_measured(cli, tmp_path):
+    out = tmp_path / "int.json"
+    p, journal = start_long_run(cli, out)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    doc = load(out)
+    assert doc["run"]["status"] == "interrupted"
+    assert 1 <= len(doc["benchmarks"]) < 6
+    assert doc["benchmarks"][0]["status"] == "passed"
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert not journal.exists()
+
+
+def test_a_killed_run_leaves_a_journal_that_loads_as_incomplete(cli, tmp_path):
+    out = tmp_path / "killed.json"
+    p, journal = start_long_run(cli, out)
+    p.kill()
+    p.wait(timeout=30)
+    assert journal.exists() and not out.exists()
+    v = cli("validate", journal)
+    assert v.returncode == 0, v.stdout
+    assert "run incomplete" in v.stdout
+
+
+def test_validate_detects_a_tampered_figure(cli, tmp_path):
+    out = tmp_path / "r.json"
+    r = cli("run", "memory.bandwidth", "--device", "cpu", "--set", "threads=1", "--set", "array_bytes=1MiB",
+            *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    doc = load(out)
+    doc["benchmarks"][0]["metrics"][0]["stats"]["median"] *= 1.5
+    tampered = tmp_path / "t.json"
+    tampered.write_text(json.dumps(doc))
+    v = cli("validate", tampered)
+    assert v.returncode == 1
+    assert "/benchmarks/0/metrics/0" in v.stdout
+
+
+def test_validate_rejects_files_that_are_not_results(cli, tmp_path):
+    f = tmp_path / "notjson.json"
+    f.write_text("{\n  \"schema\": \n")
+    r = cli("validate", f)
+    assert r.returncode == 2
+    assert f"{f}:3:" in r.stderr or f"{f}:2:" in r.stderr

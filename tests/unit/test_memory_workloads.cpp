@@ -1,0 +1,220 @@
+// The memory workloads run end to end on the ref device with tiny sizes: their figures,
+// validation and error reporting, without depending on the machine's speed.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "drivers/ref/ref_ops.hpp"
+#include "xpubench/registry.hpp"
+
+namespace {
+
+xpb::SystemInfo tiny_system() {
+  xpb::SystemInfo s;
+  s.topology.pus = 2;
+  s.topology.cores = 2;
+  s.topology.caches = {{1, "data", 32 << 10, 64, 2, 1}, {2, "unified", 512 << 10, 64, 2, 1},
+                       {3, "unified", 4 << 20, 64, 1, 2}};
+  s.topology.numa_nodes = {{0, 1ull << 30, {0, 1}}};
+  s.memory.total_bytes = 1ull << 30;
+  s.memory.available_bytes = 512ull << 20;
+  return s;
+}
+
+xpb::RunPolicy tiny_policy() {
+  xpb::RunPolicy p;
+  p.warmup_seconds = 0;
+  p.min_seconds = 0;
+  p.max_seconds = 0.5;
+  p.min_samples = 3;
+  p.max_samples = 3;
+  p.min_sample_seconds = 1e-5;
+  return p;
+}
+
+struct Harness {
+  std::unique_ptr<xpb::Device> ref;
+  xpb::SystemInfo system = tiny_system();
+  Harness() {
+    auto d = xpb::DriverRegistry::instance().create("ref");
+    ref = d->open(d->enumerate().at(0));
+  }
+  std::vector<xpb::BenchmarkRecord> run(const std::string& workload, nlohmann::json params, xpb::Device* device = nullptr) {
+    auto w = xpb::WorkloadRegistry::instance().create(workload);
+    EXPECT_NE(w, nullptr) << workload;
+    auto full = nlohmann::json::object();
+    for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
+    full.update(params);
+    std::vector<xpb::BenchmarkRecord> out;
+    for (const auto& point : w->expand(full, system)) {
+      xpb::RunContext ctx{device ? *device : *ref, system, tiny_policy(), nullptr, nullptr, ref.get()};
+      out.push_back(w->run(point, ctx));
+    }
+    return out;
+  }
+};
+
+TEST(MemoryWorkloads, BandwidthValidatesEveryKernel) {
+  Harness h;
+  for (const char* kernel : {"copy", "scale", "add", "triad", "read", "write"}) {
+    auto records = h.run("memory.bandwidth", {{"kernel", kernel}, {"threads", 1}, {"array_bytes", "64KiB"}});
+    ASSERT_EQ(records.size(), 1u);
+    const auto& r = records[0];
+    EXPECT_EQ(r.outcome.status, xpb::Status::passed) << kernel << ": " << r.outcome.reason;
+    EXPECT_EQ(r.conformance["status"], "passed") << kernel;
+    ASSERT_EQ(r.metrics.size(), 1u);
+    EXPECT_EQ(r.metrics[0].unit, "GB/s");
+    EXPECT_EQ(r.metrics[0].samples.size(), 3u);
+    EXPECT_GT(r.metrics[0].stats.median, 0.0);
+  }
+}
+
+TEST(MemoryWorkloads, BandwidthExpandsThreadScalingAndDropsNontemporalRead) {
+  Harness h;
+  auto w = xpb::WorkloadRegistry::instance().create("memory.bandwidth");
+  auto p = nlohmann::json{{"kernel", "copy"}, {"stores", "regular"}, {"threads", "scaling"},
+                          {"array_bytes", "auto"}, {"dtype", "f64"}};
+  auto points = w->expand(p, h.system);
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0]["threads"], 1);
+  EXPECT_EQ(points[1]["threads"], 2);
+  EXPECT_EQ(points[0]["array_bytes"], 16u << 20);  // 4 x the 4 MiB LLC
+  p["kernel"] = "read";
+  p["stores"] = "nontemporal";
+  EXPECT_TRUE(w->expand(p, h.system).empty());
+}
+
+TEST(MemoryWorkloads, MoreThreadsThanTheDeviceHasIsSkippedWithAReason) {
+  Harness h;
+  auto r = h.run("memory.bandwidth", {{"threads", 2}, {"array_bytes", "64KiB"}});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].outcome.status, xpb::Status::skipped);
+  EXPECT_NE(r[0].outcome.reason.find("at most 1 threads"), std::string::npos);
+}
+
+TEST(MemoryWorkloads, SweepCoversCacheLevelsAndMarksThem) {
+  Harness h;
+  auto records = h.run("memory.sweep", {{"max_bytes", "1MiB"}, {"points_per_octave", 1}});
+  ASSERT_EQ(records.size(), 9u);  // 4 KiB ... 1 MiB
+  EXPECT_EQ(records.front().details["fits_in"], "L1");
+  EXPECT_EQ(records.back().details["fits_in"], "L3");
+  for (const auto& r : records) {
+    EXPECT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
+    ASSERT_EQ(r.metrics.size(), 2u);
+    EXPECT_EQ(r.metrics[1].unit, "ns/load");
+    EXPECT_EQ(r.details["cache_levels"].size(), 3u);
+  }
+}
+
+TEST(MemoryWorkloads, LatencyReportsNsPerLoadAndBandwidthPerChain) {
+  Harness h;
+  auto records = h.run("memory.latency", {{"size", "256KiB"}, {"chains", 4}, {"steps", 10000}});
+  ASSERT_EQ(records.size(), 1u);
+  const auto& r = records[0];
+  EXPECT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
+  EXPECT_EQ(r.metrics[0].name, "latency");
+  EXPECT_GT(r.metrics[0].stats.median, 0.0);
+  // The ref device is also the reference: no self-comparison is claimed.
+  EXPECT_EQ(r.conformance["status"], "skipped");
+}
+
+TEST(MemoryWorkloads, NumaOnOneNodeSaysSo) {
+  Harness h;
+  auto records = h.run("memory.numa", {});
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].outcome.status, xpb::Status::skipped);
+  EXPECT_NE(records[0].outcome.reason.find("1 NUMA node"), std::string::npos);
+}
+
+TEST(MemoryWorkloads, CapacityRespectsAvailableMemory) {
+  Harness h;
+  auto w = xpb::WorkloadRegistry::instance().create("memory.capacity");
+  auto full = nlohmann::json::object();
+  for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
+  full["fraction"] = 0.95;
+  EXPECT_THROW(w->expand(full, h.system), xpb::InputError);
+  full["fraction"] = 0.5;
+  full["bytes"] = "1GiB";  // more than 90% of the 512 MiB available
+  EXPECT_THROW(w->expand(full, h.system), xpb::InputError);
+  full["bytes"] = "auto";
+  EXPECT_EQ(w->expand(full, h.system).at(0)["bytes"], 256u << 20);
+}
+
+// Memory with one bit stuck at 1: word 1000, bit 5. Runs the graph with the reference ops and
+// forces the fault after every write of the buffer.
+class StuckBitExecutable final : public xpb::Executable {
+ public:
+  explicit StuckBitExecutable(const xpb::Graph& g) : g_(g) {
+    for (const auto& t : g_.tensors()) {
+      mem_.emplace_back((t.bytes() + 7) / 8);
+      store_.emplace_back(reinterpret_cast<std::byte*>(mem_.back().data()), t.bytes());
+    }
+  }
+  xpb::Timing run(std::uint64_t iterations) override {
+    for (std::uint64_t i = 0; i < iterations; ++i)
+      for (const auto& node : g_.nodes()) {
+        xpb::ref::run_node(g_, node, store_);
+        if (node.op == xpb::Op::fill_pattern) mem_[node.outputs[0]][1000] |= 1u << 5;
+      }
+    return {1e-3, xpb::ClockKind::host};
+  }
+  void read(xpb::TensorId id, std::span<std::byte> dst) const override {
+    std::memcpy(dst.data(), store_[id].data(), dst.size());
+  }
+  void write(xpb::TensorId, std::span<const std::byte>) override {}
+
+ private:
+  xpb::Graph g_;
+  std::vector<std::vector<std::uint64_t>> mem_;
+  xpb::ref::TensorStore store_;
+};
+
+class StuckBitDevice final : public xpb::Device {
+ public:
+  StuckBitDevice() { info_.driver = "stuck"; }
+  const xpb::DeviceInfo& info() const override { return info_; }
+  xpb::DeviceCaps caps() const override {
+    xpb::DeviceCaps c;
+    c.max_threads = 2;
+    return c;
+  }
+  xpb::ClockKind clock() const override { return xpb::ClockKind::host; }
+  xpb::CompileResult compile(const xpb::Graph& g, const xpb::CompileOptions&) override {
+    return {xpb::Outcome::ok(), std::make_unique<StuckBitExecutable>(g)};
+  }
+
+ private:
+  xpb::DeviceInfo info_;
+};
+
+TEST(MemoryWorkloads, CapacityReportsEveryErrorWithOffsetAndBit) {
+  Harness h;
+  StuckBitDevice faulty;
+  auto records = h.run("memory.capacity", {{"bytes", "64KiB"}, {"patterns", "checkerboard,walking_zeros"}}, &faulty);
+  ASSERT_EQ(records.size(), 1u);
+  const auto& r = records[0];
+  EXPECT_EQ(r.outcome.status, xpb::Status::failed);
+  // Word 1000 is even: checkerboard 0xAAAA... has bit 5 set (no error), its complement does
+  // not (error); walking_zeros has bit 5 clear only at i % 64 == 5 (1000 % 64 = 40: no error),
+  // its complement walking-ones word has bit 5 clear (error). Two errors in all.
+  EXPECT_EQ(r.details["errors_total"], 2);
+  ASSERT_EQ(r.details["errors"].size(), 2u);
+  for (const auto& e : r.details["errors"]) {
+    EXPECT_EQ(e["offset"], 8000);
+    EXPECT_EQ(e["bits"], nlohmann::json::array({5}));
+    EXPECT_EQ(e["inverted"], true);
+  }
+  EXPECT_EQ(r.details["errors"][0]["pattern"], "checkerboard");
+  EXPECT_EQ(r.details["errors"][1]["pattern"], "walking_zeros");
+}
+
+TEST(MemoryWorkloads, CapacityOnHealthyMemoryPasses) {
+  Harness h;
+  auto records = h.run("memory.capacity", {{"bytes", "64KiB"}, {"passes", 2}});
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].outcome.status, xpb::Status::passed) << records[0].outcome.reason;
+  EXPECT_EQ(records[0].details["errors_total"], 0);
+  EXPECT_EQ(records[0].metrics[0].samples.size(), 2u);
+}
+
+}  // namespace

@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "xpubench/error.hpp"
+#include "xpubench/suite.hpp"
+
+namespace {
+
+std::string error_of(const std::string& yaml) {
+  try {
+    xpb::parse_suite(yaml, "s.yaml");
+  } catch (const xpb::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Suite, ParsesEntriesParamsAndPolicies) {
+  const auto s = xpb::parse_suite(R"(suite: mem
+description: test
+policy: {max_seconds: 2}
+quick_policy: {max_seconds: 0.5}
+benchmarks:
+  - workload: memory.bandwidth
+    params: {kernel: [copy, triad], threads: 2, array_bytes: 64MiB, name: "007"}
+    quick_params: {array_bytes: 1MiB}
+)", "s.yaml");
+  EXPECT_EQ(s.name, "mem");
+  ASSERT_EQ(s.entries.size(), 1u);
+  const auto& e = s.entries[0];
+  EXPECT_EQ(e.workload, "memory.bandwidth");
+  EXPECT_EQ(e.params["kernel"], nlohmann::json({"copy", "triad"}));
+  EXPECT_EQ(e.params["threads"], 2);
+  EXPECT_EQ(e.params["array_bytes"], "64MiB");
+  EXPECT_EQ(e.params["name"], "007");  // quoted: stays a string
+  EXPECT_EQ(e.quick_params["array_bytes"], "1MiB");
+  EXPECT_EQ(e.policy["max_seconds"], 2);
+  EXPECT_EQ(e.quick_policy["max_seconds"], 0.5);
+  EXPECT_EQ(e.where, "s.yaml:6:5");
+  EXPECT_EQ(e.param_where.at("threads"), "s.yaml:7:46");
+}
+
+TEST(Suite, ErrorsNameFileLineColumnAndWhatWasExpected) {
+  EXPECT_EQ(error_of("suite: x\nbenchmarks: 3\n"),
+            "s.yaml:2:13: expected 'benchmarks' to be a list of entries ('- workload: ...')");
+  EXPECT_EQ(error_of("suite: x\nbenchmarks:\n  - params: {}\n"),
+            "s.yaml:3:5: benchmark entry needs a 'workload' key (e.g. workload: memory.bandwidth)");
+  EXPECT_NE(error_of("suite: x\nbenchmark: []\n").find("s.yaml:2:1: unknown key 'benchmark' in a suite"),
+            std::string::npos);
+  EXPECT_NE(error_of("suite: x\npolicy: {max_seconds: -1}\nbenchmarks: [{workload: w}]\n")
+                .find("s.yaml:2:10: run-policy key 'max_seconds' expects a non-negative number"),
+            std::string::npos);
+  // A YAML syntax error keeps yaml-cpp's position, 1-based.
+  EXPECT_NE(error_of("suite: x\nbenchmarks: [\n").find("s.yaml:3:1:"), std::string::npos);
+  EXPECT_NE(error_of("- a\n- b\n").find("s.yaml:1:1: expected a suite"), std::string::npos);
+  EXPECT_NE(error_of("suite: x\n").find("has no benchmarks"), std::string::npos);
+  EXPECT_NE(error_of("suite: x\nquick: maybe\nbenchmarks: [{workload: w}]\n").find("s.yaml:2:8: expected 'quick' to be true or false"),
+            std::string::npos);
+}
+
+TEST(Suite, IncludeKeepsEachSuitesPolicyUnderTheIncludingOne) {
+  const auto dir = std::filesystem::temp_directory_path() / "xpb_suite_include_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "fam.yaml") << "suite: fam\npolicy: {max_seconds: 3, min_seconds: 1}\n"
+                                     "benchmarks: [{workload: memory.sweep}]\n";
+  std::ofstream(dir / "all.yaml") << "suite: all\npolicy: {max_seconds: 9}\nquick: true\ninclude: [fam]\n";
+  const auto s = xpb::load_suite(dir / "all.yaml");
+  EXPECT_TRUE(s.quick);
+  ASSERT_EQ(s.entries.size(), 1u);
+  EXPECT_EQ(s.entries[0].policy["max_seconds"], 9);
+  EXPECT_EQ(s.entries[0].policy["min_seconds"], 1);
+  std::ofstream(dir / "bad.yaml") << "suite: bad\ninclude: [nowhere]\n";
+  try {
+    xpb::load_suite(dir / "bad.yaml");
+    FAIL() << "an unknown include must fail";
+  } catch (const xpb::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:2:11: included suite 'nowhere' not found"), std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Suite, MissingFileIsAnInputError) {
+  EXPECT_THROW(xpb::load_suite("/nonexistent/suite.yaml"), xpb::InputError);
+}
+
+TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {
+  EXPECT_EQ(xpb::parse_bytes(4096, "x"), 4096u);
+  EXPECT_EQ(xpb::parse_bytes("64MiB", "x"), 64ull << 20);
+  EXPECT_EQ(xpb::parse_bytes("4 KiB", "x"), 4096u);
+  EXPECT_EQ(xpb::parse_bytes("1.5GB", "x"), 1500000000u);
+  EXPECT_EQ(xpb::parse_bytes("2TiB", "x"), 2ull << 40);
+  EXPECT_THROW(xpb::parse_bytes("lots", "x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes(-5, "x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes("5 MB/s", "x"), xpb::InputError);
+}
+
+TEST(Suite, OverridesParseValuesAsYaml) {
+  auto o = xpb::parse_override("threads=2");
+  EXPECT_EQ(o.key, "threads");
+  EXPECT_EQ(o.value, 2);
+  o = xpb::parse_override("kernel=[copy, add]");
+  EXPECT_EQ(o.value, nlohmann::json({"copy", "add"}));
+  o = xpb::parse_override("policy.max_seconds=0.5");
+  EXPECT_EQ(o.key, "policy.max_seconds");
+  EXPECT_DOUBLE_EQ(o.value.get<double>(), 0.5);
+  EXPECT_THROW(xpb::parse_override("threads"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_override("=2"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_override("threads="), xpb::InputError);
+  EXPECT_THROW(xpb::parse_override("bad key=1"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_override("k=[1, 2"), xpb::InputError);
+}
+
+TEST(Suite, ShippedSuitesParse) {
+  for (const char* name : {"memory", "standard", "quick"}) {
+    const auto path = xpb::find_suite(name);
+    ASSERT_FALSE(path.empty()) << name;
+    const auto s = xpb::load_suite(path);
+    EXPECT_FALSE(s.entries.empty()) << name;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything xpubench needs to build, run and test on Debian 12 (bookworm).
+# Run as root, or as a user with sudo. Safe to run again: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libyaml-cpp-dev libhwloc-dev hwloc libhwy-dev nlohmann-json3-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-pytest python3-jsonschema
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-debian: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
+# a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
+if ! python3 -c "import pytest, jsonschema" 2>/dev/null; then
+  echo "setup-debian: installing pytest and jsonschema for $(command -v python3)"
+  python3 -m pip install --quiet pytest jsonschema
+fi
+echo "setup-debian: ready"
