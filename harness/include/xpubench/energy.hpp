@@ -38,16 +38,20 @@ class EnergySensor {
   virtual EnergyReading since(const EnergySnapshot& before) const = 0;
 };
 
-// Linux powercap (Intel RAPL and AMD's RAPL-compatible zones): top-level zones under `root`
-// (normally /sys/class/powercap) named intel-rapl:N or amd-rapl? style, their subzones, each
-// with energy_uj and max_energy_range_uj. Package zones are summed for the total; subzones
-// (core, uncore, dram) are reported per domain. energy_uj is root-only on kernels since 5.10
-// (CVE-2020-8694): the sensor then reports itself unavailable with that reason.
+// Linux powercap (Intel RAPL, and AMD's, which the kernel exposes under the same names): zones
+// under `root` (normally /sys/class/powercap) named intel-rapl:N, and their subzones
+// intel-rapl:N:M, each with name, energy_uj and max_energy_range_uj. The total is the sum of
+// the package zones (psys alone where there is no package zone); every zone, subzones (core,
+// uncore, dram) included, is reported per domain as "package-0" or "package-0/dram".
+// energy_uj is root-only on kernels since 5.10 (CVE-2020-8694): the sensor then reports itself
+// unavailable with that reason. snapshot() and since() read files only and may be called from
+// any thread.
 std::unique_ptr<EnergySensor> make_powercap_sensor(
     const std::filesystem::path& root = "/sys/class/powercap");
 
-// Counter difference with wrap-around: the counter runs from 0 to max_range and starts again
-// at 0. Assumes at most one wrap between the two readings (true for RAPL read every minute).
+// Counter difference with wrap-around: the counter runs from 0 to max_range inclusive and
+// starts again at 0, so (max_range, 0) is a step of 1. Assumes at most one wrap between the two
+// readings (true for RAPL read every minute).
 std::uint64_t counter_delta(std::uint64_t before, std::uint64_t after, std::uint64_t max_range);
 
 }  // namespace xpb

@@ -32,6 +32,7 @@ struct Metric {
   // A metric derived from each sample of a measurement: value = f(per-iteration seconds).
   template <class F>
   static Metric from(const Measurement& m, std::string name, std::string unit, Direction dir, F f);
+  // Finite samples only; `stats` as given when it summarises them, else recomputed.
   nlohmann::json to_json() const;
 };
 
@@ -49,10 +50,18 @@ struct BenchmarkRecord {
   double started_unix = 0;
   double wall_seconds = 0;
 
+  // The record as the document holds it. Every number in it is finite (JSON has no NaN or
+  // infinity, and nlohmann would write null): non-finite metric samples are left out with a
+  // note and the statistics recomputed from the rest; a non-finite number in params,
+  // conformance, timing, energy or details becomes null. Either way a passed record becomes
+  // "mistrusted" (others keep their status) and the reason names the figures. An empty
+  // `energy` becomes {available: false, reason}; an empty `id` is filled by benchmark_id.
   nlohmann::json to_json() const;
 };
 
-// A stable id: "workload/device/k1=v1,k2=v2" with params in key order.
+// A stable id: "workload/device/k1=v1,k2=v2" with params in key order; string values bare
+// (with '%', ',' and '=' percent-encoded so no two parameter sets collide), others as compact
+// JSON. No params: "workload/device".
 std::string benchmark_id(std::string_view workload, std::string_view device,
                          const nlohmann::json& params);
 

@@ -1,9 +1,11 @@
 // Crash-safe result files (DESIGN.md §7). While a run goes on, every finished benchmark is
 // appended to `<out>.journal` (JSON Lines, flushed and fsync'ed per record): the first line is
 // the run header (run, system, devices), each further line one benchmark record. At the end
-// the document is written to `<out>.tmp`, fsync'ed and renamed over `<out>`, and the journal
-// is removed. A run killed half-way leaves the journal; load_result() reads it as a document
-// whose run.status is "incomplete", so nothing already measured is lost.
+// the document is written to `<out>.tmp.<pid>`, fsync'ed and renamed over `<out>`, and the
+// journal is removed. A run killed half-way leaves the journal; load_result() reads it as a
+// document whose run.status is "incomplete", so nothing already measured is lost. A journal
+// already at `<out>.journal` when a writer starts (an earlier crashed run) is renamed to
+// `<out>.journal.N`, never overwritten.
 #pragma once
 #include <cstdio>
 #include <filesystem>
@@ -46,7 +48,10 @@ nlohmann::json assemble_result(const nlohmann::json& header, std::vector<nlohman
                                const std::string& status);
 
 // Reads a result document or a journal. Throws InputError naming the file (and line for a
-// journal) when it is neither.
+// journal, line and column for a JSON syntax error) when it is neither. A journal comes back
+// assembled with run.status "incomplete", run.finished null and run.recovery saying so; an
+// unterminated last line (the run died while writing it) is dropped and listed in
+// run.recovery.dropped_lines.
 nlohmann::json load_result(const std::filesystem::path& file);
 
 // Writes `text` to `path` atomically (temp file in the same directory, fsync, rename).

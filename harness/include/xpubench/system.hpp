@@ -69,8 +69,17 @@ struct SystemInfo {
   nlohmann::json to_json() const;
 };
 
-// Reads the system once. `sysfs_root` and `procfs_root` let tests point at synthetic trees.
-SystemInfo describe_system();
+// Where describe_system() reads the OS from. The defaults are the running machine; tests point
+// them at synthetic trees. Topology always comes from hwloc on the running machine.
+struct SystemRoots {
+  std::string procfs = "/proc";                 // cpuinfo, meminfo, self/cgroup
+  std::string sysfs = "/sys";                   // cpufreq governor, transparent hugepages
+  std::string cgroup = "/sys/fs/cgroup";        // v2 unified, or v1 with a memory/ controller
+  std::vector<std::string> os_release = {"/etc/os-release", "/usr/lib/os-release"};  // first found
+};
+
+// Reads the system once (a few small files and one hwloc load: milliseconds).
+SystemInfo describe_system(const SystemRoots& roots = {});
 Topology read_topology();
 MemoryInfo read_memory_info(const std::string& procfs_root = "/proc",
                             const std::string& cgroup_root = "/sys/fs/cgroup");

@@ -20,7 +20,10 @@ const nlohmann::json& result_schema();
 
 // Validates `instance` against `schema` (the subset of JSON Schema 2020-12 that our schema
 // uses: type, enum, const, required, properties, additionalProperties, items, minItems,
-// minimum, maximum, pattern, $ref to #/$defs, oneOf, anyOf).
+// minimum, maximum, minLength, pattern, $ref to #/$defs, oneOf, anyOf; other keywords are
+// ignored as annotations). Problems point at the offending value; a missing required key is
+// reported at the key's own pointer. Throws std::invalid_argument for a broken schema (an
+// unresolvable $ref, an invalid pattern), never for a bad instance.
 std::vector<Problem> validate_against_schema(const nlohmann::json& instance,
                                              const nlohmann::json& schema);
 
