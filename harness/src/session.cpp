@@ -221,6 +221,16 @@ SessionResult run_session(const std::vector<PlanItem>& plan, std::vector<OpenDev
   for (const auto& d : devices) config.push_back(d.id);
 
   nlohmann::json run = options.run_info;
+  // A library or Python caller may say nothing of how it was invoked; the schema still
+  // requires these keys.
+  if (!run.contains("command")) run["command"] = nlohmann::json::array();
+  if (!run.contains("suites")) {
+    std::set<std::string> names;
+    for (const auto& item : plan) names.insert(item.suite);
+    run["suites"] = names;
+  }
+  if (!run.contains("quick")) run["quick"] = false;
+  if (!run.contains("overrides")) run["overrides"] = nlohmann::json::object();
   run["id"] = new_run_id(started);
   run["status"] = "incomplete";
   run["started"] = iso8601_utc(started);

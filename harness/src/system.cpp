@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <map>
 #include <sstream>
 
@@ -31,6 +32,12 @@ struct FileText {
 
 FileText read_text(const fs::path& path) {
   FileText out;
+  // An ifstream opens a directory and then reads nothing, which would pass for an empty file.
+  if (std::error_code ec; fs::is_directory(path, ec)) {
+    out.error_number = EISDIR;
+    out.error = std::strerror(EISDIR);
+    return out;
+  }
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
