@@ -1,0 +1,349 @@
+#include "cpu_executable.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "drivers/ref/ref_ops.hpp"
+#include "stream_kernels.hpp"
+
+namespace xpb::cpu {
+namespace {
+
+// Shares are whole 4 KiB pages, so each page is touched first, and then used, by one thread.
+struct Share {
+  std::size_t begin, end;
+};
+Share share_of(std::size_t n, std::size_t elem_bytes, int thread, int threads) {
+  const std::size_t grain = std::max<std::size_t>(1, 4096 / elem_bytes);
+  const std::size_t blocks = (n + grain - 1) / grain;
+  const std::size_t per = blocks / static_cast<std::size_t>(threads);
+  const std::size_t extra = blocks % static_cast<std::size_t>(threads);
+  const auto t = static_cast<std::size_t>(thread);
+  const std::size_t first = t * per + std::min(t, extra);
+  const std::size_t count = per + (t < extra ? 1 : 0);
+  return {std::min(n, first * grain), std::min(n, (first + count) * grain)};
+}
+
+StreamOp stream_op(Op op) {
+  switch (op) {
+    case Op::copy: return StreamOp::copy;
+    case Op::scale: return StreamOp::scale;
+    case Op::add: return StreamOp::add;
+    case Op::triad: return StreamOp::triad;
+    default: return StreamOp::fill;
+  }
+}
+
+// Tensors below this size are initialised by the calling thread: page placement cannot
+// matter for them, and a pool job would cost more than the work.
+constexpr std::size_t kParallelInitBytes = std::size_t{1} << 20;
+
+// Chains walked together; one template instance per count so the chains live in registers.
+template <int C>
+void chase_chains(std::uintptr_t* at, std::uint64_t steps) {
+  std::uintptr_t p[C];
+  for (int c = 0; c < C; ++c) p[c] = at[c];
+  for (std::uint64_t s = 0; s < steps; ++s)
+    for (int c = 0; c < C; ++c) p[c] = *reinterpret_cast<const std::uintptr_t*>(p[c]);
+  for (int c = 0; c < C; ++c) at[c] = p[c];
+}
+
+void chase_any(std::uintptr_t* at, std::size_t chains, std::uint64_t steps) {
+  switch (chains) {
+    case 1: return chase_chains<1>(at, steps);
+    case 2: return chase_chains<2>(at, steps);
+    case 3: return chase_chains<3>(at, steps);
+    case 4: return chase_chains<4>(at, steps);
+    case 6: return chase_chains<6>(at, steps);
+    case 8: return chase_chains<8>(at, steps);
+    case 12: return chase_chains<12>(at, steps);
+    case 16: return chase_chains<16>(at, steps);
+    case 24: return chase_chains<24>(at, steps);
+    case 32: return chase_chains<32>(at, steps);
+    default:
+      // Other counts: groups of 8, then the rest one by one (each group walks all steps).
+      std::size_t c = 0;
+      for (; c + 8 <= chains; c += 8) chase_chains<8>(at + c, steps);
+      for (; c < chains; ++c) chase_chains<1>(at + c, steps);
+  }
+}
+
+}  // namespace
+
+CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::vector<int> pus)
+    : graph_(g), opts_(opts), pool_(std::move(pus)) {
+  const auto& ts = graph_.tensors();
+  ring_.assign(ts.size(), false);
+  for (const auto& node : graph_.nodes())
+    if (node.op == Op::chase) ring_[node.inputs[0]] = true;
+  for (const auto& t : ts) {
+    tensors_.emplace_back(t.bytes(), opts_.huge_pages);
+    if (opts_.memory_node >= 0) {
+      auto why = tensors_.back().bind_to_node(opts_.memory_node);
+      if (!why.empty()) bind_outcome_ = why;
+    }
+  }
+  for (TensorId id = 0; id < ts.size(); ++id) initialize(id);
+  if (opts_.lock_memory) {
+    for (auto& r : tensors_) {
+      auto why = r.lock();
+      if (!why.empty() && lock_outcome_.empty()) lock_outcome_ = why;
+    }
+  }
+
+  state_.resize(graph_.nodes().size());
+  const auto threads = static_cast<std::size_t>(pool_.size());
+  for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
+    const Node& node = graph_.nodes()[n];
+    auto& st = state_[n];
+    st.partial_sums.assign(threads, 0.0);
+    st.error_counts.assign(threads, 0);
+    st.error_lists.resize(threads);
+    if (node.op == Op::chase) {
+      // Start lines are found on the index form of the ring, exactly as ref does.
+      const auto& ring = graph_.tensor(node.inputs[0]);
+      const auto lines = static_cast<std::size_t>(ring.shape[0]);
+      const auto words = static_cast<std::size_t>(ring.shape[1]);
+      std::vector<std::uint64_t> index_form(lines * words);
+      read(node.inputs[0], {reinterpret_cast<std::byte*>(index_form.data()), index_form.size() * 8});
+      const auto chains = static_cast<std::size_t>(node.attrs.get_int("chains", 1));
+      for (auto line : ref::chase_starts(index_form.data(), lines, words, chains))
+        st.chase_starts.push_back(reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]) + line * words));
+    }
+  }
+}
+
+void CpuExecutable::initialize(TensorId id) {
+  const TensorDesc& t = graph_.tensor(id);
+  MemoryRegion& r = tensors_[id];
+  if (t.init.kind == TensorInit::Kind::random_cycle) {
+    // Building one random cycle is sequential; the chase runs on worker 0 (this thread), so
+    // this thread is the right one to touch the ring first.
+    const auto lines = static_cast<std::size_t>(t.shape[0]);
+    const auto words = static_cast<std::size_t>(t.shape[1]);
+    auto* w = ptr<std::uint64_t>(id);
+    fill_random_cycle(w, lines, words, t.init.seed);
+    const auto base = reinterpret_cast<std::uintptr_t>(w);
+    for (std::size_t i = 0; i < lines; ++i) w[i * words] = base + w[i * words] * words * 8;
+    return;
+  }
+  const std::size_t elem = traits(t.dtype).block_bytes;
+  auto init_share = [&](std::size_t begin, std::size_t end) {
+    std::byte* p = r.data();
+    if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::f64) {
+      std::fill(ptr<double>(id) + begin, ptr<double>(id) + end, t.init.value);
+    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::f32) {
+      std::fill(ptr<float>(id) + begin, ptr<float>(id) + end, static_cast<float>(t.init.value));
+    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::u64) {
+      std::fill(ptr<std::uint64_t>(id) + begin, ptr<std::uint64_t>(id) + end,
+                static_cast<std::uint64_t>(t.init.value));
+    } else {
+      std::memset(p + begin * elem, 0, (end - begin) * elem);
+    }
+  };
+  if (ring_[id]) {  // a ring given by write() later: zero, then pointers on write
+    init_share(0, t.elements());
+    return;
+  }
+  if (t.bytes() < kParallelInitBytes) {
+    init_share(0, t.elements());
+    return;
+  }
+  pool_.run([&](int thread, int threads) {
+    const Share s = share_of(t.elements(), elem, thread, threads);
+    init_share(s.begin, s.end);
+  });
+}
+
+bool CpuExecutable::is_ring(TensorId id) const { return ring_[id]; }
+
+void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
+  const Node& node = graph_.nodes()[n];
+  auto& st = state_[n];
+  const auto t = static_cast<std::size_t>(thread);
+  switch (node.op) {
+    case Op::copy:
+    case Op::scale:
+    case Op::add:
+    case Op::triad:
+    case Op::write_fill: {
+      const TensorDesc& out = graph_.tensor(node.outputs[0]);
+      const std::size_t elem = traits(out.dtype).block_bytes;
+      const Share s = share_of(out.elements(), elem, thread, threads);
+      if (s.begin >= s.end) return;
+      const bool nt = node.attrs.get_bool("nontemporal", false);
+      const double scalar = node.op == Op::write_fill ? node.attrs.get_double("value", 0.0)
+                                                      : node.attrs.get_double("scalar", 3.0);
+      const TensorId in0 = node.inputs.empty() ? node.outputs[0] : node.inputs[0];
+      const TensorId in1 = node.inputs.size() > 1 ? node.inputs[1] : in0;
+      if (out.dtype == DType::f64)
+        stream_f64(stream_op(node.op), ptr<double>(in0) + s.begin, ptr<double>(in1) + s.begin,
+                   ptr<double>(node.outputs[0]) + s.begin, s.end - s.begin, scalar, nt);
+      else
+        stream_f32(stream_op(node.op), ptr<float>(in0) + s.begin, ptr<float>(in1) + s.begin,
+                   ptr<float>(node.outputs[0]) + s.begin, s.end - s.begin, static_cast<float>(scalar), nt);
+      if (nt) stream_fence();  // sfence orders this core's streaming stores
+      return;
+    }
+    case Op::read_sum: {
+      const TensorDesc& in = graph_.tensor(node.inputs[0]);
+      const std::size_t elem = traits(in.dtype).block_bytes;
+      const Share s = share_of(in.elements(), elem, thread, threads);
+      st.partial_sums[t] = s.begin >= s.end ? 0.0
+                           : in.dtype == DType::f64 ? sum_f64(ptr<double>(node.inputs[0]) + s.begin, s.end - s.begin)
+                                                    : sum_f32(ptr<float>(node.inputs[0]) + s.begin, s.end - s.begin);
+      return;
+    }
+    case Op::fill_pattern:
+    case Op::verify_pattern: {
+      const TensorId buf = node.op == Op::fill_pattern ? node.outputs[0] : node.inputs[0];
+      const Share s = share_of(graph_.tensor(buf).elements(), 8, thread, threads);
+      const auto pattern = *parse_pattern(node.attrs.get_string("pattern", ""));
+      const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
+      const bool invert = node.attrs.get_bool("invert", false);
+      if (node.op == Op::fill_pattern) {
+        fill_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert);
+      } else {
+        st.error_lists[t].clear();
+        const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
+        st.error_counts[t] = verify_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert,
+                                            max_errors, st.error_lists[t]);
+      }
+      return;
+    }
+    case Op::chase: return;  // run by run_chase on the calling thread
+  }
+}
+
+void CpuExecutable::finish(std::size_t n) {
+  const Node& node = graph_.nodes()[n];
+  auto& st = state_[n];
+  if (node.op == Op::read_sum) {
+    double total = 0;
+    for (double p : st.partial_sums) total += p;
+    *ptr<double>(node.outputs[0]) = total;
+  } else if (node.op == Op::verify_pattern) {
+    const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
+    std::uint64_t count = 0;
+    auto* list = ptr<std::uint64_t>(node.outputs[1]);
+    std::fill_n(list, max_errors * 3, 0);
+    std::size_t listed = 0;
+    // Shares are in index order by thread, so concatenating keeps the global order.
+    for (std::size_t t = 0; t < st.error_counts.size(); ++t) {
+      count += st.error_counts[t];
+      for (const auto& m : st.error_lists[t]) {
+        if (listed == max_errors) break;
+        list[listed * 3] = m.index;
+        list[listed * 3 + 1] = m.expected;
+        list[listed * 3 + 2] = m.actual;
+        ++listed;
+      }
+    }
+    *ptr<std::uint64_t>(node.outputs[0]) = count;
+  }
+}
+
+void CpuExecutable::run_chase(std::size_t n) {
+  const Node& node = graph_.nodes()[n];
+  auto at = state_[n].chase_starts;
+  chase_any(at.data(), at.size(), static_cast<std::uint64_t>(node.attrs.get_int("steps", 0)));
+  const auto& ring = graph_.tensor(node.inputs[0]);
+  const auto base = reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]));
+  const auto line_bytes = static_cast<std::uintptr_t>(ring.shape[1]) * 8;
+  auto* out = ptr<std::uint64_t>(node.outputs[0]);
+  for (std::size_t c = 0; c < at.size(); ++c) out[c] = (at[c] - base) / line_bytes;
+}
+
+Timing CpuExecutable::run(std::uint64_t iterations) {
+  const auto& nodes = graph_.nodes();
+  const auto t0 = std::chrono::steady_clock::now();
+  if (nodes.size() == 1 && nodes[0].op != Op::chase) {
+    // One node: shares are independent, so each thread repeats its own share with no
+    // barrier between iterations (a barrier per iteration would dominate small working sets).
+    pool_.run([&](int thread, int threads) {
+      for (std::uint64_t it = 0; it < iterations; ++it) run_share(0, thread, threads);
+    });
+    finish(0);
+  } else {
+    for (std::uint64_t it = 0; it < iterations; ++it)
+      for (std::size_t n = 0; n < nodes.size(); ++n) {
+        if (nodes[n].op == Op::chase) {
+          run_chase(n);
+          continue;
+        }
+        pool_.run([&](int thread, int threads) { run_share(n, thread, threads); });
+        finish(n);
+      }
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  return {std::chrono::duration<double>(t1 - t0).count(), ClockKind::host};
+}
+
+void CpuExecutable::read(TensorId id, std::span<std::byte> dst) const {
+  const std::size_t bytes = graph_.tensor(id).bytes();
+  if (dst.size() != bytes)
+    throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
+                                std::to_string(dst.size()));
+  std::memcpy(dst.data(), tensors_[id].data(), bytes);
+  if (!is_ring(id)) return;
+  const auto& t = graph_.tensor(id);
+  const auto words = static_cast<std::size_t>(t.shape[1]);
+  const auto base = reinterpret_cast<std::uintptr_t>(tensors_[id].data());
+  auto* w = reinterpret_cast<std::uint64_t*>(dst.data());
+  for (std::size_t i = 0; i < static_cast<std::size_t>(t.shape[0]); ++i)
+    w[i * words] = (w[i * words] - base) / (words * 8);
+}
+
+void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
+  const std::size_t bytes = graph_.tensor(id).bytes();
+  if (src.size() != bytes)
+    throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
+                                std::to_string(src.size()));
+  std::memcpy(tensors_[id].data(), src.data(), bytes);
+  if (!is_ring(id)) return;
+  const auto& t = graph_.tensor(id);
+  const auto lines = static_cast<std::uint64_t>(t.shape[0]);
+  const auto words = static_cast<std::size_t>(t.shape[1]);
+  auto* w = ptr<std::uint64_t>(id);
+  const auto base = reinterpret_cast<std::uintptr_t>(w);
+  for (std::size_t i = 0; i < lines; ++i) w[i * words] = base + (w[i * words] % lines) * words * 8;
+  // The chains' start lines follow the new cycle.
+  for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
+    const Node& node = graph_.nodes()[n];
+    if (node.op != Op::chase || node.inputs[0] != id) continue;
+    std::vector<std::uint64_t> index_form(lines * words);
+    std::memcpy(index_form.data(), src.data(), bytes);
+    for (std::size_t i = 0; i < lines; ++i) index_form[i * words] %= lines;
+    auto& starts = state_[n].chase_starts;
+    starts.clear();
+    for (auto line : ref::chase_starts(index_form.data(), lines, words,
+                                       static_cast<std::size_t>(node.attrs.get_int("chains", 1))))
+      starts.push_back(base + line * words * 8);
+  }
+}
+
+nlohmann::json CpuExecutable::describe() const {
+  auto tensors = nlohmann::json::array();
+  for (TensorId id = 0; id < tensors_.size(); ++id) {
+    const auto& t = graph_.tensor(id);
+    if (t.bytes() < kParallelInitBytes) continue;
+    tensors.push_back({{"name", t.name}, {"bytes", t.bytes()}, {"huge_page_bytes", tensors_[id].huge_page_bytes()}});
+  }
+  nlohmann::json d = {{"threads", pool_.size()},
+                      {"pus", pool_.pus()},
+                      {"simd_target", simd_target()},
+                      {"huge_pages_requested", opts_.huge_pages},
+                      {"tensors", tensors}};
+  if (opts_.lock_memory) {
+    d["mlock"] = lock_outcome_.empty() ? nlohmann::json{{"locked", true}}
+                                       : nlohmann::json{{"locked", false}, {"reason", lock_outcome_}};
+  }
+  if (opts_.memory_node >= 0 && bind_outcome_.empty()) d["memory_node"] = opts_.memory_node;
+  if (!bind_outcome_.empty()) d["memory_binding_error"] = bind_outcome_;
+  if (opts_.cpu_node >= 0) d["cpu_node"] = opts_.cpu_node;
+  return d;
+}
+
+}  // namespace xpb::cpu

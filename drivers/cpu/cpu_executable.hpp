@@ -1,0 +1,55 @@
+// A graph compiled for the host CPU: tensors in MemoryRegions first touched by the threads
+// that use them, every op split across a pinned ThreadPool in page-aligned shares.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory_region.hpp"
+#include "pattern_kernels.hpp"
+#include "thread_pool.hpp"
+#include "xpubench/device.hpp"
+
+namespace xpb::cpu {
+
+class CpuExecutable final : public Executable {
+ public:
+  // `pus`: the PUs to run on, one thread each. Throws std::bad_alloc when memory runs out.
+  CpuExecutable(const Graph& g, const CompileOptions& opts, std::vector<int> pus);
+
+  Timing run(std::uint64_t iterations) override;
+  void read(TensorId id, std::span<std::byte> dst) const override;
+  void write(TensorId id, std::span<const std::byte> src) override;
+  nlohmann::json describe() const override;
+
+ private:
+  // Per-node state that lives across runs: where each chain of a chase starts, the partial
+  // results of reductions and verifications, one slot per thread.
+  struct NodeState {
+    std::vector<std::uintptr_t> chase_starts;  // addresses
+    std::vector<double> partial_sums;
+    std::vector<std::uint64_t> error_counts;
+    std::vector<std::vector<Mismatch>> error_lists;
+  };
+
+  void initialize(TensorId id);
+  void run_share(std::size_t node, int thread, int threads);
+  void finish(std::size_t node);
+  void run_chase(std::size_t node);
+  bool is_ring(TensorId id) const;
+  template <class T>
+  T* ptr(TensorId id) const {
+    return reinterpret_cast<T*>(tensors_[id].data());
+  }
+
+  Graph graph_;
+  CompileOptions opts_;
+  ThreadPool pool_;
+  std::vector<MemoryRegion> tensors_;
+  std::vector<NodeState> state_;
+  std::vector<bool> ring_;  // tensors held as pointers for the chase (line -> next line's address)
+  std::string lock_outcome_;
+  std::string bind_outcome_;
+};
+
+}  // namespace xpb::cpu
