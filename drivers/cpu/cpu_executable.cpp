@@ -143,8 +143,14 @@ void CpuExecutable::initialize(TensorId id) {
       std::memset(p + begin * elem, 0, (end - begin) * elem);
     }
   };
-  if (ring_[id]) {  // a ring given by write() later: zero, then pointers on write
+  if (ring_[id]) {
+    // A ring the caller will write(): until then every line leads to line 0, as zeros mean
+    // in index form.
     init_share(0, t.elements());
+    auto* w = ptr<std::uint64_t>(id);
+    const auto words = static_cast<std::size_t>(t.shape[1]);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(t.shape[0]); ++i)
+      w[i * words] = reinterpret_cast<std::uintptr_t>(w);
     return;
   }
   if (t.bytes() < kParallelInitBytes) {

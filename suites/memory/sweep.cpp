@@ -84,9 +84,10 @@ class Sweep final : public Workload {
     exe.reset();
 
     // Latency: one chain over a random cycle of the same size; enough steps per run to touch
-    // every line a few times, so a run is dominated by steady-state loads.
+    // every line a few times (so a run is dominated by steady-state loads), capped so a run
+    // beyond the caches stays near 0.1 s and several samples fit in a quick policy.
     const std::uint64_t lines = bytes / kLine;
-    const std::uint64_t steps = std::clamp<std::uint64_t>(lines * 4, 1 << 14, 1 << 22);
+    const std::uint64_t steps = std::clamp<std::uint64_t>(lines * 4, 1 << 14, 1 << 20);
     auto chase = chase_graph(bytes, kLine, 1, steps, 0x5eed);
     opts.threads = 1;
     auto chase_exe = compile(ctx, chase.graph, opts, record);
