@@ -9,12 +9,29 @@
 namespace xpb {
 namespace {
 
+// Sizes in bytes read better as 128MiB than as 134217728.
+std::string value_text(const std::string& key, const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  const bool is_size = key == "size" || key == "bytes" || key.find("_bytes") != std::string::npos;
+  if (is_size && v.is_number_unsigned()) {
+    auto b = v.get<std::uint64_t>();
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && b % 1024 == 0 && u < 4) {
+      b /= 1024;
+      ++u;
+    }
+    return std::to_string(b) + units[u];
+  }
+  return v.dump();
+}
+
 // "kernel=triad threads=2" from the params, the parts that tell rows of one workload apart.
 std::string params_text(const nlohmann::json& params) {
   std::string out;
   for (const auto& [k, v] : params.items()) {
     if (!out.empty()) out += ' ';
-    out += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    out += k + "=" + value_text(k, v);
   }
   return out;
 }
@@ -40,7 +57,8 @@ std::string spread(const nlohmann::json& stats) {
 }  // namespace
 
 std::string render_record_line(const nlohmann::json& r) {
-  std::string line = fmt::format("{} on {}: {}", r.value("workload", "?"), r.value("device", "?"),
+  std::string line = fmt::format("{} {} on {}: {}", r.value("workload", "?"),
+                                 params_text(r.value("params", nlohmann::json::object())), r.value("device", "?"),
                                  r.value("status", "?"));
   if (r.contains("metrics") && !r["metrics"].empty()) {
     for (const auto& m : r["metrics"]) {
