@@ -112,4 +112,51 @@ nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, const Ex
   return {{"status", wrong == 0 ? "passed" : "failed"}, {"method", method}, {"chains_wrong", wrong}};
 }
 
+std::optional<nlohmann::json> measure_read_and_latency(RunContext& ctx, std::uint64_t bytes, CompileOptions opts,
+                                                       BenchmarkRecord& record, PlacementCheck placed) {
+  Graph g;
+  const auto n = static_cast<std::int64_t>(bytes / 8);
+  auto a = g.add_tensor({"a", {n}, DType::f64, TensorRole::input, TensorInit::filled(1.0)});
+  auto sum = g.add_tensor({"sum", {1}, DType::f64, TensorRole::output, {}});
+  g.add_node(Op::read_sum, {a}, {sum});
+  auto exe = compile(ctx, g, opts, record);
+  if (!exe || (placed != nullptr && !placed(*exe, opts, record))) return std::nullopt;
+  auto m = measure_into(ctx, *exe, record);
+  if (!m) return std::nullopt;
+  const double read_bytes = static_cast<double>(n) * 8;
+  record.metrics.push_back(Metric::from(*m, "read_bandwidth", "GB/s", Direction::higher_is_better,
+                                        [=](double s) { return read_bytes / s / kGB; }));
+  const bool sum_ok = read_tensor<double>(*exe, g, sum)[0] == static_cast<double>(n);
+  const auto timing_read = record.timing;
+  const auto energy_read = record.energy;
+  exe.reset();  // give its memory back before the ring takes as much again
+
+  // Enough steps per run to touch every line a few times (so a run is dominated by
+  // steady-state loads), capped so a run beyond the caches stays near 0.1 s and several
+  // samples fit in a quick policy.
+  constexpr std::uint64_t kLine = 64;
+  const std::uint64_t steps = std::clamp<std::uint64_t>(bytes / kLine * 4, 1 << 14, 1 << 20);
+  auto chase = chase_graph(bytes, kLine, 1, steps, 0x5eed);
+  opts.threads = 1;
+  auto chase_exe = compile(ctx, chase.graph, opts, record);
+  if (!chase_exe || (placed != nullptr && !placed(*chase_exe, opts, record))) return std::nullopt;
+  m = measure_into(ctx, *chase_exe, record);
+  if (!m) return std::nullopt;
+  record.metrics.push_back(Metric::from(*m, "latency", "ns/load", Direction::lower_is_better,
+                                        [=](double s) { return s / static_cast<double>(steps) * 1e9; }));
+  record.timing = {{"read_bandwidth", timing_read}, {"latency", record.timing}};
+  record.energy = energy_read;  // energy per byte read is the figure worth having
+
+  const auto chase_check = check_chase_against_ref(ctx, chase.graph, *chase_exe, chase.out);
+  const bool ok = sum_ok && chase_check["status"] != "failed";
+  record.conformance = {{"status", ok ? "passed" : "failed"},
+                        {"method", "read sum compared with the exact sum; chase end positions with ref"},
+                        {"read_sum_exact", sum_ok},
+                        {"chase", chase_check}};
+  record.outcome = ok ? Outcome::ok() : Outcome::with(Status::failed, "output differs from the expected value");
+  auto description = chase_exe->describe();
+  description["chase_steps_per_iteration"] = steps;
+  return description;
+}
+
 }  // namespace xpb::memory

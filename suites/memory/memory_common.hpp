@@ -70,6 +70,17 @@ struct ChaseGraph {
 ChaseGraph chase_graph(std::uint64_t bytes, std::uint64_t stride, int chains, std::uint64_t steps,
                        std::uint64_t seed);
 
+// Read bandwidth (read_sum over `bytes` of f64 on opts.threads threads) and then load latency
+// (one chain over a random cycle of `bytes` at 64-byte stride, one thread), both measured into
+// `record` as the metrics "read_bandwidth" (GB/s) and "latency" (ns/load), with both outputs
+// checked (exact sum; chase end against ref). `placed`, when given, vets each executable
+// before it is measured (e.g. that memory sits on the NUMA node asked for) and records why
+// not. Returns the description of the chase executable, or nothing when the record already
+// says why the benchmark ended.
+using PlacementCheck = bool (*)(const Executable& exe, const CompileOptions& opts, BenchmarkRecord& record);
+std::optional<nlohmann::json> measure_read_and_latency(RunContext& ctx, std::uint64_t bytes, CompileOptions opts,
+                                                       BenchmarkRecord& record, PlacementCheck placed = nullptr);
+
 inline constexpr double kGB = 1e9;  // GB/s means 1e9 bytes per second, as STREAM reports
 
 }  // namespace xpb::memory
