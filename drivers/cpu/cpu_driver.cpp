@@ -27,7 +27,8 @@ class CpuDevice final : public Device {
              Op::write_fill, Op::chase, Op::fill_pattern, Op::verify_pattern};
     c.dtypes = {DType::f64, DType::f32, DType::u64};
     c.max_threads = static_cast<int>(pinning_order().size());
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__)
+    // Highway's Stream is a true streaming store on x86 only (a plain store on NEON/SVE).
     c.nontemporal_stores = true;
 #endif
     return c;

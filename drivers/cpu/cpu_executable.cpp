@@ -5,7 +5,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "drivers/ref/ref_ops.hpp"
 #include "stream_kernels.hpp"
 
 namespace xpb::cpu {
@@ -63,10 +62,10 @@ void chase_any(std::uintptr_t* at, std::size_t chains, std::uint64_t steps) {
     case 24: return chase_chains<24>(at, steps);
     case 32: return chase_chains<32>(at, steps);
     default:
-      // Other counts: groups of 8, then the rest one by one (each group walks all steps).
-      std::size_t c = 0;
-      for (; c + 8 <= chains; c += 8) chase_chains<8>(at + c, steps);
-      for (; c < chains; ++c) chase_chains<1>(at + c, steps);
+      // Other counts: still interleaved (every chain advances once per step), from memory
+      // rather than registers; the loads stay independent, which is what MLP needs.
+      for (std::uint64_t s = 0; s < steps; ++s)
+        for (std::size_t c = 0; c < chains; ++c) at[c] = *reinterpret_cast<const std::uintptr_t*>(at[c]);
   }
 }
 
@@ -94,25 +93,36 @@ CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::ve
   }
 
   state_.resize(graph_.nodes().size());
-  const auto threads = static_cast<std::size_t>(pool_.size());
   for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
-    const Node& node = graph_.nodes()[n];
-    auto& st = state_[n];
-    st.partial_sums.assign(threads, 0.0);
-    st.error_counts.assign(threads, 0);
-    st.error_lists.resize(threads);
-    if (node.op == Op::chase) {
-      // Start lines are found on the index form of the ring, exactly as ref does.
-      const auto& ring = graph_.tensor(node.inputs[0]);
-      const auto lines = static_cast<std::size_t>(ring.shape[0]);
-      const auto words = static_cast<std::size_t>(ring.shape[1]);
-      std::vector<std::uint64_t> index_form(lines * words);
-      read(node.inputs[0], {reinterpret_cast<std::byte*>(index_form.data()), index_form.size() * 8});
-      const auto chains = static_cast<std::size_t>(node.attrs.get_int("chains", 1));
-      for (auto line : ref::chase_starts(index_form.data(), lines, words, chains))
-        st.chase_starts.push_back(reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]) + line * words));
-    }
+    state_[n].partials.resize(static_cast<std::size_t>(pool_.size()));
+    state_[n].error_lists.resize(static_cast<std::size_t>(pool_.size()));
+    if (graph_.nodes()[n].op == Op::chase) reset_chase(n);
   }
+}
+
+void CpuExecutable::reset_chase(std::size_t n) {
+  // The ring is held as addresses: walk it as such to find the start lines ref finds.
+  const Node& node = graph_.nodes()[n];
+  const auto& ring = graph_.tensor(node.inputs[0]);
+  const auto lines = static_cast<std::size_t>(ring.shape[0]);
+  const auto chains = static_cast<std::size_t>(node.attrs.get_int("chains", 1));
+  auto& at = state_[n].chase_at;
+  at.assign(chains, 0);
+  auto p = reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]));
+  for (std::size_t c = 0; c < chains; ++c) {
+    at[c] = p;
+    for (std::size_t k = 0; k < lines / chains; ++k) p = *reinterpret_cast<const std::uintptr_t*>(p);
+  }
+  write_chase_positions(n);
+}
+
+void CpuExecutable::write_chase_positions(std::size_t n) {
+  const Node& node = graph_.nodes()[n];
+  const auto base = reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]));
+  const auto line_bytes = static_cast<std::uintptr_t>(graph_.tensor(node.inputs[0]).shape[1]) * 8;
+  auto* out = ptr<std::uint64_t>(node.outputs[0]);
+  const auto& at = state_[n].chase_at;
+  for (std::size_t c = 0; c < at.size(); ++c) out[c] = (at[c] - base) / line_bytes;
 }
 
 void CpuExecutable::initialize(TensorId id) {
@@ -197,7 +207,7 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
       const TensorDesc& in = graph_.tensor(node.inputs[0]);
       const std::size_t elem = traits(in.dtype).block_bytes;
       const Share s = share_of(in.elements(), elem, thread, threads);
-      st.partial_sums[t] = s.begin >= s.end ? 0.0
+      st.partials[t].sum = s.begin >= s.end ? 0.0
                            : in.dtype == DType::f64 ? sum_f64(ptr<double>(node.inputs[0]) + s.begin, s.end - s.begin)
                                                     : sum_f32(ptr<float>(node.inputs[0]) + s.begin, s.end - s.begin);
       return;
@@ -214,7 +224,7 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
       } else {
         st.error_lists[t].clear();
         const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
-        st.error_counts[t] = verify_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert,
+        st.partials[t].errors = verify_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert,
                                             max_errors, st.error_lists[t]);
       }
       return;
@@ -228,7 +238,7 @@ void CpuExecutable::finish(std::size_t n) {
   auto& st = state_[n];
   if (node.op == Op::read_sum) {
     double total = 0;
-    for (double p : st.partial_sums) total += p;
+    for (const auto& p : st.partials) total += p.sum;
     *ptr<double>(node.outputs[0]) = total;
   } else if (node.op == Op::verify_pattern) {
     const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
@@ -237,8 +247,8 @@ void CpuExecutable::finish(std::size_t n) {
     std::fill_n(list, max_errors * 3, 0);
     std::size_t listed = 0;
     // Shares are in index order by thread, so concatenating keeps the global order.
-    for (std::size_t t = 0; t < st.error_counts.size(); ++t) {
-      count += st.error_counts[t];
+    for (std::size_t t = 0; t < st.partials.size(); ++t) {
+      count += st.partials[t].errors;
       for (const auto& m : st.error_lists[t]) {
         if (listed == max_errors) break;
         list[listed * 3] = m.index;
@@ -252,14 +262,9 @@ void CpuExecutable::finish(std::size_t n) {
 }
 
 void CpuExecutable::run_chase(std::size_t n) {
-  const Node& node = graph_.nodes()[n];
-  auto at = state_[n].chase_starts;
-  chase_any(at.data(), at.size(), static_cast<std::uint64_t>(node.attrs.get_int("steps", 0)));
-  const auto& ring = graph_.tensor(node.inputs[0]);
-  const auto base = reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]));
-  const auto line_bytes = static_cast<std::uintptr_t>(ring.shape[1]) * 8;
-  auto* out = ptr<std::uint64_t>(node.outputs[0]);
-  for (std::size_t c = 0; c < at.size(); ++c) out[c] = (at[c] - base) / line_bytes;
+  auto& at = state_[n].chase_at;
+  chase_any(at.data(), at.size(), static_cast<std::uint64_t>(graph_.nodes()[n].attrs.get_int("steps", 0)));
+  write_chase_positions(n);
 }
 
 Timing CpuExecutable::run(std::uint64_t iterations) {
@@ -308,6 +313,16 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
     throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
                                 std::to_string(src.size()));
   std::memcpy(tensors_[id].data(), src.data(), bytes);
+  for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
+    const Node& node = graph_.nodes()[n];
+    if (node.op != Op::chase || node.outputs[0] != id) continue;
+    const auto& ring = graph_.tensor(node.inputs[0]);
+    const auto lines = static_cast<std::uint64_t>(ring.shape[0]);
+    const auto line_bytes = static_cast<std::uintptr_t>(ring.shape[1]) * 8;
+    const auto base = reinterpret_cast<std::uintptr_t>(ptr<std::uint64_t>(node.inputs[0]));
+    auto& at = state_[n].chase_at;
+    for (std::size_t c = 0; c < at.size(); ++c) at[c] = base + (ptr<std::uint64_t>(id)[c] % lines) * line_bytes;
+  }
   if (!is_ring(id)) return;
   const auto& t = graph_.tensor(id);
   const auto lines = static_cast<std::uint64_t>(t.shape[0]);
@@ -315,19 +330,9 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
   auto* w = ptr<std::uint64_t>(id);
   const auto base = reinterpret_cast<std::uintptr_t>(w);
   for (std::size_t i = 0; i < lines; ++i) w[i * words] = base + (w[i * words] % lines) * words * 8;
-  // The chains' start lines follow the new cycle.
-  for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
-    const Node& node = graph_.nodes()[n];
-    if (node.op != Op::chase || node.inputs[0] != id) continue;
-    std::vector<std::uint64_t> index_form(lines * words);
-    std::memcpy(index_form.data(), src.data(), bytes);
-    for (std::size_t i = 0; i < lines; ++i) index_form[i * words] %= lines;
-    auto& starts = state_[n].chase_starts;
-    starts.clear();
-    for (auto line : ref::chase_starts(index_form.data(), lines, words,
-                                       static_cast<std::size_t>(node.attrs.get_int("chains", 1))))
-      starts.push_back(base + line * words * 8);
-  }
+  // Chains over this ring go back to their start lines on the new cycle.
+  for (std::size_t n = 0; n < graph_.nodes().size(); ++n)
+    if (graph_.nodes()[n].op == Op::chase && graph_.nodes()[n].inputs[0] == id) reset_chase(n);
 }
 
 nlohmann::json CpuExecutable::describe() const {

@@ -23,12 +23,16 @@ class CpuExecutable final : public Executable {
   nlohmann::json describe() const override;
 
  private:
-  // Per-node state that lives across runs: where each chain of a chase starts, the partial
-  // results of reductions and verifications, one slot per thread.
+  // One thread's partial result, on its own cache line so threads do not share one.
+  struct alignas(64) Partial {
+    double sum = 0;
+    std::uint64_t errors = 0;
+  };
+  // Per-node state that lives across runs: the address each chain of a chase stands on, the
+  // partial results of reductions and verifications, one slot per thread.
   struct NodeState {
-    std::vector<std::uintptr_t> chase_starts;  // addresses
-    std::vector<double> partial_sums;
-    std::vector<std::uint64_t> error_counts;
+    std::vector<std::uintptr_t> chase_at;
+    std::vector<Partial> partials;
     std::vector<std::vector<Mismatch>> error_lists;
   };
 
@@ -36,6 +40,8 @@ class CpuExecutable final : public Executable {
   void run_share(std::size_t node, int thread, int threads);
   void finish(std::size_t node);
   void run_chase(std::size_t node);
+  void reset_chase(std::size_t node);     // chains back to their start lines
+  void write_chase_positions(std::size_t node);  // chase_at -> the out tensor, as line indices
   bool is_ring(TensorId id) const;
   template <class T>
   T* ptr(TensorId id) const {

@@ -1,6 +1,8 @@
 #include "thread_pool.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include "topology_handle.hpp"
 

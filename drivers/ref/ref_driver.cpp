@@ -20,6 +20,7 @@ class RefExecutable final : public Executable {
       views_.emplace_back(reinterpret_cast<std::byte*>(storage_.back().data()), t.bytes());
       initialize(t, views_.back());
     }
+    for (TensorId id = 0; id < graph_.tensors().size(); ++id) reset_chase_positions(graph_, views_, id);
   }
 
   Timing run(std::uint64_t iterations) override {
@@ -37,6 +38,7 @@ class RefExecutable final : public Executable {
   void write(TensorId id, std::span<const std::byte> src) override {
     check_size(id, src.size());
     std::memcpy(views_.at(id).data(), src.data(), src.size());
+    reset_chase_positions(graph_, views_, id);
   }
   nlohmann::json describe() const override { return {{"threads", 1}, {"code", "scalar reference"}}; }
 

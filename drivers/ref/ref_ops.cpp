@@ -87,10 +87,21 @@ std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t l
   const std::size_t spacing = lines / chains;
   std::uint64_t at = 0;
   for (std::size_t c = 0; c < chains; ++c) {
-    starts[c] = at;
-    for (std::size_t k = 0; k < spacing; ++k) at = ring[at * words_per_line];
+    starts[c] = at % lines;
+    for (std::size_t k = 0; k < spacing; ++k) at = ring[(at % lines) * words_per_line];
   }
   return starts;
+}
+
+void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ring) {
+  for (const auto& node : g.nodes()) {
+    if (node.op != Op::chase || node.inputs[0] != ring) continue;
+    const TensorDesc& desc = g.tensor(ring);
+    const auto starts = chase_starts(data_as<std::uint64_t>(store[ring]), static_cast<std::size_t>(desc.shape[0]),
+                                     static_cast<std::size_t>(desc.shape[1]),
+                                     static_cast<std::size_t>(node.attrs.get_int("chains", 1)));
+    std::copy(starts.begin(), starts.end(), data_as<std::uint64_t>(store[node.outputs[0]]));
+  }
 }
 
 void run_node(const Graph& g, const Node& node, const TensorStore& store) {
@@ -113,10 +124,9 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
       const auto* ring = data_as<std::uint64_t>(store[node.inputs[0]]);
       const auto chains = static_cast<std::size_t>(node.attrs.get_int("chains", 1));
       const auto steps = static_cast<std::uint64_t>(node.attrs.get_int("steps", 0));
-      auto at = chase_starts(ring, lines, words, chains);
+      auto* at = data_as<std::uint64_t>(store[node.outputs[0]]);
       for (std::size_t c = 0; c < chains; ++c)
-        for (std::uint64_t s = 0; s < steps; ++s) at[c] = ring[at[c] * words];
-      std::copy(at.begin(), at.end(), data_as<std::uint64_t>(store[node.outputs[0]]));
+        for (std::uint64_t s = 0; s < steps; ++s) at[c] = ring[(at[c] % lines) * words];
       break;
     }
     case Op::fill_pattern: {

@@ -18,6 +18,10 @@ void initialize(const TensorDesc& desc, std::span<std::byte> bytes);
 // Runs one node over the store. The graph must have passed Graph::check().
 void run_node(const Graph& g, const Node& node, const TensorStore& store);
 
+// Resets the chain positions (out) of every chase node over ring tensor `ring` to their
+// start lines (after compile, and after the ring is written).
+void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ring);
+
 // The line each chain of a `chase` node starts on (shared with drivers that must agree).
 std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t lines,
                                         std::size_t words_per_line, std::size_t chains);

@@ -46,8 +46,8 @@ std::string RunPolicy::apply(const nlohmann::json& j) {
       for (const auto& [k, v] : known.items()) names += (names.empty() ? "" : ", ") + k;
       return "unknown run-policy key '" + key + "' (expected one of: " + names + ")";
     }
-    if (!value.is_number() || value.get<double>() < 0)
-      return "run-policy key '" + key + "' expects a non-negative number, got " + value.dump();
+    if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
+      return "run-policy key '" + key + "' expects a finite non-negative number, got " + value.dump();
     const bool is_count = known[key].is_number_integer();
     if (is_count && !value.is_number_integer())
       return "run-policy key '" + key + "' expects a whole number, got " + value.dump();
@@ -98,8 +98,17 @@ Measurement measure(Executable& exe, const RunPolicy& policy, EnergySensor* sens
     ++m.warmup_runs;
     const bool calibrated = t.seconds >= policy.min_sample_seconds || m.iterations >= policy.max_iterations;
     if (!calibrated) {
-      m.iterations = grow(m.iterations, t.seconds, policy);
-      if (since(warm_start) < policy.max_seconds) continue;
+      // Grow, but never past what fits in the time left: one sample must not overrun
+      // max_seconds because calibration asked for ten times more work.
+      const double per_iteration = t.seconds / static_cast<double>(m.iterations);
+      const double left = policy.max_seconds - since(warm_start);
+      const auto fits = per_iteration > 0 ? static_cast<std::uint64_t>(std::max(0.0, left / per_iteration))
+                                          : policy.max_iterations;
+      const auto next = std::min(grow(m.iterations, t.seconds, policy), fits);
+      if (next > m.iterations) {
+        m.iterations = next;
+        continue;
+      }
     }
     if (m.warmup_runs >= policy.warmup_samples && since(warm_start) >= policy.warmup_seconds) break;
     if (since(warm_start) >= policy.max_seconds) break;

@@ -222,13 +222,19 @@ Override parse_override(const std::string& text) {
 
 std::uint64_t parse_bytes(const nlohmann::json& v, const std::string& at) {
   auto bad = [&]() -> std::uint64_t {
-    throw InputError(at + ": expected a size like 4096, 64MiB, 4 KiB or 1.5GB, got " + v.dump());
+    throw InputError(at + ": expected a size like 4096, 64MiB, 4 KiB or 1.5GB (at most 4 EiB), got " + v.dump());
   };
-  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) return v.get<std::uint64_t>();
-  if (v.is_number_float() && v.get<double>() >= 0 && std::floor(v.get<double>()) == v.get<double>())
+  // 2^62 bytes: far beyond any memory, and small enough that sums of sizes cannot overflow.
+  constexpr double kMaxBytes = 4611686018427387904.0;
+  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    if (static_cast<double>(v.get<std::uint64_t>()) > kMaxBytes) return bad();
+    return v.get<std::uint64_t>();
+  }
+  if (v.is_number_float() && v.get<double>() >= 0 && v.get<double>() <= kMaxBytes &&
+      std::floor(v.get<double>()) == v.get<double>())
     return static_cast<std::uint64_t>(v.get<double>());
   if (!v.is_string()) return bad();
-  static const std::regex re(R"(\s*([0-9]+(\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*)");
+  static const std::regex re(R"(\s*([0-9]{1,20}(\.[0-9]{1,20})?)\s*([KMGT]i?B|B)?\s*)");
   std::smatch m;
   const std::string s = v.get<std::string>();
   if (!std::regex_match(s, m, re)) return bad();
@@ -240,7 +246,9 @@ std::uint64_t parse_bytes(const nlohmann::json& v, const std::string& at) {
     const double base = unit.size() == 3 ? 1024.0 : 1000.0;
     mult = std::pow(base, power);
   }
-  return static_cast<std::uint64_t>(std::llround(number * mult));
+  const double bytes = std::round(number * mult);
+  if (bytes > kMaxBytes) return bad();
+  return static_cast<std::uint64_t>(bytes);
 }
 
 std::vector<std::filesystem::path> suite_search_path() {

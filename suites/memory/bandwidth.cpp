@@ -83,6 +83,10 @@ class Bandwidth final : public Workload {
       return record;
     }
     if (!check_threads(ctx, threads, record)) return record;
+    if (nontemporal && !ctx.device.caps().nontemporal_stores) {
+      record.outcome = Outcome::with(Status::unsupported, "the device has no non-temporal (streaming) stores");
+      return record;
+    }
 
     Graph g;
     auto tensor = [&](const char* name, double init, TensorRole role) {

@@ -77,9 +77,9 @@ class Capacity final : public Workload {
     q["bytes"] = bytes / 4096 * 4096;
     parse_patterns(p["patterns"]);
     q["threads"] = thread_counts(p["threads"], system, "threads").back();
-    for (const char* key : {"passes", "max_errors"})
-      if (!q[key].is_number_integer() || q[key].get<std::int64_t>() < 1)
-        throw InputError(std::string("parameter '") + key + "' expects a whole number >= 1");
+    q["passes"] = whole_number(p["passes"], "passes", 1, 1'000'000);
+    q["max_errors"] = whole_number(p["max_errors"], "max_errors", 1, 1'000'000);
+    q["seed"] = whole_number(p["seed"], "seed", 0, INT64_MAX);
     if (!q["lock"].is_boolean()) throw InputError("parameter 'lock' expects true or false");
     return {q};
   }

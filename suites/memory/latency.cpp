@@ -32,9 +32,9 @@ class Latency final : public Workload {
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
     auto q = p;
     q["size"] = size_param(p["size"], beyond_cache_bytes(system), "size");
-    for (const char* key : {"chains", "stride", "steps"})
-      if (!q[key].is_number_integer() || q[key].get<std::int64_t>() < 1)
-        throw InputError(std::string("parameter '") + key + "' expects a whole number >= 1, got " + q[key].dump());
+    q["chains"] = whole_number(p["chains"], "chains", 1, 1024);
+    q["stride"] = whole_number(p["stride"], "stride", 8, 1 << 20);
+    q["steps"] = whole_number(p["steps"], "steps", 1, std::int64_t{1} << 40);
     if (q["stride"].get<int>() % 8 != 0) throw InputError("parameter 'stride' must be a multiple of 8 bytes");
     if (!q["huge_pages"].is_boolean()) throw InputError("parameter 'huge_pages' expects true or false");
     return {q};

@@ -22,6 +22,11 @@ namespace xpb::memory {
 std::vector<int> thread_counts(const nlohmann::json& value, const SystemInfo& system,
                                const std::string& param);
 
+// A whole number in [lo, hi]; throws InputError naming `param` for anything else (a string,
+// a fraction, a value that would not fit).
+std::int64_t whole_number(const nlohmann::json& value, const std::string& param, std::int64_t lo,
+                          std::int64_t hi);
+
 // Arrays of at least 4x the last-level cache (all instances together), so no level of the
 // cache hierarchy can hold them; 64 MiB when no cache size is known.
 std::uint64_t beyond_cache_bytes(const SystemInfo& system);
@@ -54,10 +59,10 @@ std::vector<T> read_tensor(const Executable& exe, const Graph& g, TensorId id) {
   return out;
 }
 
-// Runs a chase graph once on the reference device and compares the chains' end positions
-// with the device's. Returns the conformance object for the record.
-nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, const Executable& exe,
-                                       TensorId out);
+// Checks a chase executable against the reference device: one more run on the device from
+// the positions its chains stand on, and one run of ref's copy of the same cycle from those
+// positions, must end on the same lines. Returns the conformance object for the record.
+nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, Executable& exe, TensorId out);
 
 // A chase graph: a random cycle over `bytes` at `stride` bytes per line, `chains` chains of
 // `steps` loads each. Returns the graph and the ids of the ring and the output.

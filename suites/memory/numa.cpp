@@ -47,8 +47,8 @@ class Numa final : public Workload {
         if (out.empty()) out.push_back(0);
         return out;
       }
-      if (!v.is_number_integer()) throw InputError(std::string("parameter '") + key + "' expects a node number or \"each\"");
-      out.push_back(v.get<int>());
+      if (v.is_string()) throw InputError(std::string("parameter '") + key + "' expects a node number or \"each\"");
+      out.push_back(static_cast<int>(whole_number(v, key, 0, 1 << 16)));
       return out;
     };
     std::vector<nlohmann::json> out;

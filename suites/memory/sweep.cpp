@@ -24,29 +24,33 @@ class Sweep final : public Workload {
         {"min_bytes", "smallest size of an automatic sweep", "4KiB", {}},
         {"max_bytes", "largest size of an automatic sweep, or \"auto\" (4x the last-level cache)", "auto", {}},
         {"points_per_octave", "sizes per doubling in an automatic sweep", 2, {}},
-        {"threads", "thread count for the bandwidth figure (latency uses one)", 1, {}},
+        {"threads", "thread count for the bandwidth figure, \"all\" or \"scaling\" (latency uses one)", 1, {}},
     };
   }
 
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
-    auto point = [&](std::uint64_t bytes) {
-      return nlohmann::json{{"size", bytes}, {"threads", p["threads"]}};
+    // Each size is measured at every thread count asked for (latency always uses one).
+    const auto threads = thread_counts(p["threads"], system, "threads");
+    std::vector<nlohmann::json> out;
+    auto add = [&](std::uint64_t bytes) {
+      for (int t : threads) out.push_back({{"size", bytes}, {"threads", t}});
     };
-    if (!(p["threads"].is_number_integer() && p["threads"].get<int>() >= 1))
-      throw InputError("parameter 'threads' expects a thread count >= 1, got " + p["threads"].dump());
-    if (!(p["size"].is_string() && p["size"] == "auto")) return {point(size_param(p["size"], 0, "size"))};
+    if (!(p["size"].is_string() && p["size"] == "auto")) {
+      const auto bytes = size_param(p["size"], 0, "size");
+      if (bytes < 128) throw InputError("parameter 'size' must be at least 128 bytes (two cache lines), got " + p["size"].dump());
+      add(bytes);
+      return out;
+    }
     const auto lo = std::max<std::uint64_t>(size_param(p["min_bytes"], 4096, "min_bytes"), 4096);
     const auto hi = size_param(p["max_bytes"], beyond_cache_bytes(system), "max_bytes");
-    if (!p["points_per_octave"].is_number_integer() || p["points_per_octave"].get<int>() < 1)
-      throw InputError("parameter 'points_per_octave' expects a whole number >= 1");
+    const auto per_octave = whole_number(p["points_per_octave"], "points_per_octave", 1, 64);
     if (hi < lo) throw InputError("max_bytes is smaller than min_bytes");
-    const double step = std::pow(2.0, 1.0 / p["points_per_octave"].get<int>());
-    std::vector<nlohmann::json> out;
+    const double step = std::pow(2.0, 1.0 / static_cast<double>(per_octave));
     std::uint64_t last = 0;
     for (double s = static_cast<double>(lo); s <= static_cast<double>(hi) * 1.0001; s *= step) {
       // Whole 4 KiB pages, so every size is a whole number of lines and of f64 elements.
       const auto bytes = std::max<std::uint64_t>(4096, static_cast<std::uint64_t>(std::llround(s / 4096)) * 4096);
-      if (bytes != last) out.push_back(point(bytes));
+      if (bytes != last) add(bytes);
       last = bytes;
     }
     return out;

@@ -66,17 +66,24 @@ def test_bad_yaml_names_file_line_and_column(cli, tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("threads", "expected key=value"),
-    ("nosuch=1", "no selected workload has a parameter 'nosuch'"),
-    ("threads=lots", "parameter 'threads' expects a thread count"),
-    ("array_bytes=big", "expected a size like 4096"),
-    ("policy.max_seconds=-1", "expects a non-negative number"),
+@pytest.mark.parametrize("target, setting, message", [
+    ("memory.bandwidth", "threads", "expected key=value"),
+    ("memory.bandwidth", "nosuch=1", "no selected workload has a parameter 'nosuch'"),
+    ("memory.bandwidth", "threads=lots", "parameter 'threads' expects a thread count"),
+    ("memory.bandwidth", "threads=99999999999999999999", "parameter 'threads' expects a thread count"),
+    ("memory.bandwidth", "array_bytes=big", "expected a size like 4096"),
+    ("memory.bandwidth", "policy.max_seconds=-1", "expects a finite non-negative number"),
+    ("memory.bandwidth", "policy.max_seconds=1e400", "expects a finite non-negative number"),
+    ("memory.latency", "chains=0", "parameter 'chains' expects a whole number >= 1"),
+    ("memory.latency", "size=1e30", "expected a size"),
+    ("memory.sweep", "size=64", "at least 128 bytes"),
+    ("memory.capacity", "seed=abc", "parameter 'seed' expects a whole number"),
 ])
-def test_bad_set_is_a_usage_error(cli, tmp_path, setting, message):
-    r = cli("run", "memory.bandwidth", "--set", setting, "-o", tmp_path / "x.json")
+def test_bad_set_is_a_usage_error(cli, tmp_path, target, setting, message):
+    r = cli("run", target, "--set", setting, "-o", tmp_path / "x.json")
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_unknown_device_or_suite_is_a_usage_error(cli, tmp_path):

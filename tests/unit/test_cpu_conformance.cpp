@@ -117,7 +117,7 @@ TEST(CpuConformance, ReadSumIsExactOnIntegersAndCloseOtherwise) {
 
 TEST(CpuConformance, ChaseEndsWhereRefEnds) {
   for (std::int64_t lines : {2, 97, 40000}) {  // 40000 lines of 64 B: beyond L2
-    for (std::int64_t chains : {1, 2, 3, 8, 16, 20}) {
+    for (std::int64_t chains : {1, 2, 3, 5, 8, 16, 20, 33}) {
       if (chains > lines) continue;
       xpb::Graph g;
       auto ring = g.add_tensor({"ring", {lines, 8}, DType::u64, TensorRole::input, xpb::TensorInit::cycle(99)});
@@ -126,8 +126,10 @@ TEST(CpuConformance, ChaseEndsWhereRefEnds) {
       auto ref = open("ref")->compile(g, {});
       auto cpu = open("cpu")->compile(g, {});
       ASSERT_TRUE(cpu.outcome.passed()) << cpu.outcome.reason;
-      ref.exe->run(1);
-      cpu.exe->run(2);
+      // Chains go on from where the last run left them: 2 runs of 12345 steps here, 1 + 1 there.
+      ref.exe->run(2);
+      cpu.exe->run(1);
+      cpu.exe->run(1);
       EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), read<std::uint64_t>(*ref.exe, g, out))
           << lines << " lines, " << chains << " chains";
       // The ring reads back in index form, identical to ref's.
@@ -148,6 +150,12 @@ TEST(CpuConformance, ChaseFollowsAWrittenRing) {
   write(*cpu.exe, ring, next);
   cpu.exe->run(1);
   EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), (std::vector<std::uint64_t>{3, 8}));
+  cpu.exe->run(1);
+  EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), (std::vector<std::uint64_t>{6, 1}));
+  // Positions written to the output are where the chains go on from.
+  write(*cpu.exe, out, std::vector<std::uint64_t>{9, 2});
+  cpu.exe->run(1);
+  EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), (std::vector<std::uint64_t>{2, 5}));
 }
 
 TEST(CpuConformance, PatternsFillAndVerifyAndFindInjectedFlips) {

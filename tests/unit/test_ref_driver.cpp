@@ -55,6 +55,8 @@ TEST(RefDriver, ChaseFollowsTheCycleFromEvenlySpacedStarts) {
   r.exe->write(ring, {reinterpret_cast<const std::byte*>(next.data()), next.size() * 8});
   r.exe->run(1);
   EXPECT_EQ(read<std::uint64_t>(*r.exe, g, out), (std::vector<std::uint64_t>{3, 8}));
+  r.exe->run(1);  // chains go on from where they stood
+  EXPECT_EQ(read<std::uint64_t>(*r.exe, g, out), (std::vector<std::uint64_t>{6, 1}));
 }
 
 TEST(RefDriver, VerifyPatternListsTheFirstMismatches) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 
 #include "xpubench/runner.hpp"
 
@@ -89,11 +90,24 @@ TEST(Runner, EnergyUnavailableWithoutSensorSaysWhy) {
   EXPECT_FALSE(m.energy.reason.empty());
 }
 
+TEST(Runner, CalibrationNeverAsksForMoreThanTheTimeLeft) {
+  FakeExecutable exe(1e-6);
+  xpb::RunPolicy p;
+  p.min_sample_seconds = 10;  // unreachable within max_seconds
+  p.max_seconds = 0.5;
+  p.min_samples = 3;
+  p.max_samples = 3;
+  const auto m = xpb::measure(exe, p);
+  ASSERT_FALSE(m.sample_seconds.empty());
+  for (double s : m.sample_seconds) EXPECT_LE(s, 0.5 + 1e-9);
+}
+
 TEST(RunPolicy, ApplyRejectsUnknownKeysAndBadValues) {
   xpb::RunPolicy p;
   EXPECT_NE(p.apply({{"max_secs", 1}}).find("unknown run-policy key 'max_secs'"), std::string::npos);
-  EXPECT_NE(p.apply({{"max_seconds", "soon"}}).find("expects a non-negative number"), std::string::npos);
+  EXPECT_NE(p.apply({{"max_seconds", "soon"}}).find("expects a finite non-negative number"), std::string::npos);
   EXPECT_NE(p.apply({{"min_samples", 2.5}}).find("whole number"), std::string::npos);
+  EXPECT_NE(p.apply({{"max_seconds", std::numeric_limits<double>::infinity()}}).find("finite"), std::string::npos);
   EXPECT_NE(p.apply({{"min_seconds", 5}, {"max_seconds", 1}}).find("min_seconds exceeds max_seconds"),
             std::string::npos);
   EXPECT_EQ(p.apply({{"max_seconds", 7}, {"target_ci_relative", 0.05}}), "");

@@ -76,7 +76,7 @@ TEST(Plan, BadInputNamesWhereAndWhat) {
                 .find("--set treads: no selected workload has a parameter 'treads'"),
             std::string::npos);
   EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n", {xpb::parse_override("policy.max_seconds=x")})
-                .find("--set policy.max_seconds: run-policy key 'max_seconds' expects a non-negative number"),
+                .find("--set policy.max_seconds: run-policy key 'max_seconds' expects a finite non-negative number"),
             std::string::npos);
 }
 

@@ -50,7 +50,7 @@ TEST(Suite, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_NE(error_of("suite: x\nbenchmark: []\n").find("s.yaml:2:1: unknown key 'benchmark' in a suite"),
             std::string::npos);
   EXPECT_NE(error_of("suite: x\npolicy: {max_seconds: -1}\nbenchmarks: [{workload: w}]\n")
-                .find("s.yaml:2:10: run-policy key 'max_seconds' expects a non-negative number"),
+                .find("s.yaml:2:10: run-policy key 'max_seconds' expects a finite non-negative number"),
             std::string::npos);
   // A YAML syntax error keeps yaml-cpp's position, 1-based.
   EXPECT_NE(error_of("suite: x\nbenchmarks: [\n").find("s.yaml:3:1:"), std::string::npos);

@@ -62,9 +62,12 @@ enum class Op : std::uint8_t {
   // out = value                                     attr: value (double)
   write_fill,
   // Dependent loads over the cycle of a random_cycle tensor in0 (u64 [lines, words]).
-  // attrs: steps (loads per chain), chains (independent chains, default 1).
-  // Chain c starts at the line reached from line 0 after c * floor(lines / chains) steps;
-  // out (u64 [chains]) = the line index each chain stands on after `steps` loads.
+  // attrs: steps (loads per chain per run), chains (independent chains, default 1).
+  // out (u64 [chains]) holds the line each chain stands on; it is state: each run walks
+  // `steps` loads per chain from there and leaves the new lines in out, so successive runs
+  // go on around the cycle (and touch all of it) rather than replay the same lines. When a
+  // graph is compiled, and whenever the ring is written, out is reset to the start lines:
+  // chain c starts at the line reached from line 0 after c * floor(lines / chains) steps.
   chase,
   // out (u64 [n]) = pattern words                   attrs: pattern, seed, invert (bool)
   fill_pattern,
