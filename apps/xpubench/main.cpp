@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -93,7 +94,7 @@ int cmd_list(const std::string& what) {
           auto s = xpb::load_suite(f);
           std::cout << fmt::format("  {:<12} {} ({} entries; {})\n", f.stem().string(), s.description,
                                    s.entries.size(), f.string());
-        } catch (const xpb::InputError& e) {
+        } catch (const std::exception& e) {
           std::cout << fmt::format("  {:<12} (unreadable: {})\n", f.stem().string(), e.what());
         }
       }
@@ -146,6 +147,16 @@ xpb::Suite resolve_suite(const std::string& name) {
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
             const std::vector<std::string>& sets, bool quick, const std::string& output,
             const std::vector<std::string>& argv) {
+  // Checked before anything runs: a result that cannot be written at the end would waste the run.
+  const std::filesystem::path out_path(output);
+  std::error_code ec;
+  if (std::filesystem::is_directory(out_path, ec))
+    throw xpb::InputError("-o " + output + ": is a directory; expected a file name such as " +
+                          (out_path / "result.json").string());
+  const auto parent = out_path.parent_path().empty() ? std::filesystem::path(".") : out_path.parent_path();
+  if (!std::filesystem::is_directory(parent, ec))
+    throw xpb::InputError("-o " + output + ": the directory " + parent.string() + " does not exist");
+
   std::vector<xpb::Suite> suites;
   for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(resolve_suite(n));
   std::vector<xpb::Override> overrides;
@@ -201,7 +212,14 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
 int cmd_validate(const std::vector<std::string>& files) {
   int rc = 0;
   for (const auto& f : files) {
-    const auto doc = xpb::load_result(f);
+    nlohmann::json doc;
+    try {
+      doc = xpb::load_result(f);
+    } catch (const std::exception& e) {  // one unreadable file does not stop the others
+      std::fprintf(stderr, "xpubench: error: %s\n", e.what());
+      rc = std::max(rc, 2);
+      continue;
+    }
     const auto problems = xpb::validate_result(doc);
     if (problems.empty()) {
       std::cout << fmt::format("{}: valid {} ({} benchmarks, run {})\n", f, doc.value("schema", "?"),
@@ -209,7 +227,7 @@ int cmd_validate(const std::vector<std::string>& files) {
                                doc["run"].value("status", "?"));
       continue;
     }
-    rc = 1;
+    rc = std::max(rc, 1);
     std::cout << fmt::format("{}: {} problem(s)\n", f, problems.size());
     for (const auto& p : problems) std::cout << fmt::format("  {}: {}\n", p.where.empty() ? "/" : p.where, p.what);
   }

@@ -214,11 +214,12 @@ ResultWriter::~ResultWriter() {
   if (journal_ != nullptr) std::fclose(journal_);
 }
 
-void ResultWriter::append(const BenchmarkRecord& record) {
+const nlohmann::json& ResultWriter::append(const BenchmarkRecord& record) {
   if (journal_ == nullptr) throw std::logic_error("ResultWriter::append after finish()");
   auto j = record.to_json();
   write_line(journal_, journal_path_, dump(nlohmann::json{{"kind", "benchmark"}, {"record", j}}) + "\n");
   records_.push_back(std::move(j));
+  return records_.back();
 }
 
 nlohmann::json ResultWriter::finish(const std::string& status) {

@@ -36,22 +36,26 @@ nlohmann::json RunPolicy::to_json() const {
           {"max_iterations", max_iterations}};
 }
 
+std::string RunPolicy::check(const std::string& key, const nlohmann::json& value) {
+  const auto known = RunPolicy{}.to_json();
+  if (!known.contains(key)) {
+    std::string names;
+    for (const auto& [k, v] : known.items()) names += (names.empty() ? "" : ", ") + k;
+    return "unknown run-policy key '" + key + "' (expected one of: " + names + ")";
+  }
+  if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
+    return "run-policy key '" + key + "' expects a finite non-negative number, got " + value.dump();
+  if (known[key].is_number_integer() && !value.is_number_integer())
+    return "run-policy key '" + key + "' expects a whole number, got " + value.dump();
+  return "";
+}
+
 std::string RunPolicy::apply(const nlohmann::json& j) {
   if (!j.is_object()) return "expected a mapping of run-policy keys";
   RunPolicy next = *this;
   auto known = next.to_json();
-  for (const auto& [key, value] : j.items()) {
-    if (!known.contains(key)) {
-      std::string names;
-      for (const auto& [k, v] : known.items()) names += (names.empty() ? "" : ", ") + k;
-      return "unknown run-policy key '" + key + "' (expected one of: " + names + ")";
-    }
-    if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
-      return "run-policy key '" + key + "' expects a finite non-negative number, got " + value.dump();
-    const bool is_count = known[key].is_number_integer();
-    if (is_count && !value.is_number_integer())
-      return "run-policy key '" + key + "' expects a whole number, got " + value.dump();
-  }
+  for (const auto& [key, value] : j.items())
+    if (auto err = check(key, value); !err.empty()) return err;
   auto merged = known;
   merged.update(j);
   next.warmup_seconds = merged["warmup_seconds"];

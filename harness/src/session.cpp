@@ -81,20 +81,28 @@ std::vector<PlanItem> make_plan(const std::vector<Suite>& suites, bool quick,
                                 const std::vector<Override>& overrides, const SystemInfo& system) {
   // Which overrides some selected workload (or the run policy) accepts.
   std::set<std::string> accepted;
+  std::set<std::string> planned;
   std::vector<PlanItem> plan;
   for (const auto& suite : suites) {
     const bool use_quick = quick || suite.quick;
     for (const auto& entry : suite.entries) {
-      RunPolicy policy;
-      if (auto err = policy.apply(entry.policy); !err.empty()) throw InputError(entry.where + ": " + err);
-      if (use_quick)
-        if (auto err = policy.apply(entry.quick_policy); !err.empty()) throw InputError(entry.where + ": " + err);
+      // Suite policy, its quick variant, then --set policy.*: merged first and applied once, so
+      // the result does not depend on the order of the keys (min before max or after).
+      auto merged = entry.policy.is_object() ? entry.policy : nlohmann::json::object();
+      if (use_quick && entry.quick_policy.is_object()) merged.update(entry.quick_policy);
+      bool overridden = false;
       for (const auto& o : overrides) {
         if (o.key.rfind("policy.", 0) != 0) continue;
-        if (auto err = policy.apply({{o.key.substr(7), o.value}}); !err.empty())
+        if (auto err = RunPolicy::check(o.key.substr(7), o.value); !err.empty())
           throw InputError("--set " + o.key + ": " + err);
+        merged[o.key.substr(7)] = o.value;
         accepted.insert(o.key);
+        overridden = true;
       }
+      RunPolicy policy;
+      if (auto err = policy.apply(merged); !err.empty())
+        throw InputError(overridden ? "--set policy.*: " + err + " (with the policy of " + entry.where + ")"
+                                    : entry.where + ": " + err);
       auto workload = WorkloadRegistry::instance().create(entry.workload);
       if (!workload)
         throw InputError(entry.where + ": unknown workload '" + entry.workload +
@@ -141,7 +149,13 @@ std::vector<PlanItem> make_plan(const std::vector<Suite>& suites, bool quick,
         } catch (const InputError& e) {
           throw InputError(entry.where + " (" + entry.workload + "): " + e.what());
         }
-        for (auto& p : expanded) plan.push_back({suite.name, entry.workload, std::move(p), policy, entry.where});
+        for (auto& p : expanded) {
+          // Two suites (or a grid and its expansion) may name the same benchmark; it is run
+          // once, as first named, so benchmark ids in the result stay unique.
+          const auto id = benchmark_id(entry.workload, "", p);
+          if (!planned.insert(id).second) continue;
+          plan.push_back({suite.name, entry.workload, std::move(p), policy, entry.where});
+        }
       }
     }
   }
@@ -175,11 +189,12 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
       if (d.driver != "ref") open_one(d);
     return out;
   }
+  std::set<std::string> opened;
   for (const auto& w : wanted) {
     bool found = false;
     for (const auto& d : devices)
       if (d.id() == w || (d.driver == w && d.index == 0) || d.driver + ":" + std::to_string(d.index) == w) {
-        open_one(d);
+        if (opened.insert(d.id()).second) open_one(d);  // `--device cpu --device cpu:0` opens it once
         found = true;
         break;
       }
@@ -281,9 +296,9 @@ SessionResult run_session(const std::vector<PlanItem>& plan, std::vector<OpenDev
       record.wall_seconds = unix_now() - t0;
       if (!record.timing.is_object() || record.timing.empty()) record.timing = nlohmann::json::object();
       record.timing["policy"] = item.policy.to_json();
-      if (record.outcome.status == Status::interrupted) result.interrupted = true;
-      if (record.outcome.status == Status::failed || record.outcome.status == Status::mistrusted) ++result.failed;
-      writer.append(record);
+      const auto status = writer.append(record)["status"].get<std::string>();
+      if (status == "interrupted") result.interrupted = true;
+      if (status == "failed" || status == "mistrusted") ++result.failed;
       if (options.on_done) options.on_done(index, total, record);
       ++index;
     }

@@ -25,6 +25,21 @@ std::string where(const std::string& file, const YAML::Mark& m) {
   throw InputError(where(file, m) + ": " + what);
 }
 
+// Keys are plain strings; a key that is itself a list or mapping is a mistake worth naming.
+std::string key_string(const YAML::Node& key, const std::string& file) {
+  if (!key.IsScalar()) fail(file, key.Mark(), "expected a plain string as key");
+  return key.Scalar();
+}
+
+// yaml-cpp keeps the last of two equal keys silently; a suite that says a thing twice is
+// ambiguous, so it is an error.
+void check_unique_keys(const YAML::Node& map, const std::string& file) {
+  std::set<std::string> seen;
+  for (const auto& kv : map)
+    if (!seen.insert(key_string(kv.first, file)).second)
+      fail(file, kv.first.Mark(), "duplicate key '" + kv.first.Scalar() + "'");
+}
+
 // YAML 1.2 core-schema typing of plain scalars; quoted scalars stay strings.
 nlohmann::json scalar_to_json(const YAML::Node& n) {
   const std::string& s = n.Scalar();
@@ -53,8 +68,9 @@ nlohmann::json to_json(const YAML::Node& n, const std::string& file) {
       return arr;
     }
     case YAML::NodeType::Map: {
+      check_unique_keys(n, file);
       auto obj = nlohmann::json::object();
-      for (const auto& kv : n) obj[kv.first.as<std::string>()] = to_json(kv.second, file);
+      for (const auto& kv : n) obj[key_string(kv.first, file)] = to_json(kv.second, file);
       return obj;
     }
     default: return nullptr;
@@ -63,6 +79,7 @@ nlohmann::json to_json(const YAML::Node& n, const std::string& file) {
 
 void expect_map(const YAML::Node& n, const std::string& file, const std::string& what) {
   if (!n.IsMap()) fail(file, n.Mark(), "expected " + what + " to be a mapping (key: value lines)");
+  check_unique_keys(n, file);
 }
 
 std::string expect_string(const YAML::Node& n, const std::string& file, const std::string& what) {
@@ -73,7 +90,7 @@ std::string expect_string(const YAML::Node& n, const std::string& file, const st
 void check_keys(const YAML::Node& map, const std::string& file, const std::set<std::string>& allowed,
                 const std::string& context) {
   for (const auto& kv : map) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = key_string(kv.first, file);
     if (!allowed.count(key)) {
       std::string names;
       for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
@@ -86,7 +103,7 @@ nlohmann::json parse_policy(const YAML::Node& n, const std::string& file, const 
   expect_map(n, file, what);
   RunPolicy probe;
   for (const auto& kv : n) {
-    nlohmann::json one = {{kv.first.as<std::string>(), to_json(kv.second, file)}};
+    nlohmann::json one = {{key_string(kv.first, file), to_json(kv.second, file)}};
     if (auto err = probe.apply(one); !err.empty()) fail(file, kv.first.Mark(), err);
   }
   return to_json(n, file);
@@ -105,7 +122,7 @@ SuiteEntry parse_entry(const YAML::Node& n, const std::string& file) {
     expect_map(p, file, std::string("'") + key + "'");
     auto& target = std::string(key) == "params" ? e.params : e.quick_params;
     for (const auto& kv : p) {
-      const auto name = kv.first.as<std::string>();
+      const auto name = key_string(kv.first, file);
       target[name] = to_json(kv.second, file);
       e.param_where.emplace(name, where(file, kv.second.Mark()));
     }
@@ -144,6 +161,7 @@ void include_suites(Suite& s, const YAML::Node& inc, const std::string& file, in
 
 Suite parse_node(const YAML::Node& root, const std::string& file, int depth) {
   if (!root.IsMap()) fail(file, root.Mark(), "expected a suite: a mapping with 'suite' and 'benchmarks' keys");
+  check_unique_keys(root, file);
   check_keys(root, file, {"suite", "description", "policy", "quick_policy", "benchmarks", "include", "quick"},
              "a suite");
   Suite s;
@@ -181,7 +199,11 @@ Suite parse_suite(const std::string& text, const std::string& file_name) {
   } catch (const YAML::Exception& e) {
     fail(file_name, e.mark, e.msg);
   }
-  return parse_node(root, file_name, 0);
+  try {
+    return parse_node(root, file_name, 0);
+  } catch (const YAML::Exception& e) {  // a conversion the checks above did not foresee
+    fail(file_name, e.mark, e.msg);
+  }
 }
 
 Suite load_suite(const std::filesystem::path& file) {

@@ -155,3 +155,23 @@ def test_validate_rejects_files_that_are_not_results(cli, tmp_path):
     r = cli("validate", f)
     assert r.returncode == 2
     assert f"{f}:3:" in r.stderr or f"{f}:2:" in r.stderr
+
+
+def test_validate_goes_on_past_an_unreadable_file(cli, tmp_path):
+    out = tmp_path / "r.json"
+    r = cli("run", "memory.bandwidth", "--device", "cpu", "--device", "cpu:0", "--set", "threads=1",
+            "--set", "array_bytes=1MiB", *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert len(load(out)["devices"]) == 1  # the same device named twice runs once
+    missing = tmp_path / "missing.json"
+    v = cli("validate", missing, out)
+    assert v.returncode == 2
+    assert str(missing) in v.stderr
+    assert f"{out}: valid xpubench.result/1" in v.stdout
+
+
+def test_output_that_cannot_be_written_is_refused_before_running(cli, tmp_path):
+    r = cli("run", "memory.bandwidth", "-o", tmp_path)
+    assert r.returncode == 2 and "is a directory" in r.stderr
+    r = cli("run", "memory.bandwidth", "-o", tmp_path / "no" / "such" / "r.json")
+    assert r.returncode == 2 and "does not exist" in r.stderr

@@ -59,6 +59,33 @@ benchmarks:
   EXPECT_DOUBLE_EQ(plan[0].policy.max_seconds, 3);
 }
 
+TEST(Plan, PolicyOverridesDoNotDependOnTheirOrder) {
+  auto suite = xpb::parse_suite("suite: p\npolicy: {max_seconds: 2}\nbenchmarks: [{workload: memory.bandwidth}]\n", "p.yaml");
+  // min_seconds 5 alone would exceed the suite's max_seconds 2; together with max 9 it is fine.
+  for (const auto& order : {std::vector<std::string>{"policy.min_seconds=5", "policy.max_seconds=9"},
+                            std::vector<std::string>{"policy.max_seconds=9", "policy.min_seconds=5"}}) {
+    std::vector<xpb::Override> overrides;
+    for (const auto& o : order) overrides.push_back(xpb::parse_override(o));
+    const auto plan = xpb::make_plan({suite}, false, overrides, two_pu_system());
+    ASSERT_EQ(plan.size(), 1u);
+    EXPECT_DOUBLE_EQ(plan[0].policy.min_seconds, 5);
+    EXPECT_DOUBLE_EQ(plan[0].policy.max_seconds, 9);
+  }
+  EXPECT_NE(plan_error("suite: p\npolicy: {max_seconds: 2}\nbenchmarks: [{workload: memory.bandwidth}]\n",
+                       {xpb::parse_override("policy.min_seconds=5")})
+                .find("min_seconds exceeds max_seconds"),
+            std::string::npos);
+}
+
+TEST(Plan, TheSameBenchmarkNamedTwiceRunsOnce) {
+  auto a = xpb::parse_suite("suite: a\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: [copy, triad], threads: 1}\n", "a.yaml");
+  auto b = xpb::parse_suite("suite: b\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: [triad, add], threads: 1}\n", "b.yaml");
+  const auto plan = xpb::make_plan({a, b}, false, {}, two_pu_system());
+  ASSERT_EQ(plan.size(), 3u);  // copy, triad (from a), add
+  EXPECT_EQ(plan[1].suite, "a");
+  EXPECT_EQ(plan[2].params["kernel"], "add");
+}
+
 TEST(Plan, BadInputNamesWhereAndWhat) {
   EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwith\n")
                 .find("p.yaml:3:5: unknown workload 'memory.bandwith' (expected one of:"),

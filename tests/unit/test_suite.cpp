@@ -94,6 +94,20 @@ TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {
   EXPECT_THROW(xpb::parse_bytes("lots", "x"), xpb::InputError);
   EXPECT_THROW(xpb::parse_bytes(-5, "x"), xpb::InputError);
   EXPECT_THROW(xpb::parse_bytes("5 MB/s", "x"), xpb::InputError);
+  // Sizes past 4 EiB would overflow a uint64 sum or cast; they are refused, not wrapped.
+  EXPECT_THROW(xpb::parse_bytes(1e30, "x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes("99999999 TiB", "x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes(nlohmann::json(std::uint64_t{1} << 63), "x"), xpb::InputError);
+  EXPECT_EQ(xpb::parse_bytes("4096 TiB", "x"), 4096ull << 40);
+}
+
+TEST(Suite, KeysMustBeStringsAndUnique) {
+  EXPECT_EQ(error_of("suite: x\nsuite: y\nbenchmarks: [{workload: w}]\n"), "s.yaml:2:1: duplicate key 'suite'");
+  EXPECT_EQ(error_of("suite: x\nbenchmarks:\n  - workload: w\n    params: {a: 1, a: 2}\n"),
+            "s.yaml:4:20: duplicate key 'a'");
+  EXPECT_EQ(error_of("suite: x\n[a]: 1\nbenchmarks: [{workload: w}]\n"), "s.yaml:2:1: expected a plain string as key");
+  EXPECT_EQ(error_of("suite: x\nbenchmarks:\n  - workload: w\n    params: {{k: 1}: 2}\n"),
+            "s.yaml:4:14: expected a plain string as key");
 }
 
 TEST(Suite, OverridesParseValuesAsYaml) {

@@ -27,7 +27,9 @@ class ResultWriter {
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
 
-  void append(const BenchmarkRecord& record);
+  // Journals the record and returns it as written (the serialized form is authoritative: a
+  // record with non-finite figures is written as mistrusted).
+  const nlohmann::json& append(const BenchmarkRecord& record);
   // Writes the final document with run.status = `status` ("complete", "interrupted",
   // "failed") and returns it.
   nlohmann::json finish(const std::string& status);

@@ -32,6 +32,10 @@ struct RunPolicy {
   nlohmann::json to_json() const;
   // Applies keys present in `j` (same names as to_json); returns an error text or "".
   std::string apply(const nlohmann::json& j);
+  // Whether `value` is acceptable for `key` on its own (a known key, a finite non-negative
+  // number, whole where a count is meant); returns an error text or "". apply() also checks
+  // that the keys agree with each other (min <= max).
+  static std::string check(const std::string& key, const nlohmann::json& value);
 };
 
 struct Measurement {

@@ -12,8 +12,8 @@ struct Stats {
   double median = 0, mean = 0, stddev = 0, cv = 0, min = 0, max = 0;
   double p50 = 0, p90 = 0, p99 = 0;
   // Distribution-free 95% confidence interval of the median: the order statistics whose ranks
-  // bound it by the binomial(n, 1/2) distribution (normal approximation for n > 30, exact
-  // below). With n < 6 no such interval exists at 95%; then lo = min and hi = max.
+  // bound it by the binomial(n, 1/2) distribution, summed exactly for every n (coverage at
+  // least 95%). With n < 6 no such interval exists at 95%; then lo = min and hi = max.
   double ci95_lo = 0, ci95_hi = 0;
 
   // Half the CI width relative to the median; 0 when the median is 0.
