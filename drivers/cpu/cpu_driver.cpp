@@ -7,6 +7,7 @@
 #include "stream_kernels.hpp"
 #include "topology_handle.hpp"
 #include "xpubench/registry.hpp"
+#include "xpubench/system.hpp"
 
 namespace xpb::cpu {
 namespace {
@@ -27,6 +28,8 @@ class CpuDevice final : public Device {
              Op::write_fill, Op::chase, Op::fill_pattern, Op::verify_pattern};
     c.dtypes = {DType::f64, DType::f32, DType::u64};
     c.max_threads = static_cast<int>(pinning_order().size());
+    // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
+    c.memory_bytes = read_memory_info().usable_bytes();
 #if defined(__x86_64__)
     // Highway's Stream is a true streaming store on x86 only (a plain store on NEON/SVE).
     c.nontemporal_stores = true;

@@ -7,6 +7,7 @@
 
 #include "ref_ops.hpp"
 #include "xpubench/registry.hpp"
+#include "xpubench/system.hpp"
 
 namespace xpb::ref {
 namespace {
@@ -65,6 +66,8 @@ class RefDevice final : public Device {
              Op::write_fill, Op::chase, Op::fill_pattern, Op::verify_pattern};
     c.dtypes = {DType::f64, DType::f32, DType::u64};
     c.max_threads = 1;
+    // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
+    c.memory_bytes = read_memory_info().usable_bytes();
     return c;
   }
   ClockKind clock() const override { return ClockKind::host; }

@@ -83,6 +83,8 @@ class Bandwidth final : public Workload {
       return record;
     }
     if (!check_threads(ctx, threads, record)) return record;
+    if (!check_memory(ctx, static_cast<std::uint64_t>(n) * elem * static_cast<std::uint64_t>(k.arrays_moved), record))
+      return record;
     if (nontemporal && !ctx.device.caps().nontemporal_stores) {
       record.outcome = Outcome::with(Status::unsupported, "the device has no non-temporal (streaming) stores");
       return record;

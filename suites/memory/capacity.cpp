@@ -97,6 +97,7 @@ class Capacity final : public Workload {
       return record;
     }
     if (!check_threads(ctx, threads, record)) return record;
+    if (!check_memory(ctx, bytes, record)) return record;
 
     // One graph: for each pattern, fill and verify it, then its complement.
     Graph g;

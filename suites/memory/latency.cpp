@@ -50,6 +50,7 @@ class Latency final : public Workload {
       record.outcome = Outcome::with(Status::invalid, "the cycle needs at least two lines per chain");
       return record;
     }
+    if (!check_memory(ctx, bytes, record)) return record;
     auto chase = chase_graph(bytes, stride, chains, steps, 0xc4a5e);
     CompileOptions opts;
     opts.threads = 1;

@@ -91,6 +91,14 @@ bool check_threads(RunContext& ctx, int threads, BenchmarkRecord& record) {
   return false;
 }
 
+bool check_memory(RunContext& ctx, std::uint64_t bytes, BenchmarkRecord& record) {
+  const std::uint64_t free = ctx.device.caps().memory_bytes;
+  if (free == 0 || static_cast<double>(bytes) <= 0.9 * static_cast<double>(free)) return true;
+  record.outcome = Outcome::with(Status::skipped, "needs " + std::to_string(bytes >> 20) + " MiB of memory; the device has " +
+                                                      std::to_string(free >> 20) + " MiB free, and at most 90% of it is used");
+  return false;
+}
+
 std::optional<Measurement> measure_into(RunContext& ctx, Executable& exe, BenchmarkRecord& record) {
   Measurement m = measure(exe, ctx.policy, ctx.energy, ctx.cancel);
   record.timing = m.to_json();
@@ -137,6 +145,7 @@ nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, Executab
 
 std::optional<nlohmann::json> measure_read_and_latency(RunContext& ctx, std::uint64_t bytes, CompileOptions opts,
                                                        BenchmarkRecord& record, PlacementCheck placed) {
+  if (!check_memory(ctx, bytes, record)) return std::nullopt;  // one array, then one ring as large
   Graph g;
   const auto n = static_cast<std::int64_t>(bytes / 8);
   auto a = g.add_tensor({"a", {n}, DType::f64, TensorRole::input, TensorInit::filled(1.0)});

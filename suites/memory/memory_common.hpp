@@ -47,6 +47,11 @@ std::unique_ptr<Executable> compile(RunContext& ctx, const Graph& g, const Compi
 // Skips the benchmark (in `record`) when the device has fewer threads than asked for.
 bool check_threads(RunContext& ctx, int threads, BenchmarkRecord& record);
 
+// Skips the benchmark (in `record`) when its tensors (`bytes` in all) would take more than
+// 90% of the memory the device has free, so a large setting cannot push the host into the
+// OOM killer. Passes when the device does not know its memory.
+bool check_memory(RunContext& ctx, std::uint64_t bytes, BenchmarkRecord& record);
+
 // Runs the measurement and stores timing and energy in `record`; marks it interrupted and
 // returns nothing when the user stopped the run.
 std::optional<Measurement> measure_into(RunContext& ctx, Executable& exe, BenchmarkRecord& record);

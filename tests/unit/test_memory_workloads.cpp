@@ -93,6 +93,22 @@ TEST(MemoryWorkloads, MoreThreadsThanTheDeviceHasIsSkippedWithAReason) {
   EXPECT_NE(r[0].outcome.reason.find("at most 1 threads"), std::string::npos);
 }
 
+TEST(MemoryWorkloads, MoreMemoryThanTheDeviceHasFreeIsSkippedNotAllocated) {
+  Harness h;
+  ASSERT_GT(h.ref->caps().memory_bytes, 0u);  // the host's free memory, read from /proc
+  const std::pair<const char*, nlohmann::json> cases[] = {
+      {"memory.bandwidth", {{"array_bytes", "1024 TiB"}, {"threads", 1}}},
+      {"memory.latency", {{"size", "1024 TiB"}}},
+      {"memory.sweep", {{"size", "1024 TiB"}}},
+  };
+  for (const auto& [workload, params] : cases) {
+    auto r = h.run(workload, params);
+    ASSERT_EQ(r.size(), 1u) << workload;
+    EXPECT_EQ(r[0].outcome.status, xpb::Status::skipped) << workload;
+    EXPECT_NE(r[0].outcome.reason.find("MiB of memory"), std::string::npos) << r[0].outcome.reason;
+  }
+}
+
 TEST(MemoryWorkloads, SweepCoversCacheLevelsAndMarksThem) {
   Harness h;
   auto records = h.run("memory.sweep", {{"max_bytes", "1MiB"}, {"points_per_octave", 1}});
