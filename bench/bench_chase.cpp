@@ -55,7 +55,8 @@ void BM_DriverChase(benchmark::State& state) {
 
 }  // namespace
 
-// Alternate the two so drift in the machine's load affects both alike.
+// Run with --benchmark_enable_random_interleaving=true so the repetitions of the two
+// alternate and drift in the machine's load affects both alike.
 BENCHMARK(BM_BarePointerChase)->Unit(benchmark::kMillisecond)->Repetitions(5);
 BENCHMARK(BM_DriverChase)->UseManualTime()->Unit(benchmark::kMillisecond)->Repetitions(5);
 
