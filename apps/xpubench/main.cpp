@@ -153,9 +153,11 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   if (std::filesystem::is_directory(out_path, ec))
     throw xpb::InputError("-o " + output + ": is a directory; expected a file name such as " +
                           (out_path / "result.json").string());
+  // A missing directory is made (results/ on a fresh clone); one that cannot be is an error now.
   const auto parent = out_path.parent_path().empty() ? std::filesystem::path(".") : out_path.parent_path();
-  if (!std::filesystem::is_directory(parent, ec))
-    throw xpb::InputError("-o " + output + ": the directory " + parent.string() + " does not exist");
+  if (std::filesystem::create_directories(parent, ec); ec || !std::filesystem::is_directory(parent))
+    throw xpb::InputError("-o " + output + ": cannot create the directory " + parent.string() +
+                          (ec ? ": " + ec.message() : ""));
 
   std::vector<xpb::Suite> suites;
   for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(resolve_suite(n));

@@ -173,5 +173,15 @@ def test_validate_goes_on_past_an_unreadable_file(cli, tmp_path):
 def test_output_that_cannot_be_written_is_refused_before_running(cli, tmp_path):
     r = cli("run", "memory.bandwidth", "-o", tmp_path)
     assert r.returncode == 2 and "is a directory" in r.stderr
-    r = cli("run", "memory.bandwidth", "-o", tmp_path / "no" / "such" / "r.json")
-    assert r.returncode == 2 and "does not exist" in r.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = cli("run", "memory.bandwidth", "-o", blocker / "sub" / "r.json")
+    assert r.returncode == 2 and "cannot create the directory" in r.stderr
+
+
+def test_missing_output_directories_are_made(cli, tmp_path):
+    out = tmp_path / "new" / "dir" / "r.json"
+    r = cli("run", "memory.bandwidth", "--device", "cpu", "--set", "threads=1", "--set", "array_bytes=1MiB",
+            *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert load(out)["run"]["status"] == "complete"
