@@ -1,7 +1,10 @@
 # Warnings for every target of ours (never for dependencies): xpb_warnings(target).
 function(xpb_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
-    -Wno-sign-conversion $<$<BOOL:${XPB_WERROR}>:-Werror>)
+    -Wno-sign-conversion $<$<BOOL:${XPB_WERROR}>:-Werror>
+    # Aggregates such as TensorDesc give their later members defaults on purpose; leaving them
+    # out of a brace initializer is the intended use, not a mistake.
+    -Wno-missing-field-initializers)
   # GCC 12 reports std::string concatenation at -O3 as overlapping memcpy (GCC bug 105329).
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
     target_compile_options(${target} PRIVATE -Wno-restrict)

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "stream_kernels.hpp"
+#include "xpubench/quant.hpp"
 
 namespace xpb::cpu {
 namespace {
@@ -72,7 +73,7 @@ void chase_any(std::uintptr_t* at, std::size_t chains, std::uint64_t steps) {
 }  // namespace
 
 CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::vector<int> pus)
-    : graph_(g), opts_(opts), pool_(std::move(pus)) {
+    : graph_(g), opts_(opts), pool_(std::move(pus)), barrier_(pool_.size()) {
   const auto& ts = graph_.tensors();
   ring_.assign(ts.size(), false);
   for (const auto& node : graph_.nodes())
@@ -92,6 +93,7 @@ CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::ve
     }
   }
 
+  prepare_transformer();
   state_.resize(graph_.nodes().size());
   for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
     state_[n].partials.resize(static_cast<std::size_t>(pool_.size()));
@@ -139,6 +141,27 @@ void CpuExecutable::initialize(TensorId id) {
     for (std::size_t i = 0; i < lines; ++i) w[i * words] = base + w[i * words] * words * 8;
     return;
   }
+  if (t.init.kind == TensorInit::Kind::synthetic || t.init.kind == TensorInit::Kind::bytes) {
+    // Row by row, each thread its share of rows, so pages land where the matmul reads them.
+    const std::size_t cols = t.shape.empty() ? 1 : static_cast<std::size_t>(t.shape.back());
+    const std::size_t rows = t.elements() / cols;
+    const std::size_t row_bytes = storage_bytes(t.dtype, cols);
+    pool_.run([&](int thread, int threads) {
+      const std::size_t begin = rows * static_cast<std::size_t>(thread) / static_cast<std::size_t>(threads);
+      const std::size_t end = rows * static_cast<std::size_t>(thread + 1) / static_cast<std::size_t>(threads);
+      if (t.init.kind == TensorInit::Kind::bytes) {
+        std::memcpy(r.data() + begin * row_bytes, t.init.source + begin * row_bytes, (end - begin) * row_bytes);
+        return;
+      }
+      std::vector<float> row(cols);
+      for (std::size_t i = begin; i < end; ++i) {
+        for (std::size_t c = 0; c < cols; ++c)
+          row[c] = synthetic_value(t.init.seed, i * cols + c, static_cast<float>(t.init.value));
+        encode_row(t.dtype, row.data(), r.data() + i * row_bytes, cols);
+      }
+    });
+    return;
+  }
   const std::size_t elem = traits(t.dtype).block_bytes;
   auto init_share = [&](std::size_t begin, std::size_t end) {
     std::byte* p = r.data();
@@ -149,6 +172,9 @@ void CpuExecutable::initialize(TensorId id) {
     } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::u64) {
       std::fill(ptr<std::uint64_t>(id) + begin, ptr<std::uint64_t>(id) + end,
                 static_cast<std::uint64_t>(t.init.value));
+    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::i32) {
+      std::fill(ptr<std::int32_t>(id) + begin, ptr<std::int32_t>(id) + end,
+                static_cast<std::int32_t>(t.init.value));
     } else {
       std::memset(p + begin * elem, 0, (end - begin) * elem);
     }
@@ -179,6 +205,7 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
   const Node& node = graph_.nodes()[n];
   auto& st = state_[n];
   const auto t = static_cast<std::size_t>(thread);
+  if (transformer_ && node.op == Op::add) return run_transformer_share(n, thread, threads);
   switch (node.op) {
     case Op::copy:
     case Op::scale:
@@ -230,6 +257,7 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
       return;
     }
     case Op::chase: return;  // run by run_chase on the calling thread
+    default: run_transformer_share(n, thread, threads); return;
   }
 }
 
@@ -267,10 +295,30 @@ void CpuExecutable::run_chase(std::size_t n) {
   write_chase_positions(n);
 }
 
+void CpuExecutable::run_graph_share(int thread, int threads) {
+  for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
+    const Node& node = graph_.nodes()[n];
+    run_share(n, thread, threads);
+    if (thread == 0) {
+      // Stamped before the barrier, so every thread sees it in the nodes that follow.
+      ++step_;
+      for (TensorId out : node.outputs) written_at_[out] = step_;
+    }
+    barrier_.wait();
+    if (node.op == Op::read_sum || node.op == Op::verify_pattern) {
+      if (thread == 0) finish(n);
+      barrier_.wait();
+    }
+  }
+}
+
 Timing CpuExecutable::run(std::uint64_t iterations) {
   const auto& nodes = graph_.nodes();
   const auto t0 = std::chrono::steady_clock::now();
-  if (nodes.size() == 1 && nodes[0].op != Op::chase) {
+  if (transformer_) {
+    for (std::uint64_t it = 0; it < iterations; ++it)
+      pool_.run([&](int thread, int threads) { run_graph_share(thread, threads); });
+  } else if (nodes.size() == 1 && nodes[0].op != Op::chase) {
     // One node: shares are independent, so each thread repeats its own share with no
     // barrier between iterations (a barrier per iteration would dominate small working sets).
     pool_.run([&](int thread, int threads) {
@@ -313,6 +361,7 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
     throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
                                 std::to_string(src.size()));
   std::memcpy(tensors_[id].data(), src.data(), bytes);
+  if (transformer_) written_at_[id] = ++step_;
   for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
     const Node& node = graph_.nodes()[n];
     if (node.op != Op::chase || node.outputs[0] != id) continue;

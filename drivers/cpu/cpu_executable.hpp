@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "llm_kernels.hpp"
 #include "memory_region.hpp"
 #include "pattern_kernels.hpp"
+#include "spin_barrier.hpp"
 #include "thread_pool.hpp"
 #include "xpubench/device.hpp"
 
@@ -36,8 +38,21 @@ class CpuExecutable final : public Executable {
     std::vector<std::vector<Mismatch>> error_lists;
   };
 
+  // Activations of one tensor rounded to Q8_0 for the integer matmuls, kept while the tensor
+  // is unchanged so q, k and v (and gate and up) projections of one input round it once.
+  struct QuantizedCopy {
+    std::vector<std::int8_t> q;
+    std::vector<float> d, sum;
+    std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
+  };
+
   void initialize(TensorId id);
   void run_share(std::size_t node, int thread, int threads);
+  // Decoder graphs (any transformer op): all nodes in one pool job, a barrier between nodes.
+  void run_graph_share(int thread, int threads);
+  void run_transformer_share(std::size_t node, int thread, int threads);  // cpu_transformer_ops.cpp
+  void prepare_transformer();  // scratch buffers, after the tensors exist
+  std::size_t live_rows(TensorId id) const;
   void finish(std::size_t node);
   void run_chase(std::size_t node);
   void reset_chase(std::size_t node);     // chains back to their start lines
@@ -56,6 +71,13 @@ class CpuExecutable final : public Executable {
   std::vector<bool> ring_;  // tensors held as pointers for the chase (line -> next line's address)
   std::string lock_outcome_;
   std::string bind_outcome_;
+
+  bool transformer_ = false;
+  SpinBarrier barrier_;
+  std::vector<std::uint64_t> written_at_;  // per tensor: the node step that last wrote it
+  std::uint64_t step_ = 0;
+  std::vector<QuantizedCopy> quantized_;   // per tensor, for matmul inputs
+  std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };
 
 }  // namespace xpb::cpu

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "xpubench/quant.hpp"
+
 namespace xpb::ref {
 namespace {
 
@@ -14,7 +16,10 @@ T* data_as(std::span<std::byte> b) {
 
 template <class T>
 void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
-  const std::size_t n = g.tensor(node.outputs[0]).elements();
+  const TensorDesc& out_desc = g.tensor(node.outputs[0]);
+  std::size_t n = out_desc.elements();
+  if (out_desc.live_rows && out_desc.shape[0] > 0)
+    n = n / static_cast<std::size_t>(out_desc.shape[0]) * live_rows(g, store, node.outputs[0]);
   T* out = data_as<T>(store[node.outputs[0]]);
   const double s = node.attrs.get_double("scalar", 3.0);
   switch (node.op) {
@@ -70,10 +75,26 @@ void initialize(const TensorDesc& desc, std::span<std::byte> bytes) {
       } else if (desc.dtype == DType::u64) {
         std::fill_n(data_as<std::uint64_t>(bytes), desc.elements(),
                     static_cast<std::uint64_t>(desc.init.value));
+      } else if (desc.dtype == DType::i32) {
+        std::fill_n(data_as<std::int32_t>(bytes), desc.elements(),
+                    static_cast<std::int32_t>(desc.init.value));
       } else {
         std::memset(bytes.data(), 0, bytes.size());
       }
       break;
+    case TensorInit::Kind::synthetic: {
+      const std::size_t cols = desc.shape.empty() ? 0 : static_cast<std::size_t>(desc.shape.back());
+      const std::size_t rows = cols == 0 ? 0 : desc.elements() / cols;
+      const std::size_t row_bytes = storage_bytes(desc.dtype, cols);
+      std::vector<float> row(cols);
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < cols; ++c)
+          row[c] = synthetic_value(desc.init.seed, r * cols + c, static_cast<float>(desc.init.value));
+        encode_row(desc.dtype, row.data(), bytes.data() + r * row_bytes, cols);
+      }
+      break;
+    }
+    case TensorInit::Kind::bytes: std::memcpy(bytes.data(), desc.init.source, bytes.size()); break;
     case TensorInit::Kind::random_cycle:
       fill_random_cycle(data_as<std::uint64_t>(bytes), static_cast<std::size_t>(desc.shape[0]),
                         static_cast<std::size_t>(desc.shape[1]), desc.init.seed);
@@ -104,8 +125,24 @@ void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ri
   }
 }
 
+std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id) {
+  const TensorDesc& t = g.tensor(id);
+  const auto rows = t.shape.empty() ? std::size_t{1} : static_cast<std::size_t>(t.shape[0]);
+  if (!t.live_rows) return rows;
+  const std::int32_t live = *data_as<std::int32_t>(store[*t.live_rows]);
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(live, 0, static_cast<std::int64_t>(rows)));
+}
+
 void run_node(const Graph& g, const Node& node, const TensorStore& store) {
   switch (node.op) {
+    case Op::embedding:
+    case Op::rms_norm:
+    case Op::matmul:
+    case Op::rope:
+    case Op::attention:
+    case Op::silu_mul:
+    case Op::argmax:
+    case Op::gather_rows: run_transformer_node(g, node, store); break;
     case Op::copy:
     case Op::scale:
     case Op::add:

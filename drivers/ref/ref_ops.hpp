@@ -17,6 +17,12 @@ void initialize(const TensorDesc& desc, std::span<std::byte> bytes);
 
 // Runs one node over the store. The graph must have passed Graph::check().
 void run_node(const Graph& g, const Node& node, const TensorStore& store);
+// The transformer ops (ref_transformer_ops.cpp); run_node passes them on.
+void run_transformer_node(const Graph& g, const Node& node, const TensorStore& store);
+
+// How many leading rows of tensor `id` are live this run (TensorDesc::live_rows), clamped to
+// 0..shape[0]; shape[0] when the tensor has no dynamic rows.
+std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id);
 
 // Resets the chain positions (out) of every chase node over ring tensor `ring` to their
 // start lines (after compile, and after the ring is written).

@@ -1,6 +1,8 @@
 #include "xpubench/graph.hpp"
 
 #include <array>
+
+#include "xpubench/quant.hpp"
 #include <sstream>
 #include <utility>
 
@@ -16,9 +18,10 @@ std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::s
 
 constexpr std::array<std::string_view, 5> kRoleNames{"weight", "activation", "state", "input",
                                                      "output"};
-constexpr std::array<std::string_view, 9> kOpNames{"copy",       "scale", "add",
-                                                   "triad",      "read_sum", "write_fill",
-                                                   "chase",      "fill_pattern", "verify_pattern"};
+constexpr std::array<std::string_view, 17> kOpNames{
+    "copy",      "scale",    "add",    "triad",     "read_sum", "write_fill",
+    "chase",     "fill_pattern", "verify_pattern", "embedding", "rms_norm", "matmul",
+    "rope",      "attention", "silu_mul", "argmax",  "gather_rows"};
 constexpr std::array<std::string_view, 5> kPatternNames{"walking_ones", "walking_zeros",
                                                         "checkerboard", "random", "address"};
 
@@ -105,6 +108,21 @@ void Graph::add_node(Op op, std::vector<TensorId> inputs, std::vector<TensorId> 
 }
 
 std::optional<std::string> Graph::check() const {
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorDesc& t = tensors_[i];
+    if (!t.live_rows) continue;
+    const auto r = *t.live_rows;
+    if (r >= tensors_.size() || tensors_[r].dtype != DType::i32 || tensors_[r].elements() != 1)
+      return "tensor '" + t.name + "': live_rows must name an i32 [1] tensor";
+    if (t.shape.empty()) return "tensor '" + t.name + "': live_rows needs a leading dimension";
+  }
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorDesc& t = tensors_[i];
+    if (t.init.kind == TensorInit::Kind::synthetic && !is_weight_dtype(t.dtype))
+      return "tensor '" + t.name + "': synthetic values need f32, f16, bf16, q8_0 or q4_0";
+    if (t.init.kind == TensorInit::Kind::bytes && t.init.source == nullptr)
+      return "tensor '" + t.name + "': a copied tensor needs its source bytes";
+  }
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
     const Node& node = nodes_[n];
     auto fail = [&](const std::string& what) -> std::optional<std::string> {
@@ -139,6 +157,38 @@ std::optional<std::string> Graph::check() const {
       if (!parse_pattern(p)) return fail("unknown pattern '" + p + "'");
       return std::nullopt;
     };
+    auto desc = [&](TensorId id) {
+      const TensorDesc& t = tensors_[id];
+      return "'" + t.name + "' " + std::string(name(t.dtype)) + shape_text(t.shape);
+    };
+    // A 2-D f32 tensor [rows, cols] (cols = -1: any).
+    auto matrix = [&](TensorId id, std::int64_t rows, std::int64_t cols, DType dtype,
+                      const char* what) -> std::optional<std::string> {
+      const TensorDesc& t = tensors_[id];
+      if (t.dtype != dtype || t.shape.size() != 2 || (rows >= 0 && t.shape[0] != rows) ||
+          (cols >= 0 && t.shape[1] != cols))
+        return fail(std::string("expects ") + what + " " + std::string(name(dtype)) + "[" +
+                    (rows >= 0 ? std::to_string(rows) : std::string("rows")) + ", " +
+                    (cols >= 0 ? std::to_string(cols) : std::string("cols")) + "], got " + desc(id));
+      return std::nullopt;
+    };
+    auto vector_of = [&](TensorId id, std::int64_t len, DType dtype, const char* what) -> std::optional<std::string> {
+      const TensorDesc& t = tensors_[id];
+      if (t.dtype != dtype || t.shape.size() != 1 || (len >= 0 && t.shape[0] != len))
+        return fail(std::string("expects ") + what + " " + std::string(name(dtype)) + "[" +
+                    (len >= 0 ? std::to_string(len) : std::string("n")) + "], got " + desc(id));
+      return std::nullopt;
+    };
+    auto weight = [&](TensorId id, const char* what) -> std::optional<std::string> {
+      const TensorDesc& t = tensors_[id];
+      if (!is_weight_dtype(t.dtype) || t.shape.size() != 2 ||
+          t.shape[1] % static_cast<std::int64_t>(traits(t.dtype).block_elements) != 0)
+        return fail(std::string("expects ") + what +
+                    " [rows, cols] of f32, f16, bf16, q8_0 or q4_0 (cols whole blocks), got " + desc(id));
+      return std::nullopt;
+    };
+    auto rows = [&](TensorId id) { return tensors_[id].shape.empty() ? 0 : tensors_[id].shape[0]; };
+    auto cols = [&](TensorId id) { return tensors_[id].shape.size() < 2 ? 0 : tensors_[id].shape[1]; };
     std::optional<std::string> err;
     switch (node.op) {
       case Op::copy:
@@ -148,6 +198,79 @@ std::optional<std::string> Graph::check() const {
       case Op::add:
       case Op::triad:
         if ((err = arity(2, 1)) || (err = same_as_out())) return err;
+        break;
+      case Op::embedding:
+        if ((err = arity(2, 1)) || (err = weight(node.inputs[0], "a table")) ||
+            (err = vector_of(node.inputs[1], -1, DType::i32, "token ids")) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[1]), cols(node.inputs[0]), DType::f32, "an output")))
+          return err;
+        break;
+      case Op::rms_norm:
+        if ((err = arity(2, 1)) || (err = matrix(node.inputs[0], -1, -1, DType::f32, "x")) ||
+            (err = vector_of(node.inputs[1], cols(node.inputs[0]), DType::f32, "a weight")) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[0]), cols(node.inputs[0]), DType::f32, "an output")))
+          return err;
+        break;
+      case Op::matmul:
+        if ((err = arity(2, 1)) || (err = weight(node.inputs[1], "a weight")) ||
+            (err = matrix(node.inputs[0], -1, cols(node.inputs[1]), DType::f32, "x")) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[0]), rows(node.inputs[1]), DType::f32, "an output")))
+          return err;
+        break;
+      case Op::rope: {
+        if (node.inputs.size() != 2 && node.inputs.size() != 3) return fail("expects 2 or 3 inputs");
+        if ((err = arity(node.inputs.size(), 1))) return err;
+        const auto hd = node.attrs.get_int("head_dim", 0);
+        if (hd < 2 || hd % 2 != 0) return fail("expects an even 'head_dim' attribute");
+        if (node.attrs.get_double("theta", 0.0) <= 0) return fail("expects a positive 'theta' attribute");
+        if ((err = matrix(node.inputs[0], -1, -1, DType::f32, "x"))) return err;
+        if (cols(node.inputs[0]) % hd != 0) return fail("x columns are not whole heads of head_dim");
+        if ((err = vector_of(node.inputs[1], rows(node.inputs[0]), DType::i32, "positions")) ||
+            (node.inputs.size() == 3 && (err = vector_of(node.inputs[2], hd / 2, DType::f32, "frequency factors"))) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[0]), cols(node.inputs[0]), DType::f32, "an output")))
+          return err;
+        break;
+      }
+      case Op::attention: {
+        if ((err = arity(7, 1))) return err;
+        const auto heads = node.attrs.get_int("heads", 0), kv_heads = node.attrs.get_int("kv_heads", 0),
+                   hd = node.attrs.get_int("head_dim", 0);
+        if (heads < 1 || kv_heads < 1 || hd < 1 || heads % kv_heads != 0)
+          return fail("expects heads, kv_heads (dividing heads) and head_dim attributes >= 1");
+        const auto t = rows(node.inputs[0]);
+        if ((err = matrix(node.inputs[0], -1, heads * hd, DType::f32, "q")) ||
+            (err = matrix(node.inputs[1], t, kv_heads * hd, DType::f32, "k")) ||
+            (err = matrix(node.inputs[2], t, kv_heads * hd, DType::f32, "v")) ||
+            (err = vector_of(node.inputs[3], t, DType::i32, "positions")) ||
+            (err = vector_of(node.inputs[4], t, DType::i32, "sequence ids")) ||
+            (err = matrix(node.outputs[0], t, heads * hd, DType::f32, "an output")))
+          return err;
+        for (int c = 5; c <= 6; ++c) {
+          const TensorDesc& cache = tensors_[node.inputs[static_cast<std::size_t>(c)]];
+          if ((cache.dtype != DType::f32 && cache.dtype != DType::f16) || cache.shape.size() != 3 ||
+              cache.shape[0] < 1 || cache.shape[1] < 1 || cache.shape[2] != kv_heads * hd ||
+              cache.shape != tensors_[node.inputs[5]].shape || cache.dtype != tensors_[node.inputs[5]].dtype)
+            return fail("expects k and v caches f32 or f16 [slots, context, " + std::to_string(kv_heads * hd) +
+                        "] alike, got " + desc(node.inputs[static_cast<std::size_t>(c)]));
+        }
+        break;
+      }
+      case Op::silu_mul:
+        if ((err = arity(2, 1)) || (err = matrix(node.inputs[0], -1, -1, DType::f32, "a gate")) ||
+            (err = matrix(node.inputs[1], rows(node.inputs[0]), cols(node.inputs[0]), DType::f32, "an up projection")) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[0]), cols(node.inputs[0]), DType::f32, "an output")))
+          return err;
+        break;
+      case Op::argmax:
+        if ((err = arity(1, 1)) || (err = matrix(node.inputs[0], -1, -1, DType::f32, "scores")) ||
+            (err = vector_of(node.outputs[0], rows(node.inputs[0]), DType::i32, "an output")))
+          return err;
+        break;
+      case Op::gather_rows:
+        if ((err = arity(2, 1)) || (err = matrix(node.inputs[0], -1, -1, DType::f32, "x")) ||
+            (err = vector_of(node.inputs[1], -1, DType::i32, "row indices")) ||
+            (err = matrix(node.outputs[0], rows(node.inputs[1]), cols(node.inputs[0]), DType::f32, "an output")))
+          return err;
         break;
       case Op::write_fill:
         if ((err = arity(0, 1)) || (err = same_as_out())) return err;

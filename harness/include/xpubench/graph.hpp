@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,14 +25,27 @@ struct TensorInit {
     fill,          // every element = value
     random_cycle,  // u64 [lines, words]: word 0 of each line is the index of the next line of
                    // one random cycle through all lines (seeded); other words are 0
+    synthetic,     // element i = synthetic_value(seed, i, value) (quant.hpp), then stored in the
+                   // tensor's dtype row by row (encode_row): deterministic stand-in weights
+    bytes,         // a copy of `source` (exactly bytes() long), e.g. a tensor of a mapped file
   };
   Kind kind = Kind::none;
   double value = 0.0;
   std::uint64_t seed = 0;
+  const std::byte* source = nullptr;     // for Kind::bytes
+  std::shared_ptr<const void> keepalive;  // keeps `source` valid while the graph lives
 
-  static TensorInit filled(double v) { return {Kind::fill, v, 0}; }
-  static TensorInit cycle(std::uint64_t s) { return {Kind::random_cycle, 0.0, s}; }
+  static TensorInit filled(double v) { return {Kind::fill, v, 0, nullptr, nullptr}; }
+  static TensorInit cycle(std::uint64_t s) { return {Kind::random_cycle, 0.0, s, nullptr, nullptr}; }
+  static TensorInit random(std::uint64_t s, double scale) {
+    return {Kind::synthetic, scale, s, nullptr, nullptr};
+  }
+  static TensorInit copy_of(const std::byte* data, std::shared_ptr<const void> owner) {
+    return {Kind::bytes, 0.0, 0, data, std::move(owner)};
+  }
 };
+
+using TensorId = std::uint32_t;
 
 struct TensorDesc {
   std::string name;
@@ -39,12 +53,15 @@ struct TensorDesc {
   DType dtype = DType::f32;
   TensorRole role = TensorRole::activation;
   TensorInit init;
+  // A dynamic leading dimension: when set, names an i32 [1] tensor whose value at run time is
+  // how many leading rows (of shape[0]) are live; ops read and write only those rows. shape[0]
+  // is the most there can be. A decoder compiled once for up to 512 token rows runs a step of
+  // 1 or of 64 rows without a second copy of its weights.
+  std::optional<TensorId> live_rows;
 
   std::size_t elements() const;
   std::size_t bytes() const { return storage_bytes(dtype, elements()); }
 };
-
-using TensorId = std::uint32_t;
 
 // The op catalogue. Each op's semantics are written here; drivers/ref implements them plainly
 // and is the oracle every other driver is checked against.
@@ -75,6 +92,40 @@ enum class Op : std::uint8_t {
   // out0 (u64 [1]) = number of mismatching words;
   // out1 (u64 [max_errors, 3]) = {word index, expected, actual} of the first mismatches.
   verify_pattern,
+
+  // --- transformer ops (DESIGN.md §3). Activations are f32 [rows, cols], row-major; their
+  // rows may be dynamic (TensorDesc::live_rows). Weights may be f32, f16, bf16, q8_0, q4_0.
+  //
+  // out[t] = row ids[t] of table, as f32                in0 table [vocab, dim], in1 ids i32 [T]
+  // (an id outside 0..vocab-1 gives a row of zeros)     out f32 [T, dim]
+  embedding,
+  // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w        in0 x [T, n], in1 w f32 [n]; attr eps
+  rms_norm,
+  // out[t][j] = sum_k x[t][k] * W[j][k]                 in0 x f32 [T, K], in1 W [N, K]
+  // A device may round x to the weight's block format first (Q8_0 for q8_0 and q4_0 weights,
+  // as llama.cpp does); the conformance tolerances allow for it.          out f32 [T, N]
+  matmul,
+  // Rotary position embedding on adjacent pairs (x[2i], x[2i+1]) of every head, by the angle
+  // pos[t] * theta^(-2i / head_dim) / factor[i]. in0 x [T, heads * head_dim], in1 pos i32 [T],
+  // optional in2 factor f32 [head_dim / 2] (llama3 frequency scaling); attrs head_dim, theta.
+  // out may be in0 itself.
+  rope,
+  // Causal grouped-query attention over a KV cache.
+  // in0 q [T, heads * hd], in1 k [T, kv_heads * hd], in2 v [T, kv_heads * hd], in3 pos i32 [T],
+  // in4 seq i32 [T], in5 k_cache and in6 v_cache [slots, context, kv_heads * hd] (f32 or f16,
+  // role state: written in place). attrs heads, kv_heads, head_dim, scale (default 1/sqrt(hd)).
+  // First every live row t stores k[t], v[t] at cache[seq[t]][pos[t]]; then
+  // out[t] (head h) = softmax_j(scale * q[t,h] . k_cache[seq[t]][j][h / (heads / kv_heads)])
+  // weighted sum of v_cache rows, over j = 0..pos[t]. A row whose seq or pos is outside the
+  // cache is neither stored nor attended: its output is zeros.           out f32 [T, heads * hd]
+  attention,
+  // out = silu(in0) * in1, silu(x) = x / (1 + e^-x)     (SwiGLU's gate)
+  silu_mul,
+  // out[t] = the index of the largest value of in0[t] (the first, on ties)   out i32 [T]
+  argmax,
+  // out[r] = in0[idx[r]]; an index outside the live rows of in0 gives zeros.
+  // in0 f32 [T, n], in1 idx i32 [R]; out f32 [R, n]
+  gather_rows,
 };
 std::string_view name(Op op);
 std::optional<Op> parse_op(std::string_view s);

@@ -1,0 +1,251 @@
+// The transformer ops of the catalogue on the cpu driver: how each op's work is split across
+// the pool's threads, over the SIMD kernels of llm_kernels.cpp. A decoder graph runs as one
+// pool job with a barrier after each node (CpuExecutable::run_graph_share), so a node may
+// also put a barrier of its own between two phases (round the activations, then multiply).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cpu_executable.hpp"
+#include "xpubench/quant.hpp"
+
+namespace xpb::cpu {
+namespace {
+
+// [begin, end) of n items for one thread, in whole multiples of `grain` where possible.
+struct Range {
+  std::size_t begin, end;
+};
+Range split(std::size_t n, int thread, int threads, std::size_t grain = 1) {
+  const std::size_t units = (n + grain - 1) / grain;
+  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
+  const std::size_t b = units * t / m * grain, e = units * (t + 1) / m * grain;
+  return {std::min(b, n), std::min(e, n)};
+}
+
+bool is_transformer_op(Op op) {
+  switch (op) {
+    case Op::embedding:
+    case Op::rms_norm:
+    case Op::matmul:
+    case Op::rope:
+    case Op::attention:
+    case Op::silu_mul:
+    case Op::argmax:
+    case Op::gather_rows: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::size_t CpuExecutable::live_rows(TensorId id) const {
+  const TensorDesc& t = graph_.tensor(id);
+  const auto rows = t.shape.empty() ? std::size_t{1} : static_cast<std::size_t>(t.shape[0]);
+  if (!t.live_rows) return rows;
+  const std::int32_t live = *ptr<std::int32_t>(*t.live_rows);
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(live, 0, static_cast<std::int64_t>(rows)));
+}
+
+void CpuExecutable::prepare_transformer() {
+  const auto& nodes = graph_.nodes();
+  transformer_ = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return is_transformer_op(n.op); });
+  if (!transformer_) return;
+  written_at_.assign(graph_.tensors().size(), 0);
+  quantized_.resize(graph_.tensors().size());
+  std::size_t context = 1;
+  for (const Node& node : nodes) {
+    if (node.op == Op::matmul) {
+      const DType wt = graph_.tensor(node.inputs[1]).dtype;
+      if (wt != DType::q8_0 && wt != DType::q4_0) continue;
+      const TensorDesc& x = graph_.tensor(node.inputs[0]);
+      auto& qc = quantized_[node.inputs[0]];
+      qc.q.resize(x.elements());
+      qc.d.resize(x.elements() / kQuantBlock);
+      qc.sum.resize(x.elements() / kQuantBlock);
+    } else if (node.op == Op::attention) {
+      context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[5]).shape[1]));
+    }
+  }
+  scores_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(context));
+}
+
+void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads) {
+  const Node& node = graph_.nodes()[n];
+  auto cols = [&](TensorId id) { return static_cast<std::size_t>(graph_.tensor(id).shape.back()); };
+  switch (node.op) {
+    case Op::add: {  // a residual add over the live rows (memory graphs take the stream path)
+      const TensorId out = node.outputs[0];
+      const std::size_t count = live_rows(out) * (graph_.tensor(out).elements() / std::max<std::size_t>(1, graph_.tensor(out).shape[0]));
+      const Range r = split(count, thread, threads, 16);
+      const float* a = ptr<float>(node.inputs[0]);
+      const float* b = ptr<float>(node.inputs[1]);
+      float* y = ptr<float>(out);
+      for (std::size_t i = r.begin; i < r.end; ++i) y[i] = a[i] + b[i];
+      return;
+    }
+    case Op::embedding: {
+      const TensorId table = node.inputs[0], ids = node.inputs[1], out = node.outputs[0];
+      const TensorDesc& td = graph_.tensor(table);
+      const std::size_t dim = cols(table), vocab = static_cast<std::size_t>(td.shape[0]);
+      const std::size_t row_bytes = storage_bytes(td.dtype, dim);
+      const Range r = split(std::min(live_rows(ids), live_rows(out)), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const std::int32_t id = ptr<std::int32_t>(ids)[t];
+        float* y = ptr<float>(out) + t * dim;
+        if (id < 0 || static_cast<std::size_t>(id) >= vocab) std::fill_n(y, dim, 0.0f);
+        else decode_row(td.dtype, tensors_[table].data() + static_cast<std::size_t>(id) * row_bytes, y, dim);
+      }
+      return;
+    }
+    case Op::rms_norm: {
+      const std::size_t width = cols(node.inputs[0]);
+      const auto eps = static_cast<float>(node.attrs.get_double("eps", 1e-5));
+      const float* w = ptr<float>(node.inputs[1]);
+      const Range r = split(live_rows(node.inputs[0]), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const float* x = ptr<float>(node.inputs[0]) + t * width;
+        float* y = ptr<float>(node.outputs[0]) + t * width;
+        const float ss = dot_f32(x, x, width);
+        const float inv = 1.0f / std::sqrt(ss / static_cast<float>(width) + eps);
+        for (std::size_t i = 0; i < width; ++i) y[i] = x[i] * inv * w[i];
+      }
+      return;
+    }
+    case Op::matmul: {
+      const TensorId x = node.inputs[0], w = node.inputs[1], out = node.outputs[0];
+      const TensorDesc& wd = graph_.tensor(w);
+      const std::size_t k = cols(x), nout = static_cast<std::size_t>(wd.shape[0]);
+      const std::size_t rows = live_rows(x);
+      const Range r = split(nout, thread, threads, 4);
+      if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0) {
+        auto& qc = quantized_[x];
+        const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), k};
+        if (qc.made_at != written_at_[x]) {
+          const Range rr = split(rows, thread, threads);
+          quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);
+          barrier_.wait();
+          if (thread == 0) qc.made_at = written_at_[x];
+        }
+        matmul_quantized(wd.dtype, tensors_[w].data(), storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows,
+                         ptr<float>(out), nout);
+      } else {
+        matmul_float(wd.dtype, tensors_[w].data(), k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
+      }
+      return;
+    }
+    case Op::rope: {
+      const std::size_t width = cols(node.inputs[0]);
+      const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 2));
+      const double theta = node.attrs.get_double("theta", 10000.0);
+      const float* factor = node.inputs.size() > 2 ? ptr<float>(node.inputs[2]) : nullptr;
+      const Range r = split(live_rows(node.inputs[0]), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const double pos = ptr<std::int32_t>(node.inputs[1])[t];
+        const float* x = ptr<float>(node.inputs[0]) + t * width;
+        float* y = ptr<float>(node.outputs[0]) + t * width;
+        for (std::size_t i = 0; i < hd / 2; ++i) {
+          double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(hd));
+          if (factor != nullptr) freq /= factor[i];
+          const auto c = static_cast<float>(std::cos(pos * freq)), s = static_cast<float>(std::sin(pos * freq));
+          for (std::size_t h = 0; h < width; h += hd) {
+            const float a = x[h + 2 * i], b = x[h + 2 * i + 1];
+            y[h + 2 * i] = a * c - b * s;
+            y[h + 2 * i + 1] = a * s + b * c;
+          }
+        }
+      }
+      return;
+    }
+    case Op::attention: {
+      const auto heads = static_cast<std::size_t>(node.attrs.get_int("heads", 1));
+      const auto kv_heads = static_cast<std::size_t>(node.attrs.get_int("kv_heads", 1));
+      const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 1));
+      const auto scale = static_cast<float>(node.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+      const TensorDesc& cd = graph_.tensor(node.inputs[5]);
+      const auto slots = static_cast<std::size_t>(cd.shape[0]), context = static_cast<std::size_t>(cd.shape[1]);
+      const std::size_t kvw = kv_heads * hd;
+      const bool half = cd.dtype == DType::f16;
+      const std::size_t rows = live_rows(node.inputs[0]);
+      const auto* pos = ptr<std::int32_t>(node.inputs[3]);
+      const auto* seq = ptr<std::int32_t>(node.inputs[4]);
+      auto in_cache = [&](std::size_t t) {
+        return pos[t] >= 0 && static_cast<std::size_t>(pos[t]) < context && seq[t] >= 0 &&
+               static_cast<std::size_t>(seq[t]) < slots;
+      };
+      auto entry = [&](std::size_t s, std::size_t p) { return (s * context + p) * kvw; };
+      // Phase 1: this step's keys and values into the cache.
+      const Range rs = split(rows, thread, threads);
+      for (std::size_t t = rs.begin; t < rs.end; ++t) {
+        if (!in_cache(t)) continue;
+        const std::size_t at = entry(static_cast<std::size_t>(seq[t]), static_cast<std::size_t>(pos[t]));
+        const float* kr = ptr<float>(node.inputs[1]) + t * kvw;
+        const float* vr = ptr<float>(node.inputs[2]) + t * kvw;
+        if (half) {
+          encode_row(DType::f16, kr, reinterpret_cast<std::byte*>(ptr<std::uint16_t>(node.inputs[5]) + at), kvw);
+          encode_row(DType::f16, vr, reinterpret_cast<std::byte*>(ptr<std::uint16_t>(node.inputs[6]) + at), kvw);
+        } else {
+          std::memcpy(ptr<float>(node.inputs[5]) + at, kr, kvw * 4);
+          std::memcpy(ptr<float>(node.inputs[6]) + at, vr, kvw * 4);
+        }
+      }
+      barrier_.wait();
+      // Phase 2: one (row, head) pair at a time, the pairs split across threads.
+      auto& score = scores_[static_cast<std::size_t>(thread)];
+      const Range rp = split(rows * heads, thread, threads);
+      for (std::size_t item = rp.begin; item < rp.end; ++item) {
+        const std::size_t t = item / heads, h = item % heads;
+        float* y = ptr<float>(node.outputs[0]) + t * heads * hd + h * hd;
+        std::fill_n(y, hd, 0.0f);
+        if (!in_cache(t)) continue;
+        const std::size_t span = static_cast<std::size_t>(pos[t]) + 1;
+        const std::size_t base = entry(static_cast<std::size_t>(seq[t]), 0) + h / (heads / kv_heads) * hd;
+        const float* q = ptr<float>(node.inputs[0]) + t * heads * hd + h * hd;
+        float top = -std::numeric_limits<float>::infinity();
+        for (std::size_t j = 0; j < span; ++j) {
+          score[j] = scale * (half ? dot_f32_f16(q, ptr<std::uint16_t>(node.inputs[5]) + base + j * kvw, hd)
+                                   : dot_f32(q, ptr<float>(node.inputs[5]) + base + j * kvw, hd));
+          top = std::max(top, score[j]);
+        }
+        const float inv = 1.0f / exp_shifted(score.data(), span, top);
+        for (std::size_t j = 0; j < span; ++j) {
+          if (half) axpy_f16(score[j] * inv, ptr<std::uint16_t>(node.inputs[6]) + base + j * kvw, y, hd);
+          else axpy_f32(score[j] * inv, ptr<float>(node.inputs[6]) + base + j * kvw, y, hd);
+        }
+      }
+      return;
+    }
+    case Op::silu_mul: {
+      const std::size_t count = live_rows(node.inputs[0]) * cols(node.inputs[0]);
+      const Range r = split(count, thread, threads, 64);
+      silu_mul(ptr<float>(node.inputs[0]) + r.begin, ptr<float>(node.inputs[1]) + r.begin,
+               ptr<float>(node.outputs[0]) + r.begin, r.end - r.begin);
+      return;
+    }
+    case Op::argmax: {
+      const std::size_t width = cols(node.inputs[0]);
+      const Range r = split(live_rows(node.inputs[0]), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const float* x = ptr<float>(node.inputs[0]) + t * width;
+        ptr<std::int32_t>(node.outputs[0])[t] = static_cast<std::int32_t>(std::max_element(x, x + width) - x);
+      }
+      return;
+    }
+    case Op::gather_rows: {
+      const std::size_t width = cols(node.inputs[0]);
+      const std::size_t src_rows = live_rows(node.inputs[0]);
+      const Range r = split(live_rows(node.outputs[0]), thread, threads);
+      for (std::size_t i = r.begin; i < r.end; ++i) {
+        const std::int32_t idx = ptr<std::int32_t>(node.inputs[1])[i];
+        float* y = ptr<float>(node.outputs[0]) + i * width;
+        if (idx < 0 || static_cast<std::size_t>(idx) >= src_rows) std::fill_n(y, width, 0.0f);
+        else std::memcpy(y, ptr<float>(node.inputs[0]) + static_cast<std::size_t>(idx) * width, width * 4);
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+}  // namespace xpb::cpu

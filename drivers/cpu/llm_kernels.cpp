@@ -1,0 +1,379 @@
+#include "llm_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "xpubench/quant.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "drivers/cpu/llm_kernels.cpp"
+#include <hwy/foreach_target.h>  // re-includes this file once per target
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace xpb::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// ---- activations to Q8_0 -------------------------------------------------------------------
+
+void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
+  const std::size_t nb = out.k / kQuantBlock;
+  for (std::size_t t = row_begin; t < row_end; ++t) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      const float* v = x + t * out.k + b * kQuantBlock;
+      float amax = 0;
+      for (std::size_t i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
+      const float d = amax / 127.0f;
+      const float inv = amax != 0 ? 127.0f / amax : 0.0f;
+      std::int8_t* q = out.q + t * out.k + b * kQuantBlock;
+      int sum = 0;
+      for (std::size_t i = 0; i < kQuantBlock; ++i) {
+        const int c = static_cast<int>(std::nearbyint(v[i] * inv));
+        q[i] = static_cast<std::int8_t>(c);
+        sum += c;
+      }
+      out.d[t * nb + b] = d;
+      out.sum[t * nb + b] = d * static_cast<float>(sum);
+    }
+  }
+}
+
+// ---- block-quantized weights x Q8_0 activations ---------------------------------------------
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+
+// One block of 32 values per 256-bit register. The intrinsics below are what Highway 1.0
+// (Debian 12's) has no portable op for: an 8-bit dot product into 32-bit lanes.
+
+HWY_INLINE __m256i q4_codes(const BlockQ4_0* b) {  // the 32 codes 0..15, in value order
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs));
+  const __m128i mask = _mm_set1_epi8(15);
+  const __m128i lo = _mm_and_si128(raw, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+  return _mm256_set_m128i(hi, lo);
+}
+
+// Sums of unsigned a[i] * signed b[i] over groups of 4 bytes, in 8 int32 lanes. The AVX2
+// form cannot saturate here: |a| <= 128 and |b| <= 127 keep each pair sum under 2^15.
+HWY_INLINE __m256i dot_u8s8(__m256i a, __m256i b) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+#endif
+}
+
+HWY_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// RJ weight rows x RT activation rows, all blocks; accumulators stay in registers.
+template <bool kQ4, int RJ, int RT>
+HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
+                          std::size_t t, float* out, std::size_t ldo) {
+  const std::size_t nb = x.k / kQuantBlock;
+  __m256 acc[RJ][RT];
+  float corr[RJ][RT];
+  for (int r = 0; r < RJ; ++r)
+    for (int c = 0; c < RT; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      corr[r][c] = 0;
+    }
+  const std::byte* rows[RJ];
+  for (int r = 0; r < RJ; ++r) rows[r] = w + (j + static_cast<std::size_t>(r)) * row_bytes;
+  for (std::size_t b = 0; b < nb; ++b) {
+    __m256i wv[RJ];
+    float dw[RJ];
+    for (int r = 0; r < RJ; ++r) {
+      if constexpr (kQ4) {
+        const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows[r]) + b;
+        dw[r] = _cvtsh_ss(blk->d);
+        wv[r] = q4_codes(blk);
+      } else {
+        const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows[r]) + b;
+        dw[r] = _cvtsh_ss(blk->d);
+        wv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->q));
+      }
+    }
+    for (int c = 0; c < RT; ++c) {
+      const std::size_t row = t + static_cast<std::size_t>(c);
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + row * x.k + b * kQuantBlock));
+      const float dx = x.d[row * nb + b];
+      for (int r = 0; r < RJ; ++r) {
+        __m256i p;
+        if constexpr (kQ4) {
+          // codes - 8 are the values: sum (code - 8) x = sum code x - 8 sum x.
+          p = dot_u8s8(wv[r], xq);
+          corr[r][c] += dw[r] * x.sum[row * nb + b];
+        } else {
+          // |w| . (x with w's sign) = w . x, with the unsigned operand vpmaddubsw needs.
+          p = dot_u8s8(_mm256_sign_epi8(wv[r], wv[r]), _mm256_sign_epi8(xq, wv[r]));
+        }
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][c]);
+      }
+    }
+  }
+  for (int c = 0; c < RT; ++c)
+    for (int r = 0; r < RJ; ++r)
+      out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] =
+          hsum(acc[r][c]) - (kQ4 ? 8.0f * corr[r][c] : 0.0f);
+}
+
+#if HWY_TARGET == HWY_AVX2
+constexpr int kTileJ = 2;  // 16 vector registers: 2 x 4 accumulators and their operands
+#else
+constexpr int kTileJ = 4;  // 32 vector registers with AVX-512VL
+#endif
+constexpr int kTileT = 4;
+
+template <bool kQ4>
+void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
+               const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  std::size_t j = j_begin;
+  if (rows == 1) {
+    // Decode: one activation row, weights streamed 4 rows at a time (memory bound).
+    for (; j + 4 <= j_end; j += 4) QuantTile<kQ4, 4, 1>(w, row_bytes, j, x, 0, out, ldo);
+  } else {
+    for (; j + kTileJ <= j_end; j += kTileJ) {
+      std::size_t t = 0;
+      for (; t + kTileT <= rows; t += kTileT) QuantTile<kQ4, kTileJ, kTileT>(w, row_bytes, j, x, t, out, ldo);
+      for (; t < rows; ++t) QuantTile<kQ4, kTileJ, 1>(w, row_bytes, j, x, t, out, ldo);
+    }
+  }
+  for (; j < j_end; ++j)
+    for (std::size_t t = 0; t < rows; ++t) QuantTile<kQ4, 1, 1>(w, row_bytes, j, x, t, out, ldo);
+}
+
+#else  // portable: integer dot products in plain C++ (the compiler vectorizes what it can)
+
+template <bool kQ4>
+void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
+               const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  const std::size_t nb = x.k / kQuantBlock;
+  for (std::size_t j = j_begin; j < j_end; ++j)
+    for (std::size_t t = 0; t < rows; ++t) {
+      float acc = 0;
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::int8_t* xq = x.q + t * x.k + b * kQuantBlock;
+        int s = 0;
+        float dw;
+        if constexpr (kQ4) {
+          BlockQ4_0 blk;
+          std::memcpy(&blk, w + j * row_bytes + b * sizeof blk, sizeof blk);
+          dw = f16_to_f32(blk.d);
+          for (std::size_t i = 0; i < 16; ++i)
+            s += ((blk.qs[i] & 15) - 8) * xq[i] + ((blk.qs[i] >> 4) - 8) * xq[i + 16];
+        } else {
+          BlockQ8_0 blk;
+          std::memcpy(&blk, w + j * row_bytes + b * sizeof blk, sizeof blk);
+          dw = f16_to_f32(blk.d);
+          for (std::size_t i = 0; i < kQuantBlock; ++i) s += blk.q[i] * xq[i];
+        }
+        acc += dw * x.d[t * nb + b] * static_cast<float>(s);
+      }
+      out[t * ldo + j] = acc;
+    }
+}
+
+#endif
+
+void MatmulQuantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
+                     std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  if (weights == DType::q4_0) QuantLoop<true>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+  else QuantLoop<false>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+}
+
+// ---- float weights (f32, f16, bf16) x f32 activations ---------------------------------------
+
+template <class WT>
+HWY_INLINE auto LoadWidened(const WT* p) {
+  const hn::ScalableTag<float> df;
+  if constexpr (std::is_same_v<WT, float>) {
+    return hn::LoadU(df, p);
+  } else {
+    const hn::Rebind<WT, decltype(df)> dh;
+    return hn::PromoteTo(df, hn::LoadU(dh, p));
+  }
+}
+
+template <class WT>
+void FloatLoop(const WT* w, std::size_t k, std::size_t j_begin, std::size_t j_end, const float* x,
+               std::size_t rows, float* out, std::size_t ldo) {
+  const hn::ScalableTag<float> df;
+  const std::size_t n = hn::Lanes(df);
+  for (std::size_t t = 0; t < rows; ++t) {
+    const float* xt = x + t * k;
+    std::size_t j = j_begin;
+    // Four weight rows per pass: four independent accumulator chains, one load of x each step.
+    for (; j + 4 <= j_end; j += 4) {
+      auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+      std::size_t i = 0;
+      for (; i + n <= k; i += n) {
+        const auto xv = hn::LoadU(df, xt + i);
+        a0 = hn::MulAdd(LoadWidened(w + j * k + i), xv, a0);
+        a1 = hn::MulAdd(LoadWidened(w + (j + 1) * k + i), xv, a1);
+        a2 = hn::MulAdd(LoadWidened(w + (j + 2) * k + i), xv, a2);
+        a3 = hn::MulAdd(LoadWidened(w + (j + 3) * k + i), xv, a3);
+      }
+      float s[4] = {hn::GetLane(hn::SumOfLanes(df, a0)), hn::GetLane(hn::SumOfLanes(df, a1)),
+                    hn::GetLane(hn::SumOfLanes(df, a2)), hn::GetLane(hn::SumOfLanes(df, a3))};
+      for (; i < k; ++i)
+        for (int r = 0; r < 4; ++r) {
+          float wv;
+          decode_row(std::is_same_v<WT, float> ? DType::f32
+                     : std::is_same_v<WT, hwy::float16_t> ? DType::f16 : DType::bf16,
+                     reinterpret_cast<const std::byte*>(w + (j + static_cast<std::size_t>(r)) * k + i), &wv, 1);
+          s[r] += wv * xt[i];
+        }
+      for (int r = 0; r < 4; ++r) out[t * ldo + j + static_cast<std::size_t>(r)] = s[r];
+    }
+    for (; j < j_end; ++j) {
+      auto a = hn::Zero(df);
+      std::size_t i = 0;
+      for (; i + n <= k; i += n) a = hn::MulAdd(LoadWidened(w + j * k + i), hn::LoadU(df, xt + i), a);
+      float s = hn::GetLane(hn::SumOfLanes(df, a));
+      for (; i < k; ++i) {
+        float wv;
+        decode_row(std::is_same_v<WT, float> ? DType::f32
+                   : std::is_same_v<WT, hwy::float16_t> ? DType::f16 : DType::bf16,
+                   reinterpret_cast<const std::byte*>(w + j * k + i), &wv, 1);
+        s += wv * xt[i];
+      }
+      out[t * ldo + j] = s;
+    }
+  }
+}
+
+void MatmulFloat(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
+                 const float* x, std::size_t rows, float* out, std::size_t ldo) {
+  switch (weights) {
+    case DType::f16:
+      return FloatLoop(reinterpret_cast<const hwy::float16_t*>(w), k, j_begin, j_end, x, rows, out, ldo);
+    case DType::bf16:
+      return FloatLoop(reinterpret_cast<const hwy::bfloat16_t*>(w), k, j_begin, j_end, x, rows, out, ldo);
+    default: return FloatLoop(reinterpret_cast<const float*>(w), k, j_begin, j_end, x, rows, out, ldo);
+  }
+}
+
+// ---- vector helpers of attention ------------------------------------------------------------
+
+template <class WT>
+float DotT(const float* a, const WT* b, std::size_t n) {
+  const hn::ScalableTag<float> df;
+  const std::size_t lanes = hn::Lanes(df);
+  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(df, a + i), LoadWidened(b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(df, a + i + lanes), LoadWidened(b + i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(df, a + i), LoadWidened(b + i), acc0);
+  float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) {
+    float bv;
+    decode_row(std::is_same_v<WT, float> ? DType::f32 : DType::f16, reinterpret_cast<const std::byte*>(b + i), &bv, 1);
+    s += a[i] * bv;
+  }
+  return s;
+}
+
+float DotF32(const float* a, const float* b, std::size_t n) { return DotT(a, b, n); }
+float DotF32F16(const float* a, const std::uint16_t* b, std::size_t n) {
+  return DotT(a, reinterpret_cast<const hwy::float16_t*>(b), n);
+}
+
+template <class WT>
+void AxpyT(float s, const WT* x, float* y, std::size_t n) {
+  const hn::ScalableTag<float> df;
+  const std::size_t lanes = hn::Lanes(df);
+  const auto vs = hn::Set(df, s);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::MulAdd(vs, LoadWidened(x + i), hn::LoadU(df, y + i)), df, y + i);
+  for (; i < n; ++i) {
+    float xv;
+    decode_row(std::is_same_v<WT, float> ? DType::f32 : DType::f16, reinterpret_cast<const std::byte*>(x + i), &xv, 1);
+    y[i] += s * xv;
+  }
+}
+
+void AxpyF32(float s, const float* x, float* y, std::size_t n) { AxpyT(s, x, y, n); }
+void AxpyF16(float s, const std::uint16_t* x, float* y, std::size_t n) {
+  AxpyT(s, reinterpret_cast<const hwy::float16_t*>(x), y, n);
+}
+
+void SiluMul(const float* g, const float* u, float* out, std::size_t n) {
+  const hn::ScalableTag<float> df;
+  const std::size_t lanes = hn::Lanes(df);
+  const auto one = hn::Set(df, 1.0f);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto gv = hn::LoadU(df, g + i);
+    const auto sig = hn::Div(one, hn::Add(one, hn::Exp(df, hn::Neg(gv))));
+    hn::StoreU(hn::Mul(hn::Mul(gv, sig), hn::LoadU(df, u + i)), df, out + i);
+  }
+  for (; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+float ExpShifted(float* x, std::size_t n, float shift) {
+  const hn::ScalableTag<float> df;
+  const std::size_t lanes = hn::Lanes(df);
+  const auto vs = hn::Set(df, shift);
+  auto total = hn::Zero(df);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto e = hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vs));
+    hn::StoreU(e, df, x + i);
+    total = hn::Add(total, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, total));
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+}  // namespace xpb::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace xpb::cpu {
+HWY_EXPORT(QuantizeRowsQ8);
+HWY_EXPORT(MatmulQuantized);
+HWY_EXPORT(MatmulFloat);
+HWY_EXPORT(DotF32);
+HWY_EXPORT(DotF32F16);
+HWY_EXPORT(AxpyF32);
+HWY_EXPORT(AxpyF16);
+HWY_EXPORT(SiluMul);
+HWY_EXPORT(ExpShifted);
+
+void silu_mul(const float* g, const float* u, float* out, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, out, n);
+}
+float exp_shifted(float* x, std::size_t n, float shift) { return HWY_DYNAMIC_DISPATCH(ExpShifted)(x, n, shift); }
+
+void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, row_begin, row_end, out);
+}
+void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
+                      std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(MatmulQuantized)(weights, w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+}
+void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
+                  const float* x, std::size_t rows, float* out, std::size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(MatmulFloat)(weights, w, k, j_begin, j_end, x, rows, out, ldo);
+}
+float dot_f32(const float* a, const float* b, std::size_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n); }
+float dot_f32_f16(const float* a, const std::uint16_t* b, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotF32F16)(a, b, n);
+}
+void axpy_f32(float s, const float* x, float* y, std::size_t n) { HWY_DYNAMIC_DISPATCH(AxpyF32)(s, x, y, n); }
+void axpy_f16(float s, const std::uint16_t* x, float* y, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(AxpyF16)(s, x, y, n);
+}
+}  // namespace xpb::cpu
+#endif

@@ -1,0 +1,51 @@
+// The SIMD kernels of a decoder on the CPU, dispatched at run time (Highway) to the best
+// instruction set the CPU has. Chief among them the matrix products
+// out[t][j] = sum_k x[t][k] * W[j][k] over one thread's range of output columns j, for every
+// weight format of the catalogue.
+//
+// Block-quantized weights (Q8_0, Q4_0) are multiplied with activations rounded to Q8_0 as
+// llama.cpp does, so the inner loop is an 8-bit integer dot product: AVX-512 VNNI (vpdpbusd)
+// where the CPU has it, AVX2's vpmaddubsw otherwise. Float weights (f32, f16, bf16) are
+// widened to f32 and multiplied with f32 activations.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "xpubench/dtype.hpp"
+
+namespace xpb::cpu {
+
+// Activations rounded to Q8_0, row by row: q holds rows * k int8 values; d the scale of each
+// block of 32; sum the scale times the sum of the block's codes (for Q4_0's offset of -8).
+struct QuantizedRows {
+  std::int8_t* q;
+  float* d;
+  float* sum;
+  std::size_t k;  // values per row, a multiple of 32
+};
+
+// Rounds rows [row_begin, row_end) of x (rows of k floats) into `out`.
+void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out);
+
+// out[t * ldo + j] for t in [0, rows), j in [j_begin, j_end): weights Q8_0 or Q4_0 (row j at
+// w + j * row_bytes), activations from quantize_rows_q8.
+void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
+                      std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out,
+                      std::size_t ldo);
+
+// The same for f32, f16 or bf16 weights with f32 activations x (rows of k floats).
+void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
+                  const float* x, std::size_t rows, float* out, std::size_t ldo);
+
+// Dot products and row updates of attention and the other row ops, SIMD.
+float dot_f32(const float* a, const float* b, std::size_t n);
+float dot_f32_f16(const float* a, const std::uint16_t* b, std::size_t n);
+// y += s * x
+void axpy_f32(float s, const float* x, float* y, std::size_t n);
+void axpy_f16(float s, const std::uint16_t* x, float* y, std::size_t n);
+// out[i] = silu(g[i]) * u[i]
+void silu_mul(const float* g, const float* u, float* out, std::size_t n);
+// x[i] = e^(x[i] - shift); returns the sum of the new values.
+float exp_shifted(float* x, std::size_t n, float shift);
+
+}  // namespace xpb::cpu

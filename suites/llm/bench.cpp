@@ -1,0 +1,312 @@
+// llm.bench: llama-bench's tests on a Llama decoder (DESIGN.md §5). `pp N` processes a prompt
+// of N tokens in steps of `ubatch` tokens; `tg N` generates N tokens greedily, one step per
+// token for each of `sequences` sequences decoded together; `pg` is pp then tg. All start at
+// KV depth `depth` (that many positions already in the cache; filling them is not timed, as
+// in llama-bench). One sample is one whole test; tokens/s = tokens / device time of its steps.
+//
+// Derived figures for generation: the bytes a step must read (every weight once, plus each
+// sequence's KV cache up to its position), the effective bandwidth that implies, and the
+// share of the memory roofline, the read bandwidth memory.bandwidth measures on the same
+// threads just before (decode is bound by it: tokens/s <= bandwidth / bytes per token).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "conformance.hpp"
+#include "llama_engine.hpp"
+#include "llm_common.hpp"
+#include "xpubench/error.hpp"
+#include "xpubench/registry.hpp"
+
+namespace xpb::llm {
+namespace {
+
+struct TestSpec {
+  std::string test;  // pp, tg, pg
+  int n_prompt = 0, n_gen = 0, depth = 0, ubatch = 512, sequences = 1;
+};
+
+// One sample = one whole test, so the runner's warm-up, stop rules and statistics apply to
+// tests as they do to single graph runs.
+class TestRun final : public Executable {
+ public:
+  TestRun(LlamaEngine& e, TestSpec spec, std::uint64_t seed) : e_(e), spec_(std::move(spec)), seed_(seed) {}
+
+  Timing run(std::uint64_t iterations) override {
+    Timing total{0.0, ClockKind::host};
+    auto add = [&](Timing t) {
+      total.seconds += t.seconds;
+      total.source = t.source;
+    };
+    for (std::uint64_t i = 0; i < iterations; ++i) {
+      if (spec_.test != "tg") add(prompt(spec_.depth, spec_.n_prompt, 0));
+      if (spec_.test != "pp") add(generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
+    }
+    return total;
+  }
+  void read(TensorId, std::span<std::byte>) const override {}
+  void write(TensorId, std::span<const std::byte>) override {}
+
+  // Prompt tokens [from, from + count) of sequence `seq`, in steps of ubatch rows.
+  Timing prompt(int from, int count, int seq) {
+    const auto tokens = prompt_tokens(seed_ + static_cast<std::uint64_t>(seq), static_cast<std::size_t>(from + count),
+                                      e_.config().vocab);
+    Timing t{0.0, ClockKind::host};
+    for (int at = from; at < from + count; at += spec_.ubatch) {
+      const int n = std::min(spec_.ubatch, from + count - at);
+      StepInput in;
+      for (int i = 0; i < n; ++i) {
+        in.tokens.push_back(tokens[static_cast<std::size_t>(at + i)]);
+        in.positions.push_back(at + i);
+        in.sequences.push_back(seq);
+      }
+      in.output_rows = {n - 1};
+      const Timing s = e_.step(in);
+      t.seconds += s.seconds;
+      t.source = s.source;
+      last_[static_cast<std::size_t>(seq)] = e_.next_tokens()[0];
+    }
+    return t;
+  }
+
+  // n_gen greedy steps of every sequence together, from position `from`.
+  Timing generate(int from) {
+    Timing t{0.0, ClockKind::host};
+    for (int s = 0; s < spec_.n_gen; ++s) {
+      StepInput in;
+      for (int q = 0; q < spec_.sequences; ++q) {
+        in.tokens.push_back(last_[static_cast<std::size_t>(q)]);
+        in.positions.push_back(from + s);
+        in.sequences.push_back(q);
+        in.output_rows.push_back(q);
+      }
+      const Timing st = e_.step(in);
+      t.seconds += st.seconds;
+      t.source = st.source;
+      const auto next = e_.next_tokens();
+      for (int q = 0; q < spec_.sequences; ++q) last_[static_cast<std::size_t>(q)] = next[static_cast<std::size_t>(q)];
+    }
+    return t;
+  }
+
+  std::vector<std::int32_t> last_ = std::vector<std::int32_t>(1024, 3);
+
+ private:
+  LlamaEngine& e_;
+  TestSpec spec_;
+  std::uint64_t seed_;
+};
+
+// Read bandwidth on `threads` threads, measured once per process by memory.bandwidth.
+std::optional<double> measured_read_bandwidth(RunContext& ctx, int threads, std::string& why) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, int>, double> cache;
+  std::lock_guard lock(mu);
+  const auto key = std::make_pair(ctx.device.info().id(), threads);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto bw = WorkloadRegistry::instance().create("memory.bandwidth");
+  if (!bw) {
+    why = "memory.bandwidth is not built in";
+    return std::nullopt;
+  }
+  nlohmann::json p = nlohmann::json::object();
+  for (const auto& spec : bw->params()) p[spec.name] = spec.default_value;
+  p["kernel"] = "read";
+  p["stores"] = "regular";
+  p["threads"] = threads;
+  RunContext sub = ctx;
+  sub.policy.max_seconds = std::min(sub.policy.max_seconds, 1.0);
+  sub.policy.min_seconds = std::min(sub.policy.min_seconds, 0.3);
+  auto points = bw->expand(p, ctx.system);
+  if (points.empty()) {
+    why = "memory.bandwidth gave no read benchmark";
+    return std::nullopt;
+  }
+  auto rec = bw->run(points[0], sub);
+  for (const auto& m : rec.metrics)
+    if (rec.outcome.passed() && m.unit == "GB/s" && m.stats.n > 0) return cache[key] = m.stats.median;
+  why = "memory.bandwidth read did not pass: " + rec.outcome.reason;
+  return std::nullopt;
+}
+
+class Bench final : public Workload {
+ public:
+  std::string name() const override { return "llm.bench"; }
+  std::string description() const override {
+    return "llama-bench-style tests of a Llama decoder: prompt processing (pp), generation (tg), "
+           "both (pg), at a KV depth, over batch sizes and threads; tokens/s, and for generation "
+           "bytes/token, effective GB/s and % of the measured memory roofline";
+  }
+  std::vector<ParamSpec> params() const override {
+    std::vector<std::string> models = preset_names();
+    return {
+        {"model", "a preset (" + [&] { std::string s; for (auto& m : models) s += (s.empty() ? "" : ", ") + m; return s; }() +
+                      ") or the path of a llama GGUF file", "stories-15m", {}},
+        {"dtype", "weight dtype of a preset (a GGUF file has its own)", "q8_0", {"f32", "f16", "bf16", "q8_0", "q4_0"}},
+        {"test", "pp (prompt), tg (generation) or pg (prompt then generation)", "tg", {"pp", "tg", "pg"}},
+        {"n_prompt", "prompt tokens of pp and pg", 512, {}},
+        {"n_gen", "generated tokens of tg and pg", 128, {}},
+        {"depth", "KV cache positions filled before the test (not timed)", 0, {}},
+        {"ubatch", "tokens per step while processing a prompt", 512, {}},
+        {"sequences", "sequences generated together (tg batch size)", 1, {}},
+        {"threads", "worker threads: a number or \"all\"", "all", {}},
+        {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
+        {"seed", "seed of the synthetic weights and prompt tokens", 1, {}},
+        {"check", "conformance against ref: auto (models up to 120M parameters), on, off", "auto", {"auto", "on", "off"}},
+        {"roofline", "\"measure\" (memory.bandwidth read, same threads), \"off\", or a read bandwidth in GB/s", "measure", {}},
+    };
+  }
+
+  std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
+    auto q = p;
+    auto whole = [&](const char* key, std::int64_t lo, std::int64_t hi) {
+      if (!p[key].is_number_integer() || p[key].get<std::int64_t>() < lo || p[key].get<std::int64_t>() > hi)
+        throw InputError(std::string("parameter '") + key + "' expects a whole number in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "], got " + p[key].dump());
+      q[key] = p[key].get<std::int64_t>();
+    };
+    whole("n_prompt", 1, 1 << 20);
+    whole("n_gen", 1, 1 << 20);
+    whole("depth", 0, 1 << 22);
+    whole("ubatch", 1, 8192);
+    whole("sequences", 1, 1024);
+    whole("seed", 0, std::int64_t{1} << 53);
+    const int all = std::max(1, system.topology.pus);
+    if (p["threads"] == "all") q["threads"] = all;
+    else whole("threads", 1, 4096);
+    if (!(p["roofline"] == "measure" || p["roofline"] == "off" || (p["roofline"].is_number() && p["roofline"].get<double>() > 0)))
+      throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + p["roofline"].dump());
+    // A GGUF file has its own dtype: record it instead of the preset dtype.
+    const auto model = resolve_model(q);
+    if (model.source.file) q["dtype"] = std::string(xpb::name(model.source.dtype));
+    // Parameters a test does not use are left out, so one test is not listed several times.
+    if (q["test"] == "tg") q.erase("n_prompt"), q.erase("ubatch");
+    if (q["test"] == "pp") q.erase("n_gen"), q.erase("sequences");
+    return {q};
+  }
+
+  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
+    BenchmarkRecord record;
+    const ModelChoice model = resolve_model(p);
+    TestSpec spec;
+    spec.test = p["test"].get<std::string>();
+    spec.n_prompt = p.value("n_prompt", 0);
+    spec.n_gen = p.value("n_gen", 0);
+    spec.depth = p["depth"].get<int>();
+    spec.ubatch = p.value("ubatch", 512);
+    spec.sequences = p.value("sequences", 1);
+    const int threads = p["threads"].get<int>();
+    if (threads > ctx.device.caps().max_threads) {
+      record.outcome = Outcome::with(Status::skipped, std::to_string(threads) + " threads asked for; the device has " +
+                                                          std::to_string(ctx.device.caps().max_threads));
+      return record;
+    }
+    GraphShape shape;
+    shape.slots = spec.sequences;
+    shape.max_rows = std::max(spec.sequences, std::min(spec.ubatch, std::max({spec.n_prompt, spec.depth, 1})));
+    shape.max_outputs = spec.sequences;
+    shape.context = spec.depth + spec.n_prompt + spec.n_gen + 1;
+    shape.kv_dtype = *parse_dtype(p["kv_dtype"].get<std::string>());
+    record.details["model"] = describe(model);
+    record.details["graph"] = {{"max_rows", shape.max_rows}, {"slots", shape.slots}, {"context", shape.context},
+                               {"kv_dtype", std::string(xpb::name(shape.kv_dtype))}};
+    const std::uint64_t need = footprint_bytes(model.config, model.source.dtype, shape);
+    const std::uint64_t have = ctx.device.caps().memory_bytes;
+    record.details["memory_needed_bytes"] = need;
+    if (have != 0 && need > have / 10 * 9) {
+      record.outcome = Outcome::with(Status::skipped, "needs " + std::to_string(need >> 20) + " MiB; the device has " +
+                                                          std::to_string(have >> 20) + " MiB free (90% may be used)");
+      return record;
+    }
+    CompileOptions opts;
+    opts.threads = threads;
+    auto [outcome, engine] = LlamaEngine::create(ctx.device, model.config, model.source, shape, opts);
+    if (!engine) {
+      record.outcome = outcome;
+      return record;
+    }
+    TestRun test(*engine, spec, model.source.seed);
+    // Depth: every sequence's cache filled up to `depth`, once, untimed.
+    for (int q = 0; q < spec.sequences && spec.depth > 0; ++q) {
+      test.prompt(0, spec.depth, q);
+    }
+    Measurement m = measure(test, ctx.policy, ctx.energy, ctx.cancel);
+    record.timing = m.to_json();
+    record.energy = to_json(m.energy);
+    if (m.interrupted) {
+      record.outcome = Outcome::with(Status::interrupted, "stopped by the user before the stop rules were met");
+      return record;
+    }
+    const double tokens = spec.test == "pp"   ? spec.n_prompt
+                          : spec.test == "tg" ? static_cast<double>(spec.n_gen) * spec.sequences
+                                              : static_cast<double>(spec.n_prompt) + static_cast<double>(spec.n_gen) * spec.sequences;
+    record.metrics.push_back(Metric::from(m, "tokens_per_second", "t/s", Direction::higher_is_better,
+                                          [=](double s) { return tokens / s; }));
+    if (m.energy.available && !m.sample_seconds.empty())
+      record.energy["joules_per_token"] = m.energy.joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
+
+    if (spec.test == "tg") add_roofline(p, ctx, *engine, spec, m, record);
+
+    const bool check = p["check"] == "on" || (p["check"] == "auto" && model.config.parameters() <= 120'000'000ull);
+    if (check) {
+      record.conformance = check_against_ref(ctx, model, threads, 8, 32);
+    } else {
+      record.conformance = {{"status", "skipped"},
+                            {"reason", p["check"] == "off" ? "check=off"
+                                                           : "the model has " + std::to_string(model.config.parameters()) +
+                                                                 " parameters; the scalar reference checks models up to "
+                                                                 "120M (check=on forces it; tiny presets check the same kernels)"}};
+    }
+    record.details["executable"] = engine->executable().describe();
+    const auto st = record.conformance.value("status", "skipped");
+    if (st == "failed") record.outcome = Outcome::with(Status::failed, record.conformance.value("reason", "conformance failed"));
+    else if (st == "mistrusted") record.outcome = Outcome::with(Status::mistrusted, record.conformance.value("reason", ""));
+    else record.outcome = Outcome::ok();
+    return record;
+  }
+
+ private:
+  static void add_roofline(const nlohmann::json& p, RunContext& ctx, LlamaEngine& engine, const TestSpec& spec,
+                           const Measurement& m, BenchmarkRecord& record) {
+    // Per step: every weight once, and each sequence's K and V over the positions it attends
+    // (depth + 1 .. depth + n_gen, so on average depth + (n_gen + 1) / 2).
+    const double weights = static_cast<double>(engine.graph().weight_bytes);
+    const double kv = static_cast<double>(engine.graph().kv_bytes_per_token) * spec.sequences *
+                      (spec.depth + (spec.n_gen + 1) / 2.0);
+    const double per_token = (weights + kv) / spec.sequences;
+    const double tokens = static_cast<double>(spec.n_gen) * spec.sequences;
+    auto eff = Metric::from(m, "effective_bandwidth", "GB/s", Direction::higher_is_better,
+                            [=](double s) { return per_token * tokens / s / 1e9; });
+    eff.note = "bytes a step must read (weights once, plus each sequence's KV cache) x steps / time";
+    record.metrics.push_back(eff);
+    record.details["bytes_per_token"] = per_token;
+    std::string why;
+    std::optional<double> roof;
+    if (p["roofline"].is_number()) {
+      roof = p["roofline"].get<double>();
+      record.details["roofline"] = {{"read_bandwidth_gbps", *roof}, {"source", "given as a parameter"}};
+    } else if (p["roofline"] == "measure") {
+      roof = measured_read_bandwidth(ctx, p["threads"].get<int>(), why);
+      if (roof)
+        record.details["roofline"] = {{"read_bandwidth_gbps", *roof},
+                                      {"source", "memory.bandwidth kernel=read, same device and threads, this run"}};
+    } else {
+      why = "roofline=off";
+    }
+    if (!roof) {
+      record.details["roofline"] = {{"status", "roofline unknown"}, {"reason", why}};
+      return;
+    }
+    auto pct = Metric::from(m, "roofline_fraction", "%", Direction::higher_is_better,
+                            [=](double s) { return per_token * tokens / s / 1e9 / *roof * 100.0; });
+    pct.note = "effective bandwidth over the measured read bandwidth";
+    record.metrics.push_back(pct);
+    record.details["roofline"]["tokens_per_second_bound"] = *roof * 1e9 / per_token;
+  }
+};
+
+}  // namespace
+}  // namespace xpb::llm
+
+XPB_REGISTER_WORKLOAD("llm.bench", xpb::llm::Bench);

@@ -1,0 +1,28 @@
+// The llm workloads' correctness check: the same model, the same tokens, on the device and on
+// `ref`, step by step (DESIGN.md §5). Greedy tokens are compared, and every logit, with
+// tolerances written down per weight dtype (see tolerance_for).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "llm_common.hpp"
+#include "xpubench/workload.hpp"
+
+namespace xpb::llm {
+
+struct Tolerance {
+  double max_logit_error;  // largest |device - ref| over a step's logits, over the RMS of ref's
+  bool tokens_must_match;  // every greedy token identical
+  double min_token_agreement;  // else: the fraction of steps whose greedy tokens agree
+  const char* why;
+};
+Tolerance tolerance_for(DType weights);
+
+// Runs a prompt of `prompt` tokens and `steps` decode steps on ctx.device and on
+// ctx.reference, both from the tokens ref chose (teacher forcing, so one early difference
+// cannot send the two down different paths and hide how close the logits are), and returns
+// the conformance object: {status, method, steps, token_agreement, first_disagreement,
+// max_logit_error, tolerance, why}. Status is passed, failed, mistrusted (non-finite or
+// constant logits) or skipped (with the reason).
+nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int threads, int prompt, int steps);
+
+}  // namespace xpb::llm

@@ -1,0 +1,387 @@
+#include "llama_model.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <numbers>
+
+#include "xpubench/error.hpp"
+#include "xpubench/gguf.hpp"
+#include "xpubench/quant.hpp"
+
+namespace xpb::llm {
+namespace {
+
+LlamaConfig make(std::string name, std::int64_t dim, std::int64_t layers, std::int64_t heads, std::int64_t kv_heads,
+                 std::int64_t ffn, std::int64_t vocab, std::int64_t context, double theta, bool tied) {
+  LlamaConfig c;
+  c.name = std::move(name);
+  c.dim = dim;
+  c.layers = layers;
+  c.heads = heads;
+  c.kv_heads = kv_heads;
+  c.head_dim = dim / heads;
+  c.ffn = ffn;
+  c.vocab = vocab;
+  c.context = context;
+  c.rope_theta = theta;
+  c.tied_embeddings = tied;
+  return c;
+}
+
+// Shapes from the models' published configurations (DESIGN.md §10; stories-* are the
+// TinyStories models of Karpathy's llama2.c: 6 layers x 288 and 12 layers x 768, shared
+// classifier). tiny and tiny-tied are test shapes that exercise every feature in milliseconds.
+std::map<std::string, LlamaConfig> presets() {
+  std::map<std::string, LlamaConfig> p;
+  auto llama31 = make("llama-3.1-8b", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0, false);
+  llama31.rope_scaling = LlamaConfig::RopeScaling{8.0, 1.0, 4.0, 8192};
+  p[llama31.name] = llama31;
+  p["tinyllama-1.1b"] = make("tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0, false);
+  p["stories-15m"] = make("stories-15m", 288, 6, 6, 6, 768, 32000, 256, 10000.0, true);
+  p["stories-110m"] = make("stories-110m", 768, 12, 12, 12, 2048, 32000, 1024, 10000.0, true);
+  auto tiny = make("tiny", 64, 2, 4, 2, 128, 256, 256, 10000.0, false);
+  tiny.rope_scaling = LlamaConfig::RopeScaling{4.0, 1.0, 4.0, 64};
+  p[tiny.name] = tiny;
+  p["tiny-tied"] = make("tiny-tied", 96, 3, 6, 6, 160, 320, 256, 10000.0, true);
+  return p;
+}
+
+// A tensor init that copies floats held by the graph.
+TensorInit floats_init(std::vector<float> values) {
+  auto owner = std::make_shared<std::vector<float>>(std::move(values));
+  const auto* data = reinterpret_cast<const std::byte*>(owner->data());
+  return TensorInit::copy_of(data, owner);
+}
+
+// GGUF general.file_type of a model whose 2-D weights are all `t` (llama.cpp's llama_ftype).
+std::uint32_t file_type(DType t) {
+  switch (t) {
+    case DType::f32: return 0;
+    case DType::f16: return 1;
+    case DType::q4_0: return 2;
+    case DType::q8_0: return 7;
+    case DType::bf16: return 32;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+std::uint64_t LlamaConfig::parameters() const {
+  const auto d = static_cast<std::uint64_t>(dim);
+  const std::uint64_t attn = d * static_cast<std::uint64_t>(heads * head_dim) * 2 +
+                             d * static_cast<std::uint64_t>(kv_heads * head_dim) * 2;
+  const std::uint64_t mlp = 3 * d * static_cast<std::uint64_t>(ffn);
+  const std::uint64_t per_layer = attn + mlp + 2 * d;
+  const std::uint64_t embed = static_cast<std::uint64_t>(vocab) * d;
+  return static_cast<std::uint64_t>(layers) * per_layer + embed * (tied_embeddings ? 1 : 2) + d;
+}
+
+std::uint64_t LlamaConfig::weight_bytes(DType weights) const {
+  WeightSource src;
+  src.dtype = weights;
+  std::uint64_t total = 0;
+  for (const auto& w : weight_specs(*this, src)) {
+    std::uint64_t n = 1;
+    for (auto s : w.shape) n *= static_cast<std::uint64_t>(s);
+    total += storage_bytes(w.dtype, n);
+  }
+  return total;
+}
+
+std::string LlamaConfig::problem(DType weights) const {
+  if (dim < 1 || layers < 1 || heads < 1 || kv_heads < 1 || head_dim < 2 || ffn < 1 || vocab < 1)
+    return "every dimension must be at least 1";
+  if (heads % kv_heads != 0) return "heads must be a multiple of kv_heads";
+  if (head_dim % 2 != 0) return "head_dim must be even for RoPE";
+  if (!is_weight_dtype(weights)) return "weights must be f32, f16, bf16, q8_0 or q4_0";
+  const auto block = static_cast<std::int64_t>(traits(weights).block_elements);
+  if (dim % block != 0 || ffn % block != 0 || (heads * head_dim) % block != 0)
+    return "dim, ffn and heads x head_dim must be multiples of " + std::to_string(block) + " for " +
+           std::string(xpb::name(weights));
+  return "";
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const auto& [n, c] : presets()) out.push_back(n);
+  return out;
+}
+
+std::optional<LlamaConfig> preset(const std::string& name) {
+  auto all = presets();
+  auto it = all.find(name);
+  if (it == all.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<float> rope_factors(const LlamaConfig& c) {
+  // Llama 3.1's scaling (Meta's reference apply_scaling): wavelengths shorter than
+  // original/high keep their frequency, longer than original/low are divided by `factor`, and
+  // the band between blends the two.
+  std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2), 1.0f);
+  if (!c.rope_scaling) return f;
+  const auto& s = *c.rope_scaling;
+  const double low_wavelen = static_cast<double>(s.original_context) / s.low_freq_factor;
+  const double high_wavelen = static_cast<double>(s.original_context) / s.high_freq_factor;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const double freq = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    const double wavelen = 2 * std::numbers::pi / freq;
+    if (wavelen < high_wavelen) {
+      f[i] = 1.0f;
+    } else if (wavelen > low_wavelen) {
+      f[i] = static_cast<float>(s.factor);
+    } else {
+      const double smooth = (static_cast<double>(s.original_context) / wavelen - s.low_freq_factor) /
+                            (s.high_freq_factor - s.low_freq_factor);
+      f[i] = static_cast<float>(1.0 / ((1 - smooth) / s.factor + smooth));
+    }
+  }
+  return f;
+}
+
+std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& src) {
+  std::vector<WeightSpec> out;
+  const auto* file = static_cast<const gguf::File*>(src.file.get());
+  std::uint64_t tensor_seed = 0;
+  // A weight of shape [rows, cols]: synthetic, or the file's tensor of that name.
+  auto add = [&](std::string name, std::vector<std::int64_t> shape, bool matrix, double scale) {
+    WeightSpec w{std::move(name), std::move(shape), matrix ? src.dtype : DType::f32, {}};
+    ++tensor_seed;
+    if (file != nullptr) {
+      const gguf::TensorInfo* t = file->tensor(w.name);
+      if (t == nullptr) throw InputError(file->path() + ": the model has no tensor '" + w.name + "'");
+      if (t->shape != w.shape) {
+        std::string want, got;
+        for (auto v : w.shape) want += (want.empty() ? "" : ", ") + std::to_string(v);
+        for (auto v : t->shape) got += (got.empty() ? "" : ", ") + std::to_string(v);
+        throw InputError(file->path() + ": tensor '" + w.name + "' has shape [" + got + "], expected [" + want +
+                         "] from the llama.* metadata");
+      }
+      if (matrix ? !is_weight_dtype(t->dtype) : t->dtype != DType::f32)
+        throw InputError(file->path() + ": tensor '" + w.name + "' is " + std::string(xpb::name(t->dtype)) + ", expected " +
+                         (matrix ? "f32, f16, bf16, q8_0 or q4_0" : "f32"));
+      w.dtype = t->dtype;
+      w.init = TensorInit::copy_of(t->data, src.file);
+    } else {
+      // Each tensor its own stream of the seed, so adding a layer does not shift the others.
+      w.init = matrix ? TensorInit::random(src.seed * 0x100000001B3ull + tensor_seed, scale) : TensorInit::filled(1.0);
+    }
+    out.push_back(std::move(w));
+  };
+  // Uniform on [-a, a) has standard deviation a / sqrt(3).
+  auto proj = [](std::int64_t fan_in) { return std::sqrt(3.0 / static_cast<double>(fan_in)); };
+  const std::int64_t q_width = c.heads * c.head_dim, kv_width = c.kv_heads * c.head_dim;
+  add("token_embd.weight", {c.vocab, c.dim}, true, 1.0);
+  for (std::int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_norm.weight", {c.dim}, false, 0);
+    add(p + "attn_q.weight", {q_width, c.dim}, true, proj(c.dim));
+    add(p + "attn_k.weight", {kv_width, c.dim}, true, proj(c.dim));
+    add(p + "attn_v.weight", {kv_width, c.dim}, true, proj(c.dim));
+    add(p + "attn_output.weight", {c.dim, q_width}, true, proj(q_width));
+    add(p + "ffn_norm.weight", {c.dim}, false, 0);
+    add(p + "ffn_gate.weight", {c.ffn, c.dim}, true, proj(c.dim));
+    add(p + "ffn_up.weight", {c.ffn, c.dim}, true, proj(c.dim));
+    add(p + "ffn_down.weight", {c.dim, c.ffn}, true, proj(c.ffn));
+  }
+  add("output_norm.weight", {c.dim}, false, 0);
+  if (!c.tied_embeddings) add("output.weight", {c.vocab, c.dim}, true, proj(c.dim));
+  const bool file_has_freqs = file != nullptr && file->tensor("rope_freqs.weight") != nullptr;
+  if (file_has_freqs) add("rope_freqs.weight", {c.head_dim / 2}, false, 0);
+  else if (file == nullptr && c.rope_scaling) out.push_back({"rope_freqs.weight", {c.head_dim / 2}, DType::f32, floats_init(rope_factors(c))});
+  return out;
+}
+
+GgufModel open_gguf(const std::string& path) {
+  auto file = std::make_shared<gguf::File>(gguf::File::open(path));
+  const std::string arch = file->get_string("general.architecture").value_or("");
+  if (arch != "llama")
+    throw InputError(path + ": general.architecture is '" + arch + "'; only 'llama' models are supported");
+  auto need = [&](const std::string& key) {
+    auto v = file->get_int(key);
+    if (!v || *v < 1 || *v > (std::int64_t{1} << 31))
+      throw InputError(path + ": metadata key '" + key + "' is missing or out of range (expected a positive integer)");
+    return *v;
+  };
+  GgufModel m;
+  LlamaConfig& c = m.config;
+  c.name = file->get_string("general.name").value_or(path);
+  c.dim = need("llama.embedding_length");
+  c.layers = need("llama.block_count");
+  c.heads = need("llama.attention.head_count");
+  c.kv_heads = file->get_int("llama.attention.head_count_kv").value_or(c.heads);
+  c.ffn = need("llama.feed_forward_length");
+  c.context = need("llama.context_length");
+  c.head_dim = file->get_int("llama.attention.key_length").value_or(c.dim / c.heads);
+  c.rope_theta = file->get_float("llama.rope.freq_base").value_or(10000.0);
+  c.norm_eps = file->get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5);
+  const gguf::TensorInfo* embd = file->tensor("token_embd.weight");
+  if (embd == nullptr || embd->shape.size() != 2) throw InputError(path + ": no 2-D tensor 'token_embd.weight'");
+  c.vocab = embd->shape[0];
+  c.tied_embeddings = file->tensor("output.weight") == nullptr;
+  if (c.kv_heads < 1 || c.heads % c.kv_heads != 0 || c.head_dim < 2 || c.head_dim % 2 != 0)
+    throw InputError(path + ": head counts and head size do not fit a llama model");
+  // The dtype that most 2-D weights have names the model (Q4_0 models keep some tensors wider).
+  std::map<DType, int> count;
+  for (const auto& t : file->tensors())
+    if (t.shape.size() == 2) ++count[t.dtype];
+  m.dtype = DType::f32;
+  int best = 0;
+  for (const auto& [t, n] : count)
+    if (n > best) best = n, m.dtype = t;
+  m.source.dtype = m.dtype;
+  m.source.file = file;
+  weight_specs(c, m.source);  // every tensor present with its expected shape, or an error now
+  return m;
+}
+
+void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const std::string& path) {
+  gguf::Writer w;
+  w.set_string("general.architecture", "llama");
+  w.set_string("general.name", "xpubench " + c.name + " (synthetic weights, seed " + std::to_string(seed) + ")");
+  w.set_u32("general.file_type", file_type(dtype));
+  w.set_u32("llama.context_length", static_cast<std::uint32_t>(c.context));
+  w.set_u32("llama.embedding_length", static_cast<std::uint32_t>(c.dim));
+  w.set_u32("llama.block_count", static_cast<std::uint32_t>(c.layers));
+  w.set_u32("llama.feed_forward_length", static_cast<std::uint32_t>(c.ffn));
+  w.set_u32("llama.rope.dimension_count", static_cast<std::uint32_t>(c.head_dim));
+  w.set_u32("llama.attention.head_count", static_cast<std::uint32_t>(c.heads));
+  w.set_u32("llama.attention.head_count_kv", static_cast<std::uint32_t>(c.kv_heads));
+  w.set_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
+  w.set_f32("llama.rope.freq_base", static_cast<float>(c.rope_theta));
+  w.set_u32("llama.vocab_size", static_cast<std::uint32_t>(c.vocab));
+  // A placeholder SentencePiece vocabulary (control tokens, the 256 byte tokens, then
+  // numbered pieces) so engines that load a vocabulary before benchmarking accept the file.
+  // Benchmarks feed token ids, never text.
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<std::int32_t> types;
+  for (std::int64_t i = 0; i < c.vocab; ++i) {
+    if (i < 3) {
+      tokens.push_back(i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+      types.push_back(i == 0 ? 2 : 3);  // unknown, control
+    } else if (i < 3 + 256) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(i - 3));
+      tokens.emplace_back(buf);
+      types.push_back(6);  // byte
+    } else {
+      tokens.push_back("t" + std::to_string(i));
+      types.push_back(1);  // normal
+    }
+    scores.push_back(-static_cast<float>(i));
+  }
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string_array("tokenizer.ggml.tokens", tokens);
+  w.set_f32_array("tokenizer.ggml.scores", scores);
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+
+  WeightSource src;
+  src.dtype = dtype;
+  src.seed = seed;
+  for (auto& spec : weight_specs(c, src)) {
+    auto init = spec.init;
+    const auto shape = spec.shape;
+    const DType t = spec.dtype;
+    w.add_tensor(spec.name, spec.shape, spec.dtype, [init, shape, t](std::span<std::byte> out) {
+      const auto cols = static_cast<std::size_t>(shape.back());
+      std::size_t rows = 1;
+      for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= static_cast<std::size_t>(shape[i]);
+      const std::size_t row_bytes = storage_bytes(t, cols);
+      std::vector<float> row(cols);
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t i = 0; i < cols; ++i) {
+          if (init.kind == TensorInit::Kind::synthetic)
+            row[i] = synthetic_value(init.seed, r * cols + i, static_cast<float>(init.value));
+          else if (init.kind == TensorInit::Kind::bytes)
+            row[i] = reinterpret_cast<const float*>(init.source)[r * cols + i];
+          else
+            row[i] = static_cast<float>(init.value);
+        }
+        encode_row(t, row.data(), out.data() + r * row_bytes, cols);
+      }
+    });
+  }
+  w.write(path);
+}
+
+LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape) {
+  LlamaGraph lg;
+  Graph& g = lg.graph;
+  const std::int64_t T = shape.max_rows, R = shape.max_outputs;
+  const std::int64_t q_width = c.heads * c.head_dim, kv_width = c.kv_heads * c.head_dim;
+  auto input = [&](const char* n, std::int64_t len) {
+    return g.add_tensor({n, {len}, DType::i32, TensorRole::input, TensorInit::filled(0)});
+  };
+  lg.rows = g.add_tensor({"rows", {1}, DType::i32, TensorRole::input, TensorInit::filled(static_cast<double>(T))});
+  lg.outputs = g.add_tensor({"outputs", {1}, DType::i32, TensorRole::input, TensorInit::filled(static_cast<double>(R))});
+  lg.tokens = input("tokens", T);
+  lg.positions = input("positions", T);
+  lg.sequences = input("sequences", T);
+  lg.output_rows = input("output_rows", R);
+  auto act = [&](const std::string& n, std::int64_t rows, std::int64_t cols, TensorId live) {
+    TensorDesc d{n, {rows, cols}, DType::f32, TensorRole::activation, {}};
+    d.live_rows = live;
+    return g.add_tensor(std::move(d));
+  };
+  std::map<std::string, TensorId> w;
+  for (auto& spec : weight_specs(c, src)) {
+    lg.weight_bytes += storage_bytes(spec.dtype, [&] {
+      std::size_t n = 1;
+      for (auto s : spec.shape) n *= static_cast<std::size_t>(s);
+      return n;
+    }());
+    w[spec.name] = g.add_tensor({spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init});
+  }
+  const TensorId x = act("x", T, c.dim, lg.rows), xn = act("x_norm", T, c.dim, lg.rows);
+  const TensorId q = act("q", T, q_width, lg.rows), k = act("k", T, kv_width, lg.rows), v = act("v", T, kv_width, lg.rows);
+  const TensorId att = act("attn", T, q_width, lg.rows), proj = act("proj", T, c.dim, lg.rows);
+  const TensorId gate = act("gate", T, c.ffn, lg.rows), up = act("up", T, c.ffn, lg.rows);
+  const bool scaled = w.count("rope_freqs.weight") != 0;
+  g.add_node(Op::embedding, {w["token_embd.weight"], lg.tokens}, {x});
+  for (std::int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const TensorId kc = g.add_tensor({p + "k_cache", {shape.slots, shape.context, kv_width}, shape.kv_dtype, TensorRole::state, TensorInit::filled(0)});
+    const TensorId vc = g.add_tensor({p + "v_cache", {shape.slots, shape.context, kv_width}, shape.kv_dtype, TensorRole::state, TensorInit::filled(0)});
+    const Attrs rope_attrs{{"head_dim", c.head_dim}, {"theta", c.rope_theta}};
+    g.add_node(Op::rms_norm, {x, w[p + "attn_norm.weight"]}, {xn}, {{"eps", c.norm_eps}});
+    g.add_node(Op::matmul, {xn, w[p + "attn_q.weight"]}, {q});
+    g.add_node(Op::matmul, {xn, w[p + "attn_k.weight"]}, {k});
+    g.add_node(Op::matmul, {xn, w[p + "attn_v.weight"]}, {v});
+    if (scaled) {
+      g.add_node(Op::rope, {q, lg.positions, w["rope_freqs.weight"]}, {q}, rope_attrs);
+      g.add_node(Op::rope, {k, lg.positions, w["rope_freqs.weight"]}, {k}, rope_attrs);
+    } else {
+      g.add_node(Op::rope, {q, lg.positions}, {q}, rope_attrs);
+      g.add_node(Op::rope, {k, lg.positions}, {k}, rope_attrs);
+    }
+    g.add_node(Op::attention, {q, k, v, lg.positions, lg.sequences, kc, vc}, {att},
+               {{"heads", c.heads}, {"kv_heads", c.kv_heads}, {"head_dim", c.head_dim}});
+    g.add_node(Op::matmul, {att, w[p + "attn_output.weight"]}, {proj});
+    g.add_node(Op::add, {x, proj}, {x});
+    g.add_node(Op::rms_norm, {x, w[p + "ffn_norm.weight"]}, {xn}, {{"eps", c.norm_eps}});
+    g.add_node(Op::matmul, {xn, w[p + "ffn_gate.weight"]}, {gate});
+    g.add_node(Op::matmul, {xn, w[p + "ffn_up.weight"]}, {up});
+    g.add_node(Op::silu_mul, {gate, up}, {gate});
+    g.add_node(Op::matmul, {gate, w[p + "ffn_down.weight"]}, {proj});
+    g.add_node(Op::add, {x, proj}, {x});
+  }
+  const TensorId last = act("last", R, c.dim, lg.outputs), last_norm = act("last_norm", R, c.dim, lg.outputs);
+  lg.logits = act("logits", R, c.vocab, lg.outputs);
+  TensorDesc nt{"next_tokens", {R}, DType::i32, TensorRole::output, {}};
+  nt.live_rows = lg.outputs;
+  lg.next_tokens = g.add_tensor(std::move(nt));
+  g.add_node(Op::gather_rows, {x, lg.output_rows}, {last});
+  g.add_node(Op::rms_norm, {last, w["output_norm.weight"]}, {last_norm}, {{"eps", c.norm_eps}});
+  g.add_node(Op::matmul, {last_norm, w[c.tied_embeddings ? "token_embd.weight" : "output.weight"]}, {lg.logits});
+  g.add_node(Op::argmax, {lg.logits}, {lg.next_tokens});
+  lg.kv_bytes_per_token = static_cast<std::uint64_t>(c.layers) * 2 * storage_bytes(shape.kv_dtype, static_cast<std::size_t>(kv_width));
+  return lg;
+}
+
+}  // namespace xpb::llm

@@ -1,0 +1,98 @@
+// A Llama-architecture decoder (DESIGN.md §5, §10): its shape, where its weights come from
+// (a preset with seeded synthetic weights, or a GGUF file), and the graph of catalogue ops
+// that runs it, so every device runs the same workload.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xpubench/graph.hpp"
+
+namespace xpb::llm {
+
+struct LlamaConfig {
+  std::string name;
+  std::int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, vocab = 0;
+  std::int64_t context = 0;  // positions the model was trained for
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+  bool tied_embeddings = false;  // the output head reuses token_embd.weight
+  // Llama 3.1's RoPE frequency scaling (factor 8, low 1, high 4, original context 8192).
+  struct RopeScaling {
+    double factor = 1, low_freq_factor = 1, high_freq_factor = 4;
+    std::int64_t original_context = 8192;
+  };
+  std::optional<RopeScaling> rope_scaling;
+
+  std::uint64_t parameters() const;
+  // Bytes of every weight at dtype `weights` (norms stay f32), as the graph stores them.
+  std::uint64_t weight_bytes(DType weights) const;
+  // Returns what is wrong with the shape ("" when nothing is): divisibility, block sizes.
+  std::string problem(DType weights) const;
+};
+
+// The preset shapes: llama-3.1-8b, tinyllama-1.1b, stories-15m, stories-110m, tiny, tiny-tied.
+std::vector<std::string> preset_names();
+std::optional<LlamaConfig> preset(const std::string& name);
+
+// The per-dimension divisors of RoPE frequencies under llama3 scaling (GGUF rope_freqs).
+std::vector<float> rope_factors(const LlamaConfig& c);
+
+// Where the weights come from.
+struct WeightSource {
+  DType dtype = DType::f32;   // of the 2-D weights (norms are f32)
+  std::uint64_t seed = 0;     // synthetic weights
+  // A GGUF file (opened with open_gguf); null for synthetic weights.
+  std::shared_ptr<const void> file;
+};
+
+// The name, shape, dtype and contents (synthetic or mapped) of every weight, in GGUF naming
+// (token_embd.weight, blk.N.attn_q.weight, ...). Synthetic values are uniform with the
+// standard deviation 1/sqrt(fan_in) for projections (so a product of a unit-RMS input keeps
+// unit RMS: activations stay finite through every layer, and logits have a spread of about 1,
+// so greedy decoding does not collapse onto one token), 0.58 (uniform on [-1, 1)) for the
+// embedding table, and 1 for norm weights.
+struct WeightSpec {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  DType dtype;
+  TensorInit init;
+};
+std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& src);
+
+// A model opened from a GGUF file: its shape from the llama.* metadata and its weights
+// (mapped, not copied, until a device copies them). Throws InputError naming the file.
+struct GgufModel {
+  LlamaConfig config;
+  DType dtype;  // of its 2-D weights, when all share one; else the most common
+  WeightSource source;
+};
+GgufModel open_gguf(const std::string& path);
+
+// Writes a preset with its synthetic weights as a GGUF v3 file (llama architecture), so other
+// engines can run the very same model.
+void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const std::string& path);
+
+// The shape a graph is compiled for.
+struct GraphShape {
+  std::int64_t max_rows = 1;     // token rows per step (a prompt chunk, or one per sequence)
+  std::int64_t slots = 1;        // sequences with a KV cache each
+  std::int64_t context = 256;    // KV cache positions per sequence
+  std::int64_t max_outputs = 1;  // rows whose logits are computed per step
+  DType kv_dtype = DType::f32;
+};
+
+// The decoder as a graph, and the ids a runner needs.
+struct LlamaGraph {
+  Graph graph;
+  TensorId tokens, positions, sequences, rows;  // inputs: i32 [max_rows] x3, i32 [1]
+  TensorId output_rows, outputs;                // inputs: i32 [max_outputs], i32 [1]
+  TensorId logits, next_tokens;                 // outputs: f32 [max_outputs, vocab], i32 [max_outputs]
+  std::uint64_t weight_bytes = 0;
+  std::uint64_t kv_bytes_per_token = 0;         // K and V of every layer for one position
+};
+LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape);
+
+}  // namespace xpb::llm

@@ -1,0 +1,74 @@
+#include "llm_common.hpp"
+
+#include "xpubench/error.hpp"
+#include "xpubench/quant.hpp"
+
+namespace xpb::llm {
+
+ModelChoice resolve_model(const nlohmann::json& params) {
+  if (!params["model"].is_string()) throw InputError("parameter 'model' expects a preset name or a .gguf path");
+  const auto model = params["model"].get<std::string>();
+  ModelChoice m;
+  if (model.size() > 5 && model.substr(model.size() - 5) == ".gguf") {
+    auto g = open_gguf(model);
+    m.config = g.config;
+    m.source = g.source;
+    m.origin = model;
+    return m;
+  }
+  auto p = preset(model);
+  if (!p) {
+    std::string names;
+    for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+    throw InputError("parameter 'model': '" + model + "' is neither a preset (" + names + ") nor a .gguf file");
+  }
+  const auto dt = params["dtype"].is_string() ? parse_dtype(params["dtype"].get<std::string>()) : std::nullopt;
+  if (!dt || !is_weight_dtype(*dt)) throw InputError("parameter 'dtype' expects f32, f16, bf16, q8_0 or q4_0");
+  if (auto why = p->problem(*dt); !why.empty()) throw InputError("model " + model + " at " + params["dtype"].get<std::string>() + ": " + why);
+  m.config = *p;
+  m.source.dtype = *dt;
+  m.source.seed = params.value("seed", std::uint64_t{1});
+  m.origin = "preset";
+  return m;
+}
+
+nlohmann::json describe(const ModelChoice& m) {
+  const auto& c = m.config;
+  return {{"name", c.name},
+          {"origin", m.origin},
+          {"weights", m.source.file ? "from the file" : "synthetic (seeded)"},
+          {"dtype", std::string(name(m.source.dtype))},
+          {"parameters", c.parameters()},
+          {"weight_bytes", c.weight_bytes(m.source.dtype)},
+          {"dim", c.dim},
+          {"layers", c.layers},
+          {"heads", c.heads},
+          {"kv_heads", c.kv_heads},
+          {"head_dim", c.head_dim},
+          {"ffn", c.ffn},
+          {"vocab", c.vocab},
+          {"rope_theta", c.rope_theta},
+          {"rope_scaling", c.rope_scaling.has_value()},
+          {"tied_embeddings", c.tied_embeddings}};
+}
+
+std::vector<std::int32_t> prompt_tokens(std::uint64_t seed, std::size_t count, std::int64_t vocab) {
+  std::vector<std::int32_t> out(count);
+  const auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(1, vocab - 3));
+  for (std::size_t i = 0; i < count; ++i) {
+    const float u = synthetic_value(seed ^ 0x70C3E5ull, i, 1.0f) * 0.5f + 0.5f;  // [0, 1)
+    out[i] = static_cast<std::int32_t>(3 + std::min<std::uint64_t>(span - 1, static_cast<std::uint64_t>(u * static_cast<float>(span))));
+  }
+  return out;
+}
+
+std::uint64_t footprint_bytes(const LlamaConfig& c, DType weights, const GraphShape& s) {
+  const auto kv = static_cast<std::uint64_t>(c.layers) * 2 * static_cast<std::uint64_t>(s.slots * s.context) *
+                  storage_bytes(s.kv_dtype, static_cast<std::size_t>(c.kv_heads * c.head_dim));
+  const auto rows = static_cast<std::uint64_t>(s.max_rows);
+  const auto act = rows * 4 * static_cast<std::uint64_t>(3 * c.dim + 2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 2 * c.ffn) +
+                   static_cast<std::uint64_t>(s.max_outputs) * 4 * static_cast<std::uint64_t>(2 * c.dim + c.vocab);
+  return c.weight_bytes(weights) + kv + act * 2;  // activations, and their Q8_0 copies (bounded by f32 size)
+}
+
+}  // namespace xpb::llm
