@@ -1,6 +1,7 @@
 // The xpubench command line (DESIGN.md §8). Thin: parses arguments, calls the library, prints.
 // Exit codes: 0 success, 1 a benchmark failed or validation found problems, 2 usage or input
 // error, 130 interrupted (Ctrl-C) after saving what was measured.
+#include <chrono>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <set>
 
+#include "xpubench/model_export.hpp"
 #include "xpubench/build_info.hpp"
 
 #include "xpubench/error.hpp"
@@ -236,6 +238,14 @@ int cmd_validate(const std::vector<std::string>& files) {
   return rc;
 }
 
+int cmd_model_export(const std::string& preset, const std::string& dtype, std::uint64_t seed, const std::string& path) {
+  const auto t0 = std::chrono::steady_clock::now();
+  xpb::export_model(preset, dtype, seed, path);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << fmt::format("{}: {} at {} (synthetic weights, seed {}), written in {:.1f} s\n", path, preset, dtype, seed, s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -266,6 +276,16 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check result documents against the schema and run rules");
   validate->add_option("files", validate_files, "result documents (or journals)")->required();
 
+  std::string export_preset, export_dtype = "q8_0", export_path;
+  std::uint64_t export_seed = 1;
+  auto* model = app.add_subcommand("model", "models for the llm workloads");
+  model->require_subcommand(1);
+  auto* model_export = model->add_subcommand("export", "write a preset with its synthetic weights as a GGUF file");
+  model_export->add_option("--preset,-p", export_preset, "preset to write")->required();
+  model_export->add_option("--dtype,-t", export_dtype, "weight dtype: f32, f16, bf16, q8_0, q4_0")->capture_default_str();
+  model_export->add_option("--seed", export_seed, "seed of the synthetic weights (the llm workloads' `seed`)")->capture_default_str();
+  model_export->add_option("-o,--output", export_path, "GGUF file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -284,6 +304,7 @@ int main(int argc, char** argv) {
     if (*info) return cmd_info(info_json);
     if (*run) return cmd_run(run_names, run_devices, run_sets, quick, output, std::vector<std::string>(argv, argv + argc));
     if (*validate) return cmd_validate(validate_files);
+    if (*model_export) return cmd_model_export(export_preset, export_dtype, export_seed, export_path);
   } catch (const xpb::InputError& e) {
     std::fprintf(stderr, "xpubench: error: %s\n", e.what());
     return 2;

@@ -132,13 +132,49 @@ constexpr int kTileJ = 4;  // 32 vector registers with AVX-512VL
 #endif
 constexpr int kTileT = 4;
 
+// Decode: one activation row. The weights are read row after row, so the whole matrix is one
+// sequential stream the hardware prefetcher follows at full speed (reading several rows side
+// by side, as the tiles do, measured 2.5-4x slower from DRAM); four blocks per step keep four
+// independent accumulator chains.
+template <bool kQ4>
+HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
+  const std::size_t nb = x.k / kQuantBlock;
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float corr = 0;
+  auto block = [&](std::size_t b, __m256& a) HWY_ATTR {
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kQuantBlock));
+    __m256i p;
+    float dw;
+    if constexpr (kQ4) {
+      const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + b;
+      dw = _cvtsh_ss(blk->d);
+      p = dot_u8s8(q4_codes(blk), xq);
+      corr += dw * x.sum[b];
+    } else {
+      const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + b;
+      dw = _cvtsh_ss(blk->d);
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->q));
+      p = dot_u8s8(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xq, wv));
+    }
+    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * x.d[b]), a);
+  };
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    block(b, acc[0]);
+    block(b + 1, acc[1]);
+    block(b + 2, acc[2]);
+    block(b + 3, acc[3]);
+  }
+  for (; b < nb; ++b) block(b, acc[0]);
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) - (kQ4 ? 8.0f * corr : 0.0f);
+}
+
 template <bool kQ4>
 void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
                const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
   std::size_t j = j_begin;
   if (rows == 1) {
-    // Decode: one activation row, weights streamed 4 rows at a time (memory bound).
-    for (; j + 4 <= j_end; j += 4) QuantTile<kQ4, 4, 1>(w, row_bytes, j, x, 0, out, ldo);
+    for (; j < j_end; ++j) out[j] = QuantRowDot<kQ4>(w + j * row_bytes, x);
   } else {
     for (; j + kTileJ <= j_end; j += kTileJ) {
       std::size_t t = 0;
@@ -203,10 +239,23 @@ HWY_INLINE auto LoadWidened(const WT* p) {
 }
 
 template <class WT>
+constexpr DType dtype_of() {
+  return std::is_same_v<WT, float> ? DType::f32 : std::is_same_v<WT, hwy::float16_t> ? DType::f16 : DType::bf16;
+}
+
+template <class WT>
+float DotT(const float* a, const WT* b, std::size_t n);
+
+template <class WT>
 void FloatLoop(const WT* w, std::size_t k, std::size_t j_begin, std::size_t j_end, const float* x,
                std::size_t rows, float* out, std::size_t ldo) {
   const hn::ScalableTag<float> df;
   const std::size_t n = hn::Lanes(df);
+  if (rows == 1) {
+    // Decode: row after row, one sequential stream (see QuantRowDot).
+    for (std::size_t j = j_begin; j < j_end; ++j) out[j] = DotT(x, w + j * k, k);
+    return;
+  }
   for (std::size_t t = 0; t < rows; ++t) {
     const float* xt = x + t * k;
     std::size_t j = j_begin;
@@ -277,7 +326,7 @@ float DotT(const float* a, const WT* b, std::size_t n) {
   float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
   for (; i < n; ++i) {
     float bv;
-    decode_row(std::is_same_v<WT, float> ? DType::f32 : DType::f16, reinterpret_cast<const std::byte*>(b + i), &bv, 1);
+    decode_row(dtype_of<WT>(), reinterpret_cast<const std::byte*>(b + i), &bv, 1);
     s += a[i] * bv;
   }
   return s;
@@ -297,7 +346,7 @@ void AxpyT(float s, const WT* x, float* y, std::size_t n) {
   for (; i + lanes <= n; i += lanes) hn::StoreU(hn::MulAdd(vs, LoadWidened(x + i), hn::LoadU(df, y + i)), df, y + i);
   for (; i < n; ++i) {
     float xv;
-    decode_row(std::is_same_v<WT, float> ? DType::f32 : DType::f16, reinterpret_cast<const std::byte*>(x + i), &xv, 1);
+    decode_row(dtype_of<WT>(), reinterpret_cast<const std::byte*>(x + i), &xv, 1);
     y[i] += s * xv;
   }
 }

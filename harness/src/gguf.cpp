@@ -9,6 +9,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -129,17 +130,19 @@ class Cursor {
     throw InputError(path_ + ": " + (where.empty() ? "" : where + ": ") + problem);
   }
 
-  const std::byte* take(std::uint64_t n, std::string_view what) {
+  // `what` + `suffix` names the field in a message; two parts so that the common case builds
+  // no string (this runs once per element of a 128k-entry vocabulary).
+  const std::byte* take(std::uint64_t n, std::string_view what, std::string_view suffix = {}) {
     if (n > left())
-      fail(std::string(what) + " (" + std::to_string(n) + " bytes at byte " + std::to_string(pos_) +
-           ") runs past the end of the file (size " + std::to_string(size_) + ")");
+      fail(std::string(what) + std::string(suffix) + " (" + std::to_string(n) + " bytes at byte " +
+           std::to_string(pos_) + ") runs past the end of the file (size " + std::to_string(size_) + ")");
     const auto* p = data_ + pos_;
     pos_ += n;
     return p;
   }
 
-  std::uint64_t uint(unsigned bytes, std::string_view what) {
-    const auto* p = take(bytes, what);
+  std::uint64_t uint(unsigned bytes, std::string_view what, std::string_view suffix = {}) {
+    const auto* p = take(bytes, what, suffix);
     std::uint64_t v = 0;  // little-endian, whatever the host
     for (unsigned i = 0; i < bytes; ++i) v |= std::uint64_t{std::to_integer<std::uint8_t>(p[i])} << (8 * i);
     return v;
@@ -148,7 +151,7 @@ class Cursor {
   std::uint64_t u64(std::string_view what) { return uint(8, what); }
 
   std::string str(std::string_view what) {
-    const auto length = u64(std::string(what) + " length");
+    const auto length = uint(8, what, " length");
     if (length > left())
       fail(std::string(what) + " length " + std::to_string(length) + " (at byte " +
            std::to_string(pos_ - 8) + ") runs past the end of the file (" + std::to_string(left()) +
@@ -184,9 +187,14 @@ class MetadataParser {
       case ValueType::u16: v.scalar = c_.uint(2, "the u16 value"); break;
       case ValueType::u32: v.scalar = c_.uint(4, "the u32 value"); break;
       case ValueType::u64: v.scalar = c_.uint(8, "the u64 value"); break;
+      // The narrow cast keeps the low bytes, two's complement: the stored signed value.
       case ValueType::i8: v.scalar = std::int64_t{static_cast<std::int8_t>(c_.uint(1, "the i8 value"))}; break;
-      case ValueType::i16: v.scalar = std::int64_t{static_cast<std::int16_t>(c_.uint(2, "the i16 value"))}; break;
-      case ValueType::i32: v.scalar = std::int64_t{static_cast<std::int32_t>(c_.uint(4, "the i32 value"))}; break;
+      case ValueType::i16:
+        v.scalar = std::int64_t{static_cast<std::int16_t>(c_.uint(2, "the i16 value"))};
+        break;
+      case ValueType::i32:
+        v.scalar = std::int64_t{static_cast<std::int32_t>(c_.uint(4, "the i32 value"))};
+        break;
       case ValueType::i64: v.scalar = static_cast<std::int64_t>(c_.uint(8, "the i64 value")); break;
       case ValueType::f32: v.scalar = double{std::bit_cast<float>(c_.u32("the f32 value"))}; break;
       case ValueType::f64: v.scalar = std::bit_cast<double>(c_.u64("the f64 value")); break;
@@ -373,6 +381,10 @@ void File::parse() {
     c.fail("tensor count " + std::to_string(tensor_count) + " is beyond the reader's limit of " +
            std::to_string(kMaxTensors));
 
+  if (kv_count > kMaxMetadataKeys)
+    c.fail("metadata key/value count " + std::to_string(kv_count) + " is beyond the reader's limit of " +
+           std::to_string(kMaxMetadataKeys));
+
   MetadataParser meta(c);
   meta.count(kv_count);
   metadata_.reserve(static_cast<std::size_t>(kv_count));
@@ -396,7 +408,7 @@ void File::parse() {
     metadata_.emplace_back(std::move(key), std::move(value));
   }
 
-  c.context = "header";
+  c.context.clear();
   if (tensor_count > c.left() / kMinTensorInfoBytes)
     c.fail("tensor count " + std::to_string(tensor_count) + " cannot fit in the " +
            std::to_string(c.left()) + " bytes after the metadata (at least " +
@@ -423,8 +435,8 @@ void File::parse() {
         c.fail(what + " is " + std::to_string(ne[d]) + ", beyond the int64 range");
       // elements * ne[d] <= limit exactly when ne[d] <= limit / elements: no product can wrap.
       if (ne[d] > kMaxTensorElements / elements)
-        c.fail("has more than " + std::to_string(kMaxTensorElements) + " elements (2^48, the reader's limit) at " +
-               what + " = " + std::to_string(ne[d]));
+        c.fail("has more than " + std::to_string(kMaxTensorElements) +
+               " elements (2^48, the reader's limit) at " + what + " = " + std::to_string(ne[d]));
       elements *= ne[d];
     }
 
@@ -576,7 +588,12 @@ std::uint64_t check_value(const Value& v, int level, const std::string& where) {
       fits(v.type == ValueType::i64 || (i >= -bound && i < bound));
       return 1;
     }
-    case ValueType::f32:
+    case ValueType::f32: {
+      holds(std::holds_alternative<double>(v.scalar));
+      const auto d = std::get<double>(v.scalar);
+      fits(!std::isfinite(d) || std::fabs(d) <= std::numeric_limits<float>::max());
+      return 1;
+    }
     case ValueType::f64: holds(std::holds_alternative<double>(v.scalar)); return 1;
     case ValueType::boolean: holds(std::holds_alternative<bool>(v.scalar)); return 1;
     case ValueType::string: holds(std::holds_alternative<std::string>(v.scalar)); return 1;
@@ -623,7 +640,9 @@ class Out {
       case ValueType::i16: uint(static_cast<std::uint64_t>(std::get<std::int64_t>(v.scalar)), 2); break;
       case ValueType::i32: uint(static_cast<std::uint64_t>(std::get<std::int64_t>(v.scalar)), 4); break;
       case ValueType::i64: uint(static_cast<std::uint64_t>(std::get<std::int64_t>(v.scalar)), 8); break;
-      case ValueType::f32: u32(std::bit_cast<std::uint32_t>(static_cast<float>(std::get<double>(v.scalar)))); break;
+      case ValueType::f32:
+        u32(std::bit_cast<std::uint32_t>(static_cast<float>(std::get<double>(v.scalar))));
+        break;
       case ValueType::f64: u64(std::bit_cast<std::uint64_t>(std::get<double>(v.scalar))); break;
       case ValueType::boolean: uint(std::get<bool>(v.scalar) ? 1 : 0, 1); break;
       case ValueType::string: str(std::get<std::string>(v.scalar)); break;
@@ -702,7 +721,8 @@ class TempFile {
 }  // namespace
 
 void Writer::set(std::string key, Value v) {
-  if (key.empty()) misuse("empty key");
+  if (key.empty() || key.size() > 65535)
+    misuse("a key must be 1 to 65535 bytes, not " + std::to_string(key.size()));
   const auto where = "key " + quoted(key);
   check_value(v, 0, where);
   if (key == kAlignmentKey) {
@@ -743,6 +763,7 @@ void Writer::set_i32_array(std::string key, const std::vector<std::int32_t>& v) 
 void Writer::add_tensor(std::string name, std::vector<std::int64_t> shape, DType dtype,
                         std::function<void(std::span<std::byte>)> fill) {
   const auto where = "tensor " + quoted(name);
+  if (name.empty() || name.size() > 64) misuse(where + ": a name must be 1 to 64 bytes (GGUF)");
   for (const auto& t : tensors_)
     if (t.name == name) misuse(where + " added twice");
   if (tensors_.size() >= kMaxTensors) misuse("more than " + std::to_string(kMaxTensors) + " tensors");
@@ -760,7 +781,8 @@ void Writer::add_tensor(std::string name, std::vector<std::int64_t> shape, DType
   const auto block = traits(dtype).block_elements;
   if (static_cast<std::uint64_t>(shape.back()) % block != 0)
     misuse(where + ": the last (contiguous) dimension " + std::to_string(shape.back()) +
-           " is not a multiple of the " + std::string(xpb::name(dtype)) + " block of " + std::to_string(block));
+           " is not a multiple of the " + std::string(xpb::name(dtype)) + " block of " +
+           std::to_string(block));
   if (!fill) misuse(where + " has no fill function");
   const auto bytes = storage_bytes(dtype, static_cast<std::size_t>(elements));
   tensors_.push_back({std::move(name), std::move(shape), dtype, bytes, std::move(fill)});
@@ -769,8 +791,8 @@ void Writer::add_tensor(std::string name, std::vector<std::int64_t> shape, DType
 void Writer::write(const std::string& path) const {
   std::uint64_t values = 0;
   for (const auto& [key, v] : metadata_) values += check_value(v, 0, "key " + quoted(key));
-  const bool has_alignment =
-      std::any_of(metadata_.begin(), metadata_.end(), [](const auto& kv) { return kv.first == kAlignmentKey; });
+  const bool has_alignment = std::any_of(metadata_.begin(), metadata_.end(),
+                                         [](const auto& kv) { return kv.first == kAlignmentKey; });
   if (values + (has_alignment ? 0 : 1) > kMaxMetadataValues)
     misuse("the metadata holds more than " + std::to_string(kMaxMetadataValues) +
            " values in all, more than the reader accepts");

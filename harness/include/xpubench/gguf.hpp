@@ -37,10 +37,11 @@ inline constexpr std::size_t kHeaderBytes = 24;          // magic, version and t
 inline constexpr std::uint32_t kMaxDims = 4;                   // dimensions of a tensor
 inline constexpr int kMaxArrayDepth = 4;                       // arrays nested in arrays
 inline constexpr std::uint64_t kMaxTensorElements = 1ull << 48;
-inline constexpr std::uint64_t kMaxTensors = 1ull << 20;
+inline constexpr std::uint64_t kMaxTensors = 1ull << 18;      // ~250 bytes of memory each
+inline constexpr std::uint64_t kMaxMetadataKeys = 1ull << 16;  // ~200 bytes each
 // Key/value pairs plus array elements, all levels: a 262k-token vocabulary with scores and token
-// types is about 0.8M. Each costs sizeof(Value) (~72 bytes) of memory, so this bounds the
-// metadata at ~300 MB plus the bytes of its strings (which are in the file).
+// types is about 0.8M. Each costs sizeof(Value) (80 bytes), so with the two limits above open()
+// allocates at most about 450 MB, plus a copy of the file's metadata strings, whatever it reads.
 inline constexpr std::uint64_t kMaxMetadataValues = 1ull << 22;
 
 // GGUF metadata value types, numbered as in the file.
@@ -116,9 +117,12 @@ struct TensorInfo {
 //
 // What open() accepts beyond the format: tensors may appear in any order and may overlap each
 // other (each must lie wholly in the data section, at an offset that is a multiple of the
-// alignment); a file without tensors may end before the data section. It rejects: versions other
-// than 3, duplicate keys, duplicate tensor names, a bool byte other than 0 or 1, a
-// general.alignment that is not a u32 power of two, dimensions of 0, and the limits above.
+// alignment; the mapping is read-only, so overlap is harmless); padding bytes are not checked;
+// the last tensor need not be padded; a file without tensors may end before the data section;
+// names of any length (ggml's own limit of 64 bytes is the writer's business). It rejects:
+// versions other than 3, duplicate keys, duplicate tensor names, a bool byte other than 0 or 1,
+// a general.alignment that is not a u32 power of two, dimensions of 0, and the limits above.
+// Strings are not checked for UTF-8.
 //
 // The file must not be truncated by anyone while it is open: touching a tensor's pages past the
 // new end would raise SIGBUS, which no check at open() can prevent.
@@ -179,10 +183,11 @@ class File {
 // std::invalid_argument at once rather than producing a file the reader would refuse.
 class Writer {
  public:
-  // Adds a key, or replaces its value in place when it is already set (the order of keys in the
-  // file is the order of first setting). "general.alignment" sets the alignment of the data
-  // section and must be a u32 power of two; when never set it is written as u32 32 after the
-  // other keys (the writer always writes it explicitly).
+  // Adds a key (1 to 65535 bytes), or replaces its value in place when it is already set (the
+  // order of keys in the file is the order of first setting). "general.alignment" sets the
+  // alignment of the data section and must be a u32 power of two; when never set it is written
+  // as u32 32 after the other keys (the writer always writes it explicitly). An f32 value is
+  // written rounded to float; one beyond float's range is refused.
   void set(std::string key, Value v);
   void set_u8(std::string key, std::uint8_t v) { set(std::move(key), Value::u8(v)); }
   void set_u32(std::string key, std::uint32_t v) { set(std::move(key), Value::u32(v)); }
@@ -197,7 +202,8 @@ class Writer {
   void set_f32_array(std::string key, const std::vector<float>& v);
   void set_i32_array(std::string key, const std::vector<std::int32_t>& v);
 
-  // `shape` row-major, outermost first, as TensorInfo::shape (written reversed as ne[]).
+  // `name`: 1 to 64 bytes, as the GGUF spec requires. `shape`: row-major, outermost first, as
+  // TensorInfo::shape (written reversed as ne[]).
   // `fill` is called once per write() with a span of exactly storage_bytes(dtype, elements)
   // zeroed bytes and must store the tensor's bytes there; it may throw, which abandons the write.
   void add_tensor(std::string name, std::vector<std::int64_t> shape, DType dtype,
