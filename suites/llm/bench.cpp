@@ -253,6 +253,7 @@ class Bench final : public Workload {
       record.conformance = check_against_ref(ctx, model, threads, 8, 32);
     } else {
       record.conformance = {{"status", "skipped"},
+                            {"method", "greedy tokens and logits against ref (not run)"},
                             {"reason", p["check"] == "off" ? "check=off"
                                                            : "the model has " + std::to_string(model.config.parameters()) +
                                                                  " parameters; the scalar reference checks models up to "

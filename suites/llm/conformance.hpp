@@ -10,7 +10,7 @@
 namespace xpb::llm {
 
 struct Tolerance {
-  double max_logit_error;  // largest |device - ref| over a step's logits, over the RMS of ref's
+  double rms_logit_error;  // RMS of (device - ref) over a step's logits, over the RMS of ref's
   bool tokens_must_match;  // every greedy token identical
   double min_token_agreement;  // else: the fraction of steps whose greedy tokens agree
   const char* why;
@@ -21,7 +21,8 @@ Tolerance tolerance_for(DType weights);
 // ctx.reference, both from the tokens ref chose (teacher forcing, so one early difference
 // cannot send the two down different paths and hide how close the logits are), and returns
 // the conformance object: {status, method, steps, token_agreement, first_disagreement,
-// max_logit_error, tolerance, why}. Status is passed, failed, mistrusted (non-finite or
+// rms_logit_error (the worst step's), max_logit_error, max_error (= rms_logit_error),
+// tolerance}. Status is passed, failed, mistrusted (non-finite or
 // constant logits) or skipped (with the reason).
 nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int threads, int prompt, int steps);
 

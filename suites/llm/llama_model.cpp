@@ -173,7 +173,10 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
   // Uniform on [-a, a) has standard deviation a / sqrt(3).
   auto proj = [](std::int64_t fan_in) { return std::sqrt(3.0 / static_cast<double>(fan_in)); };
   const std::int64_t q_width = c.heads * c.head_dim, kv_width = c.kv_heads * c.head_dim;
-  add("token_embd.weight", {c.vocab, c.dim}, true, 1.0);
+  // The embedding is small (std 0.02, the usual initialisation of GPT-2 and Llama), so the
+  // layers' outputs (unit RMS) dominate the residual stream: with a large embedding a tied
+  // output head would mostly see the input token again and greedy decoding would repeat it.
+  add("token_embd.weight", {c.vocab, c.dim}, true, 0.02 * std::sqrt(3.0));
   for (std::int64_t l = 0; l < c.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", {c.dim}, false, 0);

@@ -52,8 +52,9 @@ struct WeightSource {
 // (token_embd.weight, blk.N.attn_q.weight, ...). Synthetic values are uniform with the
 // standard deviation 1/sqrt(fan_in) for projections (so a product of a unit-RMS input keeps
 // unit RMS: activations stay finite through every layer, and logits have a spread of about 1,
-// so greedy decoding does not collapse onto one token), 0.58 (uniform on [-1, 1)) for the
-// embedding table, and 1 for norm weights.
+// so greedy decoding does not collapse onto one token), 0.02 for the embedding table (small
+// next to the layers' outputs, or a tied head would keep predicting the input token), and 1
+// for norm weights.
 struct WeightSpec {
   std::string name;
   std::vector<std::int64_t> shape;
