@@ -1,0 +1,49 @@
+"""The llm workloads through the real CLI: a preset exported as GGUF and run from the file,
+the quick llm suite, and a broken model file refused with its name."""
+import json
+
+from conftest import FAST, load
+
+
+def test_exported_model_runs_from_its_file_and_checks_against_ref(cli, tmp_path):
+    model = tmp_path / "tiny.gguf"
+    r = cli("model", "export", "--preset", "tiny", "--dtype", "q8_0", "-o", model)
+    assert r.returncode == 0, r.stderr
+    assert model.stat().st_size > 0
+    out = tmp_path / "r.json"
+    r = cli("run", "llm.bench", "--set", f"model={model}", "--set", "test=[pp,tg]", "--set", "n_prompt=16",
+            "--set", "n_gen=8", "--set", "roofline=off", *FAST, "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = load(out)
+    assert [b["params"]["test"] for b in doc["benchmarks"]] == ["pp", "tg"]
+    for b in doc["benchmarks"]:
+        assert b["status"] == "passed"
+        assert b["params"]["dtype"] == "q8_0"  # the file's own dtype is recorded
+        assert b["conformance"]["status"] == "passed"
+        assert b["metrics"][0]["name"] == "tokens_per_second"
+        assert b["details"]["model"]["origin"] == str(model)
+    assert cli("validate", out).returncode == 0
+
+
+def test_quick_llm_suite_writes_a_valid_result(cli, tmp_path):
+    out = tmp_path / "llm.json"
+    r = cli("run", "llm", "--quick", "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = load(out)
+    names = {b["workload"] for b in doc["benchmarks"]}
+    assert names == {"llm.bench", "llm.serving"}
+    assert all(b["status"] == "passed" for b in doc["benchmarks"]), [b["status"] for b in doc["benchmarks"]]
+    serving = next(b for b in doc["benchmarks"] if b["workload"] == "llm.serving")
+    assert {m["name"] for m in serving["metrics"]} >= {"ttft", "tpot", "itl", "e2e_latency", "goodput"}
+    assert cli("validate", out).returncode == 0
+
+
+def test_a_broken_model_file_is_an_input_error_naming_it(cli, tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 16)
+    r = cli("run", "llm.bench", "--set", f"model={bad}", "-o", tmp_path / "x.json")
+    assert r.returncode == 2
+    assert str(bad) in r.stderr
+    r = cli("model", "export", "--preset", "nope", "-o", tmp_path / "n.gguf")
+    assert r.returncode == 2
+    assert "unknown preset 'nope'" in r.stderr
