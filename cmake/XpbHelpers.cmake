@@ -19,5 +19,7 @@ endfunction()
 function(xpb_object_library name)
   add_library(${name} OBJECT ${ARGN})
   target_link_libraries(${name} PUBLIC xpb_harness_headers)
+  # Private headers are named from the project root ("suites/workload_common.hpp").
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   xpb_warnings(${name})
 endfunction()

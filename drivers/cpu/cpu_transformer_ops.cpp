@@ -42,10 +42,7 @@ bool is_transformer_op(Op op) {
 
 std::size_t CpuExecutable::live_rows(TensorId id) const {
   const TensorDesc& t = graph_.tensor(id);
-  const auto rows = t.shape.empty() ? std::size_t{1} : static_cast<std::size_t>(t.shape[0]);
-  if (!t.live_rows) return rows;
-  const std::int32_t live = *ptr<std::int32_t>(*t.live_rows);
-  return static_cast<std::size_t>(std::clamp<std::int64_t>(live, 0, static_cast<std::int64_t>(rows)));
+  return live_row_count(t, t.live_rows ? *ptr<std::int32_t>(*t.live_rows) : 0);
 }
 
 void CpuExecutable::prepare_transformer() {

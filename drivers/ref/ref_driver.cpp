@@ -62,10 +62,7 @@ class RefDevice final : public Device {
   const DeviceInfo& info() const override { return info_; }
   DeviceCaps caps() const override {
     DeviceCaps c;
-    c.ops = {Op::copy,      Op::scale,    Op::add,    Op::triad,     Op::read_sum,
-             Op::write_fill, Op::chase,   Op::fill_pattern, Op::verify_pattern,
-             Op::embedding, Op::rms_norm, Op::matmul, Op::rope,      Op::attention,
-             Op::silu_mul,  Op::argmax,   Op::gather_rows};
+    c.ops = all_ops();
     c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32,
                 DType::u64, DType::q8_0, DType::q4_0};
     c.max_threads = 1;

@@ -127,10 +127,7 @@ void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ri
 
 std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id) {
   const TensorDesc& t = g.tensor(id);
-  const auto rows = t.shape.empty() ? std::size_t{1} : static_cast<std::size_t>(t.shape[0]);
-  if (!t.live_rows) return rows;
-  const std::int32_t live = *data_as<std::int32_t>(store[*t.live_rows]);
-  return static_cast<std::size_t>(std::clamp<std::int64_t>(live, 0, static_cast<std::int64_t>(rows)));
+  return live_row_count(t, t.live_rows ? *data_as<std::int32_t>(store[*t.live_rows]) : 0);
 }
 
 void run_node(const Graph& g, const Node& node, const TensorStore& store) {

@@ -1,5 +1,6 @@
 #include "xpubench/graph.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "xpubench/quant.hpp"
@@ -40,6 +41,17 @@ bool is_float(DType t) { return t == DType::f32 || t == DType::f64; }
 std::string_view name(TensorRole r) { return kRoleNames.at(static_cast<std::size_t>(r)); }
 std::string_view name(Op op) { return kOpNames.at(static_cast<std::size_t>(op)); }
 std::optional<Op> parse_op(std::string_view s) { return parse_name<Op>(kOpNames, s); }
+std::vector<Op> all_ops() {
+  std::vector<Op> out;
+  for (std::size_t i = 0; i < kOpNames.size(); ++i) out.push_back(static_cast<Op>(i));
+  return out;
+}
+
+std::size_t live_row_count(const TensorDesc& t, std::int32_t live) {
+  const auto rows = t.shape.empty() ? std::int64_t{1} : t.shape[0];
+  if (!t.live_rows) return static_cast<std::size_t>(rows);
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(live, 0, rows));
+}
 std::string_view name(Pattern p) { return kPatternNames.at(static_cast<std::size_t>(p)); }
 std::optional<Pattern> parse_pattern(std::string_view s) {
   return parse_name<Pattern>(kPatternNames, s);

@@ -72,14 +72,9 @@ void encode_row(DType dtype, const float* src, std::byte* dst, std::size_t n) {
   switch (dtype) {
     case DType::f32: std::memcpy(dst, src, n * 4); return;
     case DType::f16:
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint16_t h = f32_to_f16(src[i]);
-        std::memcpy(dst + 2 * i, &h, 2);
-      }
-      return;
     case DType::bf16:
       for (std::size_t i = 0; i < n; ++i) {
-        const std::uint16_t h = f32_to_bf16(src[i]);
+        const std::uint16_t h = dtype == DType::f16 ? f32_to_f16(src[i]) : f32_to_bf16(src[i]);
         std::memcpy(dst + 2 * i, &h, 2);
       }
       return;

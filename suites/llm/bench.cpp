@@ -17,6 +17,7 @@
 #include "llama_engine.hpp"
 #include "llm_common.hpp"
 #include "xpubench/error.hpp"
+#include "suites/workload_common.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::llm {
@@ -31,7 +32,8 @@ struct TestSpec {
 // tests as they do to single graph runs.
 class TestRun final : public Executable {
  public:
-  TestRun(LlamaEngine& e, TestSpec spec, std::uint64_t seed) : e_(e), spec_(std::move(spec)), seed_(seed) {}
+  TestRun(LlamaEngine& e, TestSpec spec, std::uint64_t seed)
+      : e_(e), spec_(std::move(spec)), seed_(seed), last_(static_cast<std::size_t>(spec_.sequences), 3) {}
 
   Timing run(std::uint64_t iterations) override {
     Timing total{0.0, ClockKind::host};
@@ -90,12 +92,12 @@ class TestRun final : public Executable {
     return t;
   }
 
-  std::vector<std::int32_t> last_ = std::vector<std::int32_t>(1024, 3);
 
  private:
   LlamaEngine& e_;
   TestSpec spec_;
   std::uint64_t seed_;
+  std::vector<std::int32_t> last_;  // per sequence: the token it generated last
 };
 
 // Read bandwidth on `threads` threads, measured once per process by memory.bandwidth.
@@ -150,7 +152,7 @@ class Bench final : public Workload {
         {"depth", "KV cache positions filled before the test (not timed)", 0, {}},
         {"ubatch", "tokens per step while processing a prompt", 512, {}},
         {"sequences", "sequences generated together (tg batch size)", 1, {}},
-        {"threads", "worker threads: a number or \"all\"", "all", {}},
+        {"threads", "worker threads: a number, \"all\" or \"scaling\" (1, 2, 4, ... all)", "all", {}},
         {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
         {"seed", "seed of the synthetic weights and prompt tokens", 1, {}},
         {"check", "conformance against ref: auto (models up to 120M parameters), on, off", "auto", {"auto", "on", "off"}},
@@ -160,21 +162,12 @@ class Bench final : public Workload {
 
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
     auto q = p;
-    auto whole = [&](const char* key, std::int64_t lo, std::int64_t hi) {
-      if (!p[key].is_number_integer() || p[key].get<std::int64_t>() < lo || p[key].get<std::int64_t>() > hi)
-        throw InputError(std::string("parameter '") + key + "' expects a whole number in [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "], got " + p[key].dump());
-      q[key] = p[key].get<std::int64_t>();
-    };
-    whole("n_prompt", 1, 1 << 20);
-    whole("n_gen", 1, 1 << 20);
-    whole("depth", 0, 1 << 22);
-    whole("ubatch", 1, 8192);
-    whole("sequences", 1, 1024);
-    whole("seed", 0, std::int64_t{1} << 53);
-    const int all = std::max(1, system.topology.pus);
-    if (p["threads"] == "all") q["threads"] = all;
-    else whole("threads", 1, 4096);
+    q["n_prompt"] = whole_number(p["n_prompt"], "n_prompt", 1, 1 << 20);
+    q["n_gen"] = whole_number(p["n_gen"], "n_gen", 1, 1 << 20);
+    q["depth"] = whole_number(p["depth"], "depth", 0, 1 << 22);
+    q["ubatch"] = whole_number(p["ubatch"], "ubatch", 1, 8192);
+    q["sequences"] = whole_number(p["sequences"], "sequences", 1, 1024);
+    q["seed"] = whole_number(p["seed"], "seed", 0, std::int64_t{1} << 53);
     if (!(p["roofline"] == "measure" || p["roofline"] == "off" || (p["roofline"].is_number() && p["roofline"].get<double>() > 0)))
       throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + p["roofline"].dump());
     // A GGUF file has its own dtype: record it instead of the preset dtype.
@@ -183,7 +176,12 @@ class Bench final : public Workload {
     // Parameters a test does not use are left out, so one test is not listed several times.
     if (q["test"] == "tg") q.erase("n_prompt"), q.erase("ubatch");
     if (q["test"] == "pp") q.erase("n_gen"), q.erase("sequences");
-    return {q};
+    std::vector<nlohmann::json> points;
+    for (int t : thread_counts(p["threads"], system, "threads")) {
+      q["threads"] = t;
+      points.push_back(q);
+    }
+    return points;
   }
 
   BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
@@ -197,11 +195,7 @@ class Bench final : public Workload {
     spec.ubatch = p.value("ubatch", 512);
     spec.sequences = p.value("sequences", 1);
     const int threads = p["threads"].get<int>();
-    if (threads > ctx.device.caps().max_threads) {
-      record.outcome = Outcome::with(Status::skipped, std::to_string(threads) + " threads asked for; the device has " +
-                                                          std::to_string(ctx.device.caps().max_threads));
-      return record;
-    }
+    if (!check_threads(ctx, threads, record)) return record;
     GraphShape shape;
     shape.slots = spec.sequences;
     shape.max_rows = std::max(spec.sequences, std::min(spec.ubatch, std::max({spec.n_prompt, spec.depth, 1})));
@@ -212,13 +206,8 @@ class Bench final : public Workload {
     record.details["graph"] = {{"max_rows", shape.max_rows}, {"slots", shape.slots}, {"context", shape.context},
                                {"kv_dtype", std::string(xpb::name(shape.kv_dtype))}};
     const std::uint64_t need = footprint_bytes(model.config, model.source.dtype, shape);
-    const std::uint64_t have = ctx.device.caps().memory_bytes;
     record.details["memory_needed_bytes"] = need;
-    if (have != 0 && need > have / 10 * 9) {
-      record.outcome = Outcome::with(Status::skipped, "needs " + std::to_string(need >> 20) + " MiB; the device has " +
-                                                          std::to_string(have >> 20) + " MiB free (90% may be used)");
-      return record;
-    }
+    if (!check_memory(ctx, need, record)) return record;
     CompileOptions opts;
     opts.threads = threads;
     auto [outcome, engine] = LlamaEngine::create(ctx.device, model.config, model.source, shape, opts);
@@ -231,13 +220,9 @@ class Bench final : public Workload {
     for (int q = 0; q < spec.sequences && spec.depth > 0; ++q) {
       test.prompt(0, spec.depth, q);
     }
-    Measurement m = measure(test, ctx.policy, ctx.energy, ctx.cancel);
-    record.timing = m.to_json();
-    record.energy = to_json(m.energy);
-    if (m.interrupted) {
-      record.outcome = Outcome::with(Status::interrupted, "stopped by the user before the stop rules were met");
-      return record;
-    }
+    const auto measured = measure_into(ctx, test, record);
+    if (!measured) return record;
+    const Measurement& m = *measured;
     const double tokens = spec.test == "pp"   ? spec.n_prompt
                           : spec.test == "tg" ? static_cast<double>(spec.n_gen) * spec.sequences
                                               : static_cast<double>(spec.n_prompt) + static_cast<double>(spec.n_gen) * spec.sequences;

@@ -232,8 +232,11 @@ GgufModel open_gguf(const std::string& path) {
     if (t.shape.size() == 2) ++count[t.dtype];
   m.dtype = DType::f32;
   int best = 0;
-  for (const auto& [t, n] : count)
-    if (n > best) best = n, m.dtype = t;
+  for (const auto& [t, n] : count) {
+    if (n <= best) continue;
+    best = n;
+    m.dtype = t;
+  }
   m.source.dtype = m.dtype;
   m.source.file = file;
   weight_specs(c, m.source);  // every tensor present with its expected shape, or an error now
@@ -301,7 +304,7 @@ void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const st
         for (std::size_t i = 0; i < cols; ++i) {
           if (init.kind == TensorInit::Kind::synthetic)
             row[i] = synthetic_value(init.seed, r * cols + i, static_cast<float>(init.value));
-          else if (init.kind == TensorInit::Kind::bytes)
+          else if (init.kind == TensorInit::Kind::bytes)  // the f32 rope factors, held by the spec
             row[i] = reinterpret_cast<const float*>(init.source)[r * cols + i];
           else
             row[i] = static_cast<float>(init.value);

@@ -12,6 +12,7 @@
 #include "llm_common.hpp"
 #include "serving_sim.hpp"
 #include "xpubench/error.hpp"
+#include "suites/workload_common.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::llm {
@@ -97,7 +98,7 @@ class Serving final : public Workload {
         {"max_batch_tokens", "tokens per step (longer prompts are split across steps)", 256, {}},
         {"slo_ttft_ms", "goodput: time to first token at most this (ms), or \"none\"", 1000, {}},
         {"slo_tpot_ms", "goodput: time per output token at most this (ms), or \"none\"", 100, {}},
-        {"threads", "worker threads: a number or \"all\"", "all", {}},
+        {"threads", "worker threads: a number, \"all\" or \"scaling\"", "all", {}},
         {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
         {"seed", "seed of weights, arrivals, lengths and prompts", 1, {}},
     };
@@ -105,19 +106,10 @@ class Serving final : public Workload {
 
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
     auto q = p;
-    auto whole = [&](const char* key, std::int64_t lo, std::int64_t hi) {
-      if (!p[key].is_number_integer() || p[key].get<std::int64_t>() < lo || p[key].get<std::int64_t>() > hi)
-        throw InputError(std::string("parameter '") + key + "' expects a whole number in [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "], got " + p[key].dump());
-    };
-    whole("requests", 1, 1 << 20);
-    whole("input_tokens", 1, 1 << 20);
-    whole("output_tokens", 1, 1 << 20);
-    whole("concurrency", 1, 1024);
-    whole("max_batch_tokens", 1, 8192);
-    whole("seed", 0, std::int64_t{1} << 53);
-    if (p["threads"] == "all") q["threads"] = std::max(1, system.topology.pus);
-    else whole("threads", 1, 4096);
+    for (const char* key : {"requests", "input_tokens", "output_tokens"}) q[key] = whole_number(p[key], key, 1, 1 << 20);
+    q["concurrency"] = whole_number(p["concurrency"], "concurrency", 1, 1024);
+    q["max_batch_tokens"] = whole_number(p["max_batch_tokens"], "max_batch_tokens", 1, 8192);
+    q["seed"] = whole_number(p["seed"], "seed", 0, std::int64_t{1} << 53);
     if (!(p["rate"] == "inf" || (p["rate"].is_number() && p["rate"].get<double>() > 0)))
       throw InputError("parameter 'rate' expects a positive number of requests per second or \"inf\", got " + p["rate"].dump());
     if (!p["length_jitter"].is_number() || p["length_jitter"].get<double>() < 0 || p["length_jitter"].get<double>() >= 1)
@@ -127,7 +119,12 @@ class Serving final : public Workload {
         throw InputError(std::string("parameter '") + k + "' expects a positive number of ms or \"none\", got " + p[k].dump());
     const auto model = resolve_model(q);
     if (model.source.file) q["dtype"] = std::string(xpb::name(model.source.dtype));
-    return {q};
+    std::vector<nlohmann::json> points;
+    for (int t : thread_counts(p["threads"], system, "threads")) {
+      q["threads"] = t;
+      points.push_back(q);
+    }
+    return points;
   }
 
   BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
@@ -159,18 +156,9 @@ class Serving final : public Workload {
     shape.kv_dtype = *parse_dtype(p["kv_dtype"].get<std::string>());
     record.details["model"] = describe(model);
     const std::uint64_t need = footprint_bytes(model.config, model.source.dtype, shape);
-    const std::uint64_t have = ctx.device.caps().memory_bytes;
-    if (have != 0 && need > have / 10 * 9) {
-      record.outcome = Outcome::with(Status::skipped, "needs " + std::to_string(need >> 20) + " MiB; the device has " +
-                                                          std::to_string(have >> 20) + " MiB free (90% may be used)");
-      return record;
-    }
+    record.details["memory_needed_bytes"] = need;
     const int threads = p["threads"].get<int>();
-    if (threads > ctx.device.caps().max_threads) {
-      record.outcome = Outcome::with(Status::skipped, std::to_string(threads) + " threads asked for; the device has " +
-                                                          std::to_string(ctx.device.caps().max_threads));
-      return record;
-    }
+    if (!check_memory(ctx, need, record) || !check_threads(ctx, threads, record)) return record;
     CompileOptions opts;
     opts.threads = threads;
     auto [outcome, engine] = LlamaEngine::create(ctx.device, model.config, model.source, shape, opts);

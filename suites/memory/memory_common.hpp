@@ -14,18 +14,16 @@
 #include "xpubench/runner.hpp"
 #include "xpubench/system.hpp"
 #include "xpubench/workload.hpp"
+#include "suites/workload_common.hpp"
 
 namespace xpb::memory {
 
-// "all" -> every PU; "scaling" -> 1, 2, 4, ... and every PU; a number -> itself. Throws
-// InputError naming `param` for anything else.
-std::vector<int> thread_counts(const nlohmann::json& value, const SystemInfo& system,
-                               const std::string& param);
-
-// A whole number in [lo, hi]; throws InputError naming `param` for anything else (a string,
-// a fraction, a value that would not fit).
-std::int64_t whole_number(const nlohmann::json& value, const std::string& param, std::int64_t lo,
-                          std::int64_t hi);
+// Helpers every workload family shares (suites/workload_common.hpp).
+using xpb::check_memory;
+using xpb::check_threads;
+using xpb::measure_into;
+using xpb::thread_counts;
+using xpb::whole_number;
 
 // Arrays of at least 4x the last-level cache (all instances together), so no level of the
 // cache hierarchy can hold them; 64 MiB when no cache size is known.
@@ -43,18 +41,6 @@ std::string fits_in(const SystemInfo& system, std::uint64_t bytes);
 // `record` and returns null.
 std::unique_ptr<Executable> compile(RunContext& ctx, const Graph& g, const CompileOptions& opts,
                                     BenchmarkRecord& record);
-
-// Skips the benchmark (in `record`) when the device has fewer threads than asked for.
-bool check_threads(RunContext& ctx, int threads, BenchmarkRecord& record);
-
-// Skips the benchmark (in `record`) when its tensors (`bytes` in all) would take more than
-// 90% of the memory the device has free, so a large setting cannot push the host into the
-// OOM killer. Passes when the device does not know its memory.
-bool check_memory(RunContext& ctx, std::uint64_t bytes, BenchmarkRecord& record);
-
-// Runs the measurement and stores timing and energy in `record`; marks it interrupted and
-// returns nothing when the user stopped the run.
-std::optional<Measurement> measure_into(RunContext& ctx, Executable& exe, BenchmarkRecord& record);
 
 // Reads a whole tensor back from the device.
 template <class T>

@@ -129,6 +129,12 @@ enum class Op : std::uint8_t {
 };
 std::string_view name(Op op);
 std::optional<Op> parse_op(std::string_view s);
+// Every op of the catalogue, in declaration order.
+std::vector<Op> all_ops();
+
+// The rows of `t` that are live when its live_rows tensor holds `live`: clamped to
+// 0..shape[0]; shape[0] (1 for a scalar) when `t` has no dynamic rows.
+std::size_t live_row_count(const TensorDesc& t, std::int32_t live);
 
 // Test patterns of memtester/stressapptest kind, word by word (64-bit words).
 enum class Pattern : std::uint8_t {
