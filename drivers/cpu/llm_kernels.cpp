@@ -190,11 +190,11 @@ HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
 // weights are made unsigned (Q4_0's codes are; Q8_0's get +128) and the offset is taken off
 // in the integer sums before they are scaled: the accumulator of vpdpbusd starts at
 // -offset x (sum of each lane's 4 activation codes), precomputed in neg_sum4.
-// One pair of blocks (b, b + 1) into acc.
+// Blocks b and b + 1 of a weight row as 64 unsigned codes in x's order (Q4_0's codes 0..15;
+// Q8_0's values + 128), and their two scales spread over the 16 lanes of the sums.
 template <bool kQ4>
-HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::size_t b, __m512& acc) {
-  const __m512i off = _mm512_loadu_si512(x.neg_sum4 + b * 8);
-  __m512i codes, init;
+HWY_INLINE __m512i WeightPair512(const std::byte* row, std::size_t b, __m512& dw) {
+  __m512i codes;
   std::uint16_t d0, d1;
   if constexpr (kQ4) {
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + b;
@@ -206,7 +206,6 @@ HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
     const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // lo0 lo1 hi0 hi1
     codes = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));               // lo0 hi0 lo1 hi1
-    init = _mm512_slli_epi32(off, 3);
     d0 = blk[0].d;
     d1 = blk[1].d;
   } else {
@@ -215,15 +214,57 @@ HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::
         _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].q))),
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].q)), 1);
     codes = _mm512_xor_si512(wv, _mm512_set1_epi8(static_cast<char>(0x80)));
-    init = _mm512_slli_epi32(off, 7);
     d0 = blk[0].d;
     d1 = blk[1].d;
   }
-  const __m512i p = _mm512_dpbusd_epi32(init, codes, _mm512_loadu_si512(x.q + b * kQuantBlock));
-  const __m256i dw16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
-                                               _mm_set1_epi16(static_cast<short>(d1)), 1);
-  const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(dw16), _mm512_loadu_ps(x.d4 + b * 8));
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale, acc);
+  dw = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
+                                               _mm_set1_epi16(static_cast<short>(d1)), 1));
+  return codes;
+}
+
+// The starting sums for activation row t at blocks b, b + 1: minus the weights' offset (8 for
+// Q4_0, 128 for Q8_0) times each lane's sum of 4 activation codes.
+template <bool kQ4>
+HWY_INLINE __m512i OffsetPair512(const QuantizedRows& x, std::size_t t, std::size_t b) {
+  const __m512i neg = _mm512_loadu_si512(x.neg_sum4 + (t * x.k + b * kQuantBlock) / 4);
+  return kQ4 ? _mm512_slli_epi32(neg, 3) : _mm512_slli_epi32(neg, 7);
+}
+
+template <bool kQ4>
+HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::size_t b, __m512& acc) {
+  __m512 dw;
+  const __m512i codes = WeightPair512<kQ4>(row, b, dw);
+  const __m512i p = _mm512_dpbusd_epi32(OffsetPair512<kQ4>(x, 0, b), codes, _mm512_loadu_si512(x.q + b * kQuantBlock));
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, _mm512_loadu_ps(x.d4 + b * 8)), acc);
+}
+
+// Prompt processing: RJ weight rows x RT activation rows, two blocks at a time; each weight
+// pair is unpacked once for RT rows and each activation pair loaded once for RJ rows.
+template <bool kQ4, int RJ, int RT>
+HWY_INLINE void QuantTile512(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
+                             std::size_t t, float* out, std::size_t ldo) {
+  const std::size_t nb = x.k / kQuantBlock;
+  __m512 acc[RJ][RT];
+  for (int r = 0; r < RJ; ++r)
+    for (int c = 0; c < RT; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (std::size_t b = 0; b + 2 <= nb; b += 2) {
+    __m512i codes[RJ];
+    __m512 dw[RJ];
+    for (int r = 0; r < RJ; ++r) codes[r] = WeightPair512<kQ4>(w + (j + static_cast<std::size_t>(r)) * row_bytes, b, dw[r]);
+    for (int c = 0; c < RT; ++c) {
+      const std::size_t row = t + static_cast<std::size_t>(c);
+      const __m512i init = OffsetPair512<kQ4>(x, row, b);
+      const __m512i xq = _mm512_loadu_si512(x.q + row * x.k + b * kQuantBlock);
+      const __m512 dx = _mm512_loadu_ps(x.d4 + (row * x.k + b * kQuantBlock) / 4);
+      for (int r = 0; r < RJ; ++r) {
+        const __m512i p = _mm512_dpbusd_epi32(init, codes[r], xq);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx), acc[r][c]);
+      }
+    }
+  }
+  for (int c = 0; c < RT; ++c)
+    for (int r = 0; r < RJ; ++r)
+      out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
 template <bool kQ4>
@@ -260,6 +301,15 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
     for (; j < j_end; ++j) out[j] = QuantRowDot<kQ4>(w + j * row_bytes, x);
 #endif
   } else {
+#if HWY_TARGET == HWY_AVX3_DL
+    if ((x.k / kQuantBlock) % 2 == 0) {  // whole pairs of blocks
+      for (; j + 4 <= j_end; j += 4) {
+        std::size_t t = 0;
+        for (; t + 4 <= rows; t += 4) QuantTile512<kQ4, 4, 4>(w, row_bytes, j, x, t, out, ldo);
+        for (; t < rows; ++t) QuantTile512<kQ4, 4, 1>(w, row_bytes, j, x, t, out, ldo);
+      }
+    }
+#endif
     for (; j + kTileJ <= j_end; j += kTileJ) {
       std::size_t t = 0;
       for (; t + kTileT <= rows; t += kTileT) QuantTile<kQ4, kTileJ, kTileT>(w, row_bytes, j, x, t, out, ldo);
