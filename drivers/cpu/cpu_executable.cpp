@@ -385,11 +385,18 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
 }
 
 nlohmann::json CpuExecutable::describe() const {
+  std::vector<TensorId> large;
+  std::vector<const MemoryRegion*> regions;
+  for (TensorId id = 0; id < tensors_.size(); ++id)
+    if (graph_.tensor(id).bytes() >= kParallelInitBytes) {
+      large.push_back(id);
+      regions.push_back(&tensors_[id]);
+    }
+  const auto huge = huge_page_bytes(regions);
   auto tensors = nlohmann::json::array();
-  for (TensorId id = 0; id < tensors_.size(); ++id) {
-    const auto& t = graph_.tensor(id);
-    if (t.bytes() < kParallelInitBytes) continue;
-    tensors.push_back({{"name", t.name}, {"bytes", t.bytes()}, {"huge_page_bytes", tensors_[id].huge_page_bytes()}});
+  for (std::size_t i = 0; i < large.size(); ++i) {
+    const auto& t = graph_.tensor(large[i]);
+    tensors.push_back({{"name", t.name}, {"bytes", t.bytes()}, {"huge_page_bytes", huge[i]}});
   }
   nlohmann::json d = {{"threads", pool_.size()},
                       {"pus", pool_.pus()},

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "xpubench/quant.hpp"
 
@@ -238,33 +239,56 @@ HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, _mm512_loadu_ps(x.d4 + b * 8)), acc);
 }
 
-// Prompt processing: RJ weight rows x RT activation rows, two blocks at a time; each weight
-// pair is unpacked once for RT rows and each activation pair loaded once for RJ rows.
-template <bool kQ4, int RJ, int RT>
-HWY_INLINE void QuantTile512(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
-                             std::size_t t, float* out, std::size_t ldo) {
-  const std::size_t nb = x.k / kQuantBlock;
+// Prompt processing. Four weight rows are unpacked once into `codes` and `dw` (pairs of
+// blocks, row after row), then multiplied with every activation row, RT at a time: each
+// activation pair is loaded once for the four weight rows, and the unpacking (the costliest
+// part for Q4_0) is not repeated for every group of activation rows.
+template <bool kQ4, int RT>
+HWY_INLINE void QuantTile512(const std::int8_t* codes, const float* dw, std::size_t pairs, std::size_t j,
+                             const QuantizedRows& x, std::size_t t, float* out, std::size_t ldo) {
+  constexpr int RJ = 4;
   __m512 acc[RJ][RT];
   for (int r = 0; r < RJ; ++r)
     for (int c = 0; c < RT; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (std::size_t b = 0; b + 2 <= nb; b += 2) {
-    __m512i codes[RJ];
-    __m512 dw[RJ];
-    for (int r = 0; r < RJ; ++r) codes[r] = WeightPair512<kQ4>(w + (j + static_cast<std::size_t>(r)) * row_bytes, b, dw[r]);
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const std::size_t b = 2 * i;
     for (int c = 0; c < RT; ++c) {
       const std::size_t row = t + static_cast<std::size_t>(c);
       const __m512i init = OffsetPair512<kQ4>(x, row, b);
       const __m512i xq = _mm512_loadu_si512(x.q + row * x.k + b * kQuantBlock);
       const __m512 dx = _mm512_loadu_ps(x.d4 + (row * x.k + b * kQuantBlock) / 4);
       for (int r = 0; r < RJ; ++r) {
-        const __m512i p = _mm512_dpbusd_epi32(init, codes[r], xq);
-        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx), acc[r][c]);
+        const std::size_t at = (static_cast<std::size_t>(r) * pairs + i) * 64;
+        const __m512i p = _mm512_dpbusd_epi32(init, _mm512_loadu_si512(codes + at), xq);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(_mm512_loadu_ps(dw + at / 4), dx), acc[r][c]);
       }
     }
   }
   for (int c = 0; c < RT; ++c)
     for (int r = 0; r < RJ; ++r)
       out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+template <bool kQ4>
+void QuantGemm512(const std::byte* w, std::size_t row_bytes, std::size_t& j, std::size_t j_end, const QuantizedRows& x,
+                  std::size_t rows, float* out, std::size_t ldo) {
+  const std::size_t pairs = x.k / kQuantBlock / 2;
+  // Plain element vectors (a vector of __m512i would lose the type's 64-byte alignment).
+  thread_local std::vector<std::int8_t> codes;
+  thread_local std::vector<float> dw;
+  codes.resize(4 * pairs * 64);
+  dw.resize(4 * pairs * 16);
+  for (; j + 4 <= j_end; j += 4) {
+    for (std::size_t r = 0; r < 4; ++r)
+      for (std::size_t i = 0; i < pairs; ++i) {
+        __m512 d;
+        _mm512_storeu_si512(codes.data() + (r * pairs + i) * 64, WeightPair512<kQ4>(w + (j + r) * row_bytes, 2 * i, d));
+        _mm512_storeu_ps(dw.data() + (r * pairs + i) * 16, d);
+      }
+    std::size_t t = 0;
+    for (; t + 4 <= rows; t += 4) QuantTile512<kQ4, 4>(codes.data(), dw.data(), pairs, j, x, t, out, ldo);
+    for (; t < rows; ++t) QuantTile512<kQ4, 1>(codes.data(), dw.data(), pairs, j, x, t, out, ldo);
+  }
 }
 
 template <bool kQ4>
@@ -302,13 +326,7 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
 #endif
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    if ((x.k / kQuantBlock) % 2 == 0) {  // whole pairs of blocks
-      for (; j + 4 <= j_end; j += 4) {
-        std::size_t t = 0;
-        for (; t + 4 <= rows; t += 4) QuantTile512<kQ4, 4, 4>(w, row_bytes, j, x, t, out, ldo);
-        for (; t < rows; ++t) QuantTile512<kQ4, 4, 1>(w, row_bytes, j, x, t, out, ldo);
-      }
-    }
+    if ((x.k / kQuantBlock) % 2 == 0) QuantGemm512<kQ4>(w, row_bytes, j, j_end, x, rows, out, ldo);  // whole pairs
 #endif
     for (; j + kTileJ <= j_end; j += kTileJ) {
       std::size_t t = 0;

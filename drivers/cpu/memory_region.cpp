@@ -1,5 +1,7 @@
 #include "memory_region.hpp"
 
+#include <vector>
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -68,33 +70,43 @@ std::string MemoryRegion::lock() {
   return "";
 }
 
-std::uint64_t MemoryRegion::huge_page_bytes() const {
-  // smaps lists each mapping as "start-end perms ..." followed by fields; the region is one
-  // mapping unless the kernel split it (e.g. partly locked), so sum every overlapping one.
+std::vector<std::uint64_t> huge_page_bytes(const std::vector<const MemoryRegion*>& regions) {
+  // smaps lists each mapping as "start-end perms ..." followed by fields. One read serves
+  // every region (a decoder has hundreds of tensors, and smaps is long); a region is one
+  // mapping unless the kernel split it (e.g. partly locked), so every overlapping one counts.
+  struct Mapping {
+    std::uintptr_t start, end;
+    std::uint64_t huge;
+  };
+  std::vector<Mapping> maps;
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
-  const auto lo = reinterpret_cast<std::uintptr_t>(data_);
-  const auto hi = lo + bytes_;
-  bool inside = false;
-  std::uint64_t total = 0;
   while (std::getline(smaps, line)) {
     const auto dash = line.find('-');
     const auto space = line.find(' ');
     if (dash != std::string::npos && space != std::string::npos && dash < space &&
         line.find_first_not_of("0123456789abcdef") == dash) {
-      const auto start = std::stoull(line.substr(0, dash), nullptr, 16);
-      const auto end = std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
-      inside = start < hi && end > lo;
+      maps.push_back({static_cast<std::uintptr_t>(std::stoull(line.substr(0, dash), nullptr, 16)),
+                      static_cast<std::uintptr_t>(std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16)), 0});
       continue;
     }
-    if (inside && line.rfind("AnonHugePages:", 0) == 0) {
+    if (!maps.empty() && line.rfind("AnonHugePages:", 0) == 0) {
       std::istringstream fields(line.substr(14));
       std::uint64_t kib = 0;
       fields >> kib;
-      total += kib * 1024;
+      maps.back().huge += kib * 1024;
     }
   }
-  return std::min<std::uint64_t>(total, bytes_);
+  std::vector<std::uint64_t> out;
+  for (const MemoryRegion* r : regions) {
+    const auto lo = reinterpret_cast<std::uintptr_t>(r->data());
+    const auto hi = lo + r->size();
+    std::uint64_t total = 0;
+    for (const auto& m : maps)
+      if (m.start < hi && m.end > lo) total += m.huge;
+    out.push_back(std::min<std::uint64_t>(total, r->size()));
+  }
+  return out;
 }
 
 }  // namespace xpb::cpu

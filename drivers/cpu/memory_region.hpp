@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xpb::cpu {
 
@@ -29,8 +30,6 @@ class MemoryRegion {
   // mlock: "" on success, else the reason (e.g. RLIMIT_MEMLOCK).
   std::string lock();
   bool locked() const { return locked_; }
-  // Bytes of the region backed by transparent huge pages now (from /proc/self/smaps).
-  std::uint64_t huge_page_bytes() const;
 
  private:
   std::byte* map_ = nullptr;  // what mmap returned
@@ -39,5 +38,9 @@ class MemoryRegion {
   std::size_t bytes_ = 0;
   bool locked_ = false;
 };
+
+// Bytes of each region backed by transparent huge pages now, from one read of
+// /proc/self/smaps.
+std::vector<std::uint64_t> huge_page_bytes(const std::vector<const MemoryRegion*>& regions);
 
 }  // namespace xpb::cpu
