@@ -1,0 +1,116 @@
+// The cpu driver's decoder kernels on every instruction set this build has and this CPU runs
+// (Highway's targets: the AVX-512 VNNI, AVX-512, AVX2 and portable paths are different code),
+// against plain arithmetic on the same rounded inputs.
+#include <gtest/gtest.h>
+#include <hwy/targets.h>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "drivers/cpu/llm_kernels.hpp"
+#include "drivers/cpu/stream_kernels.hpp"
+#include "xpubench/quant.hpp"
+
+namespace {
+
+using xpb::DType;
+
+struct Rows {
+  std::vector<float> x;
+  std::vector<std::int8_t> q;
+  std::vector<float> d, sum, d4;
+  std::vector<std::int32_t> neg_sum4;
+  xpb::cpu::QuantizedRows view;
+  Rows(std::size_t rows, std::size_t k)
+      : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), d4(rows * k / 4), neg_sum4(rows * k / 4) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(11, i, 2.0f);
+    view = {q.data(), d.data(), sum.data(), neg_sum4.data(), d4.data(), k};
+    xpb::cpu::quantize_rows_q8(x.data(), 0, rows, view);
+  }
+};
+
+// Restores the CPU's own targets however the test ends.
+struct TargetGuard {
+  ~TargetGuard() { hwy::SetSupportedTargetsForTest(0); }
+};
+
+TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
+  TargetGuard guard;
+  const std::size_t n = 13;  // output columns: tiles of 4 (and 2) plus a tail
+  // The targets libxpubench is built for (HWY_WANT_AVX3_DL adds AVX3_DL), where this CPU runs them.
+  std::vector<std::int64_t> targets;
+  for (std::int64_t t : {std::int64_t{HWY_AVX3_DL}, std::int64_t{HWY_AVX3}, std::int64_t{HWY_AVX2}, std::int64_t{HWY_SSE4},
+                         std::int64_t{HWY_SSSE3}, std::int64_t{HWY_SCALAR}})
+    if ((hwy::SupportedTargets() & t) != 0) targets.push_back(t);
+  ASSERT_FALSE(targets.empty());
+  for (std::int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    const std::string tname = hwy::TargetName(target);
+    RecordProperty("target_" + tname, "tested");
+    std::printf("kernels on %s (dispatch picks %s)\n", tname.c_str(), xpb::cpu::simd_target());
+    for (std::size_t k : {std::size_t{96}, std::size_t{128}}) {  // an odd and an even number of blocks
+      for (std::size_t rows : {std::size_t{1}, std::size_t{6}}) {
+        Rows a(rows, k);
+        // The rounded activations exactly as the kernels see them.
+        std::vector<float> xr(rows * k);
+        for (std::size_t i = 0; i < xr.size(); ++i) xr[i] = a.d[i / 32] * a.q[i];
+        for (DType t : {DType::q8_0, DType::q4_0, DType::f32, DType::f16, DType::bf16}) {
+          std::vector<float> wf(n * k), wr(n * k);
+          for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = xpb::synthetic_value(12, i, 0.5f);
+          const std::size_t row_bytes = xpb::storage_bytes(t, k);
+          std::vector<std::byte> w(n * row_bytes);
+          for (std::size_t j = 0; j < n; ++j) {
+            xpb::encode_row(t, wf.data() + j * k, w.data() + j * row_bytes, k);
+            xpb::decode_row(t, w.data() + j * row_bytes, wr.data() + j * k, k);
+          }
+          const bool quantized = t == DType::q8_0 || t == DType::q4_0;
+          std::vector<float> out(rows * n, -1.0f);
+          if (quantized) xpb::cpu::matmul_quantized(t, w.data(), row_bytes, 0, n, a.view, rows, out.data(), n);
+          else xpb::cpu::matmul_float(t, w.data(), k, 0, n, a.x.data(), rows, out.data(), n);
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t j = 0; j < n; ++j) {
+              double want = 0, scale = 0;
+              for (std::size_t i = 0; i < k; ++i) {
+                const double xv = quantized ? xr[r * k + i] : a.x[r * k + i];
+                want += xv * wr[j * k + i];
+                scale += std::fabs(xv * wr[j * k + i]);
+              }
+              EXPECT_NEAR(out[r * n + j], want, 1e-5 * scale + 1e-6)
+                  << tname << " " << xpb::name(t) << " k=" << k << " rows=" << rows << " [" << r << "][" << j << "]";
+            }
+        }
+      }
+    }
+    // The attention helpers and SwiGLU's gate.
+    std::vector<float> a(37), b(37), y(37, 1.0f), g(37);
+    std::vector<std::uint16_t> h(37);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = xpb::synthetic_value(1, i, 3.0f);
+      b[i] = xpb::synthetic_value(2, i, 3.0f);
+      h[i] = xpb::f32_to_f16(b[i]);
+    }
+    double dot = 0, doth = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      dot += double(a[i]) * b[i];
+      doth += double(a[i]) * xpb::f16_to_f32(h[i]);
+    }
+    EXPECT_NEAR(xpb::cpu::dot_f32(a.data(), b.data(), a.size()), dot, 1e-4) << tname;
+    EXPECT_NEAR(xpb::cpu::dot_f32_f16(a.data(), h.data(), a.size()), doth, 1e-4) << tname;
+    xpb::cpu::axpy_f16(0.5f, h.data(), y.data(), y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], 1.0f + 0.5f * xpb::f16_to_f32(h[i]), 1e-5) << tname;
+    xpb::cpu::silu_mul(a.data(), b.data(), g.data(), g.size());
+    for (std::size_t i = 0; i < g.size(); ++i)
+      EXPECT_NEAR(g[i], a[i] / (1 + std::exp(-a[i])) * b[i], 1e-4 * (1 + std::fabs(g[i]))) << tname;
+    std::vector<float> e = a;
+    const float total = xpb::cpu::exp_shifted(e.data(), e.size(), 2.0f);
+    double want_total = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_NEAR(e[i], std::exp(a[i] - 2.0f), 1e-5 * std::exp(a[i] - 2.0f) + 1e-7) << tname;
+      want_total += std::exp(a[i] - 2.0);
+    }
+    EXPECT_NEAR(total, want_total, 1e-4 * want_total) << tname;
+  }
+}
+
+}  // namespace
