@@ -28,13 +28,13 @@ std::vector<std::byte> make_weights(xpb::DType t, std::size_t rows) {
 struct Activations {
   std::vector<float> x;
   std::vector<std::int8_t> q;
-  std::vector<float> d, sum, d4;
-  std::vector<std::int32_t> neg_sum4;
+  std::vector<float> d, sum;
+  std::vector<std::int32_t> neg_sum;
   xpb::cpu::QuantizedRows rows;
   explicit Activations(std::size_t n)
-      : x(n * kK), q(n * kK), d(n * kK / 32), sum(n * kK / 32), d4(n * kK / 4), neg_sum4(n * kK / 4) {
+      : x(n * kK), q(n * kK), d(n * kK / 32), sum(n * kK / 32), neg_sum(n * kK / 32) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(9, i, 1.0f);
-    rows = {q.data(), d.data(), sum.data(), neg_sum4.data(), d4.data(), kK};
+    rows = {q.data(), d.data(), sum.data(), neg_sum.data(), kK};
     xpb::cpu::quantize_rows_q8(x.data(), 0, n, rows);
   }
 };

@@ -42,8 +42,8 @@ class CpuExecutable final : public Executable {
   // is unchanged so q, k and v (and gate and up) projections of one input round it once.
   struct QuantizedCopy {
     std::vector<std::int8_t> q;
-    std::vector<float> d, sum, d4;
-    std::vector<std::int32_t> neg_sum4;
+    std::vector<float> d, sum;
+    std::vector<std::int32_t> neg_sum;
     std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
   };
 

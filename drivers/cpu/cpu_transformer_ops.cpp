@@ -61,8 +61,7 @@ void CpuExecutable::prepare_transformer() {
       qc.q.resize(x.elements());
       qc.d.resize(x.elements() / kQuantBlock);
       qc.sum.resize(x.elements() / kQuantBlock);
-      qc.neg_sum4.resize(x.elements() / 4);
-      qc.d4.resize(x.elements() / 4);
+      qc.neg_sum.resize(x.elements() / kQuantBlock);
     } else if (node.op == Op::attention) {
       context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[5]).shape[1]));
     }
@@ -120,7 +119,7 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       const Range r = split(nout, thread, threads, 4);
       if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0) {
         auto& qc = quantized_[x];
-        const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum4.data(), qc.d4.data(), k};
+        const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), k};
         if (qc.made_at != written_at_[x]) {
           const Range rr = split(rows, thread, threads);
           quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);

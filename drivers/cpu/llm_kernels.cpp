@@ -38,11 +38,7 @@ void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, 
       }
       out.d[t * nb + b] = d;
       out.sum[t * nb + b] = d * static_cast<float>(sum);
-      const std::size_t g0 = (t * out.k + b * kQuantBlock) / 4;
-      for (std::size_t g = 0; g < kQuantBlock / 4; ++g) {
-        out.neg_sum4[g0 + g] = -(q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
-        out.d4[g0 + g] = d;
-      }
+      out.neg_sum[t * nb + b] = -sum;
     }
   }
 }
@@ -190,7 +186,7 @@ HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
 // The same with two blocks per 512-bit register, where vpdpbusd has 64 lanes of bytes. The
 // weights are made unsigned (Q4_0's codes are; Q8_0's get +128) and the offset is taken off
 // in the integer sums before they are scaled: the accumulator of vpdpbusd starts at
-// -offset x (sum of each lane's 4 activation codes), precomputed in neg_sum4.
+// -offset x (sum of the block's activation codes) in its first lane.
 // Blocks b and b + 1 of a weight row as 64 unsigned codes in x's order (Q4_0's codes 0..15;
 // Q8_0's values + 128), and their two scales spread over the 16 lanes of the sums.
 template <bool kQ4>
@@ -227,8 +223,17 @@ HWY_INLINE __m512i WeightPair512(const std::byte* row, std::size_t b, __m512& dw
 // Q4_0, 128 for Q8_0) times each lane's sum of 4 activation codes.
 template <bool kQ4>
 HWY_INLINE __m512i OffsetPair512(const QuantizedRows& x, std::size_t t, std::size_t b) {
-  const __m512i neg = _mm512_loadu_si512(x.neg_sum4 + (t * x.k + b * kQuantBlock) / 4);
+  // Lanes 0 and 8 (the first lane of each block's eight) get the two blocks' sums.
+  const __m128i two = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + t * (x.k / kQuantBlock) + b));
+  const __m512i neg = _mm512_maskz_permutexvar_epi32(0x0101, _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                                     _mm512_castsi128_si512(two));
   return kQ4 ? _mm512_slli_epi32(neg, 3) : _mm512_slli_epi32(neg, 7);
+}
+
+// The scales of activation row t's blocks b and b + 1, each over its block's eight lanes.
+HWY_INLINE __m512 DxPair512(const QuantizedRows& x, std::size_t t, std::size_t b) {
+  const __m128 two = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + t * (x.k / kQuantBlock) + b)));
+  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(two));
 }
 
 template <bool kQ4>
@@ -236,7 +241,7 @@ HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::
   __m512 dw;
   const __m512i codes = WeightPair512<kQ4>(row, b, dw);
   const __m512i p = _mm512_dpbusd_epi32(OffsetPair512<kQ4>(x, 0, b), codes, _mm512_loadu_si512(x.q + b * kQuantBlock));
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, _mm512_loadu_ps(x.d4 + b * 8)), acc);
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, DxPair512(x, 0, b)), acc);
 }
 
 // Prompt processing. Four weight rows are unpacked once into `codes` and `dw` (pairs of
@@ -256,7 +261,7 @@ HWY_INLINE void QuantTile512(const std::int8_t* codes, const float* dw, std::siz
       const std::size_t row = t + static_cast<std::size_t>(c);
       const __m512i init = OffsetPair512<kQ4>(x, row, b);
       const __m512i xq = _mm512_loadu_si512(x.q + row * x.k + b * kQuantBlock);
-      const __m512 dx = _mm512_loadu_ps(x.d4 + (row * x.k + b * kQuantBlock) / 4);
+      const __m512 dx = DxPair512(x, row, b);
       for (int r = 0; r < RJ; ++r) {
         const std::size_t at = (static_cast<std::size_t>(r) * pairs + i) * 64;
         const __m512i p = _mm512_dpbusd_epi32(init, _mm512_loadu_si512(codes + at), xq);

@@ -17,15 +17,14 @@ namespace xpb::cpu {
 
 // Activations rounded to Q8_0, row by row: q holds rows * k int8 values; d the scale of each
 // block of 32; sum the scale times the sum of the block's codes (for Q4_0's offset of -8).
-// The AVX-512 kernels also read, per group of 4 codes, minus their sum (neg_sum4, for the
-// offsets that make weights unsigned), and per group the block's scale again (d4), so both
-// load as vectors that line up with vpdpbusd's lanes.
+// neg_sum is minus the sum of each block's codes, for the AVX-512 kernels' offsets that make
+// weights unsigned. (Everything but q is 4 bytes per 32 values: the activations are re-read
+// for every weight row, and must stay small next to the weights so they stay in L1.)
 struct QuantizedRows {
   std::int8_t* q;
   float* d;
   float* sum;
-  std::int32_t* neg_sum4;
-  float* d4;
+  std::int32_t* neg_sum;
   std::size_t k;  // values per row, a multiple of 32
 };
 

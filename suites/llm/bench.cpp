@@ -100,10 +100,15 @@ class TestRun final : public Executable {
   std::vector<std::int32_t> last_;  // per sequence: the token it generated last
 };
 
-// Read bandwidth on `threads` threads, measured once per process by memory.bandwidth.
-std::optional<double> measured_read_bandwidth(RunContext& ctx, int threads, std::string& why) {
+// Read bandwidth on `threads` threads, measured once per process by memory.bandwidth: its
+// median, with the parameters and samples it came from in `how`.
+struct ReadBandwidth {
+  double gbps = 0;
+  nlohmann::json how;
+};
+std::optional<ReadBandwidth> measured_read_bandwidth(RunContext& ctx, int threads, std::string& why) {
   static std::mutex mu;
-  static std::map<std::pair<std::string, int>, double> cache;
+  static std::map<std::pair<std::string, int>, ReadBandwidth> cache;
   std::lock_guard lock(mu);
   const auto key = std::make_pair(ctx.device.info().id(), threads);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
@@ -117,9 +122,14 @@ std::optional<double> measured_read_bandwidth(RunContext& ctx, int threads, std:
   p["kernel"] = "read";
   p["stores"] = "regular";
   p["threads"] = threads;
+  // Its own policy, not the run's (a quick llm policy takes 3 samples, too few for a figure
+  // every decode result is divided by): the median of at least 10 samples over 0.5-2 s.
   RunContext sub = ctx;
-  sub.policy.max_seconds = std::min(sub.policy.max_seconds, 1.0);
-  sub.policy.min_seconds = std::min(sub.policy.min_seconds, 0.3);
+  sub.policy = RunPolicy{};
+  sub.policy.min_samples = 10;
+  sub.policy.max_samples = 200;
+  sub.policy.min_seconds = 0.5;
+  sub.policy.max_seconds = 2.0;
   auto points = bw->expand(p, ctx.system);
   if (points.empty()) {
     why = "memory.bandwidth gave no read benchmark";
@@ -127,7 +137,9 @@ std::optional<double> measured_read_bandwidth(RunContext& ctx, int threads, std:
   }
   auto rec = bw->run(points[0], sub);
   for (const auto& m : rec.metrics)
-    if (rec.outcome.passed() && m.unit == "GB/s" && m.stats.n > 0) return cache[key] = m.stats.median;
+    if (rec.outcome.passed() && m.unit == "GB/s" && m.stats.n > 0)
+      return cache[key] = ReadBandwidth{m.stats.median, {{"params", rec.params.is_object() && !rec.params.empty() ? rec.params : points[0]},
+                                                         {"samples_gbps", m.samples}}};
   why = "memory.bandwidth read did not pass: " + rec.outcome.reason;
   return std::nullopt;
 }
@@ -273,10 +285,12 @@ class Bench final : public Workload {
       roof = p["roofline"].get<double>();
       record.details["roofline"] = {{"read_bandwidth_gbps", *roof}, {"source", "given as a parameter"}};
     } else if (p["roofline"] == "measure") {
-      roof = measured_read_bandwidth(ctx, p["threads"].get<int>(), why);
-      if (roof)
-        record.details["roofline"] = {{"read_bandwidth_gbps", *roof},
-                                      {"source", "memory.bandwidth kernel=read, same device and threads, this run"}};
+      if (auto bw = measured_read_bandwidth(ctx, p["threads"].get<int>(), why)) {
+        roof = bw->gbps;
+        record.details["roofline"] = {{"read_bandwidth_gbps", bw->gbps},
+                                      {"source", "memory.bandwidth kernel=read, same device and threads, this run"},
+                                      {"measurement", bw->how}};
+      }
     } else {
       why = "roofline=off";
     }

@@ -19,13 +19,13 @@ using xpb::DType;
 struct Rows {
   std::vector<float> x;
   std::vector<std::int8_t> q;
-  std::vector<float> d, sum, d4;
-  std::vector<std::int32_t> neg_sum4;
+  std::vector<float> d, sum;
+  std::vector<std::int32_t> neg_sum;
   xpb::cpu::QuantizedRows view;
   Rows(std::size_t rows, std::size_t k)
-      : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), d4(rows * k / 4), neg_sum4(rows * k / 4) {
+      : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), neg_sum(rows * k / 32) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(11, i, 2.0f);
-    view = {q.data(), d.data(), sum.data(), neg_sum4.data(), d4.data(), k};
+    view = {q.data(), d.data(), sum.data(), neg_sum.data(), k};
     xpb::cpu::quantize_rows_q8(x.data(), 0, rows, view);
   }
 };
