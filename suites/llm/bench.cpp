@@ -315,6 +315,11 @@ class Bench final : public Workload {
     pct.note = "effective bandwidth over the measured read bandwidth";
     record.metrics.push_back(pct);
     record.details["roofline"]["tokens_per_second_bound"] = *roof * 1e9 / per_token;
+    const std::uint64_t llc = ctx.system.topology.llc_total_bytes();
+    if (llc != 0 && engine.graph().weight_bytes <= llc)
+      record.details["roofline"]["note"] =
+          "the weights fit in the last-level cache: decode reads them from cache, not memory, so this "
+          "fraction does not say how close decode is to the memory bound";
   }
 };
 
