@@ -195,22 +195,16 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       for (std::size_t item = rp.begin; item < rp.end; ++item) {
         const std::size_t t = item / heads, h = item % heads;
         float* y = ptr<float>(node.outputs[0]) + t * heads * hd + h * hd;
-        std::fill_n(y, hd, 0.0f);
-        if (!in_cache(t)) continue;
+        if (!in_cache(t)) {
+          std::fill_n(y, hd, 0.0f);
+          continue;
+        }
         const std::size_t span = static_cast<std::size_t>(pos[t]) + 1;
         const std::size_t base = entry(static_cast<std::size_t>(seq[t]), 0) + h / (heads / kv_heads) * hd;
         const float* q = ptr<float>(node.inputs[0]) + t * heads * hd + h * hd;
-        float top = -std::numeric_limits<float>::infinity();
-        for (std::size_t j = 0; j < span; ++j) {
-          score[j] = scale * (half ? dot_f32_f16(q, ptr<std::uint16_t>(node.inputs[5]) + base + j * kvw, hd)
-                                   : dot_f32(q, ptr<float>(node.inputs[5]) + base + j * kvw, hd));
-          top = std::max(top, score[j]);
-        }
-        const float inv = 1.0f / exp_shifted(score.data(), span, top);
-        for (std::size_t j = 0; j < span; ++j) {
-          if (half) axpy_f16(score[j] * inv, ptr<std::uint16_t>(node.inputs[6]) + base + j * kvw, y, hd);
-          else axpy_f32(score[j] * inv, ptr<float>(node.inputs[6]) + base + j * kvw, y, hd);
-        }
+        const std::size_t elem = half ? 2 : 4;
+        attend(q, tensors_[node.inputs[5]].data() + base * elem, tensors_[node.inputs[6]].data() + base * elem, half,
+               span, kvw, hd, scale, score.data(), y);
       }
       return;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -494,28 +495,7 @@ float DotT(const float* a, const WT* b, std::size_t n) {
 }
 
 float DotF32(const float* a, const float* b, std::size_t n) { return DotT(a, b, n); }
-float DotF32F16(const float* a, const std::uint16_t* b, std::size_t n) {
-  return DotT(a, reinterpret_cast<const hwy::float16_t*>(b), n);
-}
 
-template <class WT>
-void AxpyT(float s, const WT* x, float* y, std::size_t n) {
-  const hn::ScalableTag<float> df;
-  const std::size_t lanes = hn::Lanes(df);
-  const auto vs = hn::Set(df, s);
-  std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::MulAdd(vs, LoadWidened(x + i), hn::LoadU(df, y + i)), df, y + i);
-  for (; i < n; ++i) {
-    float xv;
-    decode_row(dtype_of<WT>(), reinterpret_cast<const std::byte*>(x + i), &xv, 1);
-    y[i] += s * xv;
-  }
-}
-
-void AxpyF32(float s, const float* x, float* y, std::size_t n) { AxpyT(s, x, y, n); }
-void AxpyF16(float s, const std::uint16_t* x, float* y, std::size_t n) {
-  AxpyT(s, reinterpret_cast<const hwy::float16_t*>(x), y, n);
-}
 
 void SiluMul(const float* g, const float* u, float* out, std::size_t n) {
   const hn::ScalableTag<float> df;
@@ -546,6 +526,70 @@ float ExpShifted(float* x, std::size_t n, float shift) {
   return sum;
 }
 
+// One query head against `span` cached positions: scores, softmax, weighted sum of values,
+// in one call (a call per position, as dot + axpy, cost more than the arithmetic at depth).
+// Two positions per step keep two accumulator chains in flight.
+template <class KT>
+void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::size_t stride, std::size_t hd,
+             float scale, float* scores, float* out) {
+  const hn::ScalableTag<float> df;
+  const std::size_t lanes = hn::Lanes(df);
+  const std::size_t whole = hd / lanes * lanes;
+  auto tail_dot = [&](const KT* row) {
+    float s = 0;
+    for (std::size_t i = whole; i < hd; ++i) {
+      float kv;
+      decode_row(dtype_of<KT>(), reinterpret_cast<const std::byte*>(row + i), &kv, 1);
+      s += q[i] * kv;
+    }
+    return s;
+  };
+  float top = -std::numeric_limits<float>::infinity();
+  std::size_t j = 0;
+  for (; j + 2 <= span; j += 2) {
+    const KT* k0 = k + j * stride;
+    const KT* k1 = k0 + stride;
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+    for (std::size_t i = 0; i < whole; i += lanes) {
+      const auto qv = hn::LoadU(df, q + i);
+      a0 = hn::MulAdd(qv, LoadWidened(k0 + i), a0);
+      a1 = hn::MulAdd(qv, LoadWidened(k1 + i), a1);
+    }
+    scores[j] = scale * (hn::GetLane(hn::SumOfLanes(df, a0)) + tail_dot(k0));
+    scores[j + 1] = scale * (hn::GetLane(hn::SumOfLanes(df, a1)) + tail_dot(k1));
+    top = std::max(top, std::max(scores[j], scores[j + 1]));
+  }
+  for (; j < span; ++j) {
+    const KT* k0 = k + j * stride;
+    auto a0 = hn::Zero(df);
+    for (std::size_t i = 0; i < whole; i += lanes) a0 = hn::MulAdd(hn::LoadU(df, q + i), LoadWidened(k0 + i), a0);
+    scores[j] = scale * (hn::GetLane(hn::SumOfLanes(df, a0)) + tail_dot(k0));
+    top = std::max(top, scores[j]);
+  }
+  const float inv = 1.0f / ExpShifted(scores, span, top);
+  std::fill_n(out, hd, 0.0f);
+  for (j = 0; j < span; ++j) {
+    const auto w = hn::Set(df, scores[j] * inv);
+    const KT* row = v + j * stride;
+    for (std::size_t i = 0; i < whole; i += lanes)
+      hn::StoreU(hn::MulAdd(w, LoadWidened(row + i), hn::LoadU(df, out + i)), df, out + i);
+    for (std::size_t i = whole; i < hd; ++i) {
+      float vv;
+      decode_row(dtype_of<KT>(), reinterpret_cast<const std::byte*>(row + i), &vv, 1);
+      out[i] += scores[j] * inv * vv;
+    }
+  }
+}
+
+void Attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
+            std::size_t hd, float scale, float* scores, float* out) {
+  if (f16)
+    AttendT(q, static_cast<const hwy::float16_t*>(k), static_cast<const hwy::float16_t*>(v), span, stride, hd, scale,
+            scores, out);
+  else
+    AttendT(q, static_cast<const float*>(k), static_cast<const float*>(v), span, stride, hd, scale, scores, out);
+}
+
 }  // namespace xpb::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -555,16 +599,9 @@ HWY_EXPORT(QuantizeRowsQ8);
 HWY_EXPORT(MatmulQuantized);
 HWY_EXPORT(MatmulFloat);
 HWY_EXPORT(DotF32);
-HWY_EXPORT(DotF32F16);
-HWY_EXPORT(AxpyF32);
-HWY_EXPORT(AxpyF16);
+HWY_EXPORT(Attend);
 HWY_EXPORT(SiluMul);
 HWY_EXPORT(ExpShifted);
-
-void silu_mul(const float* g, const float* u, float* out, std::size_t n) {
-  HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, out, n);
-}
-float exp_shifted(float* x, std::size_t n, float shift) { return HWY_DYNAMIC_DISPATCH(ExpShifted)(x, n, shift); }
 
 void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
   HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, row_begin, row_end, out);
@@ -578,12 +615,13 @@ void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t 
   HWY_DYNAMIC_DISPATCH(MatmulFloat)(weights, w, k, j_begin, j_end, x, rows, out, ldo);
 }
 float dot_f32(const float* a, const float* b, std::size_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n); }
-float dot_f32_f16(const float* a, const std::uint16_t* b, std::size_t n) {
-  return HWY_DYNAMIC_DISPATCH(DotF32F16)(a, b, n);
+void attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
+            std::size_t hd, float scale, float* scores, float* out) {
+  HWY_DYNAMIC_DISPATCH(Attend)(q, k, v, f16, span, stride, hd, scale, scores, out);
 }
-void axpy_f32(float s, const float* x, float* y, std::size_t n) { HWY_DYNAMIC_DISPATCH(AxpyF32)(s, x, y, n); }
-void axpy_f16(float s, const std::uint16_t* x, float* y, std::size_t n) {
-  HWY_DYNAMIC_DISPATCH(AxpyF16)(s, x, y, n);
+void silu_mul(const float* g, const float* u, float* out, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, out, n);
 }
+float exp_shifted(float* x, std::size_t n, float shift) { return HWY_DYNAMIC_DISPATCH(ExpShifted)(x, n, shift); }
 }  // namespace xpb::cpu
 #endif

@@ -41,12 +41,13 @@ void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, 
 void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
                   const float* x, std::size_t rows, float* out, std::size_t ldo);
 
-// Dot products and row updates of attention and the other row ops, SIMD.
+// The sum of a[i] * b[i].
 float dot_f32(const float* a, const float* b, std::size_t n);
-float dot_f32_f16(const float* a, const std::uint16_t* b, std::size_t n);
-// y += s * x
-void axpy_f32(float s, const float* x, float* y, std::size_t n);
-void axpy_f16(float s, const std::uint16_t* x, float* y, std::size_t n);
+// One query head q (hd floats) attending over `span` cached positions: key j at
+// k + j * stride, value j at v + j * stride (elements of f16 when `f16`, else f32).
+// out = softmax_j(scale * q . k_j) weighted sum of v_j; `scores` holds span floats of scratch.
+void attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
+            std::size_t hd, float scale, float* scores, float* out);
 // out[i] = silu(g[i]) * u[i]
 void silu_mul(const float* g, const float* u, float* out, std::size_t n);
 // x[i] = e^(x[i] - shift); returns the sum of the new values.

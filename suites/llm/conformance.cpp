@@ -36,7 +36,8 @@ nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int 
   const Tolerance tol = tolerance_for(model.source.dtype);
   const std::string method =
       "prompt of " + std::to_string(prompt) + " seeded tokens, then " + std::to_string(steps) +
-      " greedy steps on the device and on ref, both fed ref's tokens; logits compared each step";
+      " greedy steps on the device and on ref, both fed ref's tokens, KV cache f32; logits compared each step "
+      "(the f16 cache path is checked kernel by kernel in the unit tests)";
   nlohmann::json out = {{"method", method}, {"tolerance", {{"rms_logit_error", tol.rms_logit_error},
                                                              {"tokens_must_match", tol.tokens_must_match},
                                                              {"min_token_agreement", tol.min_token_agreement},

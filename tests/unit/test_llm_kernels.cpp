@@ -83,22 +83,46 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
       }
     }
     // The attention helpers and SwiGLU's gate.
-    std::vector<float> a(37), b(37), y(37, 1.0f), g(37);
-    std::vector<std::uint16_t> h(37);
+    std::vector<float> a(37), b(37), g(37);
     for (std::size_t i = 0; i < a.size(); ++i) {
       a[i] = xpb::synthetic_value(1, i, 3.0f);
       b[i] = xpb::synthetic_value(2, i, 3.0f);
-      h[i] = xpb::f32_to_f16(b[i]);
     }
-    double dot = 0, doth = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      dot += double(a[i]) * b[i];
-      doth += double(a[i]) * xpb::f16_to_f32(h[i]);
-    }
+    double dot = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) dot += double(a[i]) * b[i];
     EXPECT_NEAR(xpb::cpu::dot_f32(a.data(), b.data(), a.size()), dot, 1e-4) << tname;
-    EXPECT_NEAR(xpb::cpu::dot_f32_f16(a.data(), h.data(), a.size()), doth, 1e-4) << tname;
-    xpb::cpu::axpy_f16(0.5f, h.data(), y.data(), y.size());
-    for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], 1.0f + 0.5f * xpb::f16_to_f32(h[i]), 1e-5) << tname;
+    // One head over a cache of 7 (odd) positions of stride 40, head size 20 (not whole
+    // vectors), in both cache formats, against the softmax written out.
+    for (bool half : {false, true}) {
+      const std::size_t span = 7, stride = 40, hd = 20;
+      std::vector<float> kf(span * stride), vf(span * stride), q(hd), out(hd), scores(span);
+      std::vector<std::uint16_t> kh(kf.size()), vh(vf.size());
+      for (std::size_t i = 0; i < kf.size(); ++i) {
+        kf[i] = xpb::synthetic_value(3, i, 1.0f);
+        vf[i] = xpb::synthetic_value(4, i, 1.0f);
+        kh[i] = xpb::f32_to_f16(kf[i]);
+        vh[i] = xpb::f32_to_f16(vf[i]);
+        if (half) kf[i] = xpb::f16_to_f32(kh[i]), vf[i] = xpb::f16_to_f32(vh[i]);
+      }
+      for (std::size_t i = 0; i < hd; ++i) q[i] = xpb::synthetic_value(5, i, 1.0f);
+      xpb::cpu::attend(q.data(), half ? static_cast<const void*>(kh.data()) : kf.data(),
+                       half ? static_cast<const void*>(vh.data()) : vf.data(), half, span, stride, hd, 0.5f,
+                       scores.data(), out.data());
+      std::vector<double> p(span);
+      double top = -1e300, total = 0;
+      for (std::size_t j = 0; j < span; ++j) {
+        double s = 0;
+        for (std::size_t i = 0; i < hd; ++i) s += double(q[i]) * kf[j * stride + i];
+        p[j] = 0.5 * s;
+        top = std::max(top, p[j]);
+      }
+      for (auto& x : p) total += (x = std::exp(x - top));
+      for (std::size_t i = 0; i < hd; ++i) {
+        double want = 0;
+        for (std::size_t j = 0; j < span; ++j) want += p[j] / total * vf[j * stride + i];
+        EXPECT_NEAR(out[i], want, 1e-5) << tname << (half ? " f16" : " f32") << " [" << i << "]";
+      }
+    }
     xpb::cpu::silu_mul(a.data(), b.data(), g.data(), g.size());
     for (std::size_t i = 0; i < g.size(); ++i)
       EXPECT_NEAR(g[i], a[i] / (1 + std::exp(-a[i])) * b[i], 1e-4 * (1 + std::fabs(g[i]))) << tname;
