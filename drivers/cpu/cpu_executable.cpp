@@ -93,8 +93,8 @@ CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::ve
     }
   }
 
-  prepare_transformer();
   state_.resize(graph_.nodes().size());
+  prepare_transformer();
   for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
     state_[n].partials.resize(static_cast<std::size_t>(pool_.size()));
     state_[n].error_lists.resize(static_cast<std::size_t>(pool_.size()));
@@ -361,7 +361,13 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
     throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
                                 std::to_string(src.size()));
   std::memcpy(tensors_[id].data(), src.data(), bytes);
-  if (transformer_) written_at_[id] = ++step_;
+  if (transformer_) {
+    written_at_[id] = ++step_;
+    for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
+      const Node& node = graph_.nodes()[n];
+      if (node.op == Op::rope && node.inputs.size() > 2 && node.inputs[2] == id) rope_frequencies(n);
+    }
+  }
   for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
     const Node& node = graph_.nodes()[n];
     if (node.op != Op::chase || node.outputs[0] != id) continue;

@@ -36,6 +36,7 @@ class CpuExecutable final : public Executable {
     std::vector<std::uintptr_t> chase_at;
     std::vector<Partial> partials;
     std::vector<std::vector<Mismatch>> error_lists;
+    std::vector<double> rope_freq;  // rope: the angle per position of each pair, factors applied
   };
 
   // Activations of one tensor rounded to Q8_0 for the integer matmuls, kept while the tensor
@@ -53,6 +54,7 @@ class CpuExecutable final : public Executable {
   void run_graph_share(int thread, int threads);
   void run_transformer_share(std::size_t node, int thread, int threads);  // cpu_transformer_ops.cpp
   void prepare_transformer();  // scratch buffers, after the tensors exist
+  void rope_frequencies(std::size_t node);  // from theta and the factor tensor, at compile and write
   std::size_t live_rows(TensorId id) const;
   void finish(std::size_t node);
   void run_chase(std::size_t node);

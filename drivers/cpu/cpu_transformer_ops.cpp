@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "cpu_executable.hpp"
 #include "xpubench/quant.hpp"
@@ -64,9 +63,23 @@ void CpuExecutable::prepare_transformer() {
       qc.neg_sum.resize(x.elements() / kQuantBlock);
     } else if (node.op == Op::attention) {
       context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[5]).shape[1]));
+    } else if (node.op == Op::rope) {
+      rope_frequencies(static_cast<std::size_t>(&node - nodes.data()));
     }
   }
   scores_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(context));
+}
+
+void CpuExecutable::rope_frequencies(std::size_t n) {
+  const Node& node = graph_.nodes()[n];
+  const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 2));
+  const double theta = node.attrs.get_double("theta", 10000.0);
+  const float* factor = node.inputs.size() > 2 ? ptr<float>(node.inputs[2]) : nullptr;
+  auto& freq = state_[n].rope_freq;
+  freq.clear();
+  for (std::size_t i = 0; i < hd / 2; ++i)
+    freq.push_back(std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(hd)) /
+                   (factor != nullptr ? factor[i] : 1.0f));
 }
 
 void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads) {
@@ -135,18 +148,16 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
     }
     case Op::rope: {
       const std::size_t width = cols(node.inputs[0]);
-      const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 2));
-      const double theta = node.attrs.get_double("theta", 10000.0);
-      const float* factor = node.inputs.size() > 2 ? ptr<float>(node.inputs[2]) : nullptr;
+      const auto& freq = state_[n].rope_freq;
+      const std::size_t hd = 2 * freq.size();
       const Range r = split(live_rows(node.inputs[0]), thread, threads);
       for (std::size_t t = r.begin; t < r.end; ++t) {
         const double pos = ptr<std::int32_t>(node.inputs[1])[t];
         const float* x = ptr<float>(node.inputs[0]) + t * width;
         float* y = ptr<float>(node.outputs[0]) + t * width;
-        for (std::size_t i = 0; i < hd / 2; ++i) {
-          double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(hd));
-          if (factor != nullptr) freq /= factor[i];
-          const auto c = static_cast<float>(std::cos(pos * freq)), s = static_cast<float>(std::sin(pos * freq));
+        for (std::size_t i = 0; i < freq.size(); ++i) {
+          // The angle in double: positions reach 10^5 and more, where float would lose it.
+          const auto c = static_cast<float>(std::cos(pos * freq[i])), s = static_cast<float>(std::sin(pos * freq[i]));
           for (std::size_t h = 0; h < width; h += hd) {
             const float a = x[h + 2 * i], b = x[h + 2 * i + 1];
             y[h + 2 * i] = a * c - b * s;
