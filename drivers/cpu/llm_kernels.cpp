@@ -184,40 +184,42 @@ HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// The same with two blocks per 512-bit register, where vpdpbusd has 64 lanes of bytes. The
-// weights are made unsigned (Q4_0's codes are; Q8_0's get +128) and the offset is taken off
-// in the integer sums before they are scaled: the accumulator of vpdpbusd starts at
-// -offset x (sum of the block's activation codes) in its first lane.
-// Blocks b and b + 1 of a weight row as 64 unsigned codes in x's order (Q4_0's codes 0..15;
-// Q8_0's values + 128), and their two scales spread over the 16 lanes of the sums.
+// AVX-512 VNNI: two blocks per 512-bit register, where vpdpbusd has 64 lanes of bytes. The
+// weights are made unsigned (Q4_0's codes are; Q8_0's values get +128), and the offset comes
+// off in the integer sums before they are scaled: vpdpbusd's accumulator starts at -offset x
+// (sum of the block's activation codes) in the first of each block's eight lanes.
+
+// Blocks b and b + 1 of a weight row as 64 unsigned codes in x's order.
 template <bool kQ4>
-HWY_INLINE __m512i WeightPair512(const std::byte* row, std::size_t b, __m512& dw) {
-  __m512i codes;
-  std::uint16_t d0, d1;
+HWY_INLINE __m512i WeightCodes512(const std::byte* row, std::size_t b) {
   if constexpr (kQ4) {
+    // qs0 into 128-bit lanes 0 and 1, qs1 into lanes 2 and 3 (two broadcast loads), then the
+    // high nibbles shifted down in lanes 1 and 3 only: lo0 hi0 lo1 hi1, x's order.
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + b;
-    const __m256i low4 = _mm256_set1_epi8(15);
-    const __m256i raw = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)), 1);
-    const __m256i lo = _mm256_and_si256(raw, low4);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // lo0 lo1 hi0 hi1
-    codes = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));               // lo0 hi0 lo1 hi1
-    d0 = blk[0].d;
-    d1 = blk[1].d;
+    const __m512i q0 = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs)));
+    const __m512i qq = _mm512_mask_broadcast_i32x4(q0, 0xFF00, _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)));
+    const __m512i shifted = _mm512_mask_srli_epi16(qq, 0xFF00FF00u, qq, 4);
+    return _mm512_and_si512(shifted, _mm512_set1_epi8(15));
   } else {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + b;
     const __m512i wv = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].q))),
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].q)), 1);
-    codes = _mm512_xor_si512(wv, _mm512_set1_epi8(static_cast<char>(0x80)));
-    d0 = blk[0].d;
-    d1 = blk[1].d;
+    return _mm512_xor_si512(wv, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
-  dw = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
-                                               _mm_set1_epi16(static_cast<short>(d1)), 1));
-  return codes;
+}
+
+// The fp16 scales of blocks b and b + 1, in the two low 16-bit lanes.
+template <bool kQ4>
+HWY_INLINE __m128i WeightScales2(const std::byte* row, std::size_t b) {
+  using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
+  const auto* blk = reinterpret_cast<const Block*>(row) + b;
+  return _mm_insert_epi16(_mm_cvtsi32_si128(blk[0].d), blk[1].d, 1);
+}
+
+// Two values (lanes 0 and 1) spread over the 16 lanes of two blocks' sums.
+HWY_INLINE __m512 SpreadPair(__m128 two) {
+  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(two));
 }
 
 // The starting sums for activation row t at blocks b, b + 1: minus the weights' offset (8 for
@@ -231,18 +233,19 @@ HWY_INLINE __m512i OffsetPair512(const QuantizedRows& x, std::size_t t, std::siz
   return kQ4 ? _mm512_slli_epi32(neg, 3) : _mm512_slli_epi32(neg, 7);
 }
 
-// The scales of activation row t's blocks b and b + 1, each over its block's eight lanes.
-HWY_INLINE __m512 DxPair512(const QuantizedRows& x, std::size_t t, std::size_t b) {
-  const __m128 two = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + t * (x.k / kQuantBlock) + b)));
-  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(two));
+// The scales of activation row t's blocks b and b + 1, in two lanes.
+HWY_INLINE __m128 DxPair(const QuantizedRows& x, std::size_t t, std::size_t b) {
+  return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + t * (x.k / kQuantBlock) + b)));
 }
 
+// Decode: one pair of blocks of a weight row into acc. The two scale products are formed in
+// two lanes, then spread (cheaper than spreading each factor).
 template <bool kQ4>
 HWY_INLINE void QuantPair512(const std::byte* row, const QuantizedRows& x, std::size_t b, __m512& acc) {
-  __m512 dw;
-  const __m512i codes = WeightPair512<kQ4>(row, b, dw);
-  const __m512i p = _mm512_dpbusd_epi32(OffsetPair512<kQ4>(x, 0, b), codes, _mm512_loadu_si512(x.q + b * kQuantBlock));
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, DxPair512(x, 0, b)), acc);
+  const __m512i p = _mm512_dpbusd_epi32(OffsetPair512<kQ4>(x, 0, b), WeightCodes512<kQ4>(row, b),
+                                        _mm512_loadu_si512(x.q + b * kQuantBlock));
+  const __m512 scale = SpreadPair(_mm_mul_ps(_mm_cvtph_ps(WeightScales2<kQ4>(row, b)), DxPair(x, 0, b)));
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale, acc);
 }
 
 // Prompt processing. Four weight rows are unpacked once into `codes` and `dw` (pairs of
@@ -262,7 +265,7 @@ HWY_INLINE void QuantTile512(const std::int8_t* codes, const float* dw, std::siz
       const std::size_t row = t + static_cast<std::size_t>(c);
       const __m512i init = OffsetPair512<kQ4>(x, row, b);
       const __m512i xq = _mm512_loadu_si512(x.q + row * x.k + b * kQuantBlock);
-      const __m512 dx = DxPair512(x, row, b);
+      const __m512 dx = SpreadPair(DxPair(x, row, b));
       for (int r = 0; r < RJ; ++r) {
         const std::size_t at = (static_cast<std::size_t>(r) * pairs + i) * 64;
         const __m512i p = _mm512_dpbusd_epi32(init, _mm512_loadu_si512(codes + at), xq);
@@ -287,9 +290,9 @@ void QuantGemm512(const std::byte* w, std::size_t row_bytes, std::size_t& j, std
   for (; j + 4 <= j_end; j += 4) {
     for (std::size_t r = 0; r < 4; ++r)
       for (std::size_t i = 0; i < pairs; ++i) {
-        __m512 d;
-        _mm512_storeu_si512(codes.data() + (r * pairs + i) * 64, WeightPair512<kQ4>(w + (j + r) * row_bytes, 2 * i, d));
-        _mm512_storeu_ps(dw.data() + (r * pairs + i) * 16, d);
+        const std::byte* wrow = w + (j + r) * row_bytes;
+        _mm512_storeu_si512(codes.data() + (r * pairs + i) * 64, WeightCodes512<kQ4>(wrow, 2 * i));
+        _mm512_storeu_ps(dw.data() + (r * pairs + i) * 16, SpreadPair(_mm_cvtph_ps(WeightScales2<kQ4>(wrow, 2 * i))));
       }
     std::size_t t = 0;
     for (; t + 4 <= rows; t += 4) QuantTile512<kQ4, 4>(codes.data(), dw.data(), pairs, j, x, t, out, ldo);
