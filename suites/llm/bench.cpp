@@ -1,13 +1,14 @@
 // llm.bench: llama-bench's tests on a Llama decoder (DESIGN.md §5). `pp N` processes a prompt
 // of N tokens in steps of `ubatch` tokens; `tg N` generates N tokens greedily, one step per
-// token for each of `sequences` sequences decoded together; `pg` is pp then tg. All start at
-// KV depth `depth` (that many positions already in the cache; filling them is not timed, as
-// in llama-bench). One sample is one whole test; tokens/s = tokens / device time of its steps.
+// token for each of `sequences` sequences decoded together; `pg` is pp (for each sequence)
+// then tg. All start at KV depth `depth` (that many positions already in the cache; filling
+// them is not timed, as in llama-bench). One sample is one whole test; tokens/s = tokens / device time of its steps.
 //
 // Derived figures for generation: the bytes a step must read (every weight once, plus each
 // sequence's KV cache up to its position), the effective bandwidth that implies, and the
-// share of the memory roofline, the read bandwidth memory.bandwidth measures on the same
-// threads just before (decode is bound by it: tokens/s <= bandwidth / bytes per token).
+// share of the memory roofline: the read bandwidth memory.bandwidth measures in the same
+// process, on the same threads, over as many bytes as the weights (decode is bound by it:
+// tokens/s <= bandwidth / bytes per token).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -17,12 +18,18 @@
 #include "conformance.hpp"
 #include "llama_engine.hpp"
 #include "llm_common.hpp"
-#include "xpubench/error.hpp"
 #include "suites/workload_common.hpp"
+#include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::llm {
 namespace {
+
+// Adds a step's time to a test's.
+void add_time(Timing& total, const Timing& step) {
+  total.seconds += step.seconds;
+  total.source = step.source;
+}
 
 struct TestSpec {
   std::string test;  // pp, tg, pg
@@ -38,13 +45,10 @@ class TestRun final : public Executable {
 
   Timing run(std::uint64_t iterations) override {
     Timing total{0.0, ClockKind::host};
-    auto add = [&](Timing t) {
-      total.seconds += t.seconds;
-      total.source = t.source;
-    };
     for (std::uint64_t i = 0; i < iterations; ++i) {
-      if (spec_.test != "tg") add(prompt(spec_.depth, spec_.n_prompt, 0));
-      if (spec_.test != "pp") add(generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
+      if (spec_.test != "tg")
+        for (int q = 0; q < spec_.sequences; ++q) add_time(total, prompt(spec_.depth, spec_.n_prompt, q));
+      if (spec_.test != "pp") add_time(total, generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
     }
     return total;
   }
@@ -65,9 +69,7 @@ class TestRun final : public Executable {
         in.sequences.push_back(seq);
       }
       in.output_rows = {n - 1};
-      const Timing s = e_.step(in);
-      t.seconds += s.seconds;
-      t.source = s.source;
+      add_time(t, e_.step(in));
       last_[static_cast<std::size_t>(seq)] = e_.next_tokens()[0];
     }
     return t;
@@ -84,15 +86,12 @@ class TestRun final : public Executable {
         in.sequences.push_back(q);
         in.output_rows.push_back(q);
       }
-      const Timing st = e_.step(in);
-      t.seconds += st.seconds;
-      t.source = st.source;
+      add_time(t, e_.step(in));
       const auto next = e_.next_tokens();
       for (int q = 0; q < spec_.sequences; ++q) last_[static_cast<std::size_t>(q)] = next[static_cast<std::size_t>(q)];
     }
     return t;
   }
-
 
  private:
   LlamaEngine& e_;
@@ -247,9 +246,9 @@ class Bench final : public Workload {
     const auto measured = measure_into(ctx, test, record);
     if (!measured) return record;
     const Measurement& m = *measured;
-    const double tokens = spec.test == "pp"   ? spec.n_prompt
-                          : spec.test == "tg" ? static_cast<double>(spec.n_gen) * spec.sequences
-                                              : static_cast<double>(spec.n_prompt) + static_cast<double>(spec.n_gen) * spec.sequences;
+    // pp has one sequence; pg gives each of its sequences the prompt, then generates for all.
+    const double tokens = static_cast<double>(spec.sequences) *
+                          ((spec.test == "tg" ? 0 : spec.n_prompt) + (spec.test == "pp" ? 0 : spec.n_gen));
     record.metrics.push_back(Metric::from(m, "tokens_per_second", "t/s", Direction::higher_is_better,
                                           [=](double s) { return tokens / s; }));
     if (m.energy.available && !m.sample_seconds.empty())

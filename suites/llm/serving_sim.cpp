@@ -192,7 +192,7 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
       const Seq& s = running[k];
       const int input = requests[s.req].input_tokens;
       if (s.prefilled < input) continue;
-      work.push_back({s.slot, input + s.generated - 1, 1});
+      work.push_back({s.slot, input + s.generated - 1, 1, true});
       members.push_back(k);
       --budget;
     }

@@ -96,10 +96,13 @@ std::vector<Request> make_requests(const RequestSpec& spec);
 
 // What one engine step runs for one sequence slot: `tokens` tokens starting at position
 // `first_pos` (a prefill chunk, or 1 token to decode). See the timeline contract above.
+// `decode` says which: a decode step feeds the token generated last, a prefill chunk feeds
+// prompt tokens (a chunk may also start right where the previous one ended).
 struct SeqWork {
   int slot = 0;
   int first_pos = 0;
   int tokens = 0;
+  bool decode = false;
   bool operator==(const SeqWork&) const = default;
 };
 

@@ -24,6 +24,16 @@ using xpb::llm::RequestSpec;
 using xpb::llm::RequestStatus;
 using xpb::llm::SchedulerConfig;
 using xpb::llm::SeqWork;
+}  // namespace
+
+namespace xpb::llm {
+// Readable failures: {slot, first_pos, tokens, decode or prefill}.
+void PrintTo(const SeqWork& w, std::ostream* os) {
+  *os << "{slot " << w.slot << ", pos " << w.first_pos << ", " << w.tokens << (w.decode ? " decode}" : " prefill}");
+}
+}  // namespace xpb::llm
+
+namespace {
 using xpb::llm::ServingMetrics;
 using xpb::llm::simulate;
 using xpb::llm::Slo;
@@ -215,9 +225,9 @@ TEST(ServingSimulate, OneRequestByHand) {
 
   ASSERT_EQ(eng.steps.size(), 4u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 10}}));
-  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 10, 1}}));
-  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 11, 1}}));
-  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 12, 1}}));
+  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 10, 1, true}}));
+  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 11, 1, true}}));
+  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 12, 1, true}}));
   EXPECT_EQ(eng.releases, (std::vector<int>{0}));
 
   ASSERT_EQ(m.requests.size(), 1u);
@@ -267,8 +277,8 @@ TEST(ServingSimulate, TwoRequestsByHand) {
 
   ASSERT_EQ(eng.steps.size(), 3u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 8}}));
-  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 8, 1}, {1, 0, 4}}));
-  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 9, 1}, {1, 4, 1}}));
+  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 8, 1, true}, {1, 0, 4}}));
+  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 9, 1, true}, {1, 4, 1, true}}));
   EXPECT_EQ(eng.releases, (std::vector<int>{0, 1}));
 
   const auto& a = m.requests[0];
@@ -321,7 +331,7 @@ TEST(ServingSimulate, ChunkedPrefillSplitsALongPrompt) {
   EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 32, 32}}));
   EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 64, 32}}));
   EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 96, 4}}));
-  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{0, 100, 1}}));
+  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{0, 100, 1, true}}));
   EXPECT_EQ(m.requests[0].ttft_s, 4.0);  // the first token comes with the last chunk
   EXPECT_EQ(m.requests[0].e2e_s, 5.0);
 }
@@ -350,10 +360,10 @@ TEST(ServingSimulate, DecodesAreScheduledBeforePrefill) {
   const ServingMetrics m = simulate({{0.0, 4, 5}, {0.0, 20, 2}}, config(2, 8), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 5u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 4}, {1, 0, 4}}));
-  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 4, 1}, {1, 4, 7}}));
-  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 5, 1}, {1, 11, 7}}));
-  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 6, 1}, {1, 18, 2}}));
-  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{0, 7, 1}, {1, 20, 1}}));
+  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 4, 1, true}, {1, 4, 7}}));
+  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 5, 1, true}, {1, 11, 7}}));
+  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 6, 1, true}, {1, 18, 2}}));
+  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{0, 7, 1, true}, {1, 20, 1, true}}));
   EXPECT_EQ(m.requests[0].ttft_s, 1.0);
   EXPECT_EQ(m.requests[0].e2e_s, 5.0);
   EXPECT_EQ(m.requests[1].ttft_s, 4.0);
@@ -366,11 +376,12 @@ TEST(ServingSimulate, BudgetBelowConcurrencyMakesPrefillWait) {
   FakeEngine eng(1.0, 0.0);
   const ServingMetrics m = simulate({{0.0, 1, 3}, {0.0, 1, 2}}, config(2, 1), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 5u);
-  EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 1}}));
-  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 1, 1}}));
-  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 2, 1}}));
-  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{1, 0, 1}}));
-  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{1, 1, 1}}));
+  // A one-token prompt and a decode look alike but for `decode`.
+  EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 1, false}}));
+  EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 1, 1, true}}));
+  EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 2, 1, true}}));
+  EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{1, 0, 1, false}}));
+  EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{1, 1, 1, true}}));
   EXPECT_EQ(m.requests[1].admitted_s, 0.0);
   EXPECT_EQ(m.requests[1].ttft_s, 4.0);
 }
