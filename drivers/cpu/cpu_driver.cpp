@@ -1,6 +1,7 @@
 // The `cpu` driver: the host CPU as one device. Threads are pinned with hwloc, tensors are
 // first touched by the threads that use them, kernels are SIMD through Highway with run-time
 // dispatch, and stores can stream past the caches (non-temporal) where the ISA has them.
+#include <algorithm>
 #include <new>
 
 #include "cpu_executable.hpp"
@@ -40,6 +41,15 @@ class CpuDevice final : public Device {
 
   CompileResult compile(const Graph& g, const CompileOptions& opts) override {
     if (auto err = g.check()) return {Outcome::with(Status::invalid, *err), nullptr};
+    // A decoder graph runs as one pool job (barriers between nodes); the chase runs on the
+    // calling thread between jobs. The two do not mix in one graph.
+    const auto& nodes = g.nodes();
+    const bool chase = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return n.op == Op::chase; });
+    const bool decoder = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
+      return n.op >= Op::embedding;  // the transformer ops come last in the catalogue
+    });
+    if (chase && decoder)
+      return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"), nullptr};
     auto pus = pinning_order(opts.cpu_node);
     if (pus.empty())
       return {Outcome::with(Status::invalid, "NUMA node " + std::to_string(opts.cpu_node) + " has no PUs"), nullptr};

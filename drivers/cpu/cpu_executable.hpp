@@ -46,6 +46,7 @@ class CpuExecutable final : public Executable {
     std::vector<float> d, sum;
     std::vector<std::int32_t> neg_sum;
     std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
+    std::size_t rows = 0;                       // and how many of its rows were live
   };
 
   void initialize(TensorId id);

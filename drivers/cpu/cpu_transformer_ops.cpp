@@ -133,11 +133,14 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0) {
         auto& qc = quantized_[x];
         const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), k};
-        if (qc.made_at != written_at_[x]) {
+        if (qc.made_at != written_at_[x] || qc.rows < rows) {
           const Range rr = split(rows, thread, threads);
           quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);
           barrier_.wait();
-          if (thread == 0) qc.made_at = written_at_[x];
+          if (thread == 0) {
+            qc.made_at = written_at_[x];
+            qc.rows = rows;
+          }
         }
         matmul_quantized(wd.dtype, tensors_[w].data(), storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows,
                          ptr<float>(out), nout);

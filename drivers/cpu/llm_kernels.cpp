@@ -326,6 +326,7 @@ HWY_INLINE float QuantRowDot512(const std::byte* row, const QuantizedRows& x) {
 template <bool kQ4>
 void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
                const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  if (rows == 0) return;
   std::size_t j = j_begin;
   if (rows == 1) {
 #if HWY_TARGET == HWY_AVX3_DL
@@ -507,7 +508,9 @@ void SiluMul(const float* g, const float* u, float* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
     const auto gv = hn::LoadU(df, g + i);
-    const auto sig = hn::Div(one, hn::Add(one, hn::Exp(df, hn::Neg(gv))));
+    // Highway's Exp is valid up to +104 (and wraps beyond ~177): e^88 already makes the
+    // sigmoid 0 to f32 precision, so larger arguments are clamped there.
+    const auto sig = hn::Div(one, hn::Add(one, hn::Exp(df, hn::Min(hn::Neg(gv), hn::Set(df, 88.0f)))));
     hn::StoreU(hn::Mul(hn::Mul(gv, sig), hn::LoadU(df, u + i)), df, out + i);
   }
   for (; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];

@@ -228,7 +228,7 @@ class Bench final : public Workload {
     record.details["model"] = describe(model);
     record.details["graph"] = {{"max_rows", shape.max_rows}, {"slots", shape.slots}, {"context", shape.context},
                                {"kv_dtype", std::string(xpb::name(shape.kv_dtype))}};
-    const std::uint64_t need = footprint_bytes(model.config, model.source.dtype, shape);
+    const std::uint64_t need = footprint_bytes(model.config, model.source, shape);
     record.details["memory_needed_bytes"] = need;
     if (!check_memory(ctx, need, record)) return record;
     CompileOptions opts;
@@ -278,16 +278,18 @@ class Bench final : public Workload {
  private:
   static void add_roofline(const nlohmann::json& p, RunContext& ctx, LlamaEngine& engine, const TestSpec& spec,
                            const Measurement& m, BenchmarkRecord& record) {
-    // Per step: every weight once, and each sequence's K and V over the positions it attends
-    // (depth + 1 .. depth + n_gen, so on average depth + (n_gen + 1) / 2).
-    const double weights = static_cast<double>(engine.graph().weight_bytes);
+    // Per step: every weight once (an untied embedding table only at the rows looked up),
+    // and each sequence's K and V over the positions it attends (depth + 1 .. depth + n_gen,
+    // so on average depth + (n_gen + 1) / 2).
+    const double weights = static_cast<double>(engine.graph().decode_weight_bytes(spec.sequences));
     const double kv = static_cast<double>(engine.graph().kv_bytes_per_token) * spec.sequences *
                       (spec.depth + (spec.n_gen + 1) / 2.0);
     const double per_token = (weights + kv) / spec.sequences;
     const double tokens = static_cast<double>(spec.n_gen) * spec.sequences;
     auto eff = Metric::from(m, "effective_bandwidth", "GB/s", Direction::higher_is_better,
                             [=](double s) { return per_token * tokens / s / 1e9; });
-    eff.note = "bytes a step must read (weights once, plus each sequence's KV cache) x steps / time";
+    eff.note = "bytes a step must read (weights once, an untied embedding only at the rows looked up, "
+               "plus each sequence's KV cache) x steps / time";
     record.metrics.push_back(eff);
     record.details["bytes_per_token"] = per_token;
     std::string why;

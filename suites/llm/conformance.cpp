@@ -106,7 +106,7 @@ nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int 
   out["first_disagreement"] = first_disagreement < 0 ? nlohmann::json(nullptr) : nlohmann::json(first_disagreement);
   out["max_logit_error"] = max_err;  // largest |difference| over the logits' RMS, any step
   out["rms_logit_error"] = rms_err;  // RMS of the differences over the logits' RMS, worst step
-  out["max_error"] = rms_err;
+  out["max_error"] = max_err;  // the largest error seen, as the record's summary field
   if (!finite || !varied) {
     out["status"] = "mistrusted";
     out["reason"] = !finite ? "the device's logits are not all finite" : "the device's logits are all equal";

@@ -21,8 +21,8 @@ Tolerance tolerance_for(DType weights);
 // ctx.reference, both from the tokens ref chose (teacher forcing, so one early difference
 // cannot send the two down different paths and hide how close the logits are), and returns
 // the conformance object: {status, method, steps, token_agreement, first_disagreement,
-// rms_logit_error (the worst step's), max_logit_error, max_error (= rms_logit_error),
-// tolerance}. Status is passed, failed, mistrusted (non-finite or
+// rms_logit_error (the worst step's, what the tolerance bounds), max_logit_error and
+// max_error (the largest single difference seen, over the logits' RMS), tolerance}. Status is passed, failed, mistrusted (non-finite or
 // constant logits) or skipped (with the reason).
 nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int threads, int prompt, int steps);
 

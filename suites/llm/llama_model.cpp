@@ -78,15 +78,17 @@ std::uint64_t LlamaConfig::parameters() const {
   return static_cast<std::uint64_t>(layers) * per_layer + embed * (tied_embeddings ? 1 : 2) + d;
 }
 
-std::uint64_t LlamaConfig::weight_bytes(DType weights) const {
-  WeightSource src;
-  src.dtype = weights;
+namespace {
+std::uint64_t spec_bytes(const WeightSpec& w) {
+  std::size_t n = 1;
+  for (auto s : w.shape) n *= static_cast<std::size_t>(s);
+  return storage_bytes(w.dtype, n);
+}
+}  // namespace
+
+std::uint64_t weight_bytes(const LlamaConfig& c, const WeightSource& src) {
   std::uint64_t total = 0;
-  for (const auto& w : weight_specs(*this, src)) {
-    std::uint64_t n = 1;
-    for (auto s : w.shape) n *= static_cast<std::uint64_t>(s);
-    total += storage_bytes(w.dtype, n);
-  }
+  for (const auto& w : weight_specs(c, src)) total += spec_bytes(w);
   return total;
 }
 
@@ -220,16 +222,32 @@ GgufModel open_gguf(const std::string& path) {
   c.head_dim = file->get_int("llama.attention.key_length").value_or(c.dim / c.heads);
   c.rope_theta = file->get_float("llama.rope.freq_base").value_or(10000.0);
   c.norm_eps = file->get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5);
+  if (!std::isfinite(c.rope_theta) || c.rope_theta <= 0)
+    throw InputError(path + ": llama.rope.freq_base must be a positive number");
+  if (!std::isfinite(c.norm_eps) || c.norm_eps <= 0 || c.norm_eps > 1)
+    throw InputError(path + ": llama.attention.layer_norm_rms_epsilon must be in (0, 1]");
+  // Bounds that keep every product of dimensions far from overflow; real models are far
+  // inside them (Llama 3.1 405B: dim 16384, head 128, FFN 53248).
+  if (c.head_dim > (std::int64_t{1} << 16) || c.heads > (std::int64_t{1} << 16) || c.kv_heads > c.heads)
+    throw InputError(path + ": head count or head size out of range (head size at most 65536, kv heads at most heads)");
+  if (auto v = file->get_int("llama.attention.value_length"); v && *v != c.head_dim)
+    throw InputError(path + ": llama.attention.value_length differs from key_length; not supported");
+  if (auto r = file->get_int("llama.rope.dimension_count"); r && *r != c.head_dim)
+    throw InputError(path + ": llama.rope.dimension_count " + std::to_string(*r) +
+                     " is not the head size " + std::to_string(c.head_dim) + " (partial RoPE is not supported)");
   const gguf::TensorInfo* embd = file->tensor("token_embd.weight");
   if (embd == nullptr || embd->shape.size() != 2) throw InputError(path + ": no 2-D tensor 'token_embd.weight'");
   c.vocab = embd->shape[0];
   c.tied_embeddings = file->tensor("output.weight") == nullptr;
   if (c.kv_heads < 1 || c.heads % c.kv_heads != 0 || c.head_dim < 2 || c.head_dim % 2 != 0)
     throw InputError(path + ": head counts and head size do not fit a llama model");
-  // The dtype that most 2-D weights have names the model (Q4_0 models keep some tensors wider).
+  m.source.file = file;
+  // Every tensor present with its expected shape and a supported dtype, or an error now. The
+  // dtype most of the model's matrices have names the model (Q4_0 files keep some wider);
+  // tensors the model does not use are ignored.
   std::map<DType, int> count;
-  for (const auto& t : file->tensors())
-    if (t.shape.size() == 2) ++count[t.dtype];
+  for (const auto& spec : weight_specs(c, m.source))
+    if (spec.shape.size() == 2) ++count[spec.dtype];
   m.dtype = DType::f32;
   int best = 0;
   for (const auto& [t, n] : count) {
@@ -238,8 +256,6 @@ GgufModel open_gguf(const std::string& path) {
     m.dtype = t;
   }
   m.source.dtype = m.dtype;
-  m.source.file = file;
-  weight_specs(c, m.source);  // every tensor present with its expected shape, or an error now
   return m;
 }
 
@@ -337,13 +353,14 @@ LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const Grap
   };
   std::map<std::string, TensorId> w;
   for (auto& spec : weight_specs(c, src)) {
-    lg.weight_bytes += storage_bytes(spec.dtype, [&] {
-      std::size_t n = 1;
-      for (auto s : spec.shape) n *= static_cast<std::size_t>(s);
-      return n;
-    }());
+    lg.weight_bytes += spec_bytes(spec);
+    if (spec.name == "token_embd.weight") {
+      lg.embedding_bytes = spec_bytes(spec);
+      lg.embedding_row_bytes = storage_bytes(spec.dtype, static_cast<std::size_t>(spec.shape[1]));
+    }
     w[spec.name] = g.add_tensor({spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init});
   }
+  lg.tied_embeddings = c.tied_embeddings;
   const TensorId x = act("x", T, c.dim, lg.rows), xn = act("x_norm", T, c.dim, lg.rows);
   const TensorId q = act("q", T, q_width, lg.rows), k = act("k", T, kv_width, lg.rows), v = act("v", T, kv_width, lg.rows);
   const TensorId att = act("attn", T, q_width, lg.rows), proj = act("proj", T, c.dim, lg.rows);

@@ -27,8 +27,6 @@ struct LlamaConfig {
   std::optional<RopeScaling> rope_scaling;
 
   std::uint64_t parameters() const;
-  // Bytes of every weight at dtype `weights` (norms stay f32), as the graph stores them.
-  std::uint64_t weight_bytes(DType weights) const;
   // Returns what is wrong with the shape ("" when nothing is): divisibility, block sizes.
   std::string problem(DType weights) const;
 };
@@ -62,6 +60,9 @@ struct WeightSpec {
   TensorInit init;
 };
 std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& src);
+// Bytes of every weight as stored (each in its own dtype: a file's, or the source's dtype for
+// matrices and f32 for norms).
+std::uint64_t weight_bytes(const LlamaConfig& c, const WeightSource& src);
 
 // A model opened from a GGUF file: its shape from the llama.* metadata and its weights
 // (mapped, not copied, until a device copies them). Throws InputError naming the file.
@@ -91,8 +92,18 @@ struct LlamaGraph {
   TensorId tokens, positions, sequences, rows;  // inputs: i32 [max_rows] x3, i32 [1]
   TensorId output_rows, outputs;                // inputs: i32 [max_outputs], i32 [1]
   TensorId logits, next_tokens;                 // outputs: f32 [max_outputs, vocab], i32 [max_outputs]
-  std::uint64_t weight_bytes = 0;
+  std::uint64_t weight_bytes = 0;               // every weight as stored
+  std::uint64_t embedding_bytes = 0;            // of them, the token embedding table
+  std::uint64_t embedding_row_bytes = 0;        // one row of it (what a token's lookup reads)
+  bool tied_embeddings = false;                 // the table is also the output head
   std::uint64_t kv_bytes_per_token = 0;         // K and V of every layer for one position
+
+  // Bytes one decode step must read for `sequences` sequences, the KV cache aside: every
+  // weight once, except that an untied embedding table is read only at the rows looked up.
+  std::uint64_t decode_weight_bytes(int seqs) const {
+    if (tied_embeddings) return weight_bytes;
+    return weight_bytes - embedding_bytes + static_cast<std::uint64_t>(seqs) * embedding_row_bytes;
+  }
 };
 LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape);
 

@@ -39,7 +39,7 @@ nlohmann::json describe(const ModelChoice& m) {
           {"weights", m.source.file ? "from the file" : "synthetic (seeded)"},
           {"dtype", std::string(name(m.source.dtype))},
           {"parameters", c.parameters()},
-          {"weight_bytes", c.weight_bytes(m.source.dtype)},
+          {"weight_bytes", weight_bytes(c, m.source)},
           {"dim", c.dim},
           {"layers", c.layers},
           {"heads", c.heads},
@@ -62,13 +62,13 @@ std::vector<std::int32_t> prompt_tokens(std::uint64_t seed, std::size_t count, s
   return out;
 }
 
-std::uint64_t footprint_bytes(const LlamaConfig& c, DType weights, const GraphShape& s) {
+std::uint64_t footprint_bytes(const LlamaConfig& c, const WeightSource& weights, const GraphShape& s) {
   const auto kv = static_cast<std::uint64_t>(c.layers) * 2 * static_cast<std::uint64_t>(s.slots * s.context) *
                   storage_bytes(s.kv_dtype, static_cast<std::size_t>(c.kv_heads * c.head_dim));
   const auto rows = static_cast<std::uint64_t>(s.max_rows);
   const auto act = rows * 4 * static_cast<std::uint64_t>(3 * c.dim + 2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 2 * c.ffn) +
                    static_cast<std::uint64_t>(s.max_outputs) * 4 * static_cast<std::uint64_t>(2 * c.dim + c.vocab);
-  return c.weight_bytes(weights) + kv + act * 2;  // activations, and their Q8_0 copies (bounded by f32 size)
+  return weight_bytes(c, weights) + kv + act * 2;  // activations, and their Q8_0 copies (bounded by f32 size)
 }
 
 }  // namespace xpb::llm

@@ -28,6 +28,6 @@ nlohmann::json describe(const ModelChoice& m);
 std::vector<std::int32_t> prompt_tokens(std::uint64_t seed, std::size_t count, std::int64_t vocab);
 
 // Bytes a decoder of this shape needs on the device: weights, KV cache and activations.
-std::uint64_t footprint_bytes(const LlamaConfig& c, DType weights, const GraphShape& shape);
+std::uint64_t footprint_bytes(const LlamaConfig& c, const WeightSource& weights, const GraphShape& shape);
 
 }  // namespace xpb::llm

@@ -150,7 +150,7 @@ class Serving final : public Workload {
     shape.context = longest;
     shape.kv_dtype = *parse_dtype(p["kv_dtype"].get<std::string>());
     record.details["model"] = describe(model);
-    const std::uint64_t need = footprint_bytes(model.config, model.source.dtype, shape);
+    const std::uint64_t need = footprint_bytes(model.config, model.source, shape);
     record.details["memory_needed_bytes"] = need;
     const int threads = p["threads"].get<int>();
     if (!check_memory(ctx, need, record) || !check_threads(ctx, threads, record)) return record;

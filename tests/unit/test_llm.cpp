@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "suites/llm/conformance.hpp"
@@ -91,8 +92,10 @@ TEST(LlmModel, PresetsHaveThePublishedSizes) {
   shape.context = 4096;
   shape.max_rows = 512;
   shape.kv_dtype = DType::f16;
-  EXPECT_LT(xpb::llm::footprint_bytes(l8, DType::q4_0, shape), 24ull << 30);
-  EXPECT_GT(xpb::llm::footprint_bytes(l8, DType::q4_0, shape), 4ull << 30);
+  xpb::llm::WeightSource q4;
+  q4.dtype = DType::q4_0;
+  EXPECT_LT(xpb::llm::footprint_bytes(l8, q4, shape), 24ull << 30);
+  EXPECT_GT(xpb::llm::footprint_bytes(l8, q4, shape), 4ull << 30);
   // Llama 3.1's scaling leaves the fastest frequencies alone and divides the slowest by 8.
   const auto f = xpb::llm::rope_factors(l8);
   EXPECT_FLOAT_EQ(f.front(), 1.0f);
@@ -228,6 +231,89 @@ TEST(LlmGguf, FilesThatAreNotLlamaModelsAreRefusedByName) {
         }
       },
       xpb::InputError);
+}
+
+// A matmul whose input gains live rows without being rewritten must not reuse the rounded
+// copy made for fewer rows.
+TEST(LlmEngine, RoundedActivationsFollowTheLiveRows) {
+  xpb::Graph g;
+  auto rows = g.add_tensor({"rows", {1}, DType::i32, xpb::TensorRole::input, xpb::TensorInit::filled(1)});
+  xpb::TensorDesc xd{"x", {4, 64}, DType::f32, xpb::TensorRole::input, xpb::TensorInit::random(3, 1.0)};
+  xd.live_rows = rows;
+  auto x = g.add_tensor(xd);
+  auto w = g.add_tensor({"w", {8, 64}, DType::q8_0, xpb::TensorRole::weight, xpb::TensorInit::random(4, 0.5)});
+  xpb::TensorDesc yd{"y", {4, 8}, DType::f32, xpb::TensorRole::output, {}};
+  yd.live_rows = rows;
+  auto y = g.add_tensor(yd);
+  g.add_node(xpb::Op::matmul, {x, w}, {y});
+  auto cpu = open_device("cpu");
+  auto ref = open_device("ref");
+  auto c = cpu->compile(g, {}).exe;
+  auto r = ref->compile(g, {}).exe;
+  ASSERT_TRUE(c && r);
+  for (auto* e : {c.get(), r.get()}) {
+    e->run(1);  // one live row
+    const std::int32_t four = 4;
+    e->write(rows, {reinterpret_cast<const std::byte*>(&four), 4});
+    e->run(1);  // four, x unchanged
+  }
+  std::vector<float> yc(32), yr(32);
+  c->read(y, {reinterpret_cast<std::byte*>(yc.data()), 128});
+  r->read(y, {reinterpret_cast<std::byte*>(yr.data()), 128});
+  for (std::size_t i = 0; i < 32; ++i) EXPECT_NEAR(yc[i], yr[i], 0.05 + 0.02 * std::fabs(yr[i])) << i;
+}
+
+// Files carry tensors a model does not use, and metadata that must be checked before use.
+TEST(LlmGguf, UnusedTensorsAreIgnoredAndBadMetadataIsRefused) {
+  const std::string base = ::testing::TempDir() + "/tiny-f32.gguf";
+  xpb::export_model("tiny", "f32", 1, base);
+  auto f = xpb::gguf::File::open(base);
+  auto rewrite = [&](const std::string& path, const std::string& key, std::optional<xpb::gguf::Value> value, bool junk) {
+    xpb::gguf::Writer w;
+    for (const auto& [k, v] : f.metadata())
+      if (k != key) w.set(k, v);
+    if (value) w.set(key, *value);
+    for (const auto& t : f.tensors())
+      w.add_tensor(t.name, t.shape, t.dtype, [&t](std::span<std::byte> out) { std::memcpy(out.data(), t.data, t.bytes); });
+    for (int i = 0; junk && i < 40; ++i)
+      w.add_tensor("extra." + std::to_string(i), {1, 32}, DType::q8_0, [](std::span<std::byte>) {});
+    w.write(path);
+  };
+  const std::string junk = ::testing::TempDir() + "/tiny-junk.gguf";
+  rewrite(junk, "", std::nullopt, true);
+  const auto m = xpb::llm::resolve_model({{"model", junk}});
+  EXPECT_EQ(m.source.dtype, DType::f32);  // the model's matrices, not the 40 extra q8_0 tensors
+  xpb::llm::GraphShape shape;
+  EXPECT_GT(xpb::llm::footprint_bytes(m.config, m.source, shape), xpb::llm::weight_bytes(m.config, m.source));
+  const std::string bad = ::testing::TempDir() + "/tiny-bad.gguf";
+  const std::vector<std::pair<std::string, xpb::gguf::Value>> cases = {
+      {"llama.attention.key_length", xpb::gguf::Value::u64(std::uint64_t{1} << 62)},
+      {"llama.rope.freq_base", xpb::gguf::Value::f32(std::nanf(""))},
+      {"llama.attention.layer_norm_rms_epsilon", xpb::gguf::Value::f32(-1.0f)},
+      {"llama.rope.dimension_count", xpb::gguf::Value::u32(8)},
+      {"llama.attention.head_count_kv", xpb::gguf::Value::u32(8)},
+  };
+  for (const auto& [key, value] : cases) {
+    rewrite(bad, key, value, false);
+    try {
+      xpb::llm::resolve_model({{"model", bad}});
+      ADD_FAILURE() << key << " accepted";
+    } catch (const xpb::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << key << ": " << e.what();
+    }
+  }
+}
+
+// Decode reads an untied embedding table only at the looked-up rows.
+TEST(LlmModel, DecodeBytesCountEmbeddingRowsOnly) {
+  const auto m = preset_model("tiny", DType::q8_0);
+  const auto g = xpb::llm::build_graph(m.config, m.source, {});
+  const std::uint64_t row = xpb::storage_bytes(DType::q8_0, static_cast<std::size_t>(m.config.dim));
+  EXPECT_EQ(g.embedding_bytes, row * static_cast<std::uint64_t>(m.config.vocab));
+  EXPECT_EQ(g.decode_weight_bytes(2), g.weight_bytes - g.embedding_bytes + 2 * row);
+  const auto t = preset_model("tiny-tied", DType::q8_0);
+  const auto gt = xpb::llm::build_graph(t.config, t.source, {});
+  EXPECT_EQ(gt.decode_weight_bytes(2), gt.weight_bytes);  // the table is the output head too
 }
 
 TEST(LlmWorkloads, BenchAndServingRunEndToEnd) {
