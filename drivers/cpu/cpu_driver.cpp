@@ -45,9 +45,7 @@ class CpuDevice final : public Device {
     // calling thread between jobs. The two do not mix in one graph.
     const auto& nodes = g.nodes();
     const bool chase = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return n.op == Op::chase; });
-    const bool decoder = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
-      return n.op >= Op::embedding;  // the transformer ops come last in the catalogue
-    });
+    const bool decoder = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return is_transformer_op(n.op); });
     if (chase && decoder)
       return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"), nullptr};
     auto pus = pinning_order(opts.cpu_node);

@@ -23,19 +23,6 @@ Range split(std::size_t n, int thread, int threads, std::size_t grain = 1) {
   return {std::min(b, n), std::min(e, n)};
 }
 
-bool is_transformer_op(Op op) {
-  switch (op) {
-    case Op::embedding:
-    case Op::rms_norm:
-    case Op::matmul:
-    case Op::rope:
-    case Op::attention:
-    case Op::silu_mul:
-    case Op::argmax:
-    case Op::gather_rows: return true;
-    default: return false;
-  }
-}
 
 }  // namespace
 

@@ -193,18 +193,10 @@ class Bench final : public Workload {
     q["seed"] = whole_number(p["seed"], "seed", 0, std::int64_t{1} << 53);
     if (!(p["roofline"] == "measure" || p["roofline"] == "off" || (p["roofline"].is_number() && p["roofline"].get<double>() > 0)))
       throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + p["roofline"].dump());
-    // A GGUF file has its own dtype: record it instead of the preset dtype.
-    const auto model = resolve_model(q);
-    if (model.source.file) q["dtype"] = std::string(xpb::name(model.source.dtype));
     // Parameters a test does not use are left out, so one test is not listed several times.
     if (q["test"] == "tg") q.erase("n_prompt"), q.erase("ubatch");
     if (q["test"] == "pp") q.erase("n_gen"), q.erase("sequences");
-    std::vector<nlohmann::json> points;
-    for (int t : thread_counts(p["threads"], system, "threads")) {
-      q["threads"] = t;
-      points.push_back(q);
-    }
-    return points;
+    return model_points(q, system);
   }
 
   BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {

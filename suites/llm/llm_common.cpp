@@ -1,5 +1,6 @@
 #include "llm_common.hpp"
 
+#include "suites/workload_common.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/quant.hpp"
 
@@ -30,6 +31,17 @@ ModelChoice resolve_model(const nlohmann::json& params) {
   m.source.seed = params.value("seed", std::uint64_t{1});
   m.origin = "preset";
   return m;
+}
+
+std::vector<nlohmann::json> model_points(nlohmann::json params, const SystemInfo& system) {
+  const auto model = resolve_model(params);
+  if (model.source.file) params["dtype"] = std::string(name(model.source.dtype));
+  std::vector<nlohmann::json> points;
+  for (int t : thread_counts(params["threads"], system, "threads")) {
+    params["threads"] = t;
+    points.push_back(params);
+  }
+  return points;
 }
 
 nlohmann::json describe(const ModelChoice& m) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llama_model.hpp"
+#include "xpubench/system.hpp"
 
 namespace xpb::llm {
 
@@ -20,6 +21,11 @@ struct ModelChoice {
 // params["model"] is a preset name or a path ending in .gguf; params["dtype"] the weight dtype
 // of a preset (a file has its own). Throws InputError naming the parameter or the file.
 ModelChoice resolve_model(const nlohmann::json& params);
+
+// The last step of an llm workload's expand(): the model is opened (so a bad file is an input
+// error before anything runs), a GGUF file's own dtype replaces the preset `dtype`, and one
+// point is made per thread count of params["threads"] (a number, "all" or "scaling").
+std::vector<nlohmann::json> model_points(nlohmann::json params, const SystemInfo& system);
 
 // A description of the model for the record: shape, parameters, dtype, weight bytes, origin.
 nlohmann::json describe(const ModelChoice& m);

@@ -112,14 +112,7 @@ class Serving final : public Workload {
     for (const char* k : {"slo_ttft_ms", "slo_tpot_ms"})
       if (!(p[k] == "none" || (p[k].is_number() && p[k].get<double>() > 0)))
         throw InputError(std::string("parameter '") + k + "' expects a positive number of ms or \"none\", got " + p[k].dump());
-    const auto model = resolve_model(q);
-    if (model.source.file) q["dtype"] = std::string(xpb::name(model.source.dtype));
-    std::vector<nlohmann::json> points;
-    for (int t : thread_counts(p["threads"], system, "threads")) {
-      q["threads"] = t;
-      points.push_back(q);
-    }
-    return points;
+    return model_points(q, system);
   }
 
   BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {

@@ -131,6 +131,8 @@ std::string_view name(Op op);
 std::optional<Op> parse_op(std::string_view s);
 // Every op of the catalogue, in declaration order.
 std::vector<Op> all_ops();
+// Whether `op` is one of the transformer ops (embedding .. gather_rows).
+inline bool is_transformer_op(Op op) { return op >= Op::embedding; }
 
 // The rows of `t` that are live when its live_rows tensor holds `live`: clamped to
 // 0..shape[0]; shape[0] (1 for a scalar) when `t` has no dynamic rows.
