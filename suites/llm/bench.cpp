@@ -308,6 +308,11 @@ class Bench final : public Workload {
     pct.note = "effective bandwidth over the measured read bandwidth";
     record.metrics.push_back(pct);
     record.details["roofline"]["tokens_per_second_bound"] = *roof * 1e9 / per_token;
+    if (pct.stats.median > 100.0)
+      record.details["roofline"]["above_100_percent"] =
+          "the weights were read faster than the array memory.bandwidth measured: where memory "
+          "bandwidth depends on placement (a virtual machine's pages over the host's memory), "
+          "the two regions can differ, and this fraction is not reliable";
     const std::uint64_t llc = ctx.system.topology.llc_total_bytes();
     if (llc != 0 && engine.graph().weight_bytes <= llc)
       record.details["roofline"]["note"] =
