@@ -14,12 +14,24 @@ function(xpb_warnings target)
   endif()
 endfunction()
 
-# xpb_object_library(name SOURCES...): an OBJECT library that is folded into libxpubench and
-# sees the harness headers. Used by every driver and workload folder, so they look alike.
-function(xpb_object_library name)
+# xpb_public_headers(name dir): an INTERFACE target for the public headers of one module,
+# found in <dir>/xpubench/*.hpp and installed into include/xpubench.
+function(xpb_public_headers name dir)
+  add_library(${name} INTERFACE)
+  target_include_directories(${name} INTERFACE
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/${dir}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  install(TARGETS ${name} EXPORT xpubenchTargets)
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/xpubench DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  set_property(GLOBAL APPEND PROPERTY XPB_PUBLIC_HEADER_TARGETS ${name})
+endfunction()
+
+# xpb_module(name SOURCES...): an OBJECT library folded into libxpubench. Symbols are hidden
+# unless a public header marks them XPB_API (export.hpp). The module sees only the headers it
+# links (its own folder is added by the caller), so the layering cannot be crossed by accident.
+function(xpb_module name)
   add_library(${name} OBJECT ${ARGN})
-  target_link_libraries(${name} PUBLIC xpb_harness_headers)
-  # Private headers are named from the project root ("suites/workload_common.hpp").
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   xpb_warnings(${name})
+  set_property(GLOBAL APPEND PROPERTY XPB_MODULES ${name})
 endfunction()

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "xpubench/parse.hpp"
 #include "xpubench/report.hpp"
 
 namespace xpb {
@@ -14,14 +15,9 @@ std::string value_text(const std::string& key, const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   const bool is_size = key == "size" || key == "bytes" || key.find("_bytes") != std::string::npos;
   if (is_size && v.is_number_unsigned()) {
-    auto b = v.get<std::uint64_t>();
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && b % 1024 == 0 && u < 4) {
-      b /= 1024;
-      ++u;
-    }
-    return std::to_string(b) + units[u];
+    auto text = format_bytes(v.get<std::uint64_t>());
+    std::erase(text, ' ');
+    return text;
   }
   return v.dump();
 }
@@ -36,7 +32,9 @@ std::string params_text(const nlohmann::json& params) {
   return out;
 }
 
-std::string number(double v) {
+std::string number(const std::optional<double>& value) {
+  if (!value) return "-";
+  const double v = *value;
   const double a = std::fabs(v);
   if (a == 0) return "0";
   if (a >= 1000) return fmt::format("{:.0f}", v);
@@ -45,52 +43,51 @@ std::string number(double v) {
   return fmt::format("{:.3g}", v);
 }
 
-std::string spread(const nlohmann::json& stats) {
-  const double median = stats.value("median", 0.0);
-  const auto n = stats.value("n", 0);
-  if (n < 6) return n == 1 ? "1 sample" : fmt::format("{} samples", n);
-  if (median == 0) return "-";
-  const double half = (stats.value("ci95_hi", 0.0) - stats.value("ci95_lo", 0.0)) / 2.0;
-  return fmt::format("±{:.1f}%", 100.0 * half / std::fabs(median));
+std::string spread(const MetricView& m) {
+  if (m.n == 0) return "-";
+  if (!m.ci95_lo || !m.ci95_hi || !m.median) return m.n == 1 ? "1 sample" : fmt::format("{} samples", m.n);
+  if (*m.median == 0) return "-";
+  const double half = (*m.ci95_hi - *m.ci95_lo) / 2.0;
+  return fmt::format("±{:.1f}%", 100.0 * half / std::fabs(*m.median));
 }
+
+// "passed", or "passed*" for a record that missed its run policy (listed below the table).
+std::string status_text(const BenchmarkView& b) { return b.valid ? b.status : b.status + "*"; }
 
 }  // namespace
 
-std::string render_record_line(const nlohmann::json& r) {
-  std::string line = fmt::format("{} {} on {}: {}", r.value("workload", "?"),
-                                 params_text(r.value("params", nlohmann::json::object())), r.value("device", "?"),
-                                 r.value("status", "?"));
-  if (r.contains("metrics") && !r["metrics"].empty()) {
-    for (const auto& m : r["metrics"]) {
-      line += fmt::format("  {} {} {}", m.value("name", ""), number(m["stats"].value("median", 0.0)),
-                          m.value("unit", ""));
-      if (m.value("source", "measured") != "measured") line += " (" + m.value("source", "") + ")";
-    }
+std::string render_record_line(const BenchmarkView& r) {
+  std::string line = fmt::format("{} {} on {}: {}", r.workload, params_text(r.params), r.device, status_text(r));
+  for (const auto& m : r.metrics) {
+    line += fmt::format("  {} {} {}", m.name, number(m.median), m.unit);
+    if (!m.measured()) line += " (" + m.source + ")";
   }
-  if (r.value("status", "") != "passed" && !r.value("reason", "").empty()) line += "  (" + r.value("reason", "") + ")";
+  if (r.status != "passed" && !r.reason.empty()) line += "  (" + r.reason + ")";
+  if (!r.valid) line += "  [not valid: " + r.invalid_reason + "]";
   return line;
 }
 
-std::string render_console_summary(const nlohmann::json& doc) {
+std::string render_record_line(const nlohmann::json& record) { return render_record_line(read_benchmark_view(record)); }
+
+std::string render_console_summary(const ResultView& result) {
   struct Row {
     std::string bench, device, figure, value, unit, spread, status;
   };
   std::vector<Row> rows;
-  std::vector<std::string> reasons;
-  for (const auto& r : doc.value("benchmarks", nlohmann::json::array())) {
-    const std::string bench = r.value("workload", "") + " " + params_text(r.value("params", nlohmann::json::object()));
-    const std::string status = r.value("status", "?");
-    if (!r.contains("metrics") || r["metrics"].empty()) {
-      rows.push_back({bench, r.value("device", ""), "-", "-", "", "", status});
+  std::vector<std::string> reasons, invalid;
+  for (const auto& r : result.benchmarks) {
+    const std::string bench = r.workload + " " + params_text(r.params);
+    if (r.metrics.empty()) {
+      rows.push_back({bench, r.device, "-", "-", "", "", status_text(r)});
     } else {
-      for (const auto& m : r["metrics"]) {
-        std::string figure = m.value("name", "");
-        if (m.value("source", "measured") != "measured") figure += " [" + m.value("source", "") + "]";
-        rows.push_back({bench, r.value("device", ""), figure, number(m["stats"].value("median", 0.0)),
-                        m.value("unit", ""), spread(m["stats"]), status});
+      for (const auto& m : r.metrics) {
+        std::string figure = m.name;
+        if (!m.measured()) figure += " [" + m.source + "]";
+        rows.push_back({bench, r.device, figure, number(m.median), m.unit, spread(m), status_text(r)});
       }
     }
-    if (status != "passed") reasons.push_back(bench + " on " + r.value("device", "") + ": " + status + ": " + r.value("reason", ""));
+    if (r.status != "passed") reasons.push_back(bench + " on " + r.device + ": " + r.status + ": " + r.reason);
+    if (!r.valid) invalid.push_back(bench + " on " + r.device + ": " + r.invalid_reason);
   }
   Row head{"benchmark", "device", "figure", "median", "unit", "spread", "status"};
   std::size_t w[7] = {};
@@ -112,8 +109,14 @@ std::string render_console_summary(const nlohmann::json& doc) {
     out += "\nnot passed:\n";
     for (const auto& r : reasons) out += "  " + r + "\n";
   }
+  if (!invalid.empty()) {
+    out += "\nnot valid (*: the measurement missed its run policy; run rules reject it in submissions):\n";
+    for (const auto& r : invalid) out += "  " + r + "\n";
+  }
   out += "\nspread: half-width of the 95% confidence interval of the median, in % of the median.\n";
   return out;
 }
+
+std::string render_console_summary(const nlohmann::json& doc) { return render_console_summary(read_result_view(doc)); }
 
 }  // namespace xpb

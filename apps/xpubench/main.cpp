@@ -1,36 +1,39 @@
-// The xpubench command line (DESIGN.md §8). Thin: parses arguments, calls the library, prints.
+// The xpubench command line (DESIGN.md §8). Thin: parses arguments, calls the library's entry
+// points (session.hpp, suite.hpp, report.hpp), prints.
 // Exit codes: 0 success, 1 a benchmark failed or validation found problems, 2 usage or input
-// error, 130 interrupted (Ctrl-C) after saving what was measured.
-#include <chrono>
+// error (a record still found invalid at run time counts as one), 130 interrupted (Ctrl-C)
+// after saving what was measured.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
+#include <cstring>
 #include <iostream>
-#include <set>
+#include <new>
 
-#include "xpubench/model_export.hpp"
 #include "xpubench/build_info.hpp"
-
 #include "xpubench/error.hpp"
+#include "xpubench/model_export.hpp"
+#include "xpubench/op_catalogue.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/registry.hpp"
 #include "xpubench/report.hpp"
 #include "xpubench/result_writer.hpp"
 #include "xpubench/session.hpp"
 #include "xpubench/suite.hpp"
-#include "xpubench/system.hpp"
+#include "xpubench/system_probe.hpp"
 #include "xpubench/validate.hpp"
 
 namespace {
 
 std::atomic<bool> g_cancel{false};
 
-// First Ctrl-C: finish the current sample, save everything, exit 130. Second: die at once.
+// First Ctrl-C: stop the benchmark in progress, save everything, exit 130. Second: die at once.
 extern "C" void on_signal(int sig) {
   if (g_cancel.exchange(true)) {
     std::signal(sig, SIG_DFL);
@@ -58,17 +61,36 @@ std::string human_bytes(std::uint64_t b) {
   return fmt::format("{:.4g} {}", v, units[u]);
 }
 
+void list_ops() {
+  std::cout << "ops (code, name, family, inputs -> outputs, dtypes, attributes; what it computes):\n";
+  for (const auto& d : xpb::op_catalogue()) {
+    std::vector<std::string> dtypes, attrs;
+    for (auto t : d.dtypes) dtypes.emplace_back(xpb::name(t));
+    for (const auto& a : d.attrs)
+      attrs.push_back(std::string(a.name) + ":" + std::string(xpb::name(a.type)) + (a.required ? "" : "?"));
+    const std::string ins = d.min_inputs == d.max_inputs ? std::to_string(d.min_inputs)
+                                                         : std::to_string(d.min_inputs) + "-" + std::to_string(d.max_inputs);
+    std::cout << fmt::format("  {:>3} {:<15} {:<15} {} -> {}  [{}]  {}\n      {}; {} conformance case(s)\n",
+                             static_cast<unsigned>(d.op), d.name, xpb::name(d.family), ins, d.outputs, join(dtypes),
+                             attrs.empty() ? "no attributes" : join(attrs, " "), d.summary, d.conformance().size());
+  }
+}
+
 int cmd_list(const std::string& what) {
   const bool all = what.empty();
-  if (all || what == "drivers") {
-    std::cout << "drivers:\n";
-    for (const auto& n : xpb::DriverRegistry::instance().names())
-      std::cout << fmt::format("  {:<12} {}\n", n, xpb::DriverRegistry::instance().create(n)->description());
-  }
-  if (all || what == "devices") {
-    std::cout << "devices:\n";
-    for (const auto& d : xpb::all_devices())
-      std::cout << fmt::format("  {:<12} {} ({}{})\n", d.id(), d.name, d.kind, d.simulated ? ", simulated" : "");
+  if (all || what == "drivers" || what == "devices") {
+    const auto drivers = xpb::inventory();
+    if (all || what == "drivers") {
+      std::cout << "drivers:\n";
+      for (const auto& d : drivers)
+        std::cout << fmt::format("  {:<12} {}{}\n", d.name, d.description, d.reason.empty() ? "" : " [no devices: " + d.reason + "]");
+    }
+    if (all || what == "devices") {
+      std::cout << "devices:\n";
+      for (const auto& d : drivers)
+        for (const auto& info : d.devices)
+          std::cout << fmt::format("  {:<12} {} ({}{})\n", info.id(), info.name, info.kind, info.simulated ? ", simulated" : "");
+    }
   }
   if (all || what == "workloads") {
     std::cout << "workloads:\n";
@@ -82,43 +104,43 @@ int cmd_list(const std::string& what) {
   }
   if (all || what == "suites") {
     std::cout << "suites:\n";
-    std::set<std::string> seen;
-    for (const auto& dir : xpb::suite_search_path()) {
-      std::error_code ec;
-      if (!std::filesystem::is_directory(dir, ec)) continue;
-      std::vector<std::filesystem::path> files;
-      for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-        if (e.path().extension() == ".yaml") files.push_back(e.path());
-      std::sort(files.begin(), files.end());
-      for (const auto& f : files) {
-        if (!seen.insert(f.stem().string()).second) continue;
-        try {
-          auto s = xpb::load_suite(f);
-          std::cout << fmt::format("  {:<12} {} ({} entries; {})\n", f.stem().string(), s.description,
-                                   s.entries.size(), f.string());
-        } catch (const std::exception& e) {
-          std::cout << fmt::format("  {:<12} (unreadable: {})\n", f.stem().string(), e.what());
-        }
-      }
+    for (const auto& s : xpb::list_suites()) {
+      if (s.error.empty())
+        std::cout << fmt::format("  {:<12} {} ({} entries; {})\n", s.name, s.description, s.entries, s.file.string());
+      else
+        std::cout << fmt::format("  {:<12} (unreadable: {})\n", s.name, s.error);
     }
   }
+  if (all || what == "ops") list_ops();
   return 0;
 }
 
 int cmd_info(bool as_json) {
   const auto sys = xpb::describe_system();
+  const auto drivers = xpb::inventory();
   if (as_json) {
-    nlohmann::json devices = nlohmann::json::array();
-    for (const auto& d : xpb::all_devices())
-      devices.push_back({{"id", d.id()}, {"name", d.name}, {"kind", d.kind}, {"simulated", d.simulated}});
-    std::cout << nlohmann::json{{"system", sys.to_json()}, {"devices", devices}}.dump(2) << "\n";
+    nlohmann::json devices = nlohmann::json::array(), why_none = nlohmann::json::object();
+    for (const auto& d : drivers) {
+      for (const auto& info : d.devices)
+        devices.push_back({{"id", info.id()}, {"name", info.name}, {"kind", info.kind}, {"simulated", info.simulated}});
+      if (!d.reason.empty()) why_none[d.name] = d.reason;
+    }
+    std::cout << nlohmann::json{{"system", sys.to_json()}, {"devices", devices}, {"drivers_without_devices", why_none}}.dump(2)
+              << "\n";
     return 0;
   }
   const auto& t = sys.topology;
   std::cout << fmt::format("host      {}\nos        {} (kernel {}, {})\ncpu       {} ({})\n", sys.hostname, sys.os,
                            sys.kernel, sys.arch, sys.cpu_model, sys.cpu_vendor);
-  std::cout << fmt::format("topology  {} package(s), {} core(s), {} PU(s), {} NUMA node(s)  [{}]\n", t.packages,
-                           t.cores, t.pus, t.numa_nodes.size(), t.source);
+  std::cout << fmt::format("topology  {} package(s), {} core(s), {} PU(s), {} NUMA node(s)  [{}]\n", t.packages, t.cores,
+                           t.pus, t.numa_nodes.size(), t.source);
+  if (t.machine_pus > t.pus) {
+    std::vector<std::string> ids;
+    for (int pu : t.allowed_pus) ids.push_back(std::to_string(pu));
+    std::cout << fmt::format("affinity  this process may run on {} of the machine's {} PUs ({}): benchmarks use only "
+                             "those\n",
+                             t.pus, t.machine_pus, join(ids, ","));
+  }
   for (const auto& c : t.caches)
     std::cout << fmt::format("cache     L{} {:<12} {:>10} x{}, shared by {} PU(s)\n", c.level, c.type,
                              human_bytes(c.size_bytes), c.instances, c.pus_sharing);
@@ -129,46 +151,36 @@ int cmd_info(bool as_json) {
   std::cout << fmt::format("build     xpubench {} ({}), {} {} [{}]\n", sys.xpubench_version, sys.git_revision,
                            sys.compiler, sys.build_type, sys.compile_flags);
   std::cout << "devices:\n";
-  for (const auto& d : xpb::all_devices())
-    std::cout << fmt::format("  {:<12} {} ({}{})\n", d.id(), d.name, d.kind, d.simulated ? ", simulated" : "");
+  for (const auto& d : drivers) {
+    for (const auto& info : d.devices)
+      std::cout << fmt::format("  {:<12} {} ({}{})\n", info.id(), info.name, info.kind, info.simulated ? ", simulated" : "");
+    if (!d.reason.empty()) std::cout << fmt::format("  {:<12} none: {}\n", d.name, d.reason);
+  }
   auto rapl = xpb::make_powercap_sensor();
   const auto why = rapl->unavailable_reason();
   std::cout << "energy    " << (why.empty() ? "rapl available" : "unavailable: " + why) << "\n";
   return 0;
 }
 
-xpb::Suite resolve_suite(const std::string& name) {
-  std::filesystem::path p(name);
-  if (p.extension() == ".yaml" || p.extension() == ".yml") return xpb::load_suite(p);
-  if (auto found = xpb::find_suite(name); !found.empty()) return xpb::load_suite(found);
-  if (xpb::WorkloadRegistry::instance().create(name)) return xpb::single_workload_suite(name);
-  throw xpb::InputError("'" + name + "' is neither a suite (" + join({"memory", "quick", "standard"}) +
-                        ", or a .yaml file) nor a workload (" + join(xpb::WorkloadRegistry::instance().names()) + ")");
-}
-
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
             const std::vector<std::string>& sets, bool quick, const std::string& output,
             const std::vector<std::string>& argv) {
   // Checked before anything runs: a result that cannot be written at the end would waste the run.
-  const std::filesystem::path out_path(output);
-  std::error_code ec;
-  if (std::filesystem::is_directory(out_path, ec))
-    throw xpb::InputError("-o " + output + ": is a directory; expected a file name such as " +
-                          (out_path / "result.json").string());
-  // A missing directory is made (results/ on a fresh clone); one that cannot be is an error now.
-  const auto parent = out_path.parent_path().empty() ? std::filesystem::path(".") : out_path.parent_path();
-  if (std::filesystem::create_directories(parent, ec); ec || !std::filesystem::is_directory(parent))
-    throw xpb::InputError("-o " + output + ": cannot create the directory " + parent.string() +
-                          (ec ? ": " + ec.message() : ""));
-
+  xpb::check_output_path(output, "-o");
   std::vector<xpb::Suite> suites;
-  for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(resolve_suite(n));
+  for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(xpb::resolve_suite(n));
   std::vector<xpb::Override> overrides;
   for (const auto& s : sets) overrides.push_back(xpb::parse_override(s));
   const auto system = xpb::describe_system();
   const auto plan = xpb::make_plan(suites, quick, overrides, system);
+  if (plan.empty()) {
+    std::vector<std::string> where;
+    for (const auto& s : suites) where.push_back(s.file.empty() ? s.name : s.file.string());
+    throw xpb::InputError(join(where) + ": nothing to run: every benchmark of the selected suites was left out "
+                          "(e.g. kernel=read with stores=nontemporal has no benchmark)");
+  }
   auto devices = xpb::open_devices(device_names);
-  if (plan.empty()) throw xpb::InputError("nothing to run: the selected suites expand to no benchmark");
+  if (devices.empty()) throw xpb::InputError("no device could be opened (see `xpubench list drivers`)");
 
   nlohmann::json run_info;
   run_info["command"] = argv;
@@ -193,8 +205,8 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);
   };
-  opts.on_done = [tty](std::size_t i, std::size_t total, const xpb::BenchmarkRecord& r) {
-    std::string line = fmt::format("[{}/{}] {}", i + 1, total, xpb::render_record_line(r.to_json()));
+  opts.on_done = [tty](std::size_t i, std::size_t total, const nlohmann::json& r) {
+    std::string line = fmt::format("[{}/{}] {}", i + 1, total, xpb::render_record_line(r));
     std::fprintf(stderr, tty ? "\r\033[K%s\n" : "%s\n", line.c_str());
     std::fflush(stderr);
   };
@@ -202,7 +214,8 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
                output.c_str());
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const auto result = xpb::run_session(plan, devices, system, opts);
+  xpb::Session session(plan, devices, system, opts);
+  const auto result = session.run_all();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
 
@@ -210,6 +223,11 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   std::cout << fmt::format("\nresult: {} ({} benchmarks, run {})\n", output, result.document["benchmarks"].size(),
                            result.document["run"]["status"].get<std::string>());
   if (result.interrupted) return 130;
+  if (result.invalid > 0) {
+    std::fprintf(stderr, "xpubench: error: %zu benchmark(s) had invalid parameters (see their reasons above)\n",
+                 result.invalid);
+    return 2;
+  }
   return result.failed > 0 ? 1 : 0;
 }
 
@@ -227,8 +245,7 @@ int cmd_validate(const std::vector<std::string>& files) {
     const auto problems = xpb::validate_result(doc);
     if (problems.empty()) {
       std::cout << fmt::format("{}: valid {} ({} benchmarks, run {})\n", f, doc.value("schema", "?"),
-                               doc.value("benchmarks", nlohmann::json::array()).size(),
-                               doc["run"].value("status", "?"));
+                               doc.value("benchmarks", nlohmann::json::array()).size(), doc["run"].value("status", "?"));
       continue;
     }
     rc = std::max(rc, 1);
@@ -238,7 +255,10 @@ int cmd_validate(const std::vector<std::string>& files) {
   return rc;
 }
 
-int cmd_model_export(const std::string& preset, const std::string& dtype, std::uint64_t seed, const std::string& path) {
+int cmd_model_export(const std::string& preset, const std::string& dtype, const std::string& seed_text,
+                     const std::string& path) {
+  xpb::check_output_path(path, "model export -o");
+  const auto seed = xpb::parse_unsigned(nlohmann::json(seed_text), "model export --seed", UINT64_MAX);
   const auto t0 = std::chrono::steady_clock::now();
   xpb::export_model(preset, dtype, seed, path);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -246,17 +266,33 @@ int cmd_model_export(const std::string& preset, const std::string& dtype, std::u
   return 0;
 }
 
+// Standard output that could not be written (a full disk, a closed pipe) is an error, not a
+// silent exit 0: whatever was to be printed did not reach its reader.
+int finish_stdout(int rc) {
+  std::cout.flush();
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "xpubench: error: cannot write to standard output: %s\n",
+                 std::strerror(errno != 0 ? errno : EIO));
+    return rc == 130 ? rc : 2;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) must make writes fail with EFBIG, reported and survived
+  // with the journal kept, rather than kill the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
+
   CLI::App app{"xpubench: hardware benchmarking and conformance suite"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("xpubench ") + xpb::build::version);
 
   std::string list_what;
-  auto* list = app.add_subcommand("list", "list drivers, devices, workloads (with parameters) or suites");
-  list->add_option("what", list_what, "drivers | devices | workloads | suites")
-      ->check(CLI::IsMember({"drivers", "devices", "workloads", "suites"}));
+  auto* list = app.add_subcommand("list", "list drivers, devices, workloads (with parameters), suites or ops");
+  list->add_option("what", list_what, "drivers | devices | workloads | suites | ops")
+      ->check(CLI::IsMember({"drivers", "devices", "workloads", "suites", "ops"}));
 
   bool info_json = false;
   auto* info = app.add_subcommand("info", "system and device inventory");
@@ -266,51 +302,57 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string output = "xpubench-result.json";
   auto* run = app.add_subcommand("run", "run suites or workloads and write a result document");
-  run->add_option("suites", run_names, "suite names (memory, quick, standard), suite .yaml files or workload names; default: standard");
-  run->add_option("--device,-d", run_devices, "device to run on, e.g. cpu or ref (repeatable; default: every device but ref)");
+  run->add_option("suites", run_names, "suite names (memory, llm, quick, standard), suite .yaml files or workload names; default: standard");
+  run->add_option("--device,-d", run_devices,
+                  "device to run on, e.g. cpu or ref, with options after commas (ID,key=value); repeatable; default: "
+                  "every device but ref");
   run->add_option("--set,-s", run_sets, "override a parameter: key=value, or policy.KEY=value (repeatable)");
   run->add_flag("--quick,-q", quick, "use each suite's quick variant");
-  run->add_option("-o,--output", output, "result document to write")->capture_default_str();
+  run->add_option("-o,--output", output, "result document to write (a regular file or a new path)")->capture_default_str();
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "check result documents against the schema and run rules");
   validate->add_option("files", validate_files, "result documents (or journals)")->required();
 
-  std::string export_preset, export_dtype = "q8_0", export_path;
-  std::uint64_t export_seed = 1;
+  std::string export_preset, export_dtype = "q8_0", export_path, export_seed = "1";
   auto* model = app.add_subcommand("model", "models for the llm workloads");
   model->require_subcommand(1);
   auto* model_export = model->add_subcommand("export", "write a preset with its synthetic weights as a GGUF file");
   model_export->add_option("--preset,-p", export_preset, "preset to write")->required();
   model_export->add_option("--dtype,-t", export_dtype, "weight dtype: f32, f16, bf16, q8_0, q4_0")->capture_default_str();
-  model_export->add_option("--seed", export_seed, "seed of the synthetic weights (the llm workloads' `seed`)")->capture_default_str();
-  model_export->add_option("-o,--output", export_path, "GGUF file to write")->required();
+  model_export->add_option("--seed", export_seed, "seed of the synthetic weights (the llm workloads' weight_seed), 0 to 2^64-1")
+      ->capture_default_str();
+  model_export->add_option("-o,--output", export_path, "GGUF file to write (a regular file or a new path)")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
   }
 
+  int rc = 0;
   try {
-    if (*list) return cmd_list(list_what);
-    if (*info) return cmd_info(info_json);
-    if (*run) return cmd_run(run_names, run_devices, run_sets, quick, output, std::vector<std::string>(argv, argv + argc));
-    if (*validate) return cmd_validate(validate_files);
-    if (*model_export) return cmd_model_export(export_preset, export_dtype, export_seed, export_path);
+    if (*list) rc = cmd_list(list_what);
+    else if (*info) rc = cmd_info(info_json);
+    else if (*run) rc = cmd_run(run_names, run_devices, run_sets, quick, output, std::vector<std::string>(argv, argv + argc));
+    else if (*validate) rc = cmd_validate(validate_files);
+    else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);
   } catch (const xpb::InputError& e) {
     std::fprintf(stderr, "xpubench: error: %s\n", e.what());
-    return 2;
+    rc = 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "xpubench: error: out of memory\n");
+    rc = 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xpubench: error: %s\n", e.what());
-    return 2;
+    rc = 2;
   }
-  return 0;
+  return finish_stdout(rc);
 }

@@ -1,14 +1,17 @@
-// The `cpu` driver: the host CPU as one device. Threads are pinned with hwloc, tensors are
-// first touched by the threads that use them, kernels are SIMD through Highway with run-time
-// dispatch, and stores can stream past the caches (non-temporal) where the ISA has them.
+// The `cpu` driver: the host CPU as one device. Threads are pinned with hwloc within the
+// process's allowed CPUs, tensors are first touched by the threads that use them, kernels are
+// SIMD through Highway with run-time dispatch, and stores can stream past the caches
+// (non-temporal) where the ISA has them.
 #include <algorithm>
+#include <cstring>
 #include <new>
 
+#include "cpu_buffer.hpp"
 #include "cpu_executable.hpp"
 #include "stream_kernels.hpp"
 #include "topology_handle.hpp"
 #include "xpubench/registry.hpp"
-#include "xpubench/system.hpp"
+#include "xpubench/system_probe.hpp"
 
 namespace xpb::cpu {
 namespace {
@@ -21,13 +24,12 @@ std::string cpu_model() {
 
 class CpuDevice final : public Device {
  public:
-  explicit CpuDevice(DeviceInfo info) : info_(std::move(info)) {}
+  CpuDevice(std::shared_ptr<Driver> driver, DeviceInfo info) : driver_(std::move(driver)), info_(std::move(info)) {}
   const DeviceInfo& info() const override { return info_; }
   DeviceCaps caps() const override {
     DeviceCaps c;
-    c.ops = all_ops();
-    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32,
-                DType::u64, DType::q8_0, DType::q4_0};
+    for (const auto& d : op_catalogue()) c.ops.push_back(d.op);
+    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32, DType::u64, DType::q8_0, DType::q4_0};
     c.max_threads = static_cast<int>(pinning_order().size());
     // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
     c.memory_bytes = read_memory_info().usable_bytes();
@@ -35,36 +37,99 @@ class CpuDevice final : public Device {
     // Highway's Stream is a true streaming store on x86 only (a plain store on NEON/SVE).
     c.nontemporal_stores = true;
 #endif
+    c.numeric_profile = {{"accumulation", "f32"},
+                         {"quantized_matmul", "activations rounded to Q8_0 per block of 32, int8 dot products"},
+                         {"exp", "Highway's vectorised exponential"}};
     return c;
   }
-  ClockKind clock() const override { return ClockKind::host; }
+  ClockInfo clock() const override { return {ClockKind::host, measure_host_clock_resolution(), false}; }
 
-  CompileResult compile(const Graph& g, const CompileOptions& opts) override {
+  AllocResult alloc(const TensorDesc& t, const CompileOptions& opts) override {
+    auto pus = pus_for(opts);
+    if (!pus.outcome.passed()) return {pus.outcome, nullptr};
+    try {
+      auto b = std::make_shared<CpuBuffer>(t.bytes(), opts);
+      ThreadPool pool(std::move(pus.pus));
+      initialize_tensor(b->host_data(), t, pool, opts.cancel);
+      if (opts.lock_memory) b->lock();
+      return {Outcome::ok(), std::move(b)};
+    } catch (const std::bad_alloc&) {
+      return {Outcome::with(Status::failed, "the OS refused " + std::to_string(t.bytes()) + " bytes for tensor '" +
+                                                t.name + "'"),
+              nullptr};
+    } catch (const InitCancelled&) {
+      return {Outcome::with(Status::interrupted, "stopped by the user while tensor '" + t.name + "' was made"), nullptr};
+    }
+  }
+  void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
+    check_range(dst.bytes(), offset, src.size());
+    std::memcpy(host(dst) + offset, src.data(), src.size());
+  }
+  void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
+    check_range(src.bytes(), offset, dst.size());
+    std::memcpy(dst.data(), host(src) + offset, dst.size());
+  }
+  // The cpu computes on host memory: its own buffers, and any other the host can address.
+  bool can_bind(const Buffer& b) const override { return b.host_data() != nullptr; }
+
+  CompileResult compile(const Graph& g, const Bindings& bound, const CompileOptions& opts) override {
     if (auto err = g.check()) return {Outcome::with(Status::invalid, *err), nullptr};
     // A decoder graph runs as one pool job (barriers between nodes); the chase runs on the
     // calling thread between jobs. The two do not mix in one graph.
     const auto& nodes = g.nodes();
     const bool chase = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return n.op == Op::chase; });
-    const bool decoder = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return is_transformer_op(n.op); });
+    const bool decoder = std::any_of(nodes.begin(), nodes.end(),
+                                     [](const Node& n) { return op_def(n.op).family != OpFamily::memory; });
     if (chase && decoder)
-      return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"), nullptr};
-    auto pus = pinning_order(opts.cpu_node);
-    if (pus.empty())
-      return {Outcome::with(Status::invalid, "NUMA node " + std::to_string(opts.cpu_node) + " has no PUs"), nullptr};
-    const int threads = opts.threads == 0 ? static_cast<int>(pus.size()) : opts.threads;
-    if (threads < 1 || threads > static_cast<int>(pus.size()))
-      return {Outcome::with(Status::invalid, std::to_string(opts.threads) + " threads asked for; " +
-                                                 std::to_string(pus.size()) + " PUs available"),
+      return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"),
               nullptr};
-    pus.resize(static_cast<std::size_t>(threads));
+    for (const auto& [id, buffer] : bound) {
+      if (id >= g.tensors().size()) return {Outcome::with(Status::invalid, "a binding names no tensor of the graph"), nullptr};
+      const TensorDesc& t = g.tensor(id);
+      if (!buffer || !can_bind(*buffer) || buffer->bytes() != t.bytes())
+        return {Outcome::with(Status::invalid, "tensor '" + t.name + "' is bound to a buffer the cpu cannot use "
+                                               "(not host memory, or not " + std::to_string(t.bytes()) + " bytes)"),
+                nullptr};
+      for (const auto& n : nodes)
+        if (n.op == Op::chase && n.inputs[0] == id)
+          return {Outcome::with(Status::unsupported, "the chase ring '" + t.name + "' cannot be bound: the cpu "
+                                                     "rewrites it as addresses"),
+                  nullptr};
+    }
+    auto pus = pus_for(opts);
+    if (!pus.outcome.passed()) return {pus.outcome, nullptr};
     try {
-      return {Outcome::ok(), std::make_unique<CpuExecutable>(g, opts, std::move(pus))};
+      return {Outcome::ok(), std::make_shared<CpuExecutable>(g, bound, opts, std::move(pus.pus))};
     } catch (const std::bad_alloc&) {
       return {Outcome::with(Status::failed, "the OS refused the memory for the graph's tensors"), nullptr};
+    } catch (const InitCancelled&) {
+      return {Outcome::with(Status::interrupted, "stopped by the user while the graph's tensors were made"), nullptr};
     }
   }
 
  private:
+  struct Pus {
+    Outcome outcome;
+    std::vector<int> pus;
+  };
+  // The PUs for opts.threads threads (all when 0), within opts.cpu_node when it is set.
+  static Pus pus_for(const CompileOptions& opts) {
+    auto pus = pinning_order(opts.cpu_node);
+    if (pus.empty()) return {Outcome::with(Status::invalid, "NUMA node " + std::to_string(opts.cpu_node) + " has no PUs"), {}};
+    const int threads = opts.threads == 0 ? static_cast<int>(pus.size()) : opts.threads;
+    if (threads < 1 || threads > static_cast<int>(pus.size()))
+      return {Outcome::with(Status::invalid, std::to_string(opts.threads) + " threads asked for; " +
+                                                 std::to_string(pus.size()) + " PUs available to this process"),
+              {}};
+    pus.resize(static_cast<std::size_t>(threads));
+    return {Outcome::ok(), std::move(pus)};
+  }
+  static std::byte* host(const Buffer& b) {
+    if (b.host_data() == nullptr) throw std::invalid_argument("cpu: the buffer is not host memory");
+    return b.host_data();
+  }
+
+  std::shared_ptr<Driver> driver_;
   DeviceInfo info_;
 };
 
@@ -72,18 +137,22 @@ class CpuDriver final : public Driver {
  public:
   std::string name() const override { return "cpu"; }
   std::string description() const override {
-    return "host CPU: hwloc-pinned threads, first-touch placement, Highway SIMD, non-temporal stores";
+    return "host CPU: hwloc-pinned threads within the process's allowed CPUs, first-touch placement, Highway SIMD, "
+           "non-temporal stores";
   }
-  std::vector<DeviceInfo> enumerate() override {
+  Enumeration enumerate() override {
     DeviceInfo d;
     d.driver = "cpu";
     d.name = cpu_model();
     d.kind = "cpu";
     d.properties["simd_target"] = simd_target();
     d.properties["pus"] = std::to_string(pinning_order().size());
-    return {d};
+    return {{d}, ""};
   }
-  std::unique_ptr<Device> open(const DeviceInfo& info) override { return std::make_unique<CpuDevice>(info); }
+  OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
+    if (auto why = unknown_options("cpu", options, {}); !why.empty()) return {Outcome::with(Status::invalid, why), nullptr};
+    return {Outcome::ok(), std::make_shared<CpuDevice>(shared_from_this(), info)};
+  }
 };
 
 }  // namespace

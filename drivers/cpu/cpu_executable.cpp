@@ -36,10 +36,6 @@ StreamOp stream_op(Op op) {
   }
 }
 
-// Tensors below this size are initialised by the calling thread: page placement cannot
-// matter for them, and a pool job would cost more than the work.
-constexpr std::size_t kParallelInitBytes = std::size_t{1} << 20;
-
 // Chains walked together; one template instance per count so the chains live in registers.
 template <int C>
 void chase_chains(std::uintptr_t* at, std::uint64_t steps) {
@@ -72,24 +68,30 @@ void chase_any(std::uintptr_t* at, std::size_t chains, std::uint64_t steps) {
 
 }  // namespace
 
-CpuExecutable::CpuExecutable(const Graph& g, const CompileOptions& opts, std::vector<int> pus)
-    : graph_(g), opts_(opts), pool_(std::move(pus)), barrier_(pool_.size()) {
+CpuExecutable::CpuExecutable(const Graph& g, const Bindings& bound, const CompileOptions& opts, std::vector<int> pus)
+    : graph_(g), opts_(opts), pool_(std::move(pus)), work_at_max_(graph_work(graph_, {})), barrier_(pool_.size()) {
   const auto& ts = graph_.tensors();
   ring_.assign(ts.size(), false);
   for (const auto& node : graph_.nodes())
     if (node.op == Op::chase) ring_[node.inputs[0]] = true;
-  for (const auto& t : ts) {
-    tensors_.emplace_back(t.bytes(), opts_.huge_pages);
-    if (opts_.memory_node >= 0) {
-      auto why = tensors_.back().bind_to_node(opts_.memory_node);
-      if (!why.empty()) bind_outcome_ = why;
+  for (TensorId id = 0; id < ts.size(); ++id) {
+    if (auto it = bound.find(id); it != bound.end()) {
+      buffers_.push_back(it->second);
+    } else {
+      auto b = std::make_shared<CpuBuffer>(ts[id].bytes(), opts_);
+      if (!b->bind_outcome().empty()) bind_outcome_ = b->bind_outcome();
+      buffers_.push_back(std::move(b));
     }
+    data_.push_back(buffers_.back()->host_data());
   }
-  for (TensorId id = 0; id < ts.size(); ++id) initialize(id);
+  for (TensorId id = 0; id < ts.size(); ++id)
+    if (!bound.count(id)) initialize(id);
   if (opts_.lock_memory) {
-    for (auto& r : tensors_) {
-      auto why = r.lock();
-      if (!why.empty() && lock_outcome_.empty()) lock_outcome_ = why;
+    for (TensorId id = 0; id < ts.size(); ++id) {
+      auto* own = dynamic_cast<CpuBuffer*>(buffers_[id].get());
+      if (own == nullptr || bound.count(id)) continue;
+      own->lock();
+      if (!own->lock_outcome().empty() && lock_outcome_.empty()) lock_outcome_ = own->lock_outcome();
     }
   }
 
@@ -129,74 +131,26 @@ void CpuExecutable::write_chase_positions(std::size_t n) {
 
 void CpuExecutable::initialize(TensorId id) {
   const TensorDesc& t = graph_.tensor(id);
-  MemoryRegion& r = tensors_[id];
-  if (t.init.kind == TensorInit::Kind::random_cycle) {
-    // Building one random cycle is sequential; the chase runs on worker 0 (this thread), so
-    // this thread is the right one to touch the ring first.
+  if (ring_[id] && t.init.kind != TensorInit::Kind::random_cycle) {
+    // A ring the caller will write(): until then every line leads to line 0, as zeros mean
+    // in index form.
+    std::memset(data_[id], 0, t.bytes());
+    auto* w = ptr<std::uint64_t>(id);
+    const auto words = static_cast<std::size_t>(t.shape[1]);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(t.shape[0]); ++i) w[i * words] = reinterpret_cast<std::uintptr_t>(w);
+    return;
+  }
+  // Building one random cycle is sequential; the chase runs on worker 0 (this thread), so this
+  // thread is the right one to touch the ring first.
+  initialize_tensor(data_[id], t, pool_, opts_.cancel);
+  if (ring_[id]) {
+    // Index form -> the address of the next line, so the chase is one load per step.
     const auto lines = static_cast<std::size_t>(t.shape[0]);
     const auto words = static_cast<std::size_t>(t.shape[1]);
     auto* w = ptr<std::uint64_t>(id);
-    fill_random_cycle(w, lines, words, t.init.seed);
     const auto base = reinterpret_cast<std::uintptr_t>(w);
     for (std::size_t i = 0; i < lines; ++i) w[i * words] = base + w[i * words] * words * 8;
-    return;
   }
-  if (t.init.kind == TensorInit::Kind::synthetic || t.init.kind == TensorInit::Kind::bytes) {
-    // Row by row, each thread its share of rows, so pages land where the matmul reads them.
-    const std::size_t cols = t.shape.empty() ? 1 : static_cast<std::size_t>(t.shape.back());
-    const std::size_t rows = t.elements() / cols;
-    const std::size_t row_bytes = storage_bytes(t.dtype, cols);
-    pool_.run([&](int thread, int threads) {
-      const std::size_t begin = rows * static_cast<std::size_t>(thread) / static_cast<std::size_t>(threads);
-      const std::size_t end = rows * static_cast<std::size_t>(thread + 1) / static_cast<std::size_t>(threads);
-      if (t.init.kind == TensorInit::Kind::bytes) {
-        std::memcpy(r.data() + begin * row_bytes, t.init.source + begin * row_bytes, (end - begin) * row_bytes);
-        return;
-      }
-      std::vector<float> row(cols);
-      for (std::size_t i = begin; i < end; ++i) {
-        for (std::size_t c = 0; c < cols; ++c)
-          row[c] = synthetic_value(t.init.seed, i * cols + c, static_cast<float>(t.init.value));
-        encode_row(t.dtype, row.data(), r.data() + i * row_bytes, cols);
-      }
-    });
-    return;
-  }
-  const std::size_t elem = traits(t.dtype).block_bytes;
-  auto init_share = [&](std::size_t begin, std::size_t end) {
-    std::byte* p = r.data();
-    if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::f64) {
-      std::fill(ptr<double>(id) + begin, ptr<double>(id) + end, t.init.value);
-    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::f32) {
-      std::fill(ptr<float>(id) + begin, ptr<float>(id) + end, static_cast<float>(t.init.value));
-    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::u64) {
-      std::fill(ptr<std::uint64_t>(id) + begin, ptr<std::uint64_t>(id) + end,
-                static_cast<std::uint64_t>(t.init.value));
-    } else if (t.init.kind == TensorInit::Kind::fill && t.dtype == DType::i32) {
-      std::fill(ptr<std::int32_t>(id) + begin, ptr<std::int32_t>(id) + end,
-                static_cast<std::int32_t>(t.init.value));
-    } else {
-      std::memset(p + begin * elem, 0, (end - begin) * elem);
-    }
-  };
-  if (ring_[id]) {
-    // A ring the caller will write(): until then every line leads to line 0, as zeros mean
-    // in index form.
-    init_share(0, t.elements());
-    auto* w = ptr<std::uint64_t>(id);
-    const auto words = static_cast<std::size_t>(t.shape[1]);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(t.shape[0]); ++i)
-      w[i * words] = reinterpret_cast<std::uintptr_t>(w);
-    return;
-  }
-  if (t.bytes() < kParallelInitBytes) {
-    init_share(0, t.elements());
-    return;
-  }
-  pool_.run([&](int thread, int threads) {
-    const Share s = share_of(t.elements(), elem, thread, threads);
-    init_share(s.begin, s.end);
-  });
 }
 
 bool CpuExecutable::is_ring(TensorId id) const { return ring_[id]; }
@@ -246,13 +200,19 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
       const auto pattern = *parse_pattern(node.attrs.get_string("pattern", ""));
       const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
       const bool invert = node.attrs.get_bool("invert", false);
-      if (node.op == Op::fill_pattern) {
-        fill_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert);
-      } else {
-        st.error_lists[t].clear();
-        const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
-        st.partials[t].errors = verify_pattern(ptr<std::uint64_t>(buf), s.begin, s.end, pattern, seed, invert,
-                                            max_errors, st.error_lists[t]);
+      // In chunks of 16 MiB, each after a look at the cancel flag: a pass over many GiB
+      // stops within ~10 ms of Ctrl-C (the run is then reported interrupted).
+      constexpr std::size_t kChunkWords = std::size_t{2} << 20;
+      const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
+      st.error_lists[t].clear();
+      st.partials[t].errors = 0;
+      for (std::size_t c0 = s.begin; c0 < s.end && !cancelled(); c0 += kChunkWords) {
+        const std::size_t c1 = std::min(s.end, c0 + kChunkWords);
+        if (node.op == Op::fill_pattern)
+          fill_pattern(ptr<std::uint64_t>(buf), c0, c1, pattern, seed, invert);
+        else
+          st.partials[t].errors +=
+              verify_pattern(ptr<std::uint64_t>(buf), c0, c1, pattern, seed, invert, max_errors, st.error_lists[t]);
       }
       return;
     }
@@ -312,21 +272,35 @@ void CpuExecutable::run_graph_share(int thread, int threads) {
   }
 }
 
-Timing CpuExecutable::run(std::uint64_t iterations) {
+RunResult CpuExecutable::run(const RunArgs& args) {
   const auto& nodes = graph_.nodes();
+  RunResult r;
+  r.clock = ClockKind::host;
+  dims_ = args.dims;
+  cancel_ = args.cancel;
+  bad_row_.store(-1, std::memory_order_relaxed);
   const auto t0 = std::chrono::steady_clock::now();
   if (transformer_) {
-    for (std::uint64_t it = 0; it < iterations; ++it)
+    for (; r.iterations < args.iterations && !cancelled(); ++r.iterations) {
       pool_.run([&](int thread, int threads) { run_graph_share(thread, threads); });
+      if (bad_row_.load(std::memory_order_relaxed) >= 0) break;
+    }
   } else if (nodes.size() == 1 && nodes[0].op != Op::chase) {
     // One node: shares are independent, so each thread repeats its own share with no
     // barrier between iterations (a barrier per iteration would dominate small working sets).
+    // Each thread looks at the cancel flag between its iterations; worker 0's count is the
+    // one reported.
+    const std::uint64_t iterations = args.iterations;
+    std::uint64_t done = 0;
     pool_.run([&](int thread, int threads) {
-      for (std::uint64_t it = 0; it < iterations; ++it) run_share(0, thread, threads);
+      std::uint64_t it = 0;
+      for (; it < iterations && !cancelled(); ++it) run_share(0, thread, threads);
+      if (thread == 0) done = it;
     });
     finish(0);
+    r.iterations = done;
   } else {
-    for (std::uint64_t it = 0; it < iterations; ++it)
+    for (; r.iterations < args.iterations && !cancelled(); ++r.iterations)
       for (std::size_t n = 0; n < nodes.size(); ++n) {
         if (nodes[n].op == Op::chase) {
           run_chase(n);
@@ -336,8 +310,16 @@ Timing CpuExecutable::run(std::uint64_t iterations) {
         finish(n);
       }
   }
-  const auto t1 = std::chrono::steady_clock::now();
-  return {std::chrono::duration<double>(t1 - t0).count(), ClockKind::host};
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // A run that saw the flag may have cut a node short: its figures are not a measurement.
+  r.interrupted = cancelled();
+  if (const auto row = bad_row_.load(); row >= 0)
+    r.error = "embedding: token id " + std::to_string(bad_id_.load()) + " at row " + std::to_string(row) +
+              " is outside the table";
+  r.work = (args.dims.empty() ? work_at_max_ : graph_work(graph_, args.dims)) * static_cast<double>(r.iterations);
+  dims_ = {};
+  cancel_ = nullptr;
+  return r;
 }
 
 void CpuExecutable::read(TensorId id, std::span<std::byte> dst) const {
@@ -345,11 +327,11 @@ void CpuExecutable::read(TensorId id, std::span<std::byte> dst) const {
   if (dst.size() != bytes)
     throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
                                 std::to_string(dst.size()));
-  std::memcpy(dst.data(), tensors_[id].data(), bytes);
+  std::memcpy(dst.data(), data_[id], bytes);
   if (!is_ring(id)) return;
   const auto& t = graph_.tensor(id);
   const auto words = static_cast<std::size_t>(t.shape[1]);
-  const auto base = reinterpret_cast<std::uintptr_t>(tensors_[id].data());
+  const auto base = reinterpret_cast<std::uintptr_t>(data_[id]);
   auto* w = reinterpret_cast<std::uint64_t*>(dst.data());
   for (std::size_t i = 0; i < static_cast<std::size_t>(t.shape[0]); ++i)
     w[i * words] = (w[i * words] - base) / (words * 8);
@@ -360,7 +342,7 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
   if (src.size() != bytes)
     throw std::invalid_argument("tensor " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes, not " +
                                 std::to_string(src.size()));
-  std::memcpy(tensors_[id].data(), src.data(), bytes);
+  std::memcpy(data_[id], src.data(), bytes);
   if (transformer_) {
     written_at_[id] = ++step_;
     for (std::size_t n = 0; n < graph_.nodes().size(); ++n) {
@@ -393,11 +375,13 @@ void CpuExecutable::write(TensorId id, std::span<const std::byte> src) {
 nlohmann::json CpuExecutable::describe() const {
   std::vector<TensorId> large;
   std::vector<const MemoryRegion*> regions;
-  for (TensorId id = 0; id < tensors_.size(); ++id)
-    if (graph_.tensor(id).bytes() >= kParallelInitBytes) {
+  for (TensorId id = 0; id < buffers_.size(); ++id) {
+    const auto* own = dynamic_cast<const CpuBuffer*>(buffers_[id].get());
+    if (own != nullptr && graph_.tensor(id).bytes() >= kParallelInitBytes) {
       large.push_back(id);
-      regions.push_back(&tensors_[id]);
+      regions.push_back(&own->region());
     }
+  }
   const auto huge = huge_page_bytes(regions);
   auto tensors = nlohmann::json::array();
   for (std::size_t i = 0; i < large.size(); ++i) {

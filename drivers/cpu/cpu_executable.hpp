@@ -1,10 +1,13 @@
-// A graph compiled for the host CPU: tensors in MemoryRegions first touched by the threads
-// that use them, every op split across a pinned ThreadPool in page-aligned shares.
+// A graph compiled for the host CPU: tensors in CpuBuffers first touched by the threads that
+// use them (or bound to buffers that already exist), every op split across a pinned
+// ThreadPool in page-aligned shares.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cpu_buffer.hpp"
 #include "llm_kernels.hpp"
 #include "memory_region.hpp"
 #include "pattern_kernels.hpp"
@@ -16,12 +19,16 @@ namespace xpb::cpu {
 
 class CpuExecutable final : public Executable {
  public:
-  // `pus`: the PUs to run on, one thread each. Throws std::bad_alloc when memory runs out.
-  CpuExecutable(const Graph& g, const CompileOptions& opts, std::vector<int> pus);
+  // `pus`: the PUs to run on, one thread each. Tensors in `bound` use those buffers (host
+  // memory of the right size; not chase rings, which this executable rewrites as pointers);
+  // the others get CpuBuffers initialised by the pool. Throws std::bad_alloc when memory runs
+  // out and InitCancelled when opts.cancel is set during initialisation.
+  CpuExecutable(const Graph& g, const Bindings& bound, const CompileOptions& opts, std::vector<int> pus);
 
-  Timing run(std::uint64_t iterations) override;
+  RunResult run(const RunArgs& args) override;
   void read(TensorId id, std::span<std::byte> dst) const override;
   void write(TensorId id, std::span<const std::byte> src) override;
+  std::shared_ptr<Buffer> buffer(TensorId id) const override { return buffers_.at(id); }
   nlohmann::json describe() const override;
 
  private:
@@ -50,6 +57,7 @@ class CpuExecutable final : public Executable {
   };
 
   void initialize(TensorId id);
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
   void run_share(std::size_t node, int thread, int threads);
   // Decoder graphs (any transformer op): all nodes in one pool job, a barrier between nodes.
   void run_graph_share(int thread, int threads);
@@ -64,13 +72,21 @@ class CpuExecutable final : public Executable {
   bool is_ring(TensorId id) const;
   template <class T>
   T* ptr(TensorId id) const {
-    return reinterpret_cast<T*>(tensors_[id].data());
+    return reinterpret_cast<T*>(data_[id]);
   }
 
   Graph graph_;
   CompileOptions opts_;
   ThreadPool pool_;
-  std::vector<MemoryRegion> tensors_;
+  std::vector<std::shared_ptr<Buffer>> buffers_;  // one per tensor: bound, or a CpuBuffer of its own
+  std::vector<std::byte*> data_;                  // their host addresses
+  Work work_at_max_;                              // one iteration with every dim at its max
+  // What the run in progress was given: dynamic dims and a cancel flag.
+  std::span<const std::int64_t> dims_;
+  const std::atomic<bool>* cancel_ = nullptr;
+  // The first embedding id out of range in this run (row, id), packed; -1 when none.
+  std::atomic<std::int64_t> bad_row_{-1};
+  std::atomic<std::int64_t> bad_id_{0};
   std::vector<NodeState> state_;
   std::vector<bool> ring_;  // tensors held as pointers for the chase (line -> next line's address)
   std::string lock_outcome_;

@@ -26,14 +26,12 @@ Range split(std::size_t n, int thread, int threads, std::size_t grain = 1) {
 
 }  // namespace
 
-std::size_t CpuExecutable::live_rows(TensorId id) const {
-  const TensorDesc& t = graph_.tensor(id);
-  return live_row_count(t, t.live_rows ? *ptr<std::int32_t>(*t.live_rows) : 0);
-}
+std::size_t CpuExecutable::live_rows(TensorId id) const { return graph_.live_rows(id, dims_); }
 
 void CpuExecutable::prepare_transformer() {
   const auto& nodes = graph_.nodes();
-  transformer_ = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return is_transformer_op(n.op); });
+  transformer_ = std::any_of(nodes.begin(), nodes.end(),
+                             [](const Node& n) { return op_def(n.op).family != OpFamily::memory; });
   if (!transformer_) return;
   written_at_.assign(graph_.tensors().size(), 0);
   quantized_.resize(graph_.tensors().size());
@@ -92,8 +90,14 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       for (std::size_t t = r.begin; t < r.end; ++t) {
         const std::int32_t id = ptr<std::int32_t>(ids)[t];
         float* y = ptr<float>(out) + t * dim;
-        if (id < 0 || static_cast<std::size_t>(id) >= vocab) std::fill_n(y, dim, 0.0f);
-        else decode_row(td.dtype, tensors_[table].data() + static_cast<std::size_t>(id) * row_bytes, y, dim);
+        if (id < 0 || static_cast<std::size_t>(id) >= vocab) {
+          // An error, never a row of zeros passed off as a token (the run reports it).
+          std::fill_n(y, dim, 0.0f);
+          std::int64_t none = -1;
+          if (bad_row_.compare_exchange_strong(none, static_cast<std::int64_t>(t))) bad_id_.store(id);
+          continue;
+        }
+        decode_row(td.dtype, data_[table] + static_cast<std::size_t>(id) * row_bytes, y, dim);
       }
       return;
     }
@@ -129,10 +133,10 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
             qc.rows = rows;
           }
         }
-        matmul_quantized(wd.dtype, tensors_[w].data(), storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows,
+        matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows,
                          ptr<float>(out), nout);
       } else {
-        matmul_float(wd.dtype, tensors_[w].data(), k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
+        matmul_float(wd.dtype, data_[w], k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
       }
       return;
     }
@@ -204,7 +208,7 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         const std::size_t base = entry(static_cast<std::size_t>(seq[t]), 0) + h / (heads / kv_heads) * hd;
         const float* q = ptr<float>(node.inputs[0]) + t * heads * hd + h * hd;
         const std::size_t elem = half ? 2 : 4;
-        attend(q, tensors_[node.inputs[5]].data() + base * elem, tensors_[node.inputs[6]].data() + base * elem, half,
+        attend(q, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half,
                span, kvw, hd, scale, score.data(), y);
       }
       return;

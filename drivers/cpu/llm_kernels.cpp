@@ -10,7 +10,7 @@
 #include "xpubench/quant.hpp"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "drivers/cpu/llm_kernels.cpp"
+#define HWY_TARGET_INCLUDE "llm_kernels.cpp"
 #include <hwy/foreach_target.h>  // re-includes this file once per target
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>

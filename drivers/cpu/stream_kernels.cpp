@@ -3,7 +3,7 @@
 #include <cmath>
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "drivers/cpu/stream_kernels.cpp"
+#define HWY_TARGET_INCLUDE "stream_kernels.cpp"
 #include <hwy/foreach_target.h>  // re-includes this file once per target
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>

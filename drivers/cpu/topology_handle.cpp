@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "xpubench/system_probe.hpp"
+
 namespace xpb::cpu {
 
 hwloc_topology_t topology() {
@@ -13,6 +15,13 @@ hwloc_topology_t topology() {
       std::fprintf(stderr, "xpubench: hwloc cannot load the topology\n");
       std::abort();
     }
+    // Only the PUs this process may run on (taskset, a cgroup's cpuset): threads are never
+    // pinned outside them, and "all threads" means them.
+    hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+    for (int pu : process_allowed_pus()) hwloc_bitmap_set(allowed, static_cast<unsigned>(pu));
+    if (!hwloc_bitmap_iszero(allowed) && !hwloc_bitmap_isincluded(hwloc_topology_get_topology_cpuset(t), allowed))
+      hwloc_topology_restrict(t, allowed, 0);
+    hwloc_bitmap_free(allowed);
     return t;
   }();
   return topo;

@@ -1,4 +1,5 @@
-// One hwloc topology for the whole process, loaded on first use. hwloc topologies are safe
+// One hwloc topology for the whole process, loaded on first use and restricted to the PUs the
+// process may run on (process_allowed_pus, system_probe.hpp). hwloc topologies are safe
 // to query from several threads once loaded; binding calls take the handle too.
 #pragma once
 #include <hwloc.h>

@@ -18,7 +18,7 @@ template <class T>
 void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
   const TensorDesc& out_desc = g.tensor(node.outputs[0]);
   std::size_t n = out_desc.elements();
-  if (out_desc.live_rows && out_desc.shape[0] > 0)
+  if (out_desc.rows_dim && out_desc.shape[0] > 0)
     n = n / static_cast<std::size_t>(out_desc.shape[0]) * live_rows(g, store, node.outputs[0]);
   T* out = data_as<T>(store[node.outputs[0]]);
   const double s = node.attrs.get_double("scalar", 3.0);
@@ -123,11 +123,6 @@ void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ri
                                      static_cast<std::size_t>(node.attrs.get_int("chains", 1)));
     std::copy(starts.begin(), starts.end(), data_as<std::uint64_t>(store[node.outputs[0]]));
   }
-}
-
-std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id) {
-  const TensorDesc& t = g.tensor(id);
-  return live_row_count(t, t.live_rows ? *data_as<std::int32_t>(store[*t.live_rows]) : 0);
 }
 
 void run_node(const Graph& g, const Node& node, const TensorStore& store) {

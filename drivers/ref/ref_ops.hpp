@@ -3,14 +3,21 @@
 #pragma once
 #include <cstddef>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "xpubench/graph.hpp"
 
 namespace xpb::ref {
 
-// The bytes of each tensor of a graph, indexed by TensorId.
-using TensorStore = std::vector<std::span<std::byte>>;
+// The bytes of each tensor of a graph, indexed by TensorId, and what one run needs besides.
+struct TensorStore {
+  std::vector<std::span<std::byte>> views;
+  std::span<const std::int64_t> dims;  // this run's dynamic dims (empty: every dim at its max)
+  mutable std::string error;           // set by an op that met bad data (an id out of range)
+
+  std::span<std::byte> operator[](TensorId id) const { return views[id]; }
+};
 
 // Fills a tensor according to its TensorInit.
 void initialize(const TensorDesc& desc, std::span<std::byte> bytes);
@@ -20,9 +27,10 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store);
 // The transformer ops (ref_transformer_ops.cpp); run_node passes them on.
 void run_transformer_node(const Graph& g, const Node& node, const TensorStore& store);
 
-// How many leading rows of tensor `id` are live this run (TensorDesc::live_rows), clamped to
-// 0..shape[0]; shape[0] when the tensor has no dynamic rows.
-std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id);
+// How many leading rows of tensor `id` are live this run (TensorDesc::rows_dim).
+inline std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id) {
+  return g.live_rows(id, store.dims);
+}
 
 // Resets the chain positions (out) of every chase node over ring tensor `ring` to their
 // start lines (after compile, and after the ring is written).

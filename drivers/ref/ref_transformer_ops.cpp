@@ -38,6 +38,9 @@ void embedding(const Graph& g, const Node& node, const TensorStore& store) {
     float* y = at<float>(store, out) + t * dim;
     if (id < 0 || static_cast<std::size_t>(id) >= vocab) {
       std::fill_n(y, dim, 0.0f);
+      if (store.error.empty())
+        store.error = "embedding: token id " + std::to_string(id) + " at row " + std::to_string(t) +
+                      " is outside the table's " + std::to_string(vocab) + " rows";
       continue;
     }
     weight_row(g, store, table, static_cast<std::size_t>(id), row);

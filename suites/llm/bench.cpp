@@ -7,60 +7,65 @@
 // Derived figures for generation: the bytes a step must read (every weight once, plus each
 // sequence's KV cache up to its position), the effective bandwidth that implies, and the
 // share of the memory roofline: the read bandwidth memory.bandwidth measures in the same
-// process, on the same threads, over as many bytes as the weights (decode is bound by it:
-// tokens/s <= bandwidth / bytes per token).
+// session, on the same device and threads, over as many bytes as the weights (decode is bound
+// by it: tokens/s <= bandwidth / bytes per token). The weights are made once on the device and
+// bound into the benchmark's engine and its conformance twin (and into ref's, which can read
+// the cpu's memory): one copy of the model in memory.
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <fstream>
 
 #include "conformance.hpp"
 #include "llama_engine.hpp"
 #include "llm_common.hpp"
-#include "suites/workload_common.hpp"
+#include "model_weights.hpp"
+#include "workload_common.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::llm {
 namespace {
 
-// Adds a step's time to a test's.
-void add_time(Timing& total, const Timing& step) {
-  total.seconds += step.seconds;
-  total.source = step.source;
-}
-
 struct TestSpec {
   std::string test;  // pp, tg, pg
   int n_prompt = 0, n_gen = 0, depth = 0, ubatch = 512, sequences = 1;
 };
 
-// One sample = one whole test, so the runner's warm-up, stop rules and statistics apply to
-// tests as they do to single graph runs.
-class TestRun final : public Executable {
- public:
-  TestRun(LlamaEngine& e, TestSpec spec, std::uint64_t seed)
-      : e_(e), spec_(std::move(spec)), seed_(seed), last_(static_cast<std::size_t>(spec_.sequences), 3) {}
+// Adds a step's result to a test's.
+void add_step(RunResult& total, const RunResult& step) {
+  total.seconds += step.seconds;
+  total.clock = step.clock;
+  total.work += step.work;
+  if (step.energy_source != EnergySource::unavailable) {
+    total.energy_joules += step.energy_joules;
+    total.energy_source = step.energy_source;
+  }
+  if (total.error.empty()) total.error = step.error;
+}
 
-  Timing run(std::uint64_t iterations) override {
-    Timing total{0.0, ClockKind::host};
-    for (std::uint64_t i = 0; i < iterations; ++i) {
-      if (spec_.test != "tg")
-        for (int q = 0; q < spec_.sequences; ++q) add_time(total, prompt(spec_.depth, spec_.n_prompt, q));
-      if (spec_.test != "pp") add_time(total, generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
-    }
+// Runs llama-bench's tests on an engine: prompt chunks and generation steps.
+class TestDriver {
+ public:
+  TestDriver(LlamaEngine& e, TestSpec spec, std::uint64_t prompt_seed)
+      : e_(e), spec_(std::move(spec)), seed_(prompt_seed), last_(static_cast<std::size_t>(spec_.sequences), 0) {}
+
+  // One whole test (the unit of a sample).
+  RunResult test() {
+    RunResult total;
+    total.iterations = 1;
+    if (spec_.test != "tg")
+      for (int q = 0; q < spec_.sequences && total.error.empty(); ++q) add_step(total, prompt(spec_.depth, spec_.n_prompt, q));
+    if (spec_.test != "pp" && total.error.empty())
+      add_step(total, generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
     return total;
   }
-  void read(TensorId, std::span<std::byte>) const override {}
-  void write(TensorId, std::span<const std::byte>) override {}
 
   // Prompt tokens [from, from + count) of sequence `seq`, in steps of ubatch rows.
-  Timing prompt(int from, int count, int seq) {
+  RunResult prompt(int from, int count, int seq) {
     const auto tokens = prompt_tokens(seed_ + static_cast<std::uint64_t>(seq), static_cast<std::size_t>(from + count),
                                       e_.config().vocab);
-    Timing t{0.0, ClockKind::host};
-    for (int at = from; at < from + count; at += spec_.ubatch) {
+    RunResult t;
+    for (int at = from; at < from + count && t.error.empty(); at += spec_.ubatch) {
       const int n = std::min(spec_.ubatch, from + count - at);
       StepInput in;
       for (int i = 0; i < n; ++i) {
@@ -69,16 +74,16 @@ class TestRun final : public Executable {
         in.sequences.push_back(seq);
       }
       in.output_rows = {n - 1};
-      add_time(t, e_.step(in));
+      add_step(t, e_.step(in));
       last_[static_cast<std::size_t>(seq)] = e_.next_tokens()[0];
     }
     return t;
   }
 
   // n_gen greedy steps of every sequence together, from position `from`.
-  Timing generate(int from) {
-    Timing t{0.0, ClockKind::host};
-    for (int s = 0; s < spec_.n_gen; ++s) {
+  RunResult generate(int from) {
+    RunResult t;
+    for (int s = 0; s < spec_.n_gen && t.error.empty(); ++s) {
       StepInput in;
       for (int q = 0; q < spec_.sequences; ++q) {
         in.tokens.push_back(last_[static_cast<std::size_t>(q)]);
@@ -86,7 +91,7 @@ class TestRun final : public Executable {
         in.sequences.push_back(q);
         in.output_rows.push_back(q);
       }
-      add_time(t, e_.step(in));
+      add_step(t, e_.step(in));
       const auto next = e_.next_tokens();
       for (int q = 0; q < spec_.sequences; ++q) last_[static_cast<std::size_t>(q)] = next[static_cast<std::size_t>(q)];
     }
@@ -100,59 +105,16 @@ class TestRun final : public Executable {
   std::vector<std::int32_t> last_;  // per sequence: the token it generated last
 };
 
-// Read bandwidth on `threads` threads, measured once per process by memory.bandwidth: its
-// median, with the parameters and samples it came from in `how`.
-struct ReadBandwidth {
-  double gbps = 0;
-  nlohmann::json how;
-};
-// The array is as large as the model's weights (at least 4x the last-level cache): on a
-// virtual machine, bandwidth depends on where in host memory the pages land, and a region as
-// large as the weights is the fairer stand-in for them. When that does not fit in free
-// memory, the default size is used.
-std::optional<ReadBandwidth> measured_read_bandwidth(RunContext& ctx, int threads, std::uint64_t weight_bytes,
-                                                     std::string& why) {
-  static std::mutex mu;
-  static std::map<std::tuple<std::string, int, std::uint64_t>, ReadBandwidth> cache;
-  std::lock_guard lock(mu);
-  const auto key = std::make_tuple(ctx.device.info().id(), threads, weight_bytes);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  auto bw = WorkloadRegistry::instance().create("memory.bandwidth");
-  if (!bw) {
-    why = "memory.bandwidth is not built in";
-    return std::nullopt;
+// VmRSS and VmHWM of this process, in bytes (0 when /proc cannot tell).
+std::pair<std::uint64_t, std::uint64_t> resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  std::uint64_t rss = 0, peak = 0, kib = 0;
+  while (in >> key) {
+    if (key == "VmRSS:" && in >> kib) rss = kib * 1024;
+    else if (key == "VmHWM:" && in >> kib) peak = kib * 1024;
   }
-  nlohmann::json p = nlohmann::json::object();
-  for (const auto& spec : bw->params()) p[spec.name] = spec.default_value;
-  p["kernel"] = "read";
-  p["stores"] = "regular";
-  p["threads"] = threads;
-  // Its own policy, not the run's (a quick llm policy takes 3 samples, too few for a figure
-  // every decode result is divided by): the median of at least 10 samples over 0.5-2 s.
-  RunContext sub = ctx;
-  sub.policy = RunPolicy{};
-  sub.policy.min_samples = 10;
-  sub.policy.max_samples = 200;
-  sub.policy.min_seconds = 0.5;
-  sub.policy.max_seconds = 2.0;
-  auto points = bw->expand(p, ctx.system);
-  if (points.empty()) {
-    why = "memory.bandwidth gave no read benchmark";
-    return std::nullopt;
-  }
-  auto point = points[0];
-  if (point["array_bytes"].get<std::uint64_t>() < weight_bytes) point["array_bytes"] = weight_bytes;
-  auto rec = bw->run(point, sub);
-  if (rec.outcome.status == Status::skipped && point != points[0]) {
-    point = points[0];
-    rec = bw->run(point, sub);
-  }
-  for (const auto& m : rec.metrics)
-    if (rec.outcome.passed() && m.unit == "GB/s" && m.stats.n > 0)
-      return cache[key] = ReadBandwidth{m.stats.median, {{"params", point},
-                                                         {"samples_gbps", m.samples}}};
-  why = "memory.bandwidth read did not pass: " + rec.outcome.reason;
-  return std::nullopt;
+  return {rss, peak};
 }
 
 class Bench final : public Workload {
@@ -164,23 +126,19 @@ class Bench final : public Workload {
            "bytes/token, effective GB/s and % of the measured memory roofline";
   }
   std::vector<ParamSpec> params() const override {
-    std::vector<std::string> models = preset_names();
-    return {
-        {"model", "a preset (" + [&] { std::string s; for (auto& m : models) s += (s.empty() ? "" : ", ") + m; return s; }() +
-                      ") or the path of a llama GGUF file", "stories-15m", {}},
-        {"dtype", "weight dtype of a preset (a GGUF file has its own)", "q8_0", {"f32", "f16", "bf16", "q8_0", "q4_0"}},
-        {"test", "pp (prompt), tg (generation) or pg (prompt then generation)", "tg", {"pp", "tg", "pg"}},
-        {"n_prompt", "prompt tokens of pp and pg", 512, {}},
-        {"n_gen", "generated tokens of tg and pg", 128, {}},
-        {"depth", "KV cache positions filled before the test (not timed)", 0, {}},
-        {"ubatch", "tokens per step while processing a prompt", 512, {}},
-        {"sequences", "sequences generated together (tg batch size)", 1, {}},
-        {"threads", "worker threads: a number, \"all\" or \"scaling\" (1, 2, 4, ... all)", "all", {}},
-        {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
-        {"seed", "seed of the synthetic weights and prompt tokens", 1, {}},
-        {"check", "conformance against ref: auto (models up to 120M parameters), on, off", "auto", {"auto", "on", "off"}},
-        {"roofline", "\"measure\" (memory.bandwidth read, same threads), \"off\", or a read bandwidth in GB/s", "measure", {}},
-    };
+    auto p = model_params();
+    for (ParamSpec s : std::vector<ParamSpec>{
+             {"test", "pp (prompt), tg (generation) or pg (prompt then generation)", "tg", {"pp", "tg", "pg"}},
+             {"n_prompt", "prompt tokens of pp and pg", 512, {}},
+             {"n_gen", "generated tokens of tg and pg", 128, {}},
+             {"depth", "KV cache positions filled before the test (not timed)", 0, {}},
+             {"ubatch", "tokens per step while processing a prompt", 512, {}},
+             {"sequences", "sequences generated together (tg batch size)", 1, {}},
+             {"check", "conformance against ref: auto (models up to 120M parameters), on, off", "auto", {"auto", "on", "off"}},
+             {"roofline", "\"measure\" (memory.bandwidth read, same threads), \"off\", or a read bandwidth in GB/s", "measure", {}},
+         })
+      p.push_back(std::move(s));
+    return p;
   }
 
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
@@ -190,7 +148,6 @@ class Bench final : public Workload {
     q["depth"] = whole_number(p["depth"], "depth", 0, 1 << 22);
     q["ubatch"] = whole_number(p["ubatch"], "ubatch", 1, 8192);
     q["sequences"] = whole_number(p["sequences"], "sequences", 1, 1024);
-    q["seed"] = whole_number(p["seed"], "seed", 0, std::int64_t{1} << 53);
     if (!(p["roofline"] == "measure" || p["roofline"] == "off" || (p["roofline"].is_number() && p["roofline"].get<double>() > 0)))
       throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + p["roofline"].dump());
     // Parameters a test does not use are left out, so one test is not listed several times.
@@ -199,85 +156,111 @@ class Bench final : public Workload {
     return model_points(q, system);
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
-    const ModelChoice model = resolve_model(p);
-    TestSpec spec;
-    spec.test = p["test"].get<std::string>();
-    spec.n_prompt = p.value("n_prompt", 0);
-    spec.n_gen = p.value("n_gen", 0);
-    spec.depth = p["depth"].get<int>();
-    spec.ubatch = p.value("ubatch", 512);
-    spec.sequences = p.value("sequences", 1);
-    const int threads = p["threads"].get<int>();
-    if (!check_threads(ctx, threads, record)) return record;
-    GraphShape shape;
-    shape.slots = spec.sequences;
-    shape.max_rows = std::max(spec.sequences, std::min(spec.ubatch, std::max({spec.n_prompt, spec.depth, 1})));
-    shape.max_outputs = spec.sequences;
-    shape.context = spec.depth + spec.n_prompt + spec.n_gen + 1;
-    shape.kv_dtype = *parse_dtype(p["kv_dtype"].get<std::string>());
-    record.details["model"] = describe(model);
-    record.details["graph"] = {{"max_rows", shape.max_rows}, {"slots", shape.slots}, {"context", shape.context},
-                               {"kv_dtype", std::string(xpb::name(shape.kv_dtype))}};
-    const std::uint64_t need = footprint_bytes(model.config, model.source, shape);
-    record.details["memory_needed_bytes"] = need;
-    if (!check_memory(ctx, need, record)) return record;
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
+    model_ = resolve_model(p);
+    spec_.test = p["test"].get<std::string>();
+    spec_.n_prompt = p.value("n_prompt", 0);
+    spec_.n_gen = p.value("n_gen", 0);
+    spec_.depth = p["depth"].get<int>();
+    spec_.ubatch = p.value("ubatch", 512);
+    spec_.sequences = p.value("sequences", 1);
+    threads_ = p["threads"].get<int>();
+    prompt_seed_ = p["prompt_seed"].get<std::uint64_t>();
+    check_ = p["check"] == "on" || (p["check"] == "auto" && model_.config.parameters() <= 120'000'000ull);
+    check_why_ = p["check"] == "off" ? "check=off"
+                                     : "the model has " + std::to_string(model_.config.parameters()) +
+                                           " parameters; the scalar reference checks models up to 120M (check=on "
+                                           "forces it; tiny presets check the same kernels)";
+    roofline_ = p["roofline"];
+    shape_.slots = spec_.sequences;
+    shape_.max_rows = std::max(spec_.sequences, std::min(spec_.ubatch, std::max({spec_.n_prompt, spec_.depth, 1})));
+    shape_.max_outputs = spec_.sequences;
+    shape_.context = spec_.depth + spec_.n_prompt + spec_.n_gen + 1;
+    shape_.kv_dtype = *parse_dtype(p["kv_dtype"].get<std::string>());
+    if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
+    return memory_fits(ctx, footprint_bytes(model_.config, model_.source, shape_));
+  }
+
+  BuildResult build(const nlohmann::json&, RunContext& ctx) override {
     CompileOptions opts;
-    opts.threads = threads;
-    auto [outcome, engine] = LlamaEngine::create(ctx.device, model.config, model.source, shape, opts);
-    if (!engine) {
-      record.outcome = outcome;
-      return record;
+    opts.threads = threads_;
+    opts.cancel = ctx.cancel;
+    auto [outcome, weights] = ModelWeights::load(ctx.device, model_.config, model_.source, opts);
+    if (!weights) return {outcome, {}};
+    weights_ = std::move(weights);
+    graph_ = build_graph(model_.config, model_.source, shape_);
+    Stage stage{"", graph_.graph, opts, weights_->bindings(graph_), std::nullopt};
+    BuildResult r;
+    r.stages.push_back(std::move(stage));
+    return r;
+  }
+
+  // Depth: every sequence's cache filled up to `depth`, once, untimed.
+  Outcome prepare(std::size_t, Executable& exe, RunContext&) override {
+    engine_ = std::make_unique<LlamaEngine>(model_.config, shape_, graph_, std::shared_ptr<Executable>(std::shared_ptr<Executable>{}, &exe));
+    driver_ = std::make_unique<TestDriver>(*engine_, spec_, prompt_seed_);
+    for (int q = 0; q < spec_.sequences && spec_.depth > 0; ++q)
+      if (auto r = driver_->prompt(0, spec_.depth, q); !r.error.empty())
+        return Outcome::with(Status::failed, "filling the KV cache to depth " + std::to_string(spec_.depth) + " failed: " + r.error);
+    return Outcome::ok();
+  }
+
+  // One sample is one whole test, as one repetition of llama-bench.
+  RunResult sample(std::size_t, Executable&, const RunArgs& args) override {
+    RunResult total;
+    for (std::uint64_t i = 0; i < args.iterations && total.error.empty(); ++i) {
+      if (args.cancel != nullptr && args.cancel->load()) {
+        total.interrupted = true;
+        break;
+      }
+      add_step(total, driver_->test());
+      ++total.iterations;
     }
-    TestRun test(*engine, spec, model.source.seed);
-    // Depth: every sequence's cache filled up to `depth`, once, untimed.
-    for (int q = 0; q < spec.sequences && spec.depth > 0; ++q) {
-      test.prompt(0, spec.depth, q);
-    }
-    const auto measured = measure_into(ctx, test, record);
-    if (!measured) return record;
-    const Measurement& m = *measured;
+    return total;
+  }
+
+  nlohmann::json verify(std::size_t, Executable&, RunContext& ctx) override {
+    if (!check_)
+      return {{"status", "skipped"}, {"method", "greedy tokens and logits against ref (not run)"}, {"reason", check_why_}};
+    return check_against_ref(ctx, weights_, threads_, 8, 32, prompt_seed_);
+  }
+
+  void metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext& ctx) override {
+    const Measurement& m = measured[0];
     // pp has one sequence; pg gives each of its sequences the prompt, then generates for all.
-    const double tokens = static_cast<double>(spec.sequences) *
-                          ((spec.test == "tg" ? 0 : spec.n_prompt) + (spec.test == "pp" ? 0 : spec.n_gen));
+    const double tokens = static_cast<double>(spec_.sequences) *
+                          ((spec_.test == "tg" ? 0 : spec_.n_prompt) + (spec_.test == "pp" ? 0 : spec_.n_gen));
     record.metrics.push_back(Metric::from(m, "tokens_per_second", "t/s", Direction::higher_is_better,
                                           [=](double s) { return tokens / s; }));
     if (m.energy.available && !m.sample_seconds.empty())
       record.energy["joules_per_token"] = m.energy.joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
-
-    if (spec.test == "tg") add_roofline(p, ctx, *engine, spec, m, record);
-
-    const bool check = p["check"] == "on" || (p["check"] == "auto" && model.config.parameters() <= 120'000'000ull);
-    if (check) {
-      record.conformance = check_against_ref(ctx, model, threads, 8, 32);
-    } else {
-      record.conformance = {{"status", "skipped"},
-                            {"method", "greedy tokens and logits against ref (not run)"},
-                            {"reason", p["check"] == "off" ? "check=off"
-                                                           : "the model has " + std::to_string(model.config.parameters()) +
-                                                                 " parameters; the scalar reference checks models up to "
-                                                                 "120M (check=on forces it; tiny presets check the same kernels)"}};
-    }
-    record.details["executable"] = engine->executable().describe();
-    const auto st = record.conformance.value("status", "skipped");
-    if (st == "failed") record.outcome = Outcome::with(Status::failed, record.conformance.value("reason", "conformance failed"));
-    else if (st == "mistrusted") record.outcome = Outcome::with(Status::mistrusted, record.conformance.value("reason", ""));
-    else record.outcome = Outcome::ok();
-    return record;
+    record.details["model"] = describe(model_);
+    record.details["graph"] = {{"max_rows", shape_.max_rows},
+                               {"slots", shape_.slots},
+                               {"context", shape_.context},
+                               {"kv_dtype", std::string(xpb::name(shape_.kv_dtype))}};
+    record.details["memory_needed_bytes"] = footprint_bytes(model_.config, model_.source, shape_);
+    const auto [rss, peak] = resident_bytes();
+    record.details["memory"] = {{"weight_bytes", weights_->bytes()},
+                                {"weight_copies", 1},
+                                {"process_rss_bytes", rss},
+                                {"process_peak_rss_bytes", peak},
+                                {"note", "the weights are made once on the device and bound into the engine and its "
+                                         "conformance twin; peak RSS is the process's over the whole run so far"}};
+    const int last = spec_.depth + spec_.n_prompt + spec_.n_gen - 1;
+    if (const auto note = beyond_context_note(model_.config, last); !note.empty()) record.details["context_note"] = note;
+    if (spec_.test == "tg") add_roofline(ctx, m, record);
   }
 
  private:
-  static void add_roofline(const nlohmann::json& p, RunContext& ctx, LlamaEngine& engine, const TestSpec& spec,
-                           const Measurement& m, BenchmarkRecord& record) {
+  void add_roofline(RunContext& ctx, const Measurement& m, BenchmarkRecord& record) {
     // Per step: every weight once (an untied embedding table only at the rows looked up),
     // and each sequence's K and V over the positions it attends (depth + 1 .. depth + n_gen,
     // so on average depth + (n_gen + 1) / 2).
-    const double weights = static_cast<double>(engine.graph().decode_weight_bytes(spec.sequences));
-    const double kv = static_cast<double>(engine.graph().kv_bytes_per_token) * spec.sequences *
-                      (spec.depth + (spec.n_gen + 1) / 2.0);
-    const double per_token = (weights + kv) / spec.sequences;
-    const double tokens = static_cast<double>(spec.n_gen) * spec.sequences;
+    const double weights = static_cast<double>(graph_.decode_weight_bytes(spec_.sequences));
+    const double kv = static_cast<double>(graph_.kv_bytes_per_token) * spec_.sequences * (spec_.depth + (spec_.n_gen + 1) / 2.0);
+    const double per_token = (weights + kv) / spec_.sequences;
+    const double tokens = static_cast<double>(spec_.n_gen) * spec_.sequences;
     auto eff = Metric::from(m, "effective_bandwidth", "GB/s", Direction::higher_is_better,
                             [=](double s) { return per_token * tokens / s / 1e9; });
     eff.note = "bytes a step must read (weights once, an untied embedding only at the rows looked up, "
@@ -286,14 +269,16 @@ class Bench final : public Workload {
     record.details["bytes_per_token"] = per_token;
     std::string why;
     std::optional<double> roof;
-    if (p["roofline"].is_number()) {
-      roof = p["roofline"].get<double>();
+    if (roofline_.is_number()) {
+      roof = roofline_.get<double>();
       record.details["roofline"] = {{"read_bandwidth_gbps", *roof}, {"source", "given as a parameter"}};
-    } else if (p["roofline"] == "measure") {
-      if (auto bw = measured_read_bandwidth(ctx, p["threads"].get<int>(), engine.graph().weight_bytes, why)) {
+    } else if (roofline_ == "measure") {
+      if (ctx.facts == nullptr) why = "no session to measure it in";
+      else if (auto bw = ctx.facts->read_bandwidth(ctx.device, threads_, graph_.weight_bytes, why)) {
         roof = bw->gbps;
         record.details["roofline"] = {{"read_bandwidth_gbps", bw->gbps},
-                                      {"source", "memory.bandwidth kernel=read, same device and threads, this run"},
+                                      {"source", "memory.bandwidth kernel=read, same device and threads, measured once "
+                                                 "per session"},
                                       {"measurement", bw->how}};
       }
     } else {
@@ -306,19 +291,32 @@ class Bench final : public Workload {
     auto pct = Metric::from(m, "roofline_fraction", "%", Direction::higher_is_better,
                             [=](double s) { return per_token * tokens / s / 1e9 / *roof * 100.0; });
     pct.note = "effective bandwidth over the measured read bandwidth";
-    record.metrics.push_back(pct);
     record.details["roofline"]["tokens_per_second_bound"] = *roof * 1e9 / per_token;
-    if (pct.stats.median > 100.0)
+    if (pct.stats.median && *pct.stats.median > 100.0)
       record.details["roofline"]["above_100_percent"] =
           "the weights were read faster than the array memory.bandwidth measured: where memory "
           "bandwidth depends on placement (a virtual machine's pages over the host's memory), "
           "the two regions can differ, and this fraction is not reliable";
     const std::uint64_t llc = ctx.system.topology.llc_total_bytes();
-    if (llc != 0 && engine.graph().weight_bytes <= llc)
+    if (llc != 0 && graph_.weight_bytes <= llc)
       record.details["roofline"]["note"] =
           "the weights fit in the last-level cache: decode reads them from cache, not memory, so this "
           "fraction does not say how close decode is to the memory bound";
+    record.metrics.push_back(std::move(pct));
   }
+
+  ModelChoice model_;
+  TestSpec spec_;
+  GraphShape shape_;
+  int threads_ = 1;
+  std::uint64_t prompt_seed_ = 1;
+  bool check_ = false;
+  std::string check_why_;
+  nlohmann::json roofline_;
+  std::shared_ptr<ModelWeights> weights_;
+  LlamaGraph graph_;
+  std::unique_ptr<LlamaEngine> engine_;
+  std::unique_ptr<TestDriver> driver_;
 };
 
 }  // namespace

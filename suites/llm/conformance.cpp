@@ -32,8 +32,10 @@ Tolerance tolerance_for(DType weights) {
   }
 }
 
-nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int threads, int prompt, int steps) {
-  const Tolerance tol = tolerance_for(model.source.dtype);
+nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWeights>& weights, int threads, int prompt,
+                                 int steps, std::uint64_t prompt_seed) {
+  const LlamaConfig& config = weights->config();
+  const Tolerance tol = tolerance_for(weights->source().dtype);
   const std::string method =
       "prompt of " + std::to_string(prompt) + " seeded tokens, then " + std::to_string(steps) +
       " greedy steps on the device and on ref, both fed ref's tokens, KV cache f32; logits compared each step "
@@ -55,15 +57,24 @@ nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int 
   shape.kv_dtype = DType::f32;
   CompileOptions dev_opts;
   dev_opts.threads = threads;
-  auto [dev_outcome, dev] = LlamaEngine::create(ctx.device, model.config, model.source, shape, dev_opts);
-  auto [ref_outcome, ref] = LlamaEngine::create(*ctx.reference, model.config, model.source, shape, CompileOptions{});
+  dev_opts.cancel = ctx.cancel;
+  auto [dev_outcome, dev] = LlamaEngine::create(ctx.device, weights, shape, dev_opts);
+  auto [shared_outcome, ref_weights] = ModelWeights::share_or_load(*ctx.reference, *weights, CompileOptions{});
+  if (!ref_weights) {
+    out["status"] = "skipped";
+    out["reason"] = "could not load the model on ref: " + shared_outcome.reason;
+    return out;
+  }
+  auto [ref_outcome, ref] = LlamaEngine::create(*ctx.reference, ref_weights, shape, CompileOptions{});
   if (!dev || !ref) {
     out["status"] = "skipped";
     out["reason"] = "could not compile the check: " + (dev ? ref_outcome.reason : dev_outcome.reason);
     return out;
   }
+  out["weights"] = ref_weights->shared() ? "ref bound the device's weights: one copy of the model"
+                                         : "ref loaded a copy of its own (it cannot address the device's memory)";
   StepInput in;
-  in.tokens = prompt_tokens(model.source.seed + 17, static_cast<std::size_t>(prompt), model.config.vocab);
+  in.tokens = prompt_tokens(prompt_seed + 17, static_cast<std::size_t>(prompt), config.vocab);
   for (int i = 0; i < prompt; ++i) {
     in.positions.push_back(i);
     in.sequences.push_back(0);
@@ -73,8 +84,21 @@ nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int 
   double max_err = 0, rms_err = 0;
   bool finite = true, varied = true;
   for (int s = 0; s <= steps; ++s) {
-    dev->step(in);
-    ref->step(in);
+    if (ctx.cancelled()) {
+      out["status"] = "skipped";
+      out["reason"] = "stopped by the user";
+      return out;
+    }
+    if (const auto r = dev->step(in); !r.error.empty()) {
+      out["status"] = "failed";
+      out["reason"] = "the device's run failed: " + r.error;
+      return out;
+    }
+    if (const auto r = ref->step(in); !r.error.empty()) {
+      out["status"] = "skipped";
+      out["reason"] = "ref's run failed: " + r.error;
+      return out;
+    }
     const auto dl = dev->logits(), rl = ref->logits();
     double rms = 0, err = 0, err_sq = 0;
     for (std::size_t i = 0; i < rl.size(); ++i) {

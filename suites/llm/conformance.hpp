@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm_common.hpp"
+#include "model_weights.hpp"
 #include "xpubench/workload.hpp"
 
 namespace xpb::llm {
@@ -17,13 +18,16 @@ struct Tolerance {
 };
 Tolerance tolerance_for(DType weights);
 
-// Runs a prompt of `prompt` tokens and `steps` decode steps on ctx.device and on
-// ctx.reference, both from the tokens ref chose (teacher forcing, so one early difference
+// Runs a prompt of `prompt` tokens and `steps` decode steps on ctx.device (a twin of the
+// benchmark's engine, bound to the same `weights`) and on ctx.reference (bound to them too
+// when it can address them, so no second copy of the model is made), both from the tokens ref
+// chose (teacher forcing, so one early difference
 // cannot send the two down different paths and hide how close the logits are), and returns
 // the conformance object: {status, method, steps, token_agreement, first_disagreement,
 // rms_logit_error (the worst step's, what the tolerance bounds), max_logit_error and
 // max_error (the largest single difference seen, over the logits' RMS), tolerance}. Status is passed, failed, mistrusted (non-finite or
 // constant logits) or skipped (with the reason).
-nlohmann::json check_against_ref(RunContext& ctx, const ModelChoice& model, int threads, int prompt, int steps);
+nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWeights>& weights, int threads, int prompt,
+                                 int steps, std::uint64_t prompt_seed);
 
 }  // namespace xpb::llm

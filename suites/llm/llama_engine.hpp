@@ -1,11 +1,13 @@
 // A Llama decoder compiled on one device, driven step by step: each step feeds token rows
 // (a prompt chunk, or one token per sequence) with their positions and sequence slots, runs
-// the graph once, and leaves the greedy next token of the rows asked for.
+// the graph once with its dynamic dims set to the step's size, and leaves the greedy next
+// token of the rows asked for.
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "llama_model.hpp"
+#include "model_weights.hpp"
 #include "xpubench/device.hpp"
 
 namespace xpb::llm {
@@ -17,13 +19,17 @@ struct StepInput {
 
 class LlamaEngine {
  public:
-  // Compiles the model on `device`; on failure returns the outcome and no engine.
-  static std::pair<Outcome, std::unique_ptr<LlamaEngine>> create(Device& device, const LlamaConfig& config,
-                                                                 const WeightSource& weights, const GraphShape& shape,
-                                                                 const CompileOptions& opts);
+  // Compiles the model with its weights bound to `weights` (which must be usable on `device`);
+  // on failure returns the outcome and no engine.
+  static std::pair<Outcome, std::unique_ptr<LlamaEngine>> create(Device& device, std::shared_ptr<ModelWeights> weights,
+                                                                 const GraphShape& shape, const CompileOptions& opts);
+  // An engine over `exe`, compiled from `graph` (the harness compiled it).
+  LlamaEngine(LlamaConfig config, GraphShape shape, LlamaGraph graph, std::shared_ptr<Executable> exe);
 
-  // Runs one step; returns its time on the device's clock. Rows and outputs must fit the shape.
-  Timing step(const StepInput& in);
+  // Runs one step and returns what the device said of it. Throws std::invalid_argument for a
+  // step larger than the compiled shape, or a token, position or sequence out of range (a
+  // token id outside the vocabulary is an error, never a row of zeros).
+  RunResult step(const StepInput& in);
   // The greedy next token of each output row of the last step.
   std::vector<std::int32_t> next_tokens() const;
   // The logits of each output row of the last step, row after row.
@@ -35,13 +41,12 @@ class LlamaEngine {
   Executable& executable() { return *exe_; }
 
  private:
-  LlamaEngine() = default;
   void write_i32(TensorId id, const std::vector<std::int32_t>& values, std::size_t capacity);
 
   LlamaConfig config_;
   GraphShape shape_;
   LlamaGraph graph_;
-  std::unique_ptr<Executable> exe_;
+  std::shared_ptr<Executable> exe_;
   std::size_t last_outputs_ = 0;
   std::vector<std::int32_t> staging_;
 };

@@ -2,11 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <numbers>
 
 #include "xpubench/error.hpp"
-#include "xpubench/gguf.hpp"
+#include "gguf.hpp"
 #include "xpubench/quant.hpp"
 
 namespace xpb::llm {
@@ -36,12 +37,14 @@ std::map<std::string, LlamaConfig> presets() {
   std::map<std::string, LlamaConfig> p;
   auto llama31 = make("llama-3.1-8b", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0, false);
   llama31.rope_scaling = LlamaConfig::RopeScaling{8.0, 1.0, 4.0, 8192};
+  llama31.rope_scaling_applied = "llama3 frequency factors (factor 8, original context 8192)";
   p[llama31.name] = llama31;
   p["tinyllama-1.1b"] = make("tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0, false);
   p["stories-15m"] = make("stories-15m", 288, 6, 6, 6, 768, 32000, 256, 10000.0, true);
   p["stories-110m"] = make("stories-110m", 768, 12, 12, 12, 2048, 32000, 1024, 10000.0, true);
   auto tiny = make("tiny", 64, 2, 4, 2, 128, 256, 256, 10000.0, false);
   tiny.rope_scaling = LlamaConfig::RopeScaling{4.0, 1.0, 4.0, 64};
+  tiny.rope_scaling_applied = "llama3 frequency factors (factor 4, original context 64)";
   p[tiny.name] = tiny;
   p["tiny-tied"] = make("tiny-tied", 96, 3, 6, 6, 160, 320, 256, 10000.0, true);
   return p;
@@ -122,7 +125,7 @@ std::vector<float> rope_factors(const LlamaConfig& c) {
   // Llama 3.1's scaling (Meta's reference apply_scaling): wavelengths shorter than
   // original/high keep their frequency, longer than original/low are divided by `factor`, and
   // the band between blends the two.
-  std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2), 1.0f);
+  std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2), static_cast<float>(c.rope_linear_factor));
   if (!c.rope_scaling) return f;
   const auto& s = *c.rope_scaling;
   const double low_wavelen = static_cast<double>(s.original_context) / s.low_freq_factor;
@@ -130,15 +133,15 @@ std::vector<float> rope_factors(const LlamaConfig& c) {
   for (std::size_t i = 0; i < f.size(); ++i) {
     const double freq = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
     const double wavelen = 2 * std::numbers::pi / freq;
-    if (wavelen < high_wavelen) {
-      f[i] = 1.0f;
-    } else if (wavelen > low_wavelen) {
-      f[i] = static_cast<float>(s.factor);
-    } else {
+    double divisor = 1.0;
+    if (wavelen > low_wavelen) {
+      divisor = s.factor;
+    } else if (wavelen >= high_wavelen) {
       const double smooth = (static_cast<double>(s.original_context) / wavelen - s.low_freq_factor) /
                             (s.high_freq_factor - s.low_freq_factor);
-      f[i] = static_cast<float>(1.0 / ((1 - smooth) / s.factor + smooth));
+      divisor = 1.0 / ((1 - smooth) / s.factor + smooth);
     }
+    f[i] = static_cast<float>(divisor * c.rope_linear_factor);
   }
   return f;
 }
@@ -193,11 +196,57 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
   }
   add("output_norm.weight", {c.dim}, false, 0);
   if (!c.tied_embeddings) add("output.weight", {c.vocab, c.dim}, true, proj(c.dim));
-  const bool file_has_freqs = file != nullptr && file->tensor("rope_freqs.weight") != nullptr;
-  if (file_has_freqs) add("rope_freqs.weight", {c.head_dim / 2}, false, 0);
-  else if (file == nullptr && c.rope_scaling) out.push_back({"rope_freqs.weight", {c.head_dim / 2}, DType::f32, floats_init(rope_factors(c))});
+  // RoPE frequency factors: a file's own (times a linear factor, when it also has one), or
+  // those of the preset's llama3 scaling, or a linear factor alone.
+  const gguf::TensorInfo* freqs = file != nullptr ? file->tensor("rope_freqs.weight") : nullptr;
+  if (freqs != nullptr && c.rope_linear_factor == 1.0) {
+    add("rope_freqs.weight", {c.head_dim / 2}, false, 0);
+  } else if (freqs != nullptr) {
+    add("rope_freqs.weight", {c.head_dim / 2}, false, 0);  // checks shape and dtype
+    std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2));
+    std::memcpy(f.data(), freqs->data, f.size() * 4);
+    for (auto& v : f) v *= static_cast<float>(c.rope_linear_factor);
+    out.back().init = floats_init(std::move(f));
+  } else if ((file == nullptr && c.rope_scaling) || c.rope_linear_factor != 1.0) {
+    out.push_back({"rope_freqs.weight", {c.head_dim / 2}, DType::f32, floats_init(rope_factors(c))});
+  }
   return out;
 }
+
+namespace {
+
+// RoPE scaling as GGUF states it (llama.cpp's keys): "linear" (position interpolation) with
+// llama.rope.scaling.factor, or the older llama.rope.scale_linear, is applied; a
+// rope_freqs.weight tensor (llama3's frequency factors) is applied; "none" is nothing; any
+// other type (yarn, longrope, ...) is refused, naming the key, rather than run as if absent.
+void read_rope_scaling(const gguf::File& file, LlamaConfig& c) {
+  const std::string& path = file.path();
+  std::vector<std::string> applied;
+  if (file.tensor("rope_freqs.weight") != nullptr) applied.push_back("llama3 frequency factors (rope_freqs.weight)");
+  const auto type = file.get_string("llama.rope.scaling.type");
+  double factor = 1.0;
+  if (type && *type != "none" && *type != "linear")
+    throw InputError(path + ": llama.rope.scaling.type is '" + *type +
+                     "'; only linear RoPE scaling (and llama3 frequency factors) are implemented");
+  if (type && *type == "linear") {
+    const auto f = file.get_float("llama.rope.scaling.factor");
+    if (!f || !std::isfinite(*f) || *f <= 0)
+      throw InputError(path + ": llama.rope.scaling.type is linear but llama.rope.scaling.factor is " +
+                       (f ? std::to_string(*f) : std::string("missing")) + " (expected a positive number)");
+    factor = *f;
+    applied.push_back("linear, factor " + std::to_string(factor) + " (llama.rope.scaling.type)");
+  } else if (const auto old = file.get_float("llama.rope.scale_linear"); old && (!type || *type != "none")) {
+    if (!std::isfinite(*old) || *old <= 0)
+      throw InputError(path + ": llama.rope.scale_linear is " + std::to_string(*old) + " (expected a positive number)");
+    factor = *old;
+    applied.push_back("linear, factor " + std::to_string(factor) + " (llama.rope.scale_linear)");
+  }
+  c.rope_linear_factor = factor;
+  c.rope_scaling_applied = "none";
+  for (std::size_t i = 0; i < applied.size(); ++i) c.rope_scaling_applied = (i ? c.rope_scaling_applied + "; " : "") + applied[i];
+}
+
+}  // namespace
 
 GgufModel open_gguf(const std::string& path) {
   auto file = std::make_shared<gguf::File>(gguf::File::open(path));
@@ -238,6 +287,17 @@ GgufModel open_gguf(const std::string& path) {
   const gguf::TensorInfo* embd = file->tensor("token_embd.weight");
   if (embd == nullptr || embd->shape.size() != 2) throw InputError(path + ": no 2-D tensor 'token_embd.weight'");
   c.vocab = embd->shape[0];
+  // The vocabulary the metadata states, and every token id it names, must fit the table: a
+  // BOS id beyond it would be looked up in rows that are not there.
+  if (auto v = file->get_int("llama.vocab_size"); v && *v != c.vocab)
+    throw InputError(path + ": llama.vocab_size is " + std::to_string(*v) + " but 'token_embd.weight' has " +
+                     std::to_string(c.vocab) + " rows");
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"})
+    if (auto id = file->get_int(key); id && (*id < 0 || *id >= c.vocab))
+      throw InputError(path + ": " + key + " is " + std::to_string(*id) + ", outside the vocabulary of " +
+                       std::to_string(c.vocab) + " tokens");
+  read_rope_scaling(*file, c);
   c.tied_embeddings = file->tensor("output.weight") == nullptr;
   if (c.kv_heads < 1 || c.heads % c.kv_heads != 0 || c.head_dim < 2 || c.head_dim % 2 != 0)
     throw InputError(path + ": head counts and head size do not fit a llama model");
@@ -332,23 +392,40 @@ void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const st
   w.write(path);
 }
 
+ModelIdentity model_identity(const LlamaConfig& c, const WeightSource& src) {
+  std::map<std::string, int> formats;
+  for (const auto& spec : weight_specs(c, src))
+    if (spec.shape.size() == 2) ++formats[std::string(xpb::name(spec.dtype))];
+  std::string format;
+  for (const auto& [f, n] : formats) format += (format.empty() ? "" : ", ") + f;
+  if (formats.size() > 1) format = "mixed: " + format;
+  const std::string shape = "dim=" + std::to_string(c.dim) + " layers=" + std::to_string(c.layers) +
+                            " heads=" + std::to_string(c.heads) + " kv_heads=" + std::to_string(c.kv_heads) +
+                            " head_dim=" + std::to_string(c.head_dim) + " ffn=" + std::to_string(c.ffn) +
+                            " vocab=" + std::to_string(c.vocab) + (c.tied_embeddings ? " tied" : "");
+  return ModelIdentity::make("llama", shape, format);
+}
+
 LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape) {
   LlamaGraph lg;
   Graph& g = lg.graph;
+  g.set_name(c.name + " decoder");
+  g.set_identity(model_identity(c, src));
   const std::int64_t T = shape.max_rows, R = shape.max_outputs;
   const std::int64_t q_width = c.heads * c.head_dim, kv_width = c.kv_heads * c.head_dim;
+  lg.rows_dim = g.add_dim("rows", T);
+  lg.outputs_dim = g.add_dim("outputs", R);
+  lg.context_dim = g.add_dim("context", shape.context);
   auto input = [&](const char* n, std::int64_t len) {
     return g.add_tensor({n, {len}, DType::i32, TensorRole::input, TensorInit::filled(0)});
   };
-  lg.rows = g.add_tensor({"rows", {1}, DType::i32, TensorRole::input, TensorInit::filled(static_cast<double>(T))});
-  lg.outputs = g.add_tensor({"outputs", {1}, DType::i32, TensorRole::input, TensorInit::filled(static_cast<double>(R))});
   lg.tokens = input("tokens", T);
   lg.positions = input("positions", T);
   lg.sequences = input("sequences", T);
   lg.output_rows = input("output_rows", R);
-  auto act = [&](const std::string& n, std::int64_t rows, std::int64_t cols, TensorId live) {
+  auto act = [&](const std::string& n, std::int64_t rows, std::int64_t cols, DimId dim) {
     TensorDesc d{n, {rows, cols}, DType::f32, TensorRole::activation, {}};
-    d.live_rows = live;
+    d.rows_dim = dim;
     return g.add_tensor(std::move(d));
   };
   std::map<std::string, TensorId> w;
@@ -360,11 +437,13 @@ LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const Grap
     }
     w[spec.name] = g.add_tensor({spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init});
   }
+  lg.weights = w;
   lg.tied_embeddings = c.tied_embeddings;
-  const TensorId x = act("x", T, c.dim, lg.rows), xn = act("x_norm", T, c.dim, lg.rows);
-  const TensorId q = act("q", T, q_width, lg.rows), k = act("k", T, kv_width, lg.rows), v = act("v", T, kv_width, lg.rows);
-  const TensorId att = act("attn", T, q_width, lg.rows), proj = act("proj", T, c.dim, lg.rows);
-  const TensorId gate = act("gate", T, c.ffn, lg.rows), up = act("up", T, c.ffn, lg.rows);
+  const DimId rows = lg.rows_dim;
+  const TensorId x = act("x", T, c.dim, rows), xn = act("x_norm", T, c.dim, rows);
+  const TensorId q = act("q", T, q_width, rows), k = act("k", T, kv_width, rows), v = act("v", T, kv_width, rows);
+  const TensorId att = act("attn", T, q_width, rows), proj = act("proj", T, c.dim, rows);
+  const TensorId gate = act("gate", T, c.ffn, rows), up = act("up", T, c.ffn, rows);
   const bool scaled = w.count("rope_freqs.weight") != 0;
   g.add_node(Op::embedding, {w["token_embd.weight"], lg.tokens}, {x});
   for (std::int64_t l = 0; l < c.layers; ++l) {
@@ -384,7 +463,10 @@ LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const Grap
       g.add_node(Op::rope, {k, lg.positions}, {k}, rope_attrs);
     }
     g.add_node(Op::attention, {q, k, v, lg.positions, lg.sequences, kc, vc}, {att},
-               {{"heads", c.heads}, {"kv_heads", c.kv_heads}, {"head_dim", c.head_dim}});
+               {{"heads", c.heads},
+                {"kv_heads", c.kv_heads},
+                {"head_dim", c.head_dim},
+                {"context_dim", static_cast<std::int64_t>(lg.context_dim)}});
     g.add_node(Op::matmul, {att, w[p + "attn_output.weight"]}, {proj});
     g.add_node(Op::add, {x, proj}, {x});
     g.add_node(Op::rms_norm, {x, w[p + "ffn_norm.weight"]}, {xn}, {{"eps", c.norm_eps}});
@@ -394,10 +476,10 @@ LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const Grap
     g.add_node(Op::matmul, {gate, w[p + "ffn_down.weight"]}, {proj});
     g.add_node(Op::add, {x, proj}, {x});
   }
-  const TensorId last = act("last", R, c.dim, lg.outputs), last_norm = act("last_norm", R, c.dim, lg.outputs);
-  lg.logits = act("logits", R, c.vocab, lg.outputs);
+  const TensorId last = act("last", R, c.dim, lg.outputs_dim), last_norm = act("last_norm", R, c.dim, lg.outputs_dim);
+  lg.logits = act("logits", R, c.vocab, lg.outputs_dim);
   TensorDesc nt{"next_tokens", {R}, DType::i32, TensorRole::output, {}};
-  nt.live_rows = lg.outputs;
+  nt.rows_dim = lg.outputs_dim;
   lg.next_tokens = g.add_tensor(std::move(nt));
   g.add_node(Op::gather_rows, {x, lg.output_rows}, {last});
   g.add_node(Op::rms_norm, {last, w["output_norm.weight"]}, {last_norm}, {{"eps", c.norm_eps}});

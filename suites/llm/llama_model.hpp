@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct LlamaConfig {
     std::int64_t original_context = 8192;
   };
   std::optional<RopeScaling> rope_scaling;
+  // Linear RoPE scaling (position interpolation): every position divided by this (1 = none).
+  double rope_linear_factor = 1.0;
+  // What the RoPE frequencies are, in words, for the record: "none", "llama3 frequency
+  // factors (rope_freqs.weight)", "linear, factor 4 (llama.rope.scaling.type)", ...
+  std::string rope_scaling_applied = "none";
 
   std::uint64_t parameters() const;
   // Returns what is wrong with the shape ("" when nothing is): divisibility, block sizes.
@@ -35,13 +41,14 @@ struct LlamaConfig {
 std::vector<std::string> preset_names();
 std::optional<LlamaConfig> preset(const std::string& name);
 
-// The per-dimension divisors of RoPE frequencies under llama3 scaling (GGUF rope_freqs).
+// The per-dimension divisors of RoPE frequencies: llama3 scaling's (GGUF rope_freqs), times
+// the linear factor; all 1 when neither applies.
 std::vector<float> rope_factors(const LlamaConfig& c);
 
 // Where the weights come from.
 struct WeightSource {
   DType dtype = DType::f32;   // of the 2-D weights (norms are f32)
-  std::uint64_t seed = 0;     // synthetic weights
+  std::uint64_t seed = 0;     // of the synthetic weights (the workloads' weight_seed)
   // A GGUF file (opened with open_gguf); null for synthetic weights.
   std::shared_ptr<const void> file;
 };
@@ -65,7 +72,9 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
 std::uint64_t weight_bytes(const LlamaConfig& c, const WeightSource& src);
 
 // A model opened from a GGUF file: its shape from the llama.* metadata and its weights
-// (mapped, not copied, until a device copies them). Throws InputError naming the file.
+// (mapped, not copied, until a device copies them). Throws InputError naming the file and the
+// key or tensor: for metadata out of range, RoPE scaling it does not implement (yarn, ...),
+// a vocabulary size or BOS/EOS id that disagrees with the embedding table.
 struct GgufModel {
   LlamaConfig config;
   DType dtype;  // of its 2-D weights, when all share one; else the most common
@@ -86,12 +95,17 @@ struct GraphShape {
   DType kv_dtype = DType::f32;
 };
 
-// The decoder as a graph, and the ids a runner needs.
+// The decoder as a graph, and the ids a runner needs. Its dynamic dims: `rows` (token rows
+// this step, up to max_rows), `outputs` (rows whose logits are computed, up to max_outputs)
+// and `context` (one more than the largest position this step: what attention attends, for
+// the cost model). Its identity names the model (architecture, shape, weight format).
 struct LlamaGraph {
   Graph graph;
-  TensorId tokens, positions, sequences, rows;  // inputs: i32 [max_rows] x3, i32 [1]
-  TensorId output_rows, outputs;                // inputs: i32 [max_outputs], i32 [1]
+  DimId rows_dim = 0, outputs_dim = 0, context_dim = 0;
+  TensorId tokens, positions, sequences;        // inputs: i32 [max_rows] each
+  TensorId output_rows;                         // input: i32 [max_outputs]
   TensorId logits, next_tokens;                 // outputs: f32 [max_outputs, vocab], i32 [max_outputs]
+  std::map<std::string, TensorId> weights;      // by GGUF name
   std::uint64_t weight_bytes = 0;               // every weight as stored
   std::uint64_t embedding_bytes = 0;            // of them, the token embedding table
   std::uint64_t embedding_row_bytes = 0;        // one row of it (what a token's lookup reads)
@@ -106,5 +120,9 @@ struct LlamaGraph {
   }
 };
 LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape);
+
+// The model's identity: llama, its shape, and its weight format (the dtype of its matrices, or
+// "mixed: ..." when they differ).
+ModelIdentity model_identity(const LlamaConfig& c, const WeightSource& src);
 
 }  // namespace xpb::llm

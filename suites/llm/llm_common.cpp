@@ -1,10 +1,23 @@
 #include "llm_common.hpp"
 
-#include "suites/workload_common.hpp"
+#include "workload_common.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/quant.hpp"
 
 namespace xpb::llm {
+
+std::vector<ParamSpec> model_params() {
+  std::string presets;
+  for (const auto& m : preset_names()) presets += (presets.empty() ? "" : ", ") + m;
+  return {
+      {"model", "a preset (" + presets + ") or the path of a llama GGUF file", "stories-15m", {}},
+      {"dtype", "weight dtype of a preset (a GGUF file has its own)", "q8_0", {"f32", "f16", "bf16", "q8_0", "q4_0"}},
+      {"threads", "worker threads: a number, \"all\" or \"scaling\" (1, 2, 4, ... all)", "all", {}},
+      {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
+      {"weight_seed", "seed of a preset's synthetic weights (model export --seed)", 1, {}},
+      {"prompt_seed", "seed of the prompt tokens", 1, {}},
+  };
+}
 
 ModelChoice resolve_model(const nlohmann::json& params) {
   if (!params["model"].is_string()) throw InputError("parameter 'model' expects a preset name or a .gguf path");
@@ -28,12 +41,14 @@ ModelChoice resolve_model(const nlohmann::json& params) {
   if (auto why = p->problem(*dt); !why.empty()) throw InputError("model " + model + " at " + params["dtype"].get<std::string>() + ": " + why);
   m.config = *p;
   m.source.dtype = *dt;
-  m.source.seed = params.value("seed", std::uint64_t{1});
+  m.source.seed = params.value("weight_seed", std::uint64_t{1});
   m.origin = "preset";
   return m;
 }
 
 std::vector<nlohmann::json> model_points(nlohmann::json params, const SystemInfo& system) {
+  for (const char* key : {"weight_seed", "prompt_seed"})
+    params[key] = whole_number(params[key], key, 0, std::int64_t{1} << 53);
   const auto model = resolve_model(params);
   if (model.source.file) params["dtype"] = std::string(name(model.source.dtype));
   std::vector<nlohmann::json> points;
@@ -59,19 +74,30 @@ nlohmann::json describe(const ModelChoice& m) {
           {"head_dim", c.head_dim},
           {"ffn", c.ffn},
           {"vocab", c.vocab},
+          {"context", c.context},
           {"rope_theta", c.rope_theta},
-          {"rope_scaling", c.rope_scaling.has_value()},
-          {"tied_embeddings", c.tied_embeddings}};
+          {"rope_scaling", c.rope_scaling_applied},
+          {"tied_embeddings", c.tied_embeddings},
+          {"identity", {{"architecture", "llama"}, {"fingerprint", model_identity(c, m.source).fingerprint}}}};
 }
 
 std::vector<std::int32_t> prompt_tokens(std::uint64_t seed, std::size_t count, std::int64_t vocab) {
   std::vector<std::int32_t> out(count);
-  const auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(1, vocab - 3));
+  const std::int64_t first = vocab > 4 ? 3 : 0;
+  const auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(1, vocab - first));
   for (std::size_t i = 0; i < count; ++i) {
     const float u = synthetic_value(seed ^ 0x70C3E5ull, i, 1.0f) * 0.5f + 0.5f;  // [0, 1)
-    out[i] = static_cast<std::int32_t>(3 + std::min<std::uint64_t>(span - 1, static_cast<std::uint64_t>(u * static_cast<float>(span))));
+    out[i] = static_cast<std::int32_t>(
+        first + static_cast<std::int64_t>(std::min<std::uint64_t>(span - 1, static_cast<std::uint64_t>(u * static_cast<float>(span)))));
   }
   return out;
+}
+
+std::string beyond_context_note(const LlamaConfig& c, std::int64_t last_position) {
+  if (c.context <= 0 || last_position < c.context) return "";
+  return "the test reaches position " + std::to_string(last_position) + ", past the " + std::to_string(c.context) +
+         " positions the model was trained for (its context): the figures are the device's, but the model's "
+         "outputs there are not what it was trained to give";
 }
 
 std::uint64_t footprint_bytes(const LlamaConfig& c, const WeightSource& weights, const GraphShape& s) {

@@ -64,9 +64,17 @@ struct Seq {
   int slot = 0;
   int prefilled = 0;     // prompt tokens fed so far
   int generated = 0;     // output tokens emitted so far
-  double last_token_s = 0;
+  std::int64_t admitted_ns = 0;
+  std::int64_t first_token_ns = 0;
+  std::int64_t last_token_ns = 0;
   std::vector<double> itls;
 };
+
+// Seconds of an exact difference of two clock readings.
+double seconds(std::int64_t ns) { return static_cast<double>(ns) * 1e-9; }
+
+// 2^62 ns: about 146 years of virtual time, with headroom for the steps that follow.
+constexpr std::int64_t kMaxClockNs = std::int64_t{1} << 62;
 
 double per_second(double amount, double duration_s) {
   return duration_s > 0 ? amount / duration_s : 0.0;
@@ -84,19 +92,25 @@ std::vector<Request> make_requests(const RequestSpec& spec) {
   require(spec.length_jitter >= 0 && spec.length_jitter < 1,
           "length_jitter must be in [0, 1), got " + std::to_string(spec.length_jitter));
 
-  std::mt19937_64 arrivals(mix(spec.seed ^ 0x61727269766C73ULL));  // "arrivls"
-  std::mt19937_64 lengths(mix(spec.seed ^ 0x6C656E67746873ULL));   // "lengths"
+  std::mt19937_64 arrivals(mix(spec.arrival_seed ^ 0x61727269766C73ULL));  // "arrivls"
+  std::mt19937_64 lengths(mix(spec.length_seed ^ 0x6C656E67746873ULL));    // "lengths"
   const bool all_at_once = !(spec.rate_per_s > 0) || std::isinf(spec.rate_per_s);
-  const double mean_gap = all_at_once ? 0.0 : 1.0 / spec.rate_per_s;
+  const double mean_gap_ns = all_at_once ? 0.0 : 1e9 / spec.rate_per_s;
 
   std::vector<Request> out;
   out.reserve(static_cast<std::size_t>(spec.count));
-  double t = 0;
+  std::int64_t t = 0;
   for (int i = 0; i < spec.count; ++i) {
     // vLLM's get_request sends a request, then sleeps one gap: the first goes at t = 0.
-    if (i > 0 && !all_at_once) t += exponential(arrivals, mean_gap);
+    if (i > 0 && !all_at_once) {
+      const double gap = std::round(exponential(arrivals, mean_gap_ns));
+      require(gap < static_cast<double>(kMaxClockNs - t),
+              "the arrivals reach past 2^62 ns (146 years) of virtual time: the rate is too low for " +
+                  std::to_string(spec.count) + " requests");
+      t += static_cast<std::int64_t>(gap);
+    }
     Request r;
-    r.arrival_s = t;
+    r.arrival_ns = t;
     r.input_tokens = jittered(lengths, spec.input_tokens, spec.length_jitter);
     r.output_tokens = jittered(lengths, spec.output_tokens, spec.length_jitter);
     out.push_back(r);
@@ -116,7 +130,7 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const Request& r = requests[i];
     const std::string which = "request " + std::to_string(i) + ": ";
-    require(std::isfinite(r.arrival_s), which + "arrival time is not finite");
+    require(r.arrival_ns >= 0 && r.arrival_ns <= kMaxClockNs, which + "arrival time outside [0, 2^62] ns");
     require(r.input_tokens >= 1, which + "input_tokens must be at least 1");
     require(r.output_tokens >= 1, which + "output_tokens must be at least 1");
   }
@@ -125,7 +139,7 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
   ServingMetrics m;
   m.requests.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    m.requests[i].arrival_s = requests[i].arrival_s;
+    m.requests[i].arrival_ns = requests[i].arrival_ns;
     m.requests[i].input_tokens = requests[i].input_tokens;
     m.requests[i].output_tokens = requests[i].output_tokens;
   }
@@ -134,7 +148,7 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return requests[a].arrival_s < requests[b].arrival_s;
+    return requests[a].arrival_ns < requests[b].arrival_ns;
   });
 
   std::priority_queue<int, std::vector<int>, std::greater<>> free_slots;
@@ -145,16 +159,17 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
   std::vector<Seq> running;         // in admission order
   std::vector<SeqWork> work;
   std::vector<std::size_t> members;  // work[j] is for running[members[j]]
-  const double start = n > 0 ? requests[order.front()].arrival_s : 0.0;
-  double t = start;
-  double last_step_end = start;
+  const std::int64_t start = n > 0 ? requests[order.front()].arrival_ns : 0;
+  std::int64_t t = start;
+  std::int64_t last_step_end = start;
   std::int64_t batch_seqs = 0;
+  std::int64_t busy_ns = 0;
 
   const auto max_ctx = static_cast<std::int64_t>(config.max_context);
   const auto concurrency = static_cast<std::size_t>(config.max_concurrency);
   for (;;) {
     // Arrivals up to now; requests that cannot fit the context are turned away at once.
-    while (next < n && requests[order[next]].arrival_s <= t) {
+    while (next < n && requests[order[next]].arrival_ns <= t) {
       const std::size_t i = order[next++];
       const Request& r = requests[i];
       if (std::int64_t{r.input_tokens} + r.output_tokens > max_ctx) {
@@ -171,12 +186,13 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
       waiting.pop_front();
       s.slot = free_slots.top();
       free_slots.pop();
-      m.requests[s.req].admitted_s = t;
+      s.admitted_ns = t;
+      m.requests[s.req].queue_s = seconds(t - requests[s.req].arrival_ns);
       running.push_back(std::move(s));
     }
     if (running.empty()) {
       if (next == n) break;  // all done (waiting is empty too: every slot is free)
-      t = std::max(t, requests[order[next]].arrival_s);  // idle until the next arrival
+      t = std::max(t, requests[order[next]].arrival_ns);  // idle until the next arrival
       continue;
     }
     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
@@ -207,13 +223,14 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
     }
 
     const double dt = engine.step(work);
-    if (!std::isfinite(dt) || dt < 0)
+    if (!std::isfinite(dt) || dt < 0 || dt * 1e9 > static_cast<double>(kMaxClockNs - t))
       throw std::runtime_error("serving scenario: the engine returned a step duration of " +
                                std::to_string(dt) + " s");
-    t += dt;
+    const auto dt_ns = static_cast<std::int64_t>(std::llround(dt * 1e9));
+    t += dt_ns;
     last_step_end = t;
     ++m.steps;
-    m.busy_s += dt;
+    busy_ns += dt_ns;
     batch_seqs += static_cast<std::int64_t>(work.size());
     m.tokens_fed += config.max_batch_tokens - budget;
 
@@ -227,17 +244,18 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
         s.prefilled += work[j].tokens;
         if (s.prefilled < r.input_tokens) continue;  // more prompt to go
         s.generated = 1;
-        o.ttft_s = t - r.arrival_s;
+        s.first_token_ns = t;
+        o.ttft_s = seconds(t - s.admitted_ns);
       } else {
         ++s.generated;
-        s.itls.push_back(t - s.last_token_s);
+        s.itls.push_back(seconds(t - s.last_token_ns));
       }
-      s.last_token_s = t;
+      s.last_token_ns = t;
       o.generated_tokens = s.generated;
       if (s.generated < r.output_tokens) continue;
       o.status = RequestStatus::completed;
-      o.e2e_s = t - r.arrival_s;
-      if (r.output_tokens > 1) o.tpot_s = (o.e2e_s - o.ttft_s) / (r.output_tokens - 1);
+      o.e2e_s = seconds(t - s.admitted_ns);
+      if (r.output_tokens > 1) o.tpot_s = seconds(t - s.first_token_ns) / (r.output_tokens - 1);
       m.itls_s.insert(m.itls_s.end(), s.itls.begin(), s.itls.end());
       engine.release(s.slot);
       free_slots.push(s.slot);
@@ -251,13 +269,14 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
   }
 
   // Summaries over completed requests, in input order.
-  std::vector<double> ttfts, tpots, e2es;
+  std::vector<double> queues, ttfts, tpots, e2es;
   for (RequestOutcome& o : m.requests) {
     if (o.status == RequestStatus::unfinished) ++m.unfinished;
     if (o.status != RequestStatus::completed) continue;
     ++m.completed;
     m.input_tokens += o.input_tokens;
     m.output_tokens += o.output_tokens;
+    queues.push_back(o.queue_s);
     ttfts.push_back(o.ttft_s);
     e2es.push_back(o.e2e_s);
     if (o.output_tokens > 1) tpots.push_back(o.tpot_s);
@@ -265,12 +284,14 @@ ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerCon
     o.meets_slo = o.ttft_s <= slo.ttft_s && (o.output_tokens == 1 || o.tpot_s <= slo.tpot_s);
     if (o.meets_slo) ++m.good;
   }
+  m.queue = summarize(queues);
   m.ttft = summarize(ttfts);
   m.tpot = summarize(tpots);
   m.itl = summarize(m.itls_s);
   m.e2e = summarize(e2es);
 
-  m.duration_s = m.steps > 0 ? last_step_end - start : 0.0;
+  m.duration_s = m.steps > 0 ? seconds(last_step_end - start) : 0.0;
+  m.busy_s = seconds(busy_ns);
   m.request_throughput = per_second(m.completed, m.duration_s);
   m.output_throughput = per_second(static_cast<double>(m.output_tokens), m.duration_s);
   m.total_token_throughput =

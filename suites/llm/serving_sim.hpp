@@ -6,15 +6,17 @@
 //
 // Timeline contract of simulate()
 // -------------------------------
-//  * The simulator keeps a virtual clock t, in seconds. It starts at the earliest arrival.
-//    Requests arrive at their Request::arrival_s. Requests are taken in order of arrival;
+//  * The simulator keeps a virtual clock t in integer nanoseconds, so every latency is the
+//    exact difference of two times however far from the start they lie (a clock in double
+//    seconds near 5e9 s would round each to 2^-20 s). It starts at the earliest arrival.
+//    Requests arrive at their Request::arrival_ns. Requests are taken in order of arrival;
 //    ties keep their order in the input vector.
 //  * A request arriving with input_tokens + output_tokens > max_context is rejected at its
 //    arrival: it takes no slot, is never run and is counted in ServingMetrics::rejected.
 //    (vLLM refuses a prompt whose length plus max_tokens exceeds max_model_len.)
 //  * Each step starts when the previous one ends. When nothing is in flight and nothing is
 //    waiting, the clock jumps to the next arrival: idle time is not run on the device.
-//  * At the start of a step, every request with arrival_s <= t has arrived. Arrived requests
+//  * At the start of a step, every request with arrival_ns <= t has arrived. Arrived requests
 //    wait in a FIFO queue and are admitted, in that order, into free sequence slots (the
 //    lowest free slot number first); at most max_concurrency are in flight at once.
 //  * Continuous batching with chunked prefill, decode first (vLLM's default scheduling when
@@ -33,7 +35,7 @@
 //    generated token (k >= 1) is SeqWork{slot, input_tokens + k - 1, 1}. The last generated
 //    token is never fed back, so a completed request feeds input + output - 1 tokens.
 //  * The step's duration is what StepEngine::step() returned (device time measured by the
-//    engine's caller); the clock advances by it. A sequence whose prompt completes in a step
+//    engine's caller), rounded to the nanosecond; the clock advances by it. A sequence whose prompt completes in a step
 //    emits its first output token at the end of that step; each later decode step emits one
 //    more token at its end. The request completes at the end of the step that emits token
 //    number output_tokens; its slot is then released (StepEngine::release) and can be given
@@ -42,9 +44,13 @@
 //    with interrupted = true: metrics then cover the requests completed so far, and the
 //    others are reported as unfinished. A step in progress is never cut short.
 //
-// Per-request metrics (as vLLM's calculate_metrics defines them), over completed requests:
-//  * TTFT = time of the first output token - arrival (includes queueing for a slot);
-//  * E2E  = completion - arrival;
+// Per-request metrics (as vLLM's calculate_metrics defines them), over completed requests.
+// A request is *sent* when it is admitted to a slot: the concurrency cap waits before sending,
+// as vLLM's client does with --max-concurrency, and its client starts the clock at the send.
+//  * queue = admission (send) - arrival: the wait for one of the max_concurrency slots;
+//  * TTFT = time of the first output token - send (the wait for a share of a step's token
+//    budget is in it, as a server's queue is in vLLM's);
+//  * E2E  = completion - send;
 //  * TPOT = (E2E - TTFT) / (output_tokens - 1); undefined for 1-token outputs, which are left
 //    out of the TPOT statistics (but meet any TPOT SLO, as in vLLM, which takes 0 for them);
 //  * ITL  = each gap between consecutive output tokens of one request (output_tokens - 1 of
@@ -65,7 +71,7 @@ namespace xpb::llm {
 
 // One request of the scenario.
 struct Request {
-  double arrival_s = 0;  // when it is sent, on the virtual clock
+  std::int64_t arrival_ns = 0;  // when it arrives, on the virtual clock
   int input_tokens = 1;  // prompt length, >= 1
   int output_tokens = 1;  // tokens to generate, >= 1 (the run ignores end-of-sequence)
 };
@@ -79,19 +85,21 @@ struct RequestSpec {
   double rate_per_s = std::numeric_limits<double>::infinity();
   int input_tokens = 1;   // mean prompt length, >= 1
   int output_tokens = 1;  // mean output length, >= 1
+  // Separate seeds for the two random dimensions, so changing one leaves the other as it was.
+  std::uint64_t arrival_seed = 0;
+  std::uint64_t length_seed = 0;
   // 0: every request has exactly the mean lengths. r in (0, 1): each length is a uniform
   // integer in [mean * (1 - r), mean * (1 + r)] (the integers inside that real interval,
   // a range symmetric about the mean), and at least 1; vLLM's random dataset range_ratio.
   double length_jitter = 0;
-  std::uint64_t seed = 0;
 };
 
 // The requests of `spec`, in order of arrival. Deterministic from the seed, and identical
 // on every standard library: std::mt19937_64 (whose output the standard fixes) with our own
 // transforms, as std:: distributions differ between implementations. Arrival gaps and lengths
-// come from separate streams, so changing the jitter leaves the arrival times as they were.
-// Throws xpb::InputError for a negative count, a NaN rate, a mean length below 1, or a
-// jitter outside [0, 1).
+// come from separate streams (arrival_seed, length_seed). Arrivals are in whole nanoseconds.
+// Throws xpb::InputError for a negative count, a NaN rate, a mean length below 1, a jitter
+// outside [0, 1), or arrivals past 2^62 ns (146 years) of virtual time.
 std::vector<Request> make_requests(const RequestSpec& spec);
 
 // What one engine step runs for one sequence slot: `tokens` tokens starting at position
@@ -143,11 +151,11 @@ enum class RequestStatus {
 struct RequestOutcome {
   static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   RequestStatus status = RequestStatus::unfinished;
-  double arrival_s = 0;
-  double admitted_s = kNaN;  // when it got a slot (NaN if never)
-  double ttft_s = kNaN;      // first token - arrival (NaN if no token was emitted)
+  std::int64_t arrival_ns = 0;
+  double queue_s = kNaN;     // admission (send) - arrival (NaN if never admitted)
+  double ttft_s = kNaN;      // first token - send (NaN if no token was emitted)
   double tpot_s = kNaN;      // NaN unless completed with output_tokens >= 2
-  double e2e_s = kNaN;       // completion - arrival (NaN unless completed)
+  double e2e_s = kNaN;       // completion - send (NaN unless completed)
   int input_tokens = 0;
   int output_tokens = 0;
   int generated_tokens = 0;  // tokens emitted (output_tokens when completed)
@@ -159,7 +167,7 @@ struct ServingMetrics {
   std::vector<double> itls_s;            // every ITL of every completed request
 
   // Over completed requests (ITL: over itls_s; TPOT: over requests with output >= 2).
-  Stats ttft, tpot, itl, e2e;
+  Stats queue, ttft, tpot, itl, e2e;
 
   int completed = 0, rejected = 0, unfinished = 0;
   bool interrupted = false;  // cancel was seen before every request was done
@@ -189,9 +197,9 @@ struct ServingMetrics {
 };
 
 // Runs the scenario against `engine` on the virtual clock (contract at the top). Throws
-// xpb::InputError for a config value below 1, a request with a length below 1 or a
-// non-finite arrival, or a NaN SLO; std::runtime_error when the engine returns a negative or
-// non-finite duration. Exceptions from the engine pass through.
+// xpb::InputError for a config value below 1, a request with a length below 1 or a negative
+// arrival, or a NaN SLO; std::runtime_error when the engine returns a negative or non-finite
+// duration. Exceptions from the engine pass through.
 ServingMetrics simulate(const std::vector<Request>& requests, const SchedulerConfig& config,
                         const Slo& slo, StepEngine& engine,
                         const std::atomic<bool>* cancel = nullptr);

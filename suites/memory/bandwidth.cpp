@@ -14,6 +14,7 @@
 
 #include "memory_common.hpp"
 #include "xpubench/error.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::memory {
@@ -59,8 +60,12 @@ class Bandwidth final : public Workload {
   std::vector<nlohmann::json> expand(const nlohmann::json& p, const SystemInfo& system) const override {
     // A read-only kernel has no stores, so its non-temporal variant would repeat the regular one.
     if (p["kernel"] == "read" && p["stores"] == "nontemporal") return {};
-    std::vector<nlohmann::json> out;
     const auto bytes = size_param(p["array_bytes"], beyond_cache_bytes(system), "array_bytes");
+    const auto elem = traits(*parse_dtype(p["dtype"].get<std::string>())).block_bytes;
+    if (bytes < elem)
+      throw InputError("parameter 'array_bytes' is " + std::to_string(bytes) + " bytes, less than one " +
+                       p["dtype"].get<std::string>() + " element (" + std::to_string(elem) + " bytes)");
+    std::vector<nlohmann::json> out;
     for (int t : thread_counts(p["threads"], system, "threads")) {
       auto q = p;
       q["threads"] = t;
@@ -70,123 +75,131 @@ class Bandwidth final : public Workload {
     return out;
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
-    const auto& k = kernel_spec(p["kernel"].get<std::string>());
-    const int threads = p["threads"].get<int>();
-    const bool nontemporal = p["stores"] == "nontemporal";
-    const DType dtype = *parse_dtype(p["dtype"].get<std::string>());
-    const std::size_t elem = traits(dtype).block_bytes;
-    const auto n = static_cast<std::int64_t>(p["array_bytes"].get<std::uint64_t>() / elem);
-    if (n < 1) {
-      record.outcome = Outcome::with(Status::invalid, "array_bytes is smaller than one element");
-      return record;
-    }
-    if (!check_threads(ctx, threads, record)) return record;
-    if (!check_memory(ctx, static_cast<std::uint64_t>(n) * elem * static_cast<std::uint64_t>(k.arrays_moved), record))
-      return record;
-    if (nontemporal && !ctx.device.caps().nontemporal_stores) {
-      record.outcome = Outcome::with(Status::unsupported, "the device has no non-temporal (streaming) stores");
-      return record;
-    }
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
+    k_ = &kernel_spec(p["kernel"].get<std::string>());
+    dtype_ = *parse_dtype(p["dtype"].get<std::string>());
+    n_ = static_cast<std::int64_t>(p["array_bytes"].get<std::uint64_t>() / traits(dtype_).block_bytes);
+    threads_ = p["threads"].get<int>();
+    nontemporal_ = p["stores"] == "nontemporal";
+    if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
+    if (auto o = memory_fits(ctx, bytes_per_array() * static_cast<std::uint64_t>(k_->arrays_moved)); !o.passed()) return o;
+    if (nontemporal_ && !ctx.device.caps().nontemporal_stores)
+      return Outcome::with(Status::unsupported, "the device has no non-temporal (streaming) stores");
+    return Outcome::ok();
+  }
 
-    Graph g;
+  BuildResult build(const nlohmann::json&, RunContext&) override {
+    Stage stage;
+    Graph& g = stage.graph;
+    g.set_name("memory.bandwidth " + std::string(k_->name));
     auto tensor = [&](const char* name, double init, TensorRole role) {
-      return g.add_tensor({name, {n}, dtype, role, TensorInit::filled(init)});
+      return g.add_tensor({name, {n_}, dtype_, role, TensorInit::filled(init)});
     };
-    const Attrs attrs{{"scalar", 3.0}, {"value", 7.0}, {"nontemporal", nontemporal}};
-    TensorId out = 0;
-    switch (k.op) {
+    const Attrs attrs{{"scalar", 3.0}, {"value", 7.0}, {"nontemporal", nontemporal_}};
+    switch (k_->op) {
       case Op::copy: {
         auto a = tensor("a", 1.0, TensorRole::input);
-        out = tensor("c", 0.5, TensorRole::output);
-        g.add_node(Op::copy, {a}, {out}, attrs);
+        out_ = tensor("c", 0.5, TensorRole::output);
+        g.add_node(Op::copy, {a}, {out_}, attrs);
         break;
       }
       case Op::scale: {
         auto c = tensor("c", 0.5, TensorRole::input);
-        out = tensor("b", 2.0, TensorRole::output);
-        g.add_node(Op::scale, {c}, {out}, attrs);
+        out_ = tensor("b", 2.0, TensorRole::output);
+        g.add_node(Op::scale, {c}, {out_}, attrs);
         break;
       }
       case Op::add: {
         auto a = tensor("a", 1.0, TensorRole::input);
         auto b = tensor("b", 2.0, TensorRole::input);
-        out = tensor("c", 0.5, TensorRole::output);
-        g.add_node(Op::add, {a, b}, {out}, attrs);
+        out_ = tensor("c", 0.5, TensorRole::output);
+        g.add_node(Op::add, {a, b}, {out_}, attrs);
         break;
       }
       case Op::triad: {
         auto b = tensor("b", 2.0, TensorRole::input);
         auto c = tensor("c", 0.5, TensorRole::input);
-        out = tensor("a", 1.0, TensorRole::output);
-        g.add_node(Op::triad, {b, c}, {out}, attrs);
+        out_ = tensor("a", 1.0, TensorRole::output);
+        g.add_node(Op::triad, {b, c}, {out_}, attrs);
         break;
       }
       case Op::read_sum: {
         auto a = tensor("a", 1.0, TensorRole::input);
-        out = g.add_tensor({"sum", {1}, DType::f64, TensorRole::output, {}});
-        g.add_node(Op::read_sum, {a}, {out}, attrs);
+        out_ = g.add_tensor({"sum", {1}, DType::f64, TensorRole::output, {}});
+        g.add_node(Op::read_sum, {a}, {out_}, attrs);
         break;
       }
       case Op::write_fill: {
-        out = tensor("c", 0.5, TensorRole::output);
-        g.add_node(Op::write_fill, {}, {out}, attrs);
+        out_ = tensor("c", 0.5, TensorRole::output);
+        g.add_node(Op::write_fill, {}, {out_}, attrs);
         break;
       }
       default: break;
     }
+    stage.options.threads = threads_;
+    graph_ = g;
+    BuildResult r;
+    r.stages.push_back(std::move(stage));
+    return r;
+  }
 
-    CompileOptions opts;
-    opts.threads = threads;
-    auto exe = compile(ctx, g, opts, record);
-    if (!exe) return record;
-    const auto m = measure_into(ctx, *exe, record);
-    if (!m) return record;
-
-    const double bytes = static_cast<double>(k.arrays_moved) * static_cast<double>(n) * static_cast<double>(elem);
-    auto metric = Metric::from(*m, "bandwidth", "GB/s", Direction::higher_is_better,
-                               [bytes](double s) { return bytes / s / kGB; });
-    metric.note = nontemporal || k.op == Op::read_sum
-                      ? "bytes counted as the code moves them"
-                      : "bytes counted as the code moves them (STREAM convention); the write-allocate "
-                        "read of each destination line is not counted";
-    record.metrics.push_back(std::move(metric));
-
-    // STREAM-style validation: every output element against its exact expected value.
+  // STREAM-style validation: every output element against its exact expected value.
+  nlohmann::json verify(std::size_t, Executable& exe, RunContext&) override {
     std::uint64_t wrong = 0;
     double max_error = 0;
-    if (k.op == Op::read_sum) {
-      const double sum = read_tensor<double>(*exe, g, out)[0];
-      max_error = std::fabs(sum - static_cast<double>(n));
+    if (k_->op == Op::read_sum) {
+      max_error = std::fabs(read_tensor<double>(exe, graph_, out_)[0] - static_cast<double>(n_));
       wrong = max_error != 0.0;
-    } else if (dtype == DType::f64) {
-      for (double v : read_tensor<double>(*exe, g, out)) {
-        const double e = std::fabs(v - k.expected);
+    } else if (dtype_ == DType::f64) {
+      for (double v : read_tensor<double>(exe, graph_, out_)) {
+        const double e = std::fabs(v - k_->expected);
         wrong += e != 0.0;
         max_error = std::max(max_error, e);
       }
     } else {
-      for (float v : read_tensor<float>(*exe, g, out)) {
-        const double e = std::fabs(static_cast<double>(v) - k.expected);
+      for (float v : read_tensor<float>(exe, graph_, out_)) {
+        const double e = std::fabs(static_cast<double>(v) - k_->expected);
         wrong += e != 0.0;
         max_error = std::max(max_error, e);
       }
     }
-    record.conformance = {{"status", wrong == 0 ? "passed" : "failed"},
-                          {"method", "every output element compared with its exact expected value (STREAM-style)"},
-                          {"elements_wrong", wrong},
-                          {"max_abs_error", max_error}};
-    record.details = {{"elements", n},
-                      {"array_bytes", static_cast<std::uint64_t>(n) * elem},
+    nlohmann::json j = {{"status", wrong == 0 ? "passed" : "failed"},
+                        {"method", "every output element compared with its exact expected value (STREAM-style)"},
+                        {"elements_wrong", wrong},
+                        {"max_abs_error", max_error}};
+    if (wrong != 0) j["reason"] = std::to_string(wrong) + " output elements differ from the expected value";
+    return j;
+  }
+
+  void metrics(const std::vector<Measurement>& m, BenchmarkRecord& record, RunContext& ctx) override {
+    const double bytes = static_cast<double>(k_->arrays_moved) * static_cast<double>(bytes_per_array());
+    auto metric = Metric::from(m[0], "bandwidth", "GB/s", Direction::higher_is_better,
+                               [bytes](double s) { return bytes / s / kGB; });
+    metric.note = nontemporal_ || k_->op == Op::read_sum
+                      ? "bytes counted as the code moves them"
+                      : "bytes counted as the code moves them (STREAM convention); the write-allocate "
+                        "read of each destination line is not counted";
+    const auto where = working_set(ctx.system, static_cast<std::uint64_t>(bytes), threads_);
+    if (where.contains("note")) metric.note += "; " + where["note"].get<std::string>();
+    record.metrics.push_back(std::move(metric));
+    record.details = {{"elements", n_},
+                      {"array_bytes", bytes_per_array()},
                       {"bytes_per_iteration", bytes},
                       {"write_allocate_counted", false},
-                      {"executable", exe->describe()}};
-    record.outcome = wrong == 0 ? Outcome::ok()
-                                : Outcome::with(Status::failed, std::to_string(wrong) +
-                                                                    " output elements differ from the expected value");
-    return record;
+                      {"working_set", where},
+                      {"cache_levels", cache_levels(ctx.system)}};
   }
+
+ private:
+  std::uint64_t bytes_per_array() const { return static_cast<std::uint64_t>(n_) * traits(dtype_).block_bytes; }
+
+  const KernelSpec* k_ = nullptr;
+  DType dtype_ = DType::f64;
+  std::int64_t n_ = 0;
+  int threads_ = 1;
+  bool nontemporal_ = false;
+  Graph graph_;
+  TensorId out_ = 0;
 };
 
 }  // namespace

@@ -74,6 +74,8 @@ class Capacity final : public Workload {
     if (bytes > static_cast<std::uint64_t>(kMaxFraction * static_cast<double>(usable)))
       throw InputError("parameter 'bytes' asks for " + std::to_string(bytes >> 20) + " MiB, more than 90% of the " +
                        std::to_string(usable >> 20) + " MiB available (MemAvailable and cgroup memory.max)");
+    if (bytes < 4096)
+      throw InputError("parameter 'bytes' is " + std::to_string(bytes) + " bytes; a capacity test needs at least 4 KiB");
     q["bytes"] = bytes / 4096 * 4096;
     parse_patterns(p["patterns"]);
     q["threads"] = thread_counts(p["threads"], system, "threads").back();
@@ -84,119 +86,124 @@ class Capacity final : public Workload {
     return {q};
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
-    const auto bytes = p["bytes"].get<std::uint64_t>();
-    const auto patterns = parse_patterns(p["patterns"]);
-    const int threads = p["threads"].get<int>();
-    const auto passes = p["passes"].get<std::uint64_t>();
-    const auto max_errors = p["max_errors"].get<std::int64_t>();
-    const auto seed = p["seed"].get<std::int64_t>();
-    if (bytes < 4096) {
-      record.outcome = Outcome::with(Status::invalid, "bytes must be at least 4 KiB");
-      return record;
-    }
-    if (!check_threads(ctx, threads, record)) return record;
-    if (!check_memory(ctx, bytes, record)) return record;
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
+    bytes_ = p["bytes"].get<std::uint64_t>();
+    patterns_ = parse_patterns(p["patterns"]);
+    threads_ = p["threads"].get<int>();
+    passes_ = p["passes"].get<std::uint64_t>();
+    max_errors_ = p["max_errors"].get<std::int64_t>();
+    seed_ = p["seed"].get<std::int64_t>();
+    lock_ = p["lock"].get<bool>();
+    if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
+    return memory_fits(ctx, bytes_);
+  }
 
-    // One graph: for each pattern, fill and verify it, then its complement.
-    Graph g;
-    auto buf = g.add_tensor({"buffer", {static_cast<std::int64_t>(bytes / 8)}, DType::u64, TensorRole::state, {}});
-    struct Check {
-      Pattern pattern;
-      bool invert;
-      TensorId count, list;
-    };
-    std::vector<Check> checks;
-    for (auto pat : patterns)
+  // One graph: for each pattern, fill and verify it, then its complement.
+  BuildResult build(const nlohmann::json&, RunContext&) override {
+    Graph& g = graph_;
+    g.set_name("memory.capacity");
+    auto buf = g.add_tensor({"buffer", {static_cast<std::int64_t>(bytes_ / 8)}, DType::u64, TensorRole::state, {}});
+    for (auto pat : patterns_)
       for (bool invert : {false, true}) {
-        const Attrs attrs{{"pattern", std::string(xpb::name(pat))}, {"seed", seed}, {"invert", invert},
-                          {"max_errors", max_errors}};
+        Attrs attrs{{"pattern", std::string(xpb::name(pat))}, {"seed", seed_}, {"invert", invert}};
         g.add_node(Op::fill_pattern, {}, {buf}, attrs);
         auto count = g.add_tensor({"errors", {1}, DType::u64, TensorRole::output, {}});
-        auto list = g.add_tensor({"error_list", {max_errors, 3}, DType::u64, TensorRole::output, {}});
+        auto list = g.add_tensor({"error_list", {max_errors_, 3}, DType::u64, TensorRole::output, {}});
+        attrs.set("max_errors", max_errors_);
         g.add_node(Op::verify_pattern, {buf}, {count, list}, attrs);
-        checks.push_back({pat, invert, count, list});
+        checks_.push_back({pat, invert, count, list});
       }
-
-    CompileOptions opts;
-    opts.threads = threads;
-    opts.lock_memory = p["lock"].get<bool>();
-    auto exe = compile(ctx, g, opts, record);
-    if (!exe) return record;
-
+    Stage stage{"", g, {}, {}, std::nullopt};
+    stage.options.threads = threads_;
+    stage.options.lock_memory = lock_;
     // A capacity test is a fixed amount of work, not a figure sampled to a confidence level:
-    // one timed run per pass.
-    Measurement m;
-    std::uint64_t total_errors = 0;
-    auto errors = nlohmann::json::array();
-    std::vector<double> errors_per_pass;
-    for (std::uint64_t pass = 0; pass < passes; ++pass) {
-      if (ctx.cancelled()) {
-        m.interrupted = true;
-        break;
-      }
-      const Timing t = exe->run(1);
-      m.source = t.source;
-      m.sample_seconds.push_back(t.seconds);
-      std::uint64_t pass_errors = 0;
-      for (const auto& c : checks) {
-        const auto count = read_tensor<std::uint64_t>(*exe, g, c.count)[0];
-        pass_errors += count;
-        const auto list = read_tensor<std::uint64_t>(*exe, g, c.list);
-        for (std::uint64_t e = 0; e < std::min<std::uint64_t>(count, static_cast<std::uint64_t>(max_errors)); ++e) {
-          const std::uint64_t word = list[e * 3], want = list[e * 3 + 1], got = list[e * 3 + 2];
-          auto bits = nlohmann::json::array();
-          for (std::uint64_t diff = want ^ got; diff != 0; diff &= diff - 1) bits.push_back(std::countr_zero(diff));
-          errors.push_back({{"pass", pass},
-                            {"pattern", xpb::name(c.pattern)},
-                            {"inverted", c.invert},
-                            {"offset", word * 8},
-                            {"expected", want},
-                            {"actual", got},
-                            {"bits", bits}});
-        }
-      }
-      total_errors += pass_errors;
-      errors_per_pass.push_back(static_cast<double>(pass_errors));
-    }
-    m.stop_reason = m.interrupted ? "interrupted" : "passes_done";
-    record.timing = m.to_json();
-    record.energy = {{"available", false}, {"reason", "not measured for capacity stress"}};
-    if (m.sample_seconds.empty()) {
-      record.outcome = Outcome::with(Status::interrupted, "stopped by the user before the first pass");
-      return record;
-    }
-    // Per pattern and complement: one write of the buffer and one read.
-    const double moved = static_cast<double>(bytes) * 2.0 * 2.0 * static_cast<double>(patterns.size());
-    record.metrics.push_back(Metric::from(m, "throughput", "GB/s", Direction::higher_is_better,
-                                          [=](double s) { return moved / s / kGB; }));
-    Metric err;
-    err.name = "errors";
-    err.unit = "words";
-    err.direction = Direction::lower_is_better;
-    err.source = "measured";
-    err.samples = errors_per_pass;
-    err.stats = summarize(err.samples);
-    record.metrics.push_back(std::move(err));
-
-    const auto described = exe->describe();
-    record.details = {{"bytes_tested", bytes},
-                      {"passes_done", m.sample_seconds.size()},
-                      {"patterns", p["patterns"]},
-                      {"usable_bytes", ctx.system.memory.usable_bytes()},
-                      {"errors_total", total_errors},
-                      {"errors", errors},
-                      {"executable", described}};
-    record.conformance = {{"status", total_errors == 0 ? "passed" : "failed"},
-                          {"method", "every word read back and compared with the pattern written"}};
-    if (m.interrupted)
-      record.outcome = Outcome::with(Status::interrupted, "stopped by the user after " +
-                                                              std::to_string(m.sample_seconds.size()) + " passes");
-    else if (total_errors != 0)
-      record.outcome = Outcome::with(Status::failed, std::to_string(total_errors) + " memory errors found");
-    return record;
+    // one timed run per pass, no warm-up, no time limit but the user's Ctrl-C.
+    RunPolicy fixed;
+    fixed.warmup_samples = 0;
+    fixed.warmup_seconds = 0;
+    fixed.min_samples = fixed.max_samples = passes_;
+    fixed.min_seconds = 0;
+    fixed.max_seconds = 1e9;
+    fixed.min_sample_seconds = 0;
+    fixed.max_iterations = 1;
+    stage.policy = fixed;
+    BuildResult r;
+    r.stages.push_back(std::move(stage));
+    return r;
   }
+
+  // One pass, and the errors it found (read after every pass, so a pass's errors are its own).
+  RunResult sample(std::size_t, Executable& exe, const RunArgs& args) override {
+    RunResult r = exe.run(args);
+    if (!r.error.empty() || r.interrupted) return r;
+    std::uint64_t pass_errors = 0;
+    for (const auto& c : checks_) {
+      const auto count = read_tensor<std::uint64_t>(exe, graph_, c.count)[0];
+      pass_errors += count;
+      const auto list = read_tensor<std::uint64_t>(exe, graph_, c.list);
+      for (std::uint64_t e = 0; e < std::min<std::uint64_t>(count, static_cast<std::uint64_t>(max_errors_)); ++e) {
+        const std::uint64_t word = list[e * 3], want = list[e * 3 + 1], got = list[e * 3 + 2];
+        auto bits = nlohmann::json::array();
+        for (std::uint64_t diff = want ^ got; diff != 0; diff &= diff - 1) bits.push_back(std::countr_zero(diff));
+        errors_.push_back({{"pass", errors_per_pass_.size()},
+                           {"pattern", xpb::name(c.pattern)},
+                           {"inverted", c.invert},
+                           {"offset", word * 8},
+                           {"expected", want},
+                           {"actual", got},
+                           {"bits", bits}});
+      }
+    }
+    errors_per_pass_.push_back(static_cast<double>(pass_errors));
+    total_errors_ += pass_errors;
+    return r;
+  }
+
+  nlohmann::json verify(std::size_t, Executable&, RunContext&) override {
+    nlohmann::json j = {{"status", total_errors_ == 0 ? "passed" : "failed"},
+                        {"method", "every word read back and compared with the pattern written"}};
+    if (total_errors_ != 0) j["reason"] = std::to_string(total_errors_) + " memory errors found";
+    return j;
+  }
+
+  void metrics(const std::vector<Measurement>& m, BenchmarkRecord& record, RunContext& ctx) override {
+    // Per pattern and complement: one write of the buffer and one read.
+    const double moved = static_cast<double>(bytes_) * 2.0 * 2.0 * static_cast<double>(patterns_.size());
+    record.metrics.push_back(Metric::from(m[0], "throughput", "GB/s", Direction::higher_is_better,
+                                          [=](double s) { return moved / s / kGB; }));
+    // Counted by the device's own compare: as trustworthy as its clock is real.
+    record.metrics.push_back(Metric::of("errors", "words", Direction::lower_is_better, m[0].time_source(),
+                                        errors_per_pass_, "mismatching words per pass"));
+    record.details = {{"bytes_tested", bytes_},
+                      {"passes_done", m[0].sample_seconds.size()},
+                      {"patterns", patterns_text()},
+                      {"usable_bytes", ctx.system.memory.usable_bytes()},
+                      {"errors_total", total_errors_},
+                      {"errors", errors_}};
+    if (total_errors_ != 0) record.outcome = Outcome::with(Status::failed, std::to_string(total_errors_) + " memory errors found");
+  }
+
+ private:
+  struct Check {
+    Pattern pattern;
+    bool invert;
+    TensorId count, list;
+  };
+  std::string patterns_text() const {
+    std::string out;
+    for (auto p : patterns_) out += (out.empty() ? "" : ",") + std::string(xpb::name(p));
+    return out;
+  }
+
+  std::uint64_t bytes_ = 0, passes_ = 1, total_errors_ = 0;
+  std::vector<Pattern> patterns_;
+  int threads_ = 1;
+  std::int64_t max_errors_ = 64, seed_ = 1;
+  bool lock_ = true;
+  Graph graph_;
+  std::vector<Check> checks_;
+  std::vector<double> errors_per_pass_;
+  nlohmann::json errors_ = nlohmann::json::array();
 };
 
 }  // namespace

@@ -36,46 +36,58 @@ class Latency final : public Workload {
     q["stride"] = whole_number(p["stride"], "stride", 8, 1 << 20);
     q["steps"] = whole_number(p["steps"], "steps", 1, std::int64_t{1} << 40);
     if (q["stride"].get<int>() % 8 != 0) throw InputError("parameter 'stride' must be a multiple of 8 bytes");
+    const auto lines = q["size"].get<std::uint64_t>() / q["stride"].get<std::uint64_t>();
+    if (lines < q["chains"].get<std::uint64_t>() * 2)
+      throw InputError("parameter 'size' (" + std::to_string(q["size"].get<std::uint64_t>()) + " bytes) holds " +
+                       std::to_string(lines) + " lines of " + std::to_string(q["stride"].get<std::uint64_t>()) +
+                       " bytes; the cycle needs at least two lines per chain (" +
+                       std::to_string(q["chains"].get<std::uint64_t>() * 2) + ")");
     if (!q["huge_pages"].is_boolean()) throw InputError("parameter 'huge_pages' expects true or false");
     return {q};
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
-    const auto bytes = p["size"].get<std::uint64_t>();
-    const auto stride = p["stride"].get<std::uint64_t>();
-    const int chains = p["chains"].get<int>();
-    const auto steps = p["steps"].get<std::uint64_t>();
-    if (bytes / stride < static_cast<std::uint64_t>(chains) * 2) {
-      record.outcome = Outcome::with(Status::invalid, "the cycle needs at least two lines per chain");
-      return record;
-    }
-    if (!check_memory(ctx, bytes, record)) return record;
-    auto chase = chase_graph(bytes, stride, chains, steps, 0xc4a5e);
-    CompileOptions opts;
-    opts.threads = 1;
-    opts.huge_pages = p["huge_pages"].get<bool>();
-    auto exe = compile(ctx, chase.graph, opts, record);
-    if (!exe) return record;
-    auto m = measure_into(ctx, *exe, record);
-    if (!m) return record;
-    const double loads = static_cast<double>(steps);
-    record.metrics.push_back(Metric::from(*m, "latency", "ns/load", Direction::lower_is_better,
-                                          [=](double s) { return s / loads * 1e9; }));
-    auto rate = Metric::from(*m, "bandwidth", "GB/s", Direction::higher_is_better, [=](double s) {
-      return loads * chains * static_cast<double>(stride) / s / kGB;
-    });
-    rate.note = "one line (stride bytes) per load, all chains together";
-    record.metrics.push_back(std::move(rate));
-
-    record.conformance = check_chase_against_ref(ctx, chase.graph, *exe, chase.out);
-    const bool ok = record.conformance["status"] != "failed";
-    record.details = {{"lines", chase.lines},
-                      {"fits_in", fits_in(ctx.system, bytes)},
-                      {"executable", exe->describe()}};
-    record.outcome = ok ? Outcome::ok() : Outcome::with(Status::failed, "chain end positions differ from ref");
-    return record;
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
+    bytes_ = p["size"].get<std::uint64_t>();
+    stride_ = p["stride"].get<std::uint64_t>();
+    chains_ = p["chains"].get<int>();
+    steps_ = p["steps"].get<std::uint64_t>();
+    huge_pages_ = p["huge_pages"].get<bool>();
+    return memory_fits(ctx, bytes_);
   }
+
+  BuildResult build(const nlohmann::json&, RunContext&) override {
+    chase_ = chase_graph(bytes_, stride_, chains_, steps_, 0xc4a5e);
+    Stage stage{"", chase_.graph, {}, {}, std::nullopt};
+    stage.options.threads = 1;
+    stage.options.huge_pages = huge_pages_;
+    BuildResult r;
+    r.stages.push_back(std::move(stage));
+    return r;
+  }
+
+  nlohmann::json verify(std::size_t, Executable& exe, RunContext& ctx) override {
+    return check_chase_against_ref(ctx, chase_.graph, exe, chase_.out);
+  }
+
+  void metrics(const std::vector<Measurement>& m, BenchmarkRecord& record, RunContext& ctx) override {
+    const double loads = static_cast<double>(steps_);
+    record.metrics.push_back(Metric::from(m[0], "latency", "ns/load", Direction::lower_is_better,
+                                          [=](double s) { return s / loads * 1e9; }));
+    const double per_load = static_cast<double>(chains_) * static_cast<double>(stride_);
+    auto rate = Metric::from(m[0], "bandwidth", "GB/s", Direction::higher_is_better,
+                             [=](double s) { return loads * per_load / s / kGB; });
+    rate.note = "one line (stride bytes) per load, all chains together";
+    const auto where = working_set(ctx.system, bytes_, 1);
+    if (where.contains("note")) rate.note += "; " + where["note"].get<std::string>();
+    record.metrics.push_back(std::move(rate));
+    record.details = {{"lines", chase_.lines}, {"fits_in", where["fits_in"]}, {"working_set", where}};
+  }
+
+ private:
+  std::uint64_t bytes_ = 0, stride_ = 64, steps_ = 0;
+  int chains_ = 1;
+  bool huge_pages_ = true;
+  ChaseGraph chase_;
 };
 
 }  // namespace

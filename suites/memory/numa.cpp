@@ -12,15 +12,14 @@ namespace {
 
 // The device must confirm that it put the memory where it was asked to; a figure measured
 // with the memory elsewhere would be labelled with the wrong target.
-bool placed_as_asked(const Executable& exe, const CompileOptions& opts, BenchmarkRecord& record) {
+Outcome placed_as_asked(const Executable& exe, int memory_node) {
   const auto d = exe.describe();
-  if (d.contains("memory_node") && d["memory_node"] == opts.memory_node) return true;
-  record.outcome = Outcome::with(Status::unsupported, "the device did not confirm placing memory on node " +
-                                                          std::to_string(opts.memory_node) +
-                                                          (d.contains("memory_binding_error")
-                                                               ? ": " + d["memory_binding_error"].get<std::string>()
-                                                               : ""));
-  return false;
+  if (d.contains("memory_node") && d["memory_node"] == memory_node) return Outcome::ok();
+  return Outcome::with(Status::unsupported, "the device did not confirm placing memory on node " +
+                                                std::to_string(memory_node) +
+                                                (d.contains("memory_binding_error")
+                                                     ? ": " + d["memory_binding_error"].get<std::string>()
+                                                     : ""));
 }
 
 class Numa final : public Workload {
@@ -57,34 +56,65 @@ class Numa final : public Workload {
     return out;
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
     const auto& nodes = ctx.system.topology.numa_nodes;
-    record.details = {{"numa_nodes", nodes.size()}};
-    if (nodes.size() < 2) {
-      record.outcome = Outcome::with(
-          Status::skipped, "this machine has " + std::to_string(nodes.size()) +
-                               " NUMA node; an initiator x target matrix needs at least two");
-      return record;
-    }
-    const int initiator = p["initiator"].get<int>();
-    const int target = p["target"].get<int>();
-    auto node = std::find_if(nodes.begin(), nodes.end(), [&](const NumaNode& n) { return n.os_index == initiator; });
-    if (node == nodes.end() || std::none_of(nodes.begin(), nodes.end(), [&](const NumaNode& n) { return n.os_index == target; })) {
-      record.outcome = Outcome::with(Status::invalid, "no such NUMA node");
-      return record;
-    }
-    const auto bytes = p["size"].get<std::uint64_t>();
-    CompileOptions opts;
-    opts.threads = std::max<int>(1, static_cast<int>(node->pus.size()));
-    opts.cpu_node = initiator;
-    opts.memory_node = target;
-
-    auto executable = measure_read_and_latency(ctx, bytes, opts, record, &placed_as_asked);
-    if (!executable) return record;
-    record.details["executable"] = *executable;
-    return record;
+    if (nodes.size() < 2)
+      return Outcome::with(Status::skipped, "this machine has " + std::to_string(nodes.size()) +
+                                                " NUMA node; an initiator x target matrix needs at least two");
+    initiator_ = p["initiator"].get<int>();
+    target_ = p["target"].get<int>();
+    auto node = std::find_if(nodes.begin(), nodes.end(), [&](const NumaNode& n) { return n.os_index == initiator_; });
+    if (node == nodes.end() ||
+        std::none_of(nodes.begin(), nodes.end(), [&](const NumaNode& n) { return n.os_index == target_; }))
+      return Outcome::with(Status::invalid, "no such NUMA node");
+    threads_ = std::max<int>(1, static_cast<int>(node->pus.size()));
+    bytes_ = p["size"].get<std::uint64_t>();
+    return memory_fits(ctx, bytes_);
   }
+
+  BuildResult build(const nlohmann::json&, RunContext&) override {
+    BuildResult r;
+    read_ = read_graph(bytes_);
+    Stage read{"read_bandwidth", read_.graph, {}, {}, std::nullopt};
+    read.options.threads = threads_;
+    read.options.cpu_node = initiator_;
+    read.options.memory_node = target_;
+    r.stages.push_back(std::move(read));
+    // As memory.sweep: a run beyond the caches near 30 ms.
+    steps_ = std::clamp<std::uint64_t>(bytes_ / 64 * 4, 1 << 14, 1 << 17);
+    chase_ = chase_graph(bytes_, 64, 1, steps_, 0x5eed);
+    Stage latency{"latency", chase_.graph, {}, {}, std::nullopt};
+    latency.options.threads = 1;
+    latency.options.cpu_node = initiator_;
+    latency.options.memory_node = target_;
+    r.stages.push_back(std::move(latency));
+    return r;
+  }
+
+  Outcome prepare(std::size_t, Executable& exe, RunContext&) override { return placed_as_asked(exe, target_); }
+
+  nlohmann::json verify(std::size_t stage, Executable& exe, RunContext& ctx) override {
+    return stage == 0 ? check_read_sum(read_, exe) : check_chase_against_ref(ctx, chase_.graph, exe, chase_.out);
+  }
+
+  void metrics(const std::vector<Measurement>& m, BenchmarkRecord& record, RunContext& ctx) override {
+    const double read_bytes = static_cast<double>(read_.elements) * 8;
+    record.metrics.push_back(Metric::from(m[0], "read_bandwidth", "GB/s", Direction::higher_is_better,
+                                          [=](double s) { return read_bytes / s / kGB; }));
+    const double steps = static_cast<double>(steps_);
+    record.metrics.push_back(Metric::from(m[1], "latency", "ns/load", Direction::lower_is_better,
+                                          [=](double s) { return s / steps * 1e9; }));
+    record.details = {{"numa_nodes", ctx.system.topology.numa_nodes.size()},
+                      {"initiator", initiator_},
+                      {"target", target_},
+                      {"chase_steps_per_iteration", steps_}};
+  }
+
+ private:
+  int initiator_ = 0, target_ = 0, threads_ = 1;
+  std::uint64_t bytes_ = 0, steps_ = 0;
+  ReadGraph read_;
+  ChaseGraph chase_;
 };
 
 }  // namespace

@@ -56,26 +56,59 @@ class Sweep final : public Workload {
     return out;
   }
 
-  BenchmarkRecord run(const nlohmann::json& p, RunContext& ctx) override {
-    BenchmarkRecord record;
-    const auto bytes = p["size"].get<std::uint64_t>();
-    const int threads = p["threads"].get<int>();
-    if (bytes < 128) {
-      record.outcome = Outcome::with(Status::invalid, "size must be at least two cache lines");
-      return record;
-    }
-    if (!check_threads(ctx, threads, record)) return record;
-
-    CompileOptions opts;
-    opts.threads = threads;
-    auto executable = measure_read_and_latency(ctx, bytes, opts, record);
-    if (!executable) return record;
-    record.details = {{"size_bytes", bytes},
-                      {"fits_in", fits_in(ctx.system, bytes)},
-                      {"cache_levels", cache_levels(ctx.system)},
-                      {"executable", *executable}};
-    return record;
+  Outcome check(const nlohmann::json& p, RunContext& ctx) override {
+    bytes_ = p["size"].get<std::uint64_t>();
+    threads_ = p["threads"].get<int>();
+    if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
+    return memory_fits(ctx, bytes_);  // one array, then one ring as large
   }
+
+  BuildResult build(const nlohmann::json&, RunContext&) override {
+    BuildResult r;
+    read_ = read_graph(bytes_);
+    Stage read{"read_bandwidth", read_.graph, {}, {}, std::nullopt};
+    read.options.threads = threads_;
+    r.stages.push_back(std::move(read));
+    // Enough steps per run that a run is dominated by steady-state loads (runs go on around
+    // the cycle, so over a measurement every line is visited), capped so a run beyond the
+    // caches stays near 30 ms and a quick policy's minimum of samples fits in its budget.
+    steps_ = std::clamp<std::uint64_t>(bytes_ / kLine * 4, 1 << 14, 1 << 17);
+    chase_ = chase_graph(bytes_, kLine, 1, steps_, 0x5eed);
+    Stage latency{"latency", chase_.graph, {}, {}, std::nullopt};
+    latency.options.threads = 1;
+    r.stages.push_back(std::move(latency));
+    return r;
+  }
+
+  nlohmann::json verify(std::size_t stage, Executable& exe, RunContext& ctx) override {
+    return stage == 0 ? check_read_sum(read_, exe) : check_chase_against_ref(ctx, chase_.graph, exe, chase_.out);
+  }
+
+  void metrics(const std::vector<Measurement>& m, BenchmarkRecord& record, RunContext& ctx) override {
+    const double read_bytes = static_cast<double>(read_.elements) * 8;
+    auto bw = Metric::from(m[0], "read_bandwidth", "GB/s", Direction::higher_is_better,
+                           [=](double s) { return read_bytes / s / kGB; });
+    const auto where = working_set(ctx.system, bytes_, threads_);
+    bw.note = "read_sum over the working set on " + std::to_string(threads_) + " thread(s)";
+    record.metrics.push_back(std::move(bw));
+    const double steps = static_cast<double>(steps_);
+    auto lat = Metric::from(m[1], "latency", "ns/load", Direction::lower_is_better,
+                            [=](double s) { return s / steps * 1e9; });
+    lat.note = "one chain over a random cycle at 64-byte stride, one thread";
+    record.metrics.push_back(std::move(lat));
+    record.details = {{"size_bytes", bytes_},
+                      {"fits_in", where["fits_in"]},
+                      {"working_set", where},
+                      {"cache_levels", cache_levels(ctx.system)},
+                      {"chase_steps_per_iteration", steps_}};
+  }
+
+ private:
+  static constexpr std::uint64_t kLine = 64;
+  std::uint64_t bytes_ = 0, steps_ = 0;
+  int threads_ = 1;
+  ReadGraph read_;
+  ChaseGraph chase_;
 };
 
 }  // namespace

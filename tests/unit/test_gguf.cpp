@@ -1,7 +1,7 @@
 // GGUF v3: what the writer writes the reader reads back unchanged, the writer's bytes are the
 // format's, and every way a file can lie about itself is an InputError naming the file, never a
 // crash, a hang or a huge allocation.
-#include "xpubench/gguf.hpp"
+#include "gguf.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

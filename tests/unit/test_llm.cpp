@@ -12,7 +12,7 @@
 #include "suites/llm/llama_engine.hpp"
 #include "suites/llm/llm_common.hpp"
 #include "xpubench/error.hpp"
-#include "xpubench/gguf.hpp"
+#include "gguf.hpp"
 #include "xpubench/model_export.hpp"
 #include "xpubench/quant.hpp"
 #include "xpubench/registry.hpp"

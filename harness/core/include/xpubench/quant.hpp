@@ -1,0 +1,57 @@
+// Number formats of weights and activations: half-precision conversions and the GGUF block
+// quantizations Q8_0 and Q4_0, plus the deterministic synthetic values that stand in for real
+// weights. Every driver, the GGUF exporter and the tests use these, so a tensor means the
+// same bits everywhere.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "xpubench/dtype.hpp"
+#include "xpubench/export.hpp"
+
+namespace xpb {
+
+// IEEE 754 binary16 <-> binary32, round to nearest even (as F16C's vcvtps2ph does).
+XPB_API float f16_to_f32(std::uint16_t h);
+XPB_API std::uint16_t f32_to_f16(float f);
+
+// bfloat16 is the top half of a binary32; conversion to it rounds to nearest even (NaN kept).
+inline float bf16_to_f32(std::uint16_t h) {
+  const std::uint32_t bits = std::uint32_t{h} << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+XPB_API std::uint16_t f32_to_bf16(float f);
+
+// GGUF's block formats, 32 values per block (ggml's block_q8_0 and block_q4_0):
+//   Q8_0: fp16 d, int8 q[32];            value i = d * q[i]
+//   Q4_0: fp16 d, uint8 qs[16];          value i = d * ((qs[i % 16] >> (4 * (i / 16))) & 15) - 8)
+//         (the low nibbles hold values 0..15 of the block, the high nibbles 16..31)
+inline constexpr std::size_t kQuantBlock = 32;
+struct BlockQ8_0 {
+  std::uint16_t d;
+  std::int8_t q[32];
+};
+struct BlockQ4_0 {
+  std::uint16_t d;
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "GGUF block layout");
+
+// Converts n values (n a multiple of the block size for quantized types) from f32 into
+// `dtype`'s storage, or back. Quantization follows ggml's reference rounding: Q8_0 scales by
+// amax / 127 and rounds to nearest; Q4_0 scales by (the value of largest magnitude) / -8 so
+// that value maps exactly to code 0, and truncates x / d + 8.5 into 0..15.
+XPB_API void encode_row(DType dtype, const float* src, std::byte* dst, std::size_t n);
+XPB_API void decode_row(DType dtype, const std::byte* src, float* dst, std::size_t n);
+// The dtypes encode_row/decode_row accept: f32, f16, bf16, q8_0, q4_0.
+XPB_API bool is_weight_dtype(DType dtype);
+
+// The synthetic value of element `index` of a tensor with seed `seed`: uniform in
+// [-scale, scale), from a counter-based hash (splitmix64), so any range of a tensor can be
+// generated independently, on any thread, in any order, with the same result.
+XPB_API float synthetic_value(std::uint64_t seed, std::uint64_t index, float scale);
+
+}  // namespace xpb

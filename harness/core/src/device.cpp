@@ -1,0 +1,80 @@
+#include "xpubench/device.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+namespace xpb {
+
+std::string_view name(ClockKind c) {
+  switch (c) {
+    case ClockKind::host: return "host";
+    case ClockKind::device_events: return "device_events";
+    case ClockKind::simulated: return "simulated";
+  }
+  return "unknown";
+}
+
+std::string_view name(Source s) {
+  switch (s) {
+    case Source::measured: return "measured";
+    case Source::simulated: return "simulated";
+    case Source::modeled: return "modeled";
+  }
+  return "unknown";
+}
+
+std::string_view name(EnergySource s) {
+  switch (s) {
+    case EnergySource::unavailable: return "unavailable";
+    case EnergySource::measured: return "measured";
+    case EnergySource::modeled: return "modeled";
+  }
+  return "unknown";
+}
+
+nlohmann::json ClockInfo::to_json() const {
+  return {{"kind", name(kind)}, {"resolution_s", resolution_s}, {"deterministic", deterministic}};
+}
+
+double measure_host_clock_resolution() {
+  static const double resolution = [] {
+    using Clock = std::chrono::steady_clock;
+    // The smallest nonzero difference between back-to-back reads: the clock's step, or the
+    // cost of reading it, whichever is larger (both bound what a sample can resolve).
+    auto smallest = Clock::duration::max();
+    for (int i = 0; i < 2000; ++i) {
+      const auto a = Clock::now();
+      auto b = Clock::now();
+      while (b == a) b = Clock::now();
+      smallest = std::min(smallest, b - a);
+    }
+    return std::chrono::duration<double>(smallest).count();
+  }();
+  return resolution;
+}
+
+std::string DeviceInfo::id() const { return index == 0 ? driver : driver + ":" + std::to_string(index); }
+
+bool DeviceCaps::supports(Op op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
+bool DeviceCaps::supports(DType t) const { return std::find(dtypes.begin(), dtypes.end(), t) != dtypes.end(); }
+
+std::string unknown_options(const std::string& driver, const DeviceOptions& options,
+                            const std::vector<std::string>& known) {
+  std::string bad;
+  for (const auto& [key, value] : options)
+    if (std::find(known.begin(), known.end(), key) == known.end()) bad += (bad.empty() ? "'" : ", '") + key + "'";
+  if (bad.empty()) return "";
+  std::string takes;
+  for (const auto& k : known) takes += (takes.empty() ? "" : ", ") + k;
+  return "device option " + bad + " is not known to driver " + driver +
+         (known.empty() ? " (it takes none)" : " (it takes: " + takes + ")");
+}
+
+void check_range(std::size_t bytes, std::size_t offset, std::size_t size) {
+  if (offset > bytes || size > bytes - offset)
+    throw std::invalid_argument("bytes [" + std::to_string(offset) + ", " + std::to_string(offset + size) +
+                                ") lie outside a buffer of " + std::to_string(bytes));
+}
+
+}  // namespace xpb

@@ -1,0 +1,299 @@
+#include "xpubench/runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "xpubench/parse.hpp"
+
+namespace xpb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bool cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
+
+// The next iteration count: aim 40% past the floor so one more round usually suffices, never
+// grow more than 10x at once (a first run may be dominated by page faults).
+std::uint64_t grow(std::uint64_t iterations, double seconds, double floor, std::uint64_t max_iterations) {
+  const double wanted = floor * 1.4 / std::max(seconds, 1e-12);
+  const double factor = std::clamp(wanted, 2.0, 10.0);
+  const auto next = static_cast<std::uint64_t>(static_cast<double>(iterations) * factor);
+  return std::min(std::max(next, iterations + 1), max_iterations);
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g s", s);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json RunPolicy::to_json() const {
+  return {{"warmup_seconds", warmup_seconds},         {"warmup_samples", warmup_samples},
+          {"min_seconds", min_seconds},               {"max_seconds", max_seconds},
+          {"min_samples", min_samples},               {"max_samples", max_samples},
+          {"target_ci_relative", target_ci_relative}, {"min_sample_seconds", min_sample_seconds},
+          {"max_iterations", max_iterations}};
+}
+
+std::string RunPolicy::check(const std::string& key, const nlohmann::json& value) {
+  const auto known = RunPolicy{}.to_json();
+  if (!known.contains(key)) {
+    std::string names;
+    for (const auto& [k, v] : known.items()) names += (names.empty() ? "" : ", ") + k;
+    return "unknown run-policy key '" + key + "' (expected one of: " + names + ")";
+  }
+  if (known[key].is_number_integer()) {
+    try {
+      parse_whole(value, "run-policy key '" + key + "'", 0, std::int64_t{1} << 53);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  }
+  if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
+    return "run-policy key '" + key + "' expects a finite non-negative number, got " + value.dump();
+  return "";
+}
+
+std::string RunPolicy::apply(const nlohmann::json& j) {
+  if (!j.is_object()) return "expected a mapping of run-policy keys";
+  for (const auto& [key, value] : j.items())
+    if (auto err = check(key, value); !err.empty()) return err;
+  auto merged = to_json();
+  merged.update(j);
+  auto count = [&](const char* k) { return static_cast<std::uint64_t>(parse_whole(merged[k], k, 0, std::int64_t{1} << 53)); };
+  RunPolicy next;
+  next.warmup_seconds = merged["warmup_seconds"].get<double>();
+  next.warmup_samples = count("warmup_samples");
+  next.min_seconds = merged["min_seconds"].get<double>();
+  next.max_seconds = merged["max_seconds"].get<double>();
+  next.min_samples = count("min_samples");
+  next.max_samples = count("max_samples");
+  next.target_ci_relative = merged["target_ci_relative"].get<double>();
+  next.min_sample_seconds = merged["min_sample_seconds"].get<double>();
+  next.max_iterations = count("max_iterations");
+  if (next.min_seconds > next.max_seconds) return "run policy: min_seconds exceeds max_seconds";
+  if (next.min_samples > next.max_samples) return "run policy: min_samples exceeds max_samples";
+  if (next.max_samples < 1) return "run policy: max_samples must be at least 1";
+  if (next.max_iterations < 1) return "run policy: max_iterations must be at least 1";
+  *this = next;
+  return "";
+}
+
+std::vector<double> Measurement::per_iteration_seconds() const {
+  std::vector<double> out;
+  out.reserve(sample_seconds.size());
+  for (double s : sample_seconds) out.push_back(s / static_cast<double>(iterations));
+  return out;
+}
+
+nlohmann::json Measurement::to_json() const {
+  nlohmann::json j = {{"source", name(clock.kind)},
+                      {"clock", clock.to_json()},
+                      {"iterations_per_sample", iterations},
+                      {"samples_s", sample_seconds},
+                      {"warmup_runs", warmup_runs},
+                      {"sample_floor_s", sample_floor_s},
+                      {"sample_floor_reason", floor_reason},
+                      {"stop_reason", stop_reason},
+                      {"host_seconds", host_seconds},
+                      {"interrupted", interrupted},
+                      {"valid", valid},
+                      {"work_per_iteration",
+                       {{"flops", work_per_iteration.flops},
+                        {"bytes_read", work_per_iteration.bytes_read},
+                        {"bytes_written", work_per_iteration.bytes_written}}}};
+  if (!valid) j["invalid_reason"] = invalid_reason;
+  if (!sample_joules.empty()) j["samples_j"] = sample_joules;
+  if (!error.empty()) j["error"] = error;
+  return j;
+}
+
+Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPolicy& policy, EnergySensor* sensor,
+                    const std::atomic<bool>* cancel) {
+  Measurement m;
+  m.clock = clock;
+  m.iterations = 1;
+  const double resolution_floor = 1000.0 * clock.resolution_s;
+  m.sample_floor_s = std::max(policy.min_sample_seconds, resolution_floor);
+  m.floor_reason = resolution_floor > policy.min_sample_seconds ? "1000x the clock's resolution" : "min_sample_seconds";
+
+  RunArgs args{1, {}, cancel};
+  RunResult last;
+  // One call of the sample function; false when the measurement must end (error, interrupt).
+  auto call = [&](std::uint64_t iterations) {
+    args.iterations = iterations;
+    last = sample(args);
+    if (!last.error.empty()) {
+      m.error = last.error;
+      return false;
+    }
+    if (last.clock != clock.kind) {
+      m.error = "the device timed a run on its " + std::string(name(last.clock)) + " clock, not the " +
+                std::string(name(clock.kind)) + " clock it declares";
+      return false;
+    }
+    if (last.interrupted) {
+      m.interrupted = true;
+      return false;
+    }
+    return true;
+  };
+  auto finish_work = [&] {
+    if (last.iterations > 0) m.work_per_iteration = last.work * (1.0 / static_cast<double>(last.iterations));
+  };
+
+  // A deterministic clock gives the same time for the same work: one run is the whole story,
+  // whatever the policy asks for, and no host time is spent sampling what cannot vary.
+  if (clock.deterministic) {
+    m.floor_reason = "deterministic clock: one sample of one iteration";
+    m.sample_floor_s = 0;
+    if (cancelled(cancel)) {
+      m.interrupted = true;
+      m.stop_reason = "interrupted";
+      return m;
+    }
+    const auto t0 = Clock::now();
+    if (call(1)) {
+      m.sample_seconds.push_back(last.seconds);
+      if (last.energy_source != EnergySource::unavailable) {
+        m.sample_joules.push_back(last.energy_joules);
+        m.energy = {true, last.energy_joules, last.seconds, std::string(name(last.energy_source)), "", {}};
+      }
+    }
+    m.host_seconds = since(t0);
+    m.stop_reason = m.interrupted ? "interrupted" : !m.error.empty() ? "error" : "deterministic_clock";
+    finish_work();
+    if (m.energy.reason.empty() && !m.energy.available) m.energy.reason = "the device reported no energy";
+    return m;
+  }
+
+  // Warm-up doubles as calibration: iterations grow until one sample lasts at least the floor
+  // on the device clock. Bounded by max_seconds of host time, so a slow first run cannot hang a
+  // suite; how many iterations fit in the time left is judged by the host time they took.
+  const bool calibrate = policy.max_iterations > 1;
+  const bool warm = policy.warmup_samples > 0 || policy.warmup_seconds > 0 || calibrate;
+  const auto warm_start = Clock::now();
+  while (warm && !cancelled(cancel)) {
+    const auto t0 = Clock::now();
+    if (!call(m.iterations)) break;
+    const double host = since(t0);
+    ++m.warmup_runs;
+    const bool calibrated = last.seconds >= m.sample_floor_s || m.iterations >= policy.max_iterations;
+    if (!calibrated) {
+      const double host_per_iteration = host / static_cast<double>(m.iterations);
+      const double left = policy.max_seconds - since(warm_start);
+      const auto fits = host_per_iteration > 0
+                            ? static_cast<std::uint64_t>(std::max(0.0, left / host_per_iteration))
+                            : policy.max_iterations;
+      const auto next = std::min(grow(m.iterations, last.seconds, m.sample_floor_s, policy.max_iterations), fits);
+      if (next > m.iterations) {
+        m.iterations = next;
+        continue;
+      }
+    }
+    if (m.warmup_runs >= policy.warmup_samples && since(warm_start) >= policy.warmup_seconds) break;
+    if (since(warm_start) >= policy.max_seconds) break;
+  }
+
+  // Energy per sample where the sensor updates well within a sample; else over the whole
+  // sampling window. A device that models or measures its own energy reports it per run.
+  const bool sensor_ok = sensor != nullptr && sensor->unavailable_reason().empty();
+  const bool per_sample_energy = sensor_ok && last.seconds >= 10 * sensor->update_interval_s();
+  EnergySnapshot window_start, sample_start;
+  if (sensor_ok) window_start = sensor->snapshot();
+  double joules_total = 0;
+  bool device_energy = false;
+
+  m.sample_seconds.reserve(std::min<std::uint64_t>(policy.max_samples, 4096));
+  const auto start = Clock::now();
+  std::size_t next_ci_check = std::max<std::size_t>(policy.min_samples, 6);
+  while (m.error.empty() && !m.interrupted) {
+    if (cancelled(cancel)) {
+      m.interrupted = true;
+      break;
+    }
+    if (per_sample_energy) sample_start = sensor->snapshot();
+    if (!call(m.iterations)) break;  // an interrupted sample covers part of its work: dropped
+    m.sample_seconds.push_back(last.seconds);
+    if (last.energy_source != EnergySource::unavailable) {
+      device_energy = true;
+      m.sample_joules.push_back(last.energy_joules);
+      joules_total += last.energy_joules;
+    } else if (per_sample_energy) {
+      const auto r = sensor->since(sample_start);
+      if (r.available) m.sample_joules.push_back(r.joules);
+    }
+    const std::size_t n = m.sample_seconds.size();
+    const double elapsed = since(start);
+    if (n >= policy.max_samples) {
+      m.stop_reason = "max_samples";
+      break;
+    }
+    if (elapsed >= policy.max_seconds) {
+      m.stop_reason = "max_time";
+      break;
+    }
+    if (n < policy.min_samples || elapsed < policy.min_seconds) continue;
+    if (policy.target_ci_relative <= 0) {
+      m.stop_reason = "min_time_and_samples";
+      break;
+    }
+    // The CI needs a sort: check at geometrically spaced sample counts so the cost per sample
+    // stays constant however long the benchmark runs.
+    if (n >= next_ci_check) {
+      next_ci_check = n + std::max<std::size_t>(1, n / 4);
+      const auto ci = summarize(m.sample_seconds).ci_relative();
+      if (ci && *ci <= policy.target_ci_relative) {
+        m.stop_reason = "ci_target";
+        break;
+      }
+    }
+  }
+  m.host_seconds = since(start);
+  if (m.interrupted) m.stop_reason = "interrupted";
+  if (!m.error.empty()) m.stop_reason = "error";
+  finish_work();
+
+  if (device_energy) {
+    m.energy = {true, joules_total, 0, std::string(name(last.energy_source)), "", {}};
+    for (double s : m.sample_seconds) m.energy.seconds += s;
+  } else if (sensor == nullptr) {
+    m.energy.reason = "the device has no energy sensor";
+  } else if (!sensor_ok) {
+    m.energy.source = sensor->name();
+    m.energy.reason = sensor->unavailable_reason();
+  } else {
+    m.energy = sensor->since(window_start);
+  }
+
+  // Validity (MLPerf LoadGen's rule): a measurement short of its minimum samples or duration
+  // says so; an interrupted or failed one is not a measurement at all and says that instead.
+  const std::size_t n = m.sample_seconds.size();
+  if (m.interrupted || !m.error.empty()) {
+    m.valid = false;
+    m.invalid_reason = m.interrupted ? "stopped by the user" : "a run failed: " + m.error;
+  } else if (n < policy.min_samples) {
+    m.valid = false;
+    m.invalid_reason = std::to_string(n) + " of the policy's minimum " + std::to_string(policy.min_samples) +
+                       " samples: the time budget (max_seconds " + seconds_text(policy.max_seconds) + ") ran out";
+  } else if (m.host_seconds < policy.min_seconds) {
+    m.valid = false;
+    m.invalid_reason = "sampled for " + seconds_text(m.host_seconds) + ", short of the policy's min_seconds " +
+                       seconds_text(policy.min_seconds) + " (max_samples " + std::to_string(policy.max_samples) +
+                       " came first)";
+  }
+  return m;
+}
+
+Measurement measure(Executable& exe, const ClockInfo& clock, const RunPolicy& policy, EnergySensor* sensor,
+                    const std::atomic<bool>* cancel) {
+  return measure([&exe](const RunArgs& args) { return exe.run(args); }, clock, policy, sensor, cancel);
+}
+
+}  // namespace xpb

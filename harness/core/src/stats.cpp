@@ -1,0 +1,92 @@
+#include "xpubench/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace xpb {
+namespace {
+
+// Linear interpolation between closest ranks over sorted values (Hyndman & Fan type 7).
+double percentile_sorted(const std::vector<double>& v, double q) {
+  const double h = (static_cast<double>(v.size()) - 1.0) * q;
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+std::optional<std::pair<std::size_t, std::size_t>> median_ci_ranks(std::size_t n) {
+  // The CI is [x_(j), x_(n-j+1)] with j the largest rank such that P(B <= j-1) <= 0.025 for
+  // B ~ Binomial(n, 1/2); its coverage is then 1 - 2 P(B <= j-1) >= 95%. The binomial CDF is
+  // summed exactly (in log space, so n in the millions is fine). Below n = 6 even
+  // [x_(1), x_(n)] covers less than 95%, so there is no such interval.
+  if (n < 6) return std::nullopt;
+  const double log_half_n = static_cast<double>(n) * std::log(0.5);
+  const double log_n_fact = std::lgamma(static_cast<double>(n) + 1.0);
+  double cdf = 0.0;
+  std::size_t j = 0;
+  for (std::size_t k = 0; k <= n / 2; ++k) {
+    const double log_pmf = log_n_fact - std::lgamma(static_cast<double>(k) + 1.0) -
+                           std::lgamma(static_cast<double>(n - k) + 1.0) + log_half_n;
+    cdf += std::exp(log_pmf);
+    if (cdf > 0.025) break;
+    j = k + 1;  // P(B <= k) <= 0.025, so rank k + 1 qualifies
+  }
+  if (j == 0) j = 1;
+  return std::make_pair(j, n - j + 1);
+}
+
+std::optional<double> Stats::ci_relative() const {
+  if (!ci95_lo || !ci95_hi || !median || *median == 0.0) return std::nullopt;
+  return (*ci95_hi - *ci95_lo) / 2.0 / std::fabs(*median);
+}
+
+std::string Stats::missing_reason() const {
+  if (n == 0) return "no samples: no statistic has a value";
+  if (n == 1) return "one sample: no spread and no confidence interval";
+  if (n < 6) return std::to_string(n) + " samples: no distribution-free 95% confidence interval of the median below 6";
+  if (!cv) return "the mean is 0: no coefficient of variation";
+  return "";
+}
+
+Stats summarize(std::span<const double> samples) {
+  Stats s;
+  s.n = samples.size();
+  if (s.n == 0) return s;
+  std::vector<double> v(samples.begin(), samples.end());
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.median = s.p50 = percentile_sorted(v, 0.5);
+  s.p90 = percentile_sorted(v, 0.9);
+  s.p99 = percentile_sorted(v, 0.99);
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(s.n);
+  s.mean = mean;
+  if (s.n > 1) {
+    double ss = 0.0;
+    for (double x : v) ss += (x - mean) * (x - mean);
+    s.stddev = std::sqrt(ss / static_cast<double>(s.n - 1));
+    if (mean != 0.0) s.cv = *s.stddev / std::fabs(mean);
+  }
+  if (const auto ranks = median_ci_ranks(s.n)) {
+    s.ci95_lo = v[ranks->first - 1];
+    s.ci95_hi = v[ranks->second - 1];
+  }
+  return s;
+}
+
+nlohmann::json to_json(const Stats& s) {
+  nlohmann::json j = {{"n", s.n},          {"median", opt(s.median)}, {"mean", opt(s.mean)},
+                      {"stddev", opt(s.stddev)}, {"cv", opt(s.cv)},      {"min", opt(s.min)},
+                      {"max", opt(s.max)},    {"p50", opt(s.p50)},      {"p90", opt(s.p90)},
+                      {"p99", opt(s.p99)},    {"ci95_lo", opt(s.ci95_lo)}, {"ci95_hi", opt(s.ci95_hi)}};
+  if (const auto why = s.missing_reason(); !why.empty()) j["missing"] = why;
+  return j;
+}
+
+}  // namespace xpb

@@ -1,0 +1,160 @@
+// The template run of one benchmark (workload.hpp): the steps every workload shares, in one
+// place, so a workload writes only its graph, its sample, its check and its figures.
+#include <chrono>
+#include <new>
+
+#include "xpubench/workload.hpp"
+
+namespace xpb {
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The status of several stages' checks: the worst that is a verdict (failed, then
+// mistrusted, then passed); skipped only when every stage skipped.
+std::string combined_status(const std::vector<nlohmann::json>& checks) {
+  bool passed = false, mistrusted = false;
+  for (const auto& c : checks) {
+    const auto s = c.value("status", "skipped");
+    if (s == "failed") return "failed";
+    mistrusted = mistrusted || s == "mistrusted";
+    passed = passed || s == "passed";
+  }
+  return mistrusted ? "mistrusted" : passed ? "passed" : "skipped";
+}
+
+// The reason of the first check with this status.
+std::string reason_of(const std::vector<nlohmann::json>& checks, const std::vector<std::string>& names,
+                      const std::string& status) {
+  for (std::size_t i = 0; i < checks.size(); ++i)
+    if (checks[i].value("status", "") == status) {
+      const auto why = checks[i].value("reason", status == "failed" ? "output differs from ref" : "");
+      return names[i].empty() ? why : names[i] + ": " + why;
+    }
+  return "";
+}
+
+}  // namespace
+
+BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, RunContext& ctx) {
+  BenchmarkRecord record;
+  record.workload = workload.name();
+  record.device = ctx.device.info().id();
+  record.params = params;
+  record.id = benchmark_id(record.workload, record.device, params);
+  record.started_unix = unix_now();
+  const auto t0 = std::chrono::steady_clock::now();
+
+  std::vector<Measurement> measured;
+  std::vector<nlohmann::json> checks, timings, executables;
+  std::vector<std::string> names;
+  bool ended = false;  // the record already says why the benchmark stopped
+  auto end_with = [&](Outcome o) {
+    record.outcome = std::move(o);
+    ended = true;
+  };
+  try {
+    if (Outcome o = workload.check(params, ctx); !o.passed()) {
+      end_with(o);
+    } else {
+      auto built = workload.build(params, ctx);
+      if (!built.outcome.passed()) end_with(built.outcome);
+      for (std::size_t i = 0; !ended && i < built.stages.size(); ++i) {
+        Stage& stage = built.stages[i];
+        if (ctx.cancelled()) {
+          end_with(Outcome::with(Status::interrupted, "stopped by the user before it was measured"));
+          break;
+        }
+        CompileOptions opts = stage.options;
+        opts.cancel = ctx.cancel;
+        auto compiled = ctx.device.compile(stage.graph, stage.bindings, opts);
+        if (!compiled.outcome.passed() || !compiled.exe) {
+          end_with(compiled.outcome.passed()
+                       ? Outcome::with(Status::failed, "the device compiled the graph but returned no executable")
+                       : compiled.outcome);
+          break;
+        }
+        Executable& exe = *compiled.exe;
+        if (Outcome o = workload.prepare(i, exe, ctx); !o.passed()) {
+          end_with(o);
+          break;
+        }
+        const RunPolicy policy = stage.policy.value_or(ctx.policy);
+        Measurement m = measure([&](const RunArgs& args) { return workload.sample(i, exe, args); },
+                                ctx.device.clock(), policy, ctx.energy, ctx.cancel);
+        auto timing = m.to_json();
+        timing["policy"] = policy.to_json();
+        timings.push_back(std::move(timing));
+        names.push_back(stage.name);
+        executables.push_back(exe.describe());
+        if (m.interrupted) {
+          end_with(Outcome::with(Status::interrupted, "stopped by the user before the stop rules were met"));
+          measured.push_back(std::move(m));
+          break;
+        }
+        if (!m.error.empty()) {
+          end_with(Outcome::with(Status::failed, "a run failed: " + m.error));
+          measured.push_back(std::move(m));
+          break;
+        }
+        checks.push_back(workload.verify(i, exe, ctx));
+        measured.push_back(std::move(m));
+      }
+      if (!ended) {
+        record.outcome = Outcome::ok();
+        workload.metrics(measured, record, ctx);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    record.outcome = Outcome::with(Status::failed, "out of memory (std::bad_alloc)");
+  } catch (const std::exception& e) {
+    record.outcome = Outcome::with(Status::failed, std::string("the benchmark threw: ") + e.what());
+  }
+
+  // Timing, executables and conformance: one stage as it is, several by name.
+  if (timings.size() == 1 && names[0].empty()) {
+    record.timing = timings[0];
+    record.details["executable"] = executables[0];
+  } else if (!timings.empty()) {
+    record.timing = {{"source", timings[0]["source"]}, {"stages", nlohmann::json::object()}};
+    auto exes = nlohmann::json::object();
+    for (std::size_t i = 0; i < timings.size(); ++i) {
+      record.timing["stages"][names[i]] = timings[i];
+      exes[names[i]] = executables[i];
+    }
+    record.details["executable"] = exes;
+  }
+  if (checks.size() == 1 && names[0].empty()) {
+    record.conformance = checks[0];
+  } else if (!checks.empty()) {
+    record.conformance = {{"status", combined_status(checks)}, {"method", "each stage checked"},
+                          {"stages", nlohmann::json::object()}};
+    for (std::size_t i = 0; i < checks.size(); ++i) record.conformance["stages"][names[i]] = checks[i];
+  }
+  if (!measured.empty()) {
+    record.energy = to_json(measured[0].energy);
+    const auto& m0 = measured[0];
+    if (m0.energy.available && !m0.sample_seconds.empty())
+      record.energy["joules_per_iteration"] =
+          m0.energy.joules / static_cast<double>(m0.sample_seconds.size() * m0.iterations);
+  }
+  for (std::size_t i = 0; i < measured.size(); ++i)
+    if (!measured[i].valid && record.valid) {
+      record.valid = false;
+      record.invalid_reason = names[i].empty() ? measured[i].invalid_reason : names[i] + ": " + measured[i].invalid_reason;
+    }
+  // A check that failed (or cannot be trusted) decides the status of a benchmark that was
+  // otherwise fine: a fast wrong answer is not a result.
+  if (record.outcome.passed() && !checks.empty()) {
+    const auto status = combined_status(checks);
+    if (status == "failed") record.outcome = Outcome::with(Status::failed, reason_of(checks, names, "failed"));
+    if (status == "mistrusted")
+      record.outcome = Outcome::with(Status::mistrusted, reason_of(checks, names, "mistrusted"));
+  }
+  record.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return record;
+}
+
+}  // namespace xpb

@@ -1,0 +1,137 @@
+// A run from suites to a result document (DESIGN.md §1): the plan (suite entries x parameter
+// grid x devices, each with its run policy), the devices, and the session that runs one
+// benchmark at a time through the workload template, journaling every record as soon as it is
+// measured. These are the library's entry points: the CLI and the Python package call the
+// same functions, and the CLI adds only parsing and printing.
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xpubench/device.hpp"
+#include "xpubench/export.hpp"
+#include "xpubench/result.hpp"
+#include "xpubench/runner.hpp"
+#include "xpubench/suite.hpp"
+#include "xpubench/system.hpp"
+
+namespace xpb {
+
+// --- planning ------------------------------------------------------------------------------------
+
+struct PlanItem {
+  std::string suite;
+  std::string workload;
+  nlohmann::json params;  // one point: every parameter has one value
+  RunPolicy policy;
+  std::string where;      // the suite entry it came from
+};
+
+// The most benchmarks one plan may expand to: a grid or an expansion past this is a mistake
+// (a typo'd list, a hostile file), refused before anything is allocated for it.
+inline constexpr std::size_t kMaxPlanItems = 100000;
+
+// Expands suites into plan items: defaults filled, grids multiplied out, --set overrides
+// applied, each workload's expand() run. Throws InputError (naming file:line:column) for an
+// unknown workload, an unknown parameter, a value outside a parameter's choices or that can
+// only be wrong, an empty grid axis, an override that no selected workload accepts, a bad
+// run-policy value, or a plan of more than kMaxPlanItems benchmarks.
+XPB_API std::vector<PlanItem> make_plan(const std::vector<Suite>& suites, bool quick,
+                                        const std::vector<Override>& overrides, const SystemInfo& system);
+
+// A plan from plain data (a Python dict): {"workload": NAME, "params": {...} (a list is a grid
+// axis), "policy": {...}}, or a list of them. Checked as make_plan checks a suite; errors name
+// the entry ("plan[2].params.kernel").
+XPB_API std::vector<PlanItem> plan_from_json(const nlohmann::json& spec, const SystemInfo& system);
+
+// --- devices -------------------------------------------------------------------------------------
+
+// A device as the user names it: "cpu", "opencl:1", "hc1-sim,mode=timing-only".
+struct DeviceSpec {
+  std::string id;
+  DeviceOptions options;
+};
+// Throws InputError for an empty id or an option that is not key=value.
+XPB_API DeviceSpec parse_device_spec(const std::string& text);
+
+// One driver and what it found. A driver that throws while enumerating is listed with the
+// exception's message as its reason; it never stops `list` or `run`.
+struct DriverStatus {
+  std::string name;
+  std::string description;
+  std::vector<DeviceInfo> devices;
+  std::string reason;  // why there are no devices (empty when there are)
+};
+XPB_API std::vector<DriverStatus> inventory();
+
+struct OpenDevice {
+  std::shared_ptr<Device> device;
+  std::string id;
+  DeviceOptions options;
+};
+// The devices a run uses. An empty `wanted` means every device of every driver except `ref`
+// (the oracle, which takes part in conformance checks anyway); a device that fails to open is
+// then skipped with a warning on stderr. A named device that does not exist, or that refuses
+// its options, is an InputError listing what there is.
+XPB_API std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted);
+
+// --- running -------------------------------------------------------------------------------------
+
+struct SessionOptions {
+  // The result document; empty keeps the run in memory (no journal, no file).
+  std::filesystem::path output;
+  nlohmann::json run_info = nlohmann::json::object();  // command, suites, quick, overrides
+  // Stops the run (the benchmark in progress within ~100 ms) when set, e.g. by a signal
+  // handler; and, polled every 20 ms while the session runs, when this returns true (a
+  // Python caller's Ctrl-C). Either may be empty.
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<bool()> should_stop;
+  // Called before and after each benchmark (progress display).
+  std::function<void(std::size_t index, std::size_t total, const PlanItem&, const std::string& device)> on_start;
+  std::function<void(std::size_t index, std::size_t total, const nlohmann::json& record)> on_done;
+};
+
+struct SessionResult {
+  nlohmann::json document;
+  bool interrupted = false;  // the user stopped it: the document says run.status "interrupted"
+  std::size_t failed = 0;    // records failed or mistrusted
+  std::size_t invalid = 0;   // records with invalid parameters found only at run time
+};
+
+// A run in progress. Made with its plan, devices and machine; the constructor checks the
+// output path, takes it (one writer per path) and starts the journal, so a path that cannot
+// be written is an InputError before anything is measured.
+class XPB_API Session {
+ public:
+  Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, SystemInfo system, SessionOptions options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The run header: run (id, times, version, command, config hash, policy), system, devices.
+  const nlohmann::json& header() const;
+  // Runs one benchmark (the plan's item `item` on device `device`); the record is journaled
+  // and kept, and returned as written.
+  nlohmann::json run(std::size_t item, std::size_t device);
+  // Runs every item on every device in plan order, until done or cancelled; then finish().
+  SessionResult run_all();
+  // The document of what ran, written (atomically) to the output when there is one. Throws
+  // std::runtime_error naming the path when it cannot be written (the journal is kept).
+  SessionResult finish();
+  bool cancelled() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// Session(plan, devices, system, options).run_all(): the CLI's `run`.
+XPB_API SessionResult run_session(const std::vector<PlanItem>& plan, std::vector<OpenDevice>& devices,
+                                  const SystemInfo& system, const SessionOptions& options);
+
+}  // namespace xpb

@@ -1,0 +1,59 @@
+// A typed read model of the result document (DESIGN.md §7, §11.7): what every report renders
+// from, so no renderer picks through raw JSON and all agree on what a field means. Reading is
+// tolerant: a field a document lacks is empty (a journal of an older run still renders).
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xpubench/export.hpp"
+
+namespace xpb {
+
+struct MetricView {
+  std::string name, unit, direction, source;  // source: measured, simulated, modeled
+  std::size_t n = 0;
+  std::optional<double> median, ci95_lo, ci95_hi, min, max;
+  std::vector<double> samples;
+  std::string note;
+  std::string missing;  // why some statistics are absent
+  bool measured() const { return source == "measured"; }
+};
+
+struct BenchmarkView {
+  std::string id, workload, device, status, reason;
+  nlohmann::json params = nlohmann::json::object();
+  bool valid = true;
+  std::string invalid_reason;
+  std::string clock;  // the timing source: host, device_events, simulated
+  std::vector<MetricView> metrics;
+  std::string conformance_status;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct DeviceView {
+  std::string id, driver, name, kind, clock;
+  bool simulated = false;
+  nlohmann::json options = nlohmann::json::object();
+};
+
+struct RunView {
+  std::string id, status, started, finished;
+  std::vector<std::string> command;
+};
+
+struct ResultView {
+  std::string schema;
+  RunView run;
+  nlohmann::json system = nlohmann::json::object();
+  std::vector<DeviceView> devices;
+  std::vector<BenchmarkView> benchmarks;
+};
+
+XPB_API ResultView read_result_view(const nlohmann::json& doc);
+XPB_API BenchmarkView read_benchmark_view(const nlohmann::json& record);
+
+}  // namespace xpb

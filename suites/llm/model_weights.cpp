@@ -1,0 +1,37 @@
+#include "model_weights.hpp"
+
+namespace xpb::llm {
+
+std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& device, const LlamaConfig& c,
+                                                                     const WeightSource& src, const CompileOptions& opts) {
+  auto w = std::make_shared<ModelWeights>();
+  w->config_ = c;
+  w->source_ = src;
+  for (auto& spec : weight_specs(c, src)) {
+    const TensorDesc t{spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init};
+    auto a = device.alloc(t, opts);
+    if (!a.outcome.passed()) return {a.outcome, nullptr};
+    w->bytes_ += t.bytes();
+    w->buffers_[spec.name] = std::move(a.buffer);
+  }
+  return {Outcome::ok(), std::move(w)};
+}
+
+std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::share_or_load(Device& other, const ModelWeights& existing,
+                                                                              const CompileOptions& opts) {
+  bool all = true;
+  for (const auto& [name, buffer] : existing.buffers_) all = all && other.can_bind(*buffer);
+  if (!all) return load(other, existing.config_, existing.source_, opts);
+  auto w = std::make_shared<ModelWeights>(existing);
+  w->shared_ = true;
+  return {Outcome::ok(), std::move(w)};
+}
+
+Bindings ModelWeights::bindings(const LlamaGraph& g) const {
+  Bindings b;
+  for (const auto& [name, id] : g.weights)
+    if (auto it = buffers_.find(name); it != buffers_.end()) b[id] = it->second;
+  return b;
+}
+
+}  // namespace xpb::llm

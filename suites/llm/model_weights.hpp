@@ -1,0 +1,43 @@
+// A model's weights on a device, made once and bound into every graph that runs the model on
+// it (the benchmark's engine, its conformance twin): one copy in memory however many
+// executables use it. A device that computes on host memory (ref) binds the buffers of another
+// such device (cpu) too, so checking a model against ref costs no second copy either.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "llama_model.hpp"
+#include "xpubench/device.hpp"
+
+namespace xpb::llm {
+
+class ModelWeights {
+ public:
+  // Every weight of the model, allocated and filled on `device` (each by the threads of `opts`,
+  // where they will be read). A failed or interrupted allocation is the outcome.
+  static std::pair<Outcome, std::shared_ptr<ModelWeights>> load(Device& device, const LlamaConfig& c,
+                                                                const WeightSource& src, const CompileOptions& opts);
+  // These weights for `other`: the same buffers when it can bind them all, else a copy of its
+  // own (loaded from the same source).
+  static std::pair<Outcome, std::shared_ptr<ModelWeights>> share_or_load(Device& other, const ModelWeights& existing,
+                                                                         const CompileOptions& opts);
+
+  // Each weight tensor of `g` (a graph of this model) bound to its buffer.
+  Bindings bindings(const LlamaGraph& g) const;
+  std::uint64_t bytes() const { return bytes_; }
+  const LlamaConfig& config() const { return config_; }
+  const WeightSource& source() const { return source_; }
+  // Whether the buffers were shared from another device's copy (not loaded anew).
+  bool shared() const { return shared_; }
+
+ private:
+  LlamaConfig config_;
+  WeightSource source_;
+  std::map<std::string, std::shared_ptr<Buffer>> buffers_;
+  std::uint64_t bytes_ = 0;
+  bool shared_ = false;
+};
+
+}  // namespace xpb::llm
