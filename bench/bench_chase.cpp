@@ -32,8 +32,8 @@ void BM_BarePointerChase(benchmark::State& state) {
 }
 
 void BM_DriverChase(benchmark::State& state) {
-  auto driver = xpb::DriverRegistry::instance().create("cpu");
-  auto device = driver->open(driver->enumerate().at(0));
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("cpu");
+  auto device = driver->open(driver->enumerate().devices.at(0), {}).device;
   xpb::Graph g;
   auto ring = g.add_tensor({"ring", {kLines, 8}, xpb::DType::u64, xpb::TensorRole::input, xpb::TensorInit::cycle(0xc4a5e)});
   auto out = g.add_tensor({"out", {1}, xpb::DType::u64, xpb::TensorRole::output, {}});

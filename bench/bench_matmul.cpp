@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "drivers/cpu/llm_kernels.hpp"
-#include "drivers/cpu/stream_kernels.hpp"
+#include "llm_kernels.hpp"
+#include "stream_kernels.hpp"
 #include "xpubench/quant.hpp"
 
 namespace {

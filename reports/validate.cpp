@@ -333,6 +333,18 @@ void check_metric_stats(const json& metric, const std::string& where, std::vecto
   if (values.size() < 6)
     for (const char* key : {"ci95_lo", "ci95_hi"})
       must_be_null(key, "no distribution-free 95% confidence interval of the median exists below 6 samples");
+  // And what they can give must be there: a null median over real samples hides a figure.
+  auto must_be_number = [&](const char* key) {
+    const json* v = member(*stats, key);
+    if (v != nullptr && v->is_null())
+      out.push_back({child(at, key), std::string(key) + " is null but the metric has " + std::to_string(values.size()) +
+                                         " sample(s)"});
+  };
+  if (!values.empty())
+    for (const char* key : {"median", "mean", "min", "max", "p50", "p90", "p99"}) must_be_number(key);
+  if (values.size() >= 2) must_be_number("stddev");
+  if (values.size() >= 6)
+    for (const char* key : {"ci95_lo", "ci95_hi"}) must_be_number(key);
   if (values.empty()) return;
   const auto r = recompute(values);
   const double scale = std::max(std::fabs(r.min), std::fabs(r.max));

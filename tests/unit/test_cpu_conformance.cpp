@@ -1,12 +1,16 @@
-// The cpu driver against the ref driver, op by op: same graph, same inputs, outputs compared.
-// Sizes are chosen to hit the vector tails and uneven thread shares; threads 1 and 2 and
-// streaming stores on and off.
+// The cpu driver against ref, op by op, with the catalogue's conformance cases (the same ones
+// `xpubench conform` runs) at 1 and 2 threads; and the device contract as the cpu keeps it:
+// device-owned buffers, bindings shared by executables, run results, errors and cancellation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
-#include <limits>
+#include <thread>
 #include <vector>
 
+#include "test_devices.hpp"
+#include "xpubench/conformance.hpp"
+#include "xpubench/op_catalogue.hpp"
 #include "xpubench/registry.hpp"
 
 namespace {
@@ -14,128 +18,78 @@ namespace {
 using xpb::DType;
 using xpb::Op;
 using xpb::TensorRole;
+using xpb::test::open_device;
+using xpb::test::read;
+using xpb::test::write;
 
-std::unique_ptr<xpb::Device> open(const std::string& driver) {
-  auto d = xpb::DriverRegistry::instance().create(driver);
-  EXPECT_NE(d, nullptr) << driver;
-  return d->open(d->enumerate().at(0));
-}
+int threads_available() { return open_device("cpu")->caps().max_threads; }
 
-template <class T>
-std::vector<T> read(const xpb::Executable& exe, const xpb::Graph& g, xpb::TensorId id) {
-  std::vector<T> out(g.tensor(id).bytes() / sizeof(T));
-  exe.read(id, {reinterpret_cast<std::byte*>(out.data()), out.size() * sizeof(T)});
-  return out;
-}
-
-template <class T>
-void write(xpb::Executable& exe, xpb::TensorId id, const std::vector<T>& v) {
-  exe.write(id, {reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(T)});
-}
-
-int threads_available() { return open("cpu")->caps().max_threads; }
-
-struct Case {
-  Op op;
-  DType dtype;
-  std::int64_t n;
+struct CaseParam {
+  std::size_t index;
   int threads;
-  bool nontemporal;
 };
 
-class StreamConformance : public ::testing::TestWithParam<Case> {};
+class CatalogueConformance : public ::testing::TestWithParam<CaseParam> {};
 
-// Inputs are not constant (so a wrong index shows), outputs compared within one rounding of
-// the dtype: the cpu triad fuses the multiply-add, ref rounds twice.
-template <class T>
-void check_stream(const Case& c) {
-  xpb::Graph g;
-  auto a = g.add_tensor({"a", {c.n}, c.dtype, TensorRole::input, {}});
-  auto b = g.add_tensor({"b", {c.n}, c.dtype, TensorRole::input, {}});
-  auto out = g.add_tensor({"out", {c.n}, c.dtype, TensorRole::output, {}});
-  const xpb::Attrs attrs{{"scalar", 1.75}, {"value", -4.5}, {"nontemporal", c.nontemporal}};
-  if (c.op == Op::write_fill) g.add_node(c.op, {}, {out}, attrs);
-  else if (c.op == Op::add || c.op == Op::triad) g.add_node(c.op, {a, b}, {out}, attrs);
-  else g.add_node(c.op, {a}, {out}, attrs);
-  std::vector<T> va(static_cast<std::size_t>(c.n)), vb(va.size());
-  for (std::size_t i = 0; i < va.size(); ++i) {
-    va[i] = static_cast<T>(std::sin(static_cast<double>(i)) * 100);
-    vb[i] = static_cast<T>(static_cast<double>(i % 97) - 48.25);
-  }
-  auto ref = open("ref")->compile(g, {});
+TEST_P(CatalogueConformance, CpuMatchesRefWithinTheCaseTolerance) {
+  const auto [index, threads] = GetParam();
+  if (threads > threads_available()) GTEST_SKIP() << "needs " << threads << " PUs";
+  const auto cases = xpb::conformance_cases();
+  const auto& c = cases.at(index);
   xpb::CompileOptions opts;
-  opts.threads = c.threads;
-  auto cpu = open("cpu")->compile(g, opts);
-  ASSERT_TRUE(cpu.outcome.passed()) << cpu.outcome.reason;
-  for (auto* exe : {ref.exe.get(), cpu.exe.get()}) {
-    write(*exe, a, va);
-    write(*exe, b, vb);
-    exe->run(3);
-  }
-  const auto want = read<T>(*ref.exe, g, out);
-  const auto got = read<T>(*cpu.exe, g, out);
-  const double eps = std::numeric_limits<T>::epsilon();
-  for (std::size_t i = 0; i < want.size(); ++i)
-    ASSERT_NEAR(got[i], want[i], 2 * eps * (std::fabs(static_cast<double>(want[i])) + 100)) << "element " << i;
+  opts.threads = threads;
+  auto cpu = open_device("cpu");
+  auto ref = open_device("ref");
+  const auto r = xpb::run_conformance_case(*cpu, *ref, c, opts);
+  EXPECT_TRUE(r.outcome.passed()) << c.name << ": " << r.outcome.reason;
+  if (c.tolerance.abs == 0 && c.tolerance.rel == 0) EXPECT_EQ(r.max_abs_error, 0.0) << c.name;
 }
 
-TEST_P(StreamConformance, MatchesRef) {
-  const Case& c = GetParam();
-  if (c.threads > threads_available()) GTEST_SKIP() << "needs " << c.threads << " PUs";
-  if (c.dtype == DType::f64) check_stream<double>(c);
-  else check_stream<float>(c);
-}
-
-std::vector<Case> stream_cases() {
-  std::vector<Case> out;
-  for (Op op : {Op::copy, Op::scale, Op::add, Op::triad, Op::write_fill})
-    for (DType t : {DType::f64, DType::f32})
-      for (std::int64_t n : {1, 7, 1000003})
-        for (int threads : {1, 2})
-          for (bool nt : {false, true}) out.push_back({op, t, n, threads, nt});
+std::vector<CaseParam> all_cases() {
+  std::vector<CaseParam> out;
+  const auto n = xpb::conformance_cases().size();
+  for (std::size_t i = 0; i < n; ++i)
+    for (int t : {1, 2}) out.push_back({i, t});
   return out;
 }
-INSTANTIATE_TEST_SUITE_P(AllOps, StreamConformance, ::testing::ValuesIn(stream_cases()));
+INSTANTIATE_TEST_SUITE_P(EveryOp, CatalogueConformance, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<CaseParam>& info) {
+                           auto name = xpb::conformance_cases()[info.param.index].name;
+                           for (auto& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name + "_" + std::to_string(info.param.threads) + "t_" + std::to_string(info.param.index);
+                         });
 
-TEST(CpuConformance, ReadSumIsExactOnIntegersAndCloseOtherwise) {
-  for (int threads : {1, 2}) {
-    if (threads > threads_available()) continue;
-    for (std::int64_t n : {1, 13, 3000017}) {
-      xpb::Graph g;
-      auto a = g.add_tensor({"a", {n}, DType::f32, TensorRole::input, xpb::TensorInit::filled(1.0)});
-      auto s = g.add_tensor({"s", {1}, DType::f64, TensorRole::output, {}});
-      g.add_node(Op::read_sum, {a}, {s});
-      xpb::CompileOptions opts;
-      opts.threads = threads;
-      auto cpu = open("cpu")->compile(g, opts);
-      ASSERT_TRUE(cpu.outcome.passed());
-      cpu.exe->run(2);
-      EXPECT_EQ(read<double>(*cpu.exe, g, s)[0], static_cast<double>(n));
+TEST(CpuConformance, AWrongOutputIsCaughtByTheCaseRunner) {
+  // The comparison must be able to fail: ref against a device that computes triad as add.
+  auto ref = open_device("ref");
+  auto cases = xpb::conformance_cases(Op::triad);
+  auto& c = cases.front();
+  xpb::ConformanceCase wrong = c;
+  wrong.graph = xpb::Graph();
+  for (const auto& t : c.graph.tensors()) wrong.graph.add_tensor(t);
+  const auto& n = c.graph.nodes()[0];
+  wrong.graph.add_node(Op::add, n.inputs, n.outputs, n.attrs);
+  // Device runs `wrong`, ref runs `c`: give the runner a device whose compile swaps the graph.
+  struct Swap final : xpb::Device {
+    std::shared_ptr<xpb::Device> inner;
+    xpb::Graph graph;
+    const xpb::DeviceInfo& info() const override { return inner->info(); }
+    xpb::DeviceCaps caps() const override { return inner->caps(); }
+    xpb::ClockInfo clock() const override { return inner->clock(); }
+    xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner->alloc(t, o); }
+    void upload(xpb::Buffer& b, std::span<const std::byte> s, std::size_t o) override { inner->upload(b, s, o); }
+    void download(const xpb::Buffer& b, std::span<std::byte> d, std::size_t o) override { inner->download(b, d, o); }
+    bool can_bind(const xpb::Buffer& b) const override { return inner->can_bind(b); }
+    xpb::CompileResult compile(const xpb::Graph&, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
+      return inner->compile(graph, bound, o);
     }
-  }
-}
-
-TEST(CpuConformance, ChaseEndsWhereRefEnds) {
-  for (std::int64_t lines : {2, 97, 40000}) {  // 40000 lines of 64 B: beyond L2
-    for (std::int64_t chains : {1, 2, 3, 5, 8, 16, 20, 33}) {
-      if (chains > lines) continue;
-      xpb::Graph g;
-      auto ring = g.add_tensor({"ring", {lines, 8}, DType::u64, TensorRole::input, xpb::TensorInit::cycle(99)});
-      auto out = g.add_tensor({"out", {chains}, DType::u64, TensorRole::output, {}});
-      g.add_node(Op::chase, {ring}, {out}, {{"steps", std::int64_t{12345}}, {"chains", chains}});
-      auto ref = open("ref")->compile(g, {});
-      auto cpu = open("cpu")->compile(g, {});
-      ASSERT_TRUE(cpu.outcome.passed()) << cpu.outcome.reason;
-      // Chains go on from where the last run left them: 2 runs of 12345 steps here, 1 + 1 there.
-      ref.exe->run(2);
-      cpu.exe->run(1);
-      cpu.exe->run(1);
-      EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), read<std::uint64_t>(*ref.exe, g, out))
-          << lines << " lines, " << chains << " chains";
-      // The ring reads back in index form, identical to ref's.
-      EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, ring), read<std::uint64_t>(*ref.exe, g, ring));
-    }
-  }
+  } swap;
+  swap.inner = open_device("cpu");
+  swap.graph = wrong.graph;
+  const auto r = xpb::run_conformance_case(swap, *ref, c);
+  EXPECT_EQ(r.outcome.status, xpb::Status::failed);
+  EXPECT_NE(r.outcome.reason.find("against ref's"), std::string::npos) << r.outcome.reason;
 }
 
 TEST(CpuConformance, ChaseFollowsAWrittenRing) {
@@ -143,7 +97,7 @@ TEST(CpuConformance, ChaseFollowsAWrittenRing) {
   auto ring = g.add_tensor({"ring", {10, 1}, DType::u64, TensorRole::input, {}});
   auto out = g.add_tensor({"out", {2}, DType::u64, TensorRole::output, {}});
   g.add_node(Op::chase, {ring}, {out}, {{"steps", std::int64_t{3}}, {"chains", std::int64_t{2}}});
-  auto cpu = open("cpu")->compile(g, {});
+  auto cpu = open_device("cpu")->compile(g, xpb::CompileOptions{});
   ASSERT_TRUE(cpu.outcome.passed());
   std::vector<std::uint64_t> next(10);
   for (std::uint64_t i = 0; i < 10; ++i) next[i] = (i + 1) % 10;
@@ -158,47 +112,8 @@ TEST(CpuConformance, ChaseFollowsAWrittenRing) {
   EXPECT_EQ(read<std::uint64_t>(*cpu.exe, g, out), (std::vector<std::uint64_t>{2, 5}));
 }
 
-TEST(CpuConformance, PatternsFillAndVerifyAndFindInjectedFlips) {
-  const std::int64_t n = 1 << 20;  // 8 MiB: several pages per thread
-  for (const char* pattern : {"walking_ones", "walking_zeros", "checkerboard", "random", "address"}) {
-    for (bool invert : {false, true}) {
-      xpb::Graph g;
-      auto buf = g.add_tensor({"buf", {n}, DType::u64, TensorRole::state, {}});
-      const xpb::Attrs attrs{{"pattern", std::string(pattern)}, {"seed", std::int64_t{5}},
-                             {"invert", invert}, {"max_errors", std::int64_t{3}}};
-      g.add_node(Op::fill_pattern, {}, {buf}, attrs);
-      auto ref = open("ref")->compile(g, {});
-      auto cpu = open("cpu")->compile(g, {});
-      ref.exe->run(1);
-      cpu.exe->run(1);
-      auto words = read<std::uint64_t>(*cpu.exe, g, buf);
-      ASSERT_EQ(words, read<std::uint64_t>(*ref.exe, g, buf)) << pattern;
-
-      // Verify over the same words with four flips, two of them in the second thread's share.
-      xpb::Graph v;
-      auto vbuf = v.add_tensor({"buf", {n}, DType::u64, TensorRole::state, {}});
-      auto vcount = v.add_tensor({"n", {1}, DType::u64, TensorRole::output, {}});
-      auto vlist = v.add_tensor({"l", {3, 3}, DType::u64, TensorRole::output, {}});
-      v.add_node(Op::verify_pattern, {vbuf}, {vcount, vlist}, attrs);
-      auto check = open("cpu")->compile(v, {});
-      ASSERT_TRUE(check.outcome.passed());
-      const std::vector<std::size_t> flips{5, 70000, 600000, 1048575};
-      for (auto i : flips) words[i] ^= std::uint64_t{1} << (i % 64);
-      write(*check.exe, vbuf, words);
-      check.exe->run(1);
-      EXPECT_EQ(read<std::uint64_t>(*check.exe, v, vcount)[0], 4u) << pattern;
-      const auto l = read<std::uint64_t>(*check.exe, v, vlist);
-      for (std::size_t k = 0; k < 3; ++k) {
-        EXPECT_EQ(l[k * 3], flips[k]) << pattern;
-        EXPECT_EQ(l[k * 3 + 1] ^ l[k * 3 + 2], std::uint64_t{1} << (flips[k] % 64)) << pattern;
-        EXPECT_EQ(l[k * 3 + 2], words[flips[k]]);
-      }
-    }
-  }
-}
-
 TEST(CpuConformance, TooManyThreadsIsInvalidNotACrash) {
-  auto dev = open("cpu");
+  auto dev = open_device("cpu");
   xpb::Graph g;
   auto a = g.add_tensor({"a", {8}, DType::f64, TensorRole::output, {}});
   g.add_node(Op::write_fill, {}, {a}, {{"value", 1.0}});
@@ -206,11 +121,11 @@ TEST(CpuConformance, TooManyThreadsIsInvalidNotACrash) {
   opts.threads = dev->caps().max_threads + 1;
   auto r = dev->compile(g, opts);
   EXPECT_EQ(r.outcome.status, xpb::Status::invalid);
-  EXPECT_NE(r.outcome.reason.find("PUs available"), std::string::npos);
+  EXPECT_NE(r.outcome.reason.find("PUs available to this process"), std::string::npos) << r.outcome.reason;
 }
 
 TEST(CpuConformance, DescribeReportsThreadsTargetAndHugePages) {
-  auto dev = open("cpu");
+  auto dev = open_device("cpu");
   xpb::Graph g;
   auto a = g.add_tensor({"a", {std::int64_t{1} << 22}, DType::f64, TensorRole::output, {}});
   g.add_node(Op::write_fill, {}, {a}, {{"value", 1.0}});
@@ -225,6 +140,165 @@ TEST(CpuConformance, DescribeReportsThreadsTargetAndHugePages) {
   ASSERT_EQ(d["tensors"].size(), 1u);
   EXPECT_LE(d["tensors"][0]["huge_page_bytes"].get<std::uint64_t>(), std::uint64_t{32} << 20);
   EXPECT_TRUE(d["mlock"].contains("locked"));
+}
+
+// --- the device contract ---------------------------------------------------------------------
+
+TEST(CpuDevice, BuffersAreFilledOnTheDeviceAndCopiedBothWays) {
+  auto dev = open_device("cpu");
+  const xpb::TensorDesc t{"w", {4, 32}, DType::q8_0, TensorRole::weight, xpb::TensorInit::random(7, 1.0)};
+  auto a = dev->alloc(t, {});
+  ASSERT_TRUE(a.outcome.passed()) << a.outcome.reason;
+  ASSERT_EQ(a.buffer->bytes(), t.bytes());
+  std::vector<std::byte> got(t.bytes()), want(t.bytes());
+  dev->download(*a.buffer, got);
+  // The same synthetic values as ref makes for the same tensor.
+  auto ref = open_device("ref");
+  auto b = ref->alloc(t, {});
+  ref->download(*b.buffer, want);
+  EXPECT_EQ(got, want);
+  std::vector<std::byte> part(10, std::byte{0x5a});
+  dev->upload(*a.buffer, part, 20);
+  dev->download(*a.buffer, got);
+  EXPECT_EQ(got[20], std::byte{0x5a});
+  EXPECT_EQ(got[29], std::byte{0x5a});
+  EXPECT_THROW(dev->upload(*a.buffer, part, t.bytes() - 5), std::invalid_argument);
+}
+
+TEST(CpuDevice, ExecutablesBoundToOneBufferShareIt) {
+  // Two graphs over one weight: both read what the buffer holds, neither has a copy.
+  auto dev = open_device("cpu");
+  const xpb::TensorDesc wd{"w", {1, 4}, DType::f32, TensorRole::weight, xpb::TensorInit::filled(1.0)};
+  auto w = dev->alloc(wd, {});
+  ASSERT_TRUE(w.outcome.passed());
+  auto make = [&](double scale) {
+    xpb::Graph g;
+    auto x = g.add_tensor({"x", {1, 4}, DType::f32, TensorRole::input, xpb::TensorInit::filled(scale)});
+    auto wi = g.add_tensor(wd);
+    auto y = g.add_tensor({"y", {1, 1}, DType::f32, TensorRole::output, {}});
+    g.add_node(Op::matmul, {x, wi}, {y});
+    auto r = dev->compile(g, xpb::Bindings{{wi, w.buffer}}, xpb::CompileOptions{});
+    EXPECT_TRUE(r.outcome.passed()) << r.outcome.reason;
+    return std::make_pair(g, r.exe);
+  };
+  auto [g1, e1] = make(1.0);
+  auto [g2, e2] = make(2.0);
+  EXPECT_EQ(e1->buffer(1), w.buffer);
+  EXPECT_EQ(e2->buffer(1), w.buffer);
+  e1->run(1);
+  e2->run(1);
+  EXPECT_EQ(read<float>(*e1, g1, 2)[0], 4.0f);
+  EXPECT_EQ(read<float>(*e2, g2, 2)[0], 8.0f);
+  const std::vector<float> threes(4, 3.0f);
+  dev->upload(*w.buffer, {reinterpret_cast<const std::byte*>(threes.data()), 16});
+  e1->run(1);
+  e2->run(1);
+  EXPECT_EQ(read<float>(*e1, g1, 2)[0], 12.0f);
+  EXPECT_EQ(read<float>(*e2, g2, 2)[0], 24.0f);
+}
+
+TEST(CpuDevice, RefBindsTheCpusHostMemory) {
+  auto cpu = open_device("cpu");
+  auto ref = open_device("ref");
+  const xpb::TensorDesc t{"w", {8}, DType::f32, TensorRole::weight, xpb::TensorInit::filled(2.0)};
+  auto a = cpu->alloc(t, {});
+  EXPECT_TRUE(ref->can_bind(*a.buffer));
+  xpb::Graph g;
+  auto in = g.add_tensor(t);
+  auto sum = g.add_tensor({"s", {1}, DType::f64, TensorRole::output, {}});
+  g.add_node(Op::read_sum, {in}, {sum});
+  auto r = ref->compile(g, xpb::Bindings{{in, a.buffer}}, xpb::CompileOptions{});
+  ASSERT_TRUE(r.outcome.passed()) << r.outcome.reason;
+  r.exe->run(1);
+  EXPECT_EQ(read<double>(*r.exe, g, sum)[0], 16.0);
+}
+
+TEST(CpuDevice, ABindingOfTheWrongSizeOrAChaseRingIsRefusedWithTheTensorsName) {
+  auto cpu = open_device("cpu");
+  auto small = cpu->alloc({"s", {4}, DType::u64, TensorRole::input, {}}, {});
+  xpb::Graph g;
+  auto ring = g.add_tensor({"ring", {16, 1}, DType::u64, TensorRole::input, xpb::TensorInit::cycle(1)});
+  auto out = g.add_tensor({"out", {1}, DType::u64, TensorRole::output, {}});
+  g.add_node(Op::chase, {ring}, {out}, {{"steps", std::int64_t{4}}});
+  auto wrong = cpu->compile(g, xpb::Bindings{{ring, small.buffer}}, xpb::CompileOptions{});
+  EXPECT_EQ(wrong.outcome.status, xpb::Status::invalid);
+  EXPECT_NE(wrong.outcome.reason.find("tensor 'ring'"), std::string::npos) << wrong.outcome.reason;
+  auto right_size = cpu->alloc(g.tensor(ring), {});
+  auto bound_ring = cpu->compile(g, xpb::Bindings{{ring, right_size.buffer}}, xpb::CompileOptions{});
+  EXPECT_EQ(bound_ring.outcome.status, xpb::Status::unsupported);
+}
+
+TEST(CpuDevice, RunResultsSayTheClockAndTheWorkOfTheIterationsThatRan) {
+  auto dev = open_device("cpu");
+  EXPECT_EQ(dev->clock().kind, xpb::ClockKind::host);
+  EXPECT_GT(dev->clock().resolution_s, 0.0);
+  EXPECT_LT(dev->clock().resolution_s, 1e-3);
+  EXPECT_FALSE(dev->clock().deterministic);
+  xpb::Graph g;
+  auto a = g.add_tensor({"a", {1000}, DType::f64, TensorRole::input, xpb::TensorInit::filled(1.0)});
+  auto c = g.add_tensor({"c", {1000}, DType::f64, TensorRole::output, {}});
+  g.add_node(Op::copy, {a}, {c});
+  auto r = dev->compile(g, xpb::CompileOptions{});
+  const auto run = r.exe->run(5);
+  EXPECT_EQ(run.clock, xpb::ClockKind::host);
+  EXPECT_EQ(run.iterations, 5u);
+  EXPECT_DOUBLE_EQ(run.work.bytes_read, 5 * 8000.0);
+  EXPECT_DOUBLE_EQ(run.work.bytes_written, 5 * 8000.0);
+  EXPECT_EQ(run.energy_source, xpb::EnergySource::unavailable);
+  EXPECT_TRUE(run.error.empty());
+}
+
+TEST(CpuDevice, ATokenIdOutsideTheTableFailsTheRun) {
+  auto dev = open_device("cpu");
+  xpb::Graph g;
+  auto table = g.add_tensor({"t", {3, 32}, DType::q8_0, TensorRole::weight, xpb::TensorInit::random(1, 1.0)});
+  auto ids = g.add_tensor({"ids", {3}, DType::i32, TensorRole::input, xpb::TensorInit::values(std::vector<std::int32_t>{0, -1, 2})});
+  auto out = g.add_tensor({"out", {3, 32}, DType::f32, TensorRole::output, {}});
+  g.add_node(Op::embedding, {table, ids}, {out});
+  auto r = dev->compile(g, xpb::CompileOptions{});
+  ASSERT_TRUE(r.outcome.passed());
+  const auto run = r.exe->run(1);
+  EXPECT_NE(run.error.find("token id -1 at row 1"), std::string::npos) << run.error;
+}
+
+TEST(CpuDevice, ALongRunStopsSoonAfterCancelAndSaysItWasInterrupted) {
+  // A pattern pass over 512 MiB takes about a second; cancel lands 20 ms in.
+  auto dev = open_device("cpu");
+  xpb::Graph g;
+  auto buf = g.add_tensor({"buf", {std::int64_t{64} << 20}, DType::u64, TensorRole::state, {}});
+  for (int i = 0; i < 4; ++i)
+    g.add_node(Op::fill_pattern, {}, {buf}, {{"pattern", std::string("random")}, {"seed", std::int64_t{i}}});
+  auto r = dev->compile(g, xpb::CompileOptions{});
+  ASSERT_TRUE(r.outcome.passed()) << r.outcome.reason;
+  std::atomic<bool> cancel{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cancel.store(true);
+  });
+  const auto run = r.exe->run(xpb::RunArgs{100, {}, &cancel});
+  stopper.join();
+  EXPECT_TRUE(run.interrupted);
+  EXPECT_LT(run.iterations, 100u);
+}
+
+TEST(CpuDevice, TakesNoDeviceOptions) {
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("cpu");
+  const auto r = driver->open(driver->enumerate().devices.at(0), {{"threads", "4"}});
+  EXPECT_EQ(r.outcome.status, xpb::Status::invalid);
+  EXPECT_NE(r.outcome.reason.find("'threads' is not known to driver cpu"), std::string::npos) << r.outcome.reason;
+}
+
+TEST(CpuDevice, ADeviceKeepsItsDriverAlive) {
+  std::weak_ptr<xpb::Driver> weak;
+  std::shared_ptr<xpb::Device> device;
+  {
+    std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("cpu");
+    weak = driver;
+    device = driver->open(driver->enumerate().devices.at(0), {}).device;
+  }
+  EXPECT_FALSE(weak.expired());
+  device.reset();
+  EXPECT_TRUE(weak.expired());
 }
 
 }  // namespace

@@ -631,9 +631,12 @@ TEST_F(GgufTest, TensorDataPlacement) {
   expect_error(tensors_file({{"w", {4}, 0, 64}}, 64), {"data [offset 64, 16 bytes] runs past the end"});
   expect_error(tensors_file({{"w", {4}, 0, 0}, {"w", {4}, 0, 32}}, 64),
                {"tensor 'w': duplicate tensor name (tensor info 0 has it too)"});
-  // Any order and overlap are accepted: each tensor is checked against the file on its own.
-  const auto f = File::open(write_bytes(tensors_file({{"b", {8}, 0, 32}, {"a", {16}, 0, 0}}, 64), "ok.gguf"));
-  EXPECT_EQ(f.tensor("a")->data + 32, f.tensor("b")->data);
+  // Tensors may come in any order, but no two may share a byte: overlapping tensors would be
+  // weights that are not what their names say.
+  expect_error(tensors_file({{"b", {8}, 0, 32}, {"a", {16}, 0, 0}}, 64),
+               {"the data of tensor 'a' [offset 0, 64 bytes] overlaps tensor 'b' at offset 32"});
+  const auto f = File::open(write_bytes(tensors_file({{"b", {8}, 0, 64}, {"a", {16}, 0, 0}}, 96), "ok.gguf"));
+  EXPECT_EQ(f.tensor("a")->data + 64, f.tensor("b")->data);
   EXPECT_EQ(f.tensors()[0].name, "b");
   // The data section ends exactly at the end of the file: the last tensor need not be padded.
   EXPECT_NO_THROW(File::open(write_bytes(tensors_file({{"w", {3}, 0, 0}}, 12), "exact.gguf")));

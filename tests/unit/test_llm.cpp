@@ -8,11 +8,13 @@
 #include <optional>
 #include <set>
 
-#include "suites/llm/conformance.hpp"
-#include "suites/llm/llama_engine.hpp"
-#include "suites/llm/llm_common.hpp"
-#include "xpubench/error.hpp"
+#include "conformance.hpp"
 #include "gguf.hpp"
+#include "llama_engine.hpp"
+#include "llm_common.hpp"
+#include "model_weights.hpp"
+#include "test_devices.hpp"
+#include "xpubench/error.hpp"
 #include "xpubench/model_export.hpp"
 #include "xpubench/quant.hpp"
 #include "xpubench/registry.hpp"
@@ -20,10 +22,19 @@
 namespace {
 
 using xpb::DType;
+using xpb::test::open_device;
 
-std::unique_ptr<xpb::Device> open_device(const std::string& driver) {
-  auto d = xpb::DriverRegistry::instance().create(driver);
-  return d->open(d->enumerate().at(0));
+// The model's weights on `device` and an engine over them.
+std::shared_ptr<xpb::llm::ModelWeights> load(xpb::Device& device, const xpb::llm::ModelChoice& m) {
+  auto [outcome, w] = xpb::llm::ModelWeights::load(device, m.config, m.source, {});
+  EXPECT_TRUE(w) << outcome.reason;
+  return w;
+}
+std::unique_ptr<xpb::llm::LlamaEngine> engine(xpb::Device& device, const xpb::llm::ModelChoice& m,
+                                              const xpb::llm::GraphShape& shape) {
+  auto [outcome, e] = xpb::llm::LlamaEngine::create(device, load(device, m), shape, {});
+  EXPECT_TRUE(e) << outcome.reason;
+  return std::move(e);
 }
 
 xpb::SystemInfo two_pus() {
@@ -34,7 +45,7 @@ xpb::SystemInfo two_pus() {
 }
 
 xpb::llm::ModelChoice preset_model(const std::string& name, DType t) {
-  return xpb::llm::resolve_model({{"model", name}, {"dtype", std::string(xpb::name(t))}, {"seed", 1}});
+  return xpb::llm::resolve_model({{"model", name}, {"dtype", std::string(xpb::name(t))}, {"weight_seed", 1}});
 }
 
 TEST(Quant, HalfConversionsRoundTripEveryValue) {
@@ -110,10 +121,11 @@ TEST(LlmConformance, CpuMatchesRefOnTinyModels) {
   const auto system = two_pus();
   for (const char* model : {"tiny", "tiny-tied"}) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) {
-      xpb::RunContext ctx{*cpu, system, xpb::RunPolicy{}, nullptr, nullptr, ref.get()};
-      const auto c = xpb::llm::check_against_ref(ctx, preset_model(model, t), 2, 8, 32);
+      xpb::RunContext ctx{*cpu, system, xpb::RunPolicy{}, nullptr, nullptr, ref.get(), nullptr};
+      const auto c = xpb::llm::check_against_ref(ctx, load(*cpu, preset_model(model, t)), 2, 8, 32, 1);
       EXPECT_EQ(c["status"], "passed") << model << " " << xpb::name(t) << ": " << c.dump();
       EXPECT_EQ(c["steps"], 33);
+      EXPECT_EQ(c["weights"], "ref bound the device's weights: one copy of the model");
       if (t == DType::f32) {
         EXPECT_EQ(c["token_agreement"], 1.0);
         EXPECT_LT(c["rms_logit_error"].get<double>(), 1e-5) << model;
@@ -130,8 +142,8 @@ TEST(LlmEngine, ChunkedPromptEqualsTokenByToken) {
   xpb::llm::GraphShape shape;
   shape.max_rows = 8;
   shape.context = 16;
-  auto [o1, chunked] = xpb::llm::LlamaEngine::create(*cpu, m.config, m.source, shape, {});
-  auto [o2, single] = xpb::llm::LlamaEngine::create(*cpu, m.config, m.source, shape, {});
+  auto chunked = engine(*cpu, m, shape);
+  auto single = engine(*cpu, m, shape);
   ASSERT_TRUE(chunked && single);
   const auto tokens = xpb::llm::prompt_tokens(5, 8, m.config.vocab);
   xpb::llm::StepInput in{tokens, {0, 1, 2, 3, 4, 5, 6, 7}, std::vector<std::int32_t>(8, 0), {7}};
@@ -150,8 +162,8 @@ TEST(LlmModel, SyntheticWeightsGiveVariedGreedyTokens) {
     const auto m = preset_model(model, DType::q8_0);
     xpb::llm::GraphShape shape;
     shape.context = 80;
-    auto [o, e] = xpb::llm::LlamaEngine::create(*cpu, m.config, m.source, shape, {});
-    ASSERT_TRUE(e) << o.reason;
+    auto e = engine(*cpu, m, shape);
+    ASSERT_TRUE(e);
     std::set<std::int32_t> seen;
     std::int32_t tok = 5;
     for (int pos = 0; pos < 64; ++pos) {
@@ -185,9 +197,12 @@ TEST(LlmGguf, ExportedPresetRunsTheSameTokens) {
   auto cpu = open_device("cpu");
   xpb::llm::GraphShape shape;
   shape.context = 40;
-  auto [o1, a] = xpb::llm::LlamaEngine::create(*cpu, from_file.config, from_file.source, shape, {});
-  auto [o2, b] = xpb::llm::LlamaEngine::create(*cpu, preset.config, preset.source, shape, {});
+  auto a = engine(*cpu, from_file, shape);
+  auto b = engine(*cpu, preset, shape);
   ASSERT_TRUE(a && b);
+  // The same model at the same weight format: the same identity.
+  EXPECT_EQ(a->graph().graph.identity().fingerprint, b->graph().graph.identity().fingerprint);
+  EXPECT_EQ(a->graph().graph.identity().weight_format, "q4_0");
   std::int32_t ta = 9, tb = 9;
   for (int pos = 0; pos < 32; ++pos) {
     a->step({{ta}, {pos}, {0}, {0}});
@@ -237,25 +252,24 @@ TEST(LlmGguf, FilesThatAreNotLlamaModelsAreRefusedByName) {
 // copy made for fewer rows.
 TEST(LlmEngine, RoundedActivationsFollowTheLiveRows) {
   xpb::Graph g;
-  auto rows = g.add_tensor({"rows", {1}, DType::i32, xpb::TensorRole::input, xpb::TensorInit::filled(1)});
+  const auto rows = g.add_dim("rows", 4);
   xpb::TensorDesc xd{"x", {4, 64}, DType::f32, xpb::TensorRole::input, xpb::TensorInit::random(3, 1.0)};
-  xd.live_rows = rows;
+  xd.rows_dim = rows;
   auto x = g.add_tensor(xd);
   auto w = g.add_tensor({"w", {8, 64}, DType::q8_0, xpb::TensorRole::weight, xpb::TensorInit::random(4, 0.5)});
   xpb::TensorDesc yd{"y", {4, 8}, DType::f32, xpb::TensorRole::output, {}};
-  yd.live_rows = rows;
+  yd.rows_dim = rows;
   auto y = g.add_tensor(yd);
   g.add_node(xpb::Op::matmul, {x, w}, {y});
   auto cpu = open_device("cpu");
   auto ref = open_device("ref");
-  auto c = cpu->compile(g, {}).exe;
-  auto r = ref->compile(g, {}).exe;
+  auto c = cpu->compile(g, xpb::CompileOptions{}).exe;
+  auto r = ref->compile(g, xpb::CompileOptions{}).exe;
   ASSERT_TRUE(c && r);
+  const std::vector<std::int64_t> one{1}, four{4};
   for (auto* e : {c.get(), r.get()}) {
-    e->run(1);  // one live row
-    const std::int32_t four = 4;
-    e->write(rows, {reinterpret_cast<const std::byte*>(&four), 4});
-    e->run(1);  // four, x unchanged
+    e->run(xpb::RunArgs{1, one, nullptr});   // one live row
+    e->run(xpb::RunArgs{1, four, nullptr});  // four, x unchanged
   }
   std::vector<float> yc(32), yr(32);
   c->read(y, {reinterpret_cast<std::byte*>(yc.data()), 128});
@@ -304,6 +318,85 @@ TEST(LlmGguf, UnusedTensorsAreIgnoredAndBadMetadataIsRefused) {
   }
 }
 
+// A copy of `base` with metadata key `key` set to `value` (or removed when absent).
+std::string with_key(const std::string& base, const std::string& out, const std::string& key,
+                     std::optional<xpb::gguf::Value> value) {
+  auto f = xpb::gguf::File::open(base);
+  xpb::gguf::Writer w;
+  for (const auto& [k, v] : f.metadata())
+    if (k != key) w.set(k, v);
+  if (value) w.set(key, *value);
+  for (const auto& t : f.tensors())
+    w.add_tensor(t.name, t.shape, t.dtype, [&t](std::span<std::byte> o) { std::memcpy(o.data(), t.data, t.bytes); });
+  w.write(out);
+  return out;
+}
+
+std::string model_error(const std::string& path) {
+  try {
+    xpb::llm::resolve_model({{"model", path}});
+  } catch (const xpb::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(LlmGguf, RopeScalingIsAppliedOrRefusedNeverIgnored) {
+  using xpb::gguf::Value;
+  const std::string dir = ::testing::TempDir();
+  const std::string base = dir + "/tied.gguf";  // tiny-tied: no scaling of its own
+  xpb::export_model("tiny-tied", "f32", 1, base);
+  EXPECT_EQ(xpb::llm::resolve_model({{"model", base}}).config.rope_scaling_applied, "none");
+
+  const auto linear = with_key(with_key(base, dir + "/l1.gguf", "llama.rope.scaling.type", Value::string("linear")),
+                               dir + "/linear.gguf", "llama.rope.scaling.factor", Value::f32(4.0f));
+  const auto m = xpb::llm::resolve_model({{"model", linear}});
+  EXPECT_DOUBLE_EQ(m.config.rope_linear_factor, 4.0);
+  EXPECT_NE(m.config.rope_scaling_applied.find("linear, factor 4"), std::string::npos) << m.config.rope_scaling_applied;
+  for (float f : xpb::llm::rope_factors(m.config)) EXPECT_FLOAT_EQ(f, 4.0f);
+  // Applied, not ignored: the same prompt gives other logits than without the scaling.
+  auto cpu = open_device("cpu");
+  xpb::llm::GraphShape shape;
+  shape.context = 64;
+  shape.max_rows = 3;
+  auto scaled = engine(*cpu, m, shape);
+  auto plain = engine(*cpu, xpb::llm::resolve_model({{"model", base}}), shape);
+  const xpb::llm::StepInput prompt{{7, 8, 9}, {0, 1, 2}, {0, 0, 0}, {2}};
+  scaled->step(prompt);
+  plain->step(prompt);
+  EXPECT_NE(scaled->logits(), plain->logits());
+
+  const auto old = with_key(base, dir + "/old.gguf", "llama.rope.scale_linear", Value::f32(2.0f));
+  EXPECT_DOUBLE_EQ(xpb::llm::resolve_model({{"model", old}}).config.rope_linear_factor, 2.0);
+
+  const auto yarn = with_key(base, dir + "/yarn.gguf", "llama.rope.scaling.type", Value::string("yarn"));
+  EXPECT_NE(model_error(yarn).find("llama.rope.scaling.type is 'yarn'"), std::string::npos) << model_error(yarn);
+  EXPECT_NE(model_error(yarn).find(yarn), std::string::npos);
+  const auto no_factor = with_key(base, dir + "/nofactor.gguf", "llama.rope.scaling.type", Value::string("linear"));
+  EXPECT_NE(model_error(no_factor).find("llama.rope.scaling.factor is missing"), std::string::npos) << model_error(no_factor);
+
+  // A file with llama3 frequency factors says it applies them.
+  const std::string tiny = dir + "/tiny-freqs.gguf";
+  xpb::export_model("tiny", "f32", 1, tiny);
+  EXPECT_NE(xpb::llm::resolve_model({{"model", tiny}}).config.rope_scaling_applied.find("rope_freqs.weight"),
+            std::string::npos);
+}
+
+TEST(LlmGguf, TheVocabularyAndEveryTokenIdItNamesMustFitTheTable) {
+  using xpb::gguf::Value;
+  const std::string dir = ::testing::TempDir();
+  const std::string base = dir + "/vocab.gguf";
+  xpb::export_model("tiny", "q8_0", 1, base);  // vocab 256
+  const auto size = with_key(base, dir + "/vsize.gguf", "llama.vocab_size", Value::u32(300));
+  EXPECT_NE(model_error(size).find("llama.vocab_size is 300 but 'token_embd.weight' has 256 rows"), std::string::npos)
+      << model_error(size);
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"}) {
+    const auto bad = with_key(base, dir + "/ids.gguf", key, Value::u32(256));
+    EXPECT_NE(model_error(bad).find(std::string(key) + " is 256, outside the vocabulary of 256 tokens"), std::string::npos)
+        << model_error(bad);
+  }
+}
+
 // Decode reads an untied embedding table only at the looked-up rows.
 TEST(LlmModel, DecodeBytesCountEmbeddingRowsOnly) {
   const auto m = preset_model("tiny", DType::q8_0);
@@ -316,47 +409,136 @@ TEST(LlmModel, DecodeBytesCountEmbeddingRowsOnly) {
   EXPECT_EQ(gt.decode_weight_bytes(2), gt.weight_bytes);  // the table is the output head too
 }
 
-TEST(LlmWorkloads, BenchAndServingRunEndToEnd) {
-  auto cpu = open_device("cpu");
-  auto ref = open_device("ref");
+// Runs one benchmark of `workload` on `device` through the harness's template, with `params`
+// over the defaults.
+xpb::BenchmarkRecord run_one(const std::string& workload, nlohmann::json params, xpb::Device& device, xpb::Device* ref,
+                             const xpb::RunPolicy& policy) {
+  auto w = xpb::WorkloadRegistry::instance().create(workload);
+  auto p = nlohmann::json::object();
+  for (const auto& spec : w->params()) p[spec.name] = spec.default_value;
+  p.update(params);
+  const auto points = w->expand(p, two_pus());
+  EXPECT_EQ(points.size(), 1u);
   const auto system = two_pus();
+  xpb::RunContext ctx{device, system, policy, nullptr, nullptr, ref, nullptr};
+  return xpb::run_benchmark(*w, points.at(0), ctx);
+}
+
+xpb::RunPolicy two_samples() {
   xpb::RunPolicy policy;
   policy.warmup_seconds = 0;
   policy.min_seconds = 0;
   policy.min_samples = 2;
   policy.max_samples = 2;
   policy.min_sample_seconds = 0;
+  return policy;
+}
+
+TEST(LlmWorkloads, BenchAndServingRunEndToEnd) {
+  auto cpu = open_device("cpu");
+  auto ref = open_device("ref");
   for (const char* test : {"pp", "tg", "pg"}) {
-    auto w = xpb::WorkloadRegistry::instance().create("llm.bench");
-    auto p = nlohmann::json::object();
-    for (const auto& spec : w->params()) p[spec.name] = spec.default_value;
-    p.update({{"model", "tiny"}, {"test", test}, {"n_prompt", 12}, {"n_gen", 6}, {"depth", 5}, {"ubatch", 5},
-              {"sequences", 2}, {"roofline", 10.0}, {"threads", 2}});
-    const auto points = w->expand(p, system);
-    ASSERT_EQ(points.size(), 1u);
-    xpb::RunContext ctx{*cpu, system, policy, nullptr, nullptr, ref.get()};
-    const auto r = w->run(points[0], ctx);
+    const auto r = run_one("llm.bench",
+                           {{"model", "tiny"}, {"test", test}, {"n_prompt", 12}, {"n_gen", 6}, {"depth", 5}, {"ubatch", 5},
+                            {"sequences", 2}, {"roofline", 10.0}, {"threads", 2}},
+                           *cpu, ref.get(), two_samples());
     EXPECT_EQ(r.outcome.status, xpb::Status::passed) << test << ": " << r.outcome.reason;
     EXPECT_EQ(r.conformance["status"], "passed") << r.conformance.dump();
     ASSERT_FALSE(r.metrics.empty());
     EXPECT_EQ(r.metrics[0].name, "tokens_per_second");
     EXPECT_EQ(r.metrics[0].samples.size(), 2u);
-    EXPECT_GT(r.metrics[0].stats.median, 0);
-    if (std::string(test) == "tg") {
-      EXPECT_EQ(r.metrics.back().name, "roofline_fraction");
-    }
+    EXPECT_GT(*r.metrics[0].stats.median, 0);
+    EXPECT_TRUE(r.valid) << r.invalid_reason;
+    EXPECT_EQ(r.details["memory"]["weight_copies"], 1);
+    EXPECT_GT(r.timing["work_per_iteration"]["flops"].get<double>(), 0);
+    if (std::string(test) == "tg") EXPECT_EQ(r.metrics.back().name, "roofline_fraction");
   }
-  auto s = xpb::WorkloadRegistry::instance().create("llm.serving");
-  auto p = nlohmann::json::object();
-  for (const auto& spec : s->params()) p[spec.name] = spec.default_value;
-  p.update({{"model", "tiny"}, {"requests", 6}, {"rate", 50.0}, {"input_tokens", 20}, {"output_tokens", 5},
-            {"concurrency", 3}, {"max_batch_tokens", 16}, {"threads", 2}});
-  xpb::RunContext ctx{*cpu, system, policy, nullptr, nullptr, ref.get()};
-  const auto r = s->run(s->expand(p, system)[0], ctx);
+  const auto r = run_one("llm.serving",
+                         {{"model", "tiny"}, {"requests", 6}, {"rate", 50.0}, {"input_tokens", 20}, {"output_tokens", 5},
+                          {"concurrency", 3}, {"max_batch_tokens", 16}, {"threads", 2}},
+                         *cpu, ref.get(), two_samples());
   EXPECT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
   EXPECT_EQ(r.details["scenario"]["completed"], 6);
   EXPECT_EQ(r.metrics[0].name, "ttft");
   EXPECT_EQ(r.metrics[0].samples.size(), 6u);
+  std::set<std::string> names;
+  for (const auto& m : r.metrics) {
+    names.insert(m.name);
+    EXPECT_EQ(m.source, xpb::Source::measured) << m.name;
+  }
+  EXPECT_TRUE(names.count("queue_time"));
+  EXPECT_NE(r.details["scenario"]["definitions"].get<std::string>().find("from the send"), std::string::npos);
+}
+
+TEST(LlmWorkloads, OneOutputTokenGivesTpotNoValueNotZero) {
+  auto cpu = open_device("cpu");
+  const auto r = run_one("llm.serving",
+                         {{"model", "tiny"}, {"requests", 3}, {"input_tokens", 8}, {"output_tokens", 1},
+                          {"concurrency", 3}, {"threads", 1}},
+                         *cpu, nullptr, two_samples());
+  ASSERT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
+  for (const auto& m : r.metrics)
+    if (m.name == "tpot" || m.name == "itl") {
+      EXPECT_TRUE(m.samples.empty()) << m.name;
+      EXPECT_FALSE(m.stats.median) << m.name;  // null, shown "-", passes no gate
+      EXPECT_TRUE(m.to_json()["stats"]["median"].is_null());
+    }
+}
+
+TEST(LlmWorkloads, DepthPastTheTrainedContextIsNoted) {
+  auto cpu = open_device("cpu");
+  // tiny was trained for 256 positions.
+  const auto r = run_one("llm.bench", {{"model", "tiny"}, {"test", "tg"}, {"n_gen", 4}, {"depth", 300}, {"check", "off"},
+                                       {"roofline", "off"}, {"threads", 1}},
+                         *cpu, nullptr, two_samples());
+  ASSERT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
+  EXPECT_EQ(r.details["model"]["context"], 256);
+  EXPECT_NE(r.details["context_note"].get<std::string>().find("past the 256 positions"), std::string::npos);
+  const auto inside = run_one("llm.bench", {{"model", "tiny"}, {"test", "tg"}, {"n_gen", 4}, {"check", "off"},
+                                            {"roofline", "off"}, {"threads", 1}},
+                              *cpu, nullptr, two_samples());
+  EXPECT_FALSE(inside.details.contains("context_note"));
+}
+
+TEST(LlmEngine, ATokenOutsideTheVocabularyIsAnErrorNeverAZeroRow) {
+  auto cpu = open_device("cpu");
+  const auto m = preset_model("tiny", DType::q8_0);
+  xpb::llm::GraphShape shape;
+  shape.context = 8;
+  auto e = engine(*cpu, m, shape);
+  EXPECT_THROW(e->step({{static_cast<std::int32_t>(m.config.vocab)}, {0}, {0}, {0}}), std::invalid_argument);
+  EXPECT_THROW(e->step({{-1}, {0}, {0}, {0}}), std::invalid_argument);
+  EXPECT_THROW(e->step({{5}, {8}, {0}, {0}}), std::invalid_argument);  // past the cache
+  EXPECT_TRUE(e->step({{5}, {0}, {0}, {0}}).error.empty());
+}
+
+TEST(LlmModel, PromptTokensAreRowsOfTheTableForAnyVocabulary) {
+  for (std::int64_t vocab : {1, 2, 3, 4, 5, 300}) {
+    for (auto t : xpb::llm::prompt_tokens(7, 200, vocab)) {
+      EXPECT_GE(t, 0) << vocab;
+      EXPECT_LT(t, vocab) << vocab;
+    }
+  }
+  std::set<std::int32_t> seen;
+  for (auto t : xpb::llm::prompt_tokens(7, 200, 300)) seen.insert(t);
+  EXPECT_GT(seen.size(), 100u);
+  EXPECT_GE(*seen.begin(), 3);  // clear of the usual control tokens when there is room
+}
+
+TEST(LlmModel, TheConformanceTwinAndTheEngineShareOneCopyOfTheWeights) {
+  auto cpu = open_device("cpu");
+  const auto m = preset_model("tiny", DType::q8_0);
+  auto weights = load(*cpu, m);
+  xpb::llm::GraphShape a, b;
+  b.max_rows = 8;
+  b.kv_dtype = DType::f32;
+  auto [o1, e1] = xpb::llm::LlamaEngine::create(*cpu, weights, a, {});
+  auto [o2, e2] = xpb::llm::LlamaEngine::create(*cpu, weights, b, {});
+  ASSERT_TRUE(e1 && e2);
+  const auto id1 = e1->graph().weights.at("blk.0.attn_q.weight");
+  const auto id2 = e2->graph().weights.at("blk.0.attn_q.weight");
+  EXPECT_EQ(e1->executable().buffer(id1), e2->executable().buffer(id2));
+  EXPECT_EQ(e1->executable().buffer(id1), weights->bindings(e1->graph()).at(id1));
 }
 
 TEST(LlmWorkloads, BadParametersAreInputErrors) {

@@ -2,9 +2,12 @@
 // validation and error reporting, without depending on the machine's speed.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "drivers/ref/ref_ops.hpp"
+#include "test_devices.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
@@ -34,12 +37,9 @@ xpb::RunPolicy tiny_policy() {
 }
 
 struct Harness {
-  std::unique_ptr<xpb::Device> ref;
+  std::shared_ptr<xpb::Device> ref = xpb::test::open_device("ref");
   xpb::SystemInfo system = tiny_system();
-  Harness() {
-    auto d = xpb::DriverRegistry::instance().create("ref");
-    ref = d->open(d->enumerate().at(0));
-  }
+  const std::atomic<bool>* cancel = nullptr;
   std::vector<xpb::BenchmarkRecord> run(const std::string& workload, nlohmann::json params, xpb::Device* device = nullptr) {
     auto w = xpb::WorkloadRegistry::instance().create(workload);
     EXPECT_NE(w, nullptr) << workload;
@@ -48,8 +48,9 @@ struct Harness {
     if (params.is_object()) full.update(params);
     std::vector<xpb::BenchmarkRecord> out;
     for (const auto& point : w->expand(full, system)) {
-      xpb::RunContext ctx{device ? *device : *ref, system, tiny_policy(), nullptr, nullptr, ref.get()};
-      out.push_back(w->run(point, ctx));
+      xpb::RunContext ctx{device ? *device : *ref, system, tiny_policy(), nullptr, cancel, ref.get(), nullptr};
+      auto fresh = xpb::WorkloadRegistry::instance().create(workload);  // one workload object per benchmark
+      out.push_back(xpb::run_benchmark(*fresh, point, ctx));
     }
     return out;
   }
@@ -66,8 +67,41 @@ TEST(MemoryWorkloads, BandwidthValidatesEveryKernel) {
     ASSERT_EQ(r.metrics.size(), 1u);
     EXPECT_EQ(r.metrics[0].unit, "GB/s");
     EXPECT_EQ(r.metrics[0].samples.size(), 3u);
-    EXPECT_GT(r.metrics[0].stats.median, 0.0);
+    EXPECT_GT(*r.metrics[0].stats.median, 0.0);
+    EXPECT_EQ(r.metrics[0].source, xpb::Source::measured);
+    EXPECT_TRUE(r.valid) << r.invalid_reason;
   }
+}
+
+TEST(MemoryWorkloads, AWorkingSetThatFitsInACacheIsNotCalledMemoryBandwidth) {
+  Harness h;
+  auto r = h.run("memory.bandwidth", {{"kernel", "copy"}, {"threads", 1}, {"array_bytes", "16KiB"}});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].details["working_set"]["fits_in"], "L1");  // two arrays of 16 KiB in a 32 KiB L1
+  EXPECT_NE(r[0].metrics[0].note.find("below 4x the last-level cache"), std::string::npos) << r[0].metrics[0].note;
+  auto beyond = h.run("memory.bandwidth", {{"kernel", "copy"}, {"threads", 1}, {"array_bytes", "16MiB"}});
+  EXPECT_EQ(beyond[0].details["working_set"]["fits_in"], "memory");
+  EXPECT_EQ(beyond[0].metrics[0].note.find("below 4x"), std::string::npos);
+}
+
+TEST(MemoryWorkloads, ValuesThatCanOnlyBeWrongAreRefusedWhilePlanning) {
+  Harness h;
+  auto expand_error = [&](const std::string& workload, nlohmann::json params) -> std::string {
+    auto w = xpb::WorkloadRegistry::instance().create(workload);
+    auto full = nlohmann::json::object();
+    for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
+    full.update(params);
+    try {
+      w->expand(full, h.system);
+    } catch (const xpb::InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(expand_error("memory.latency", {{"size", 64}}).find("at least two lines per chain"), std::string::npos);
+  EXPECT_NE(expand_error("memory.bandwidth", {{"array_bytes", 4}}).find("less than one f64 element"), std::string::npos);
+  EXPECT_NE(expand_error("memory.sweep", {{"size", 100}}).find("at least 128 bytes"), std::string::npos);
+  EXPECT_NE(expand_error("memory.capacity", {{"bytes", 100}}).find("at least 4 KiB"), std::string::npos);
 }
 
 TEST(MemoryWorkloads, BandwidthExpandsThreadScalingAndDropsNontemporalRead) {
@@ -130,7 +164,7 @@ TEST(MemoryWorkloads, LatencyReportsNsPerLoadAndBandwidthPerChain) {
   const auto& r = records[0];
   EXPECT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
   EXPECT_EQ(r.metrics[0].name, "latency");
-  EXPECT_GT(r.metrics[0].stats.median, 0.0);
+  EXPECT_GT(*r.metrics[0].stats.median, 0.0);
   // The ref device is also the reference: no self-comparison is claimed.
   EXPECT_EQ(r.conformance["status"], "skipped");
 }
@@ -158,49 +192,62 @@ TEST(MemoryWorkloads, CapacityRespectsAvailableMemory) {
 }
 
 // Memory with one bit stuck at 1: word 1000, bit 5. Runs the graph with the reference ops and
-// forces the fault after every write of the buffer.
+// forces the fault after every write of the buffer. Its clock is `clock`.
 class StuckBitExecutable final : public xpb::Executable {
  public:
-  explicit StuckBitExecutable(const xpb::Graph& g) : g_(g) {
+  StuckBitExecutable(const xpb::Graph& g, xpb::ClockKind clock) : g_(g), clock_(clock) {
     for (const auto& t : g_.tensors()) {
       mem_.emplace_back((t.bytes() + 7) / 8);
-      store_.emplace_back(reinterpret_cast<std::byte*>(mem_.back().data()), t.bytes());
+      store_.views.emplace_back(reinterpret_cast<std::byte*>(mem_.back().data()), t.bytes());
     }
   }
-  xpb::Timing run(std::uint64_t iterations) override {
-    for (std::uint64_t i = 0; i < iterations; ++i)
+  xpb::RunResult run(const xpb::RunArgs& a) override {
+    for (std::uint64_t i = 0; i < a.iterations; ++i)
       for (const auto& node : g_.nodes()) {
         xpb::ref::run_node(g_, node, store_);
         if (node.op == xpb::Op::fill_pattern) mem_[node.outputs[0]][1000] |= 1u << 5;
       }
-    return {1e-3, xpb::ClockKind::host};
+    xpb::RunResult r;
+    r.seconds = 1e-3 * static_cast<double>(a.iterations);
+    r.clock = clock_;
+    r.iterations = a.iterations;
+    return r;
   }
   void read(xpb::TensorId id, std::span<std::byte> dst) const override {
     std::memcpy(dst.data(), store_[id].data(), dst.size());
   }
   void write(xpb::TensorId, std::span<const std::byte>) override {}
+  std::shared_ptr<xpb::Buffer> buffer(xpb::TensorId) const override { return nullptr; }
 
  private:
   xpb::Graph g_;
+  xpb::ClockKind clock_;
   std::vector<std::vector<std::uint64_t>> mem_;
   xpb::ref::TensorStore store_;
 };
 
 class StuckBitDevice final : public xpb::Device {
  public:
-  StuckBitDevice() { info_.driver = "stuck"; }
+  explicit StuckBitDevice(xpb::ClockKind clock = xpb::ClockKind::host) : clock_(clock) { info_.driver = "stuck"; }
   const xpb::DeviceInfo& info() const override { return info_; }
   xpb::DeviceCaps caps() const override {
     xpb::DeviceCaps c;
     c.max_threads = 2;
     return c;
   }
-  xpb::ClockKind clock() const override { return xpb::ClockKind::host; }
-  xpb::CompileResult compile(const xpb::Graph& g, const xpb::CompileOptions&) override {
-    return {xpb::Outcome::ok(), std::make_unique<StuckBitExecutable>(g)};
+  xpb::ClockInfo clock() const override { return {clock_, 1e-9, false}; }
+  xpb::AllocResult alloc(const xpb::TensorDesc&, const xpb::CompileOptions&) override {
+    return {xpb::Outcome::with(xpb::Status::unsupported, "no buffers"), nullptr};
+  }
+  void upload(xpb::Buffer&, std::span<const std::byte>, std::size_t) override {}
+  void download(const xpb::Buffer&, std::span<std::byte>, std::size_t) override {}
+  bool can_bind(const xpb::Buffer&) const override { return false; }
+  xpb::CompileResult compile(const xpb::Graph& g, const xpb::Bindings&, const xpb::CompileOptions&) override {
+    return {xpb::Outcome::ok(), std::make_shared<StuckBitExecutable>(g, clock_)};
   }
 
  private:
+  xpb::ClockKind clock_;
   xpb::DeviceInfo info_;
 };
 
@@ -223,6 +270,33 @@ TEST(MemoryWorkloads, CapacityReportsEveryErrorWithOffsetAndBit) {
   }
   EXPECT_EQ(r.details["errors"][0]["pattern"], "checkerboard");
   EXPECT_EQ(r.details["errors"][1]["pattern"], "walking_zeros");
+  EXPECT_EQ(r.metrics[1].name, "errors");
+  EXPECT_EQ(r.metrics[1].source, xpb::Source::measured);
+}
+
+TEST(MemoryWorkloads, ErrorCountsOnASimulatedDeviceAreSimulated) {
+  Harness h;
+  StuckBitDevice simulated(xpb::ClockKind::simulated);
+  auto records = h.run("memory.capacity", {{"bytes", "64KiB"}, {"patterns", "checkerboard"}}, &simulated);
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_EQ(records[0].metrics.size(), 2u);
+  for (const auto& m : records[0].metrics) EXPECT_EQ(m.source, xpb::Source::simulated) << m.name;
+}
+
+TEST(MemoryWorkloads, CtrlCDuringACapacityPassStopsItAndRecordsItInterrupted) {
+  Harness h;
+  h.system.memory.available_bytes = 8ull << 30;
+  auto cpu = xpb::test::open_device("cpu");
+  std::atomic<bool> cancel{false};
+  h.cancel = &cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel.store(true);
+  });
+  auto records = h.run("memory.capacity", {{"bytes", "256MiB"}, {"passes", 1000}, {"threads", 1}}, cpu.get());
+  stopper.join();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].outcome.status, xpb::Status::interrupted) << records[0].outcome.reason;
 }
 
 TEST(MemoryWorkloads, CapacityOnHealthyMemoryPasses) {

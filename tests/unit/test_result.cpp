@@ -75,10 +75,7 @@ TEST(BenchmarkId, OmitsTheParamPartWhenThereAreNone) {
 }
 
 Metric sample_metric() {
-  Metric m;
-  m.name = "bandwidth";
-  m.unit = "GB/s";
-  m.direction = Direction::higher_is_better;
+  Metric m("bandwidth", "GB/s", Direction::higher_is_better, xpb::Source::measured);
   m.samples = {10.0, 12.0, 11.0};
   m.stats = summarize(m.samples);
   return m;
@@ -103,12 +100,25 @@ TEST(Metric, FromMeasurementConvertsEachSampleAndKeepsTheClockSource) {
   Measurement m;
   m.iterations = 4;
   m.sample_seconds = {4.0, 8.0};
-  m.source = ClockKind::simulated;
+  m.clock.kind = ClockKind::simulated;
   const auto metric = Metric::from(m, "rate", "1/s", Direction::higher_is_better, [](double s) { return 1.0 / s; });
   EXPECT_EQ(metric.samples, (std::vector<double>{1.0, 0.5}));
-  EXPECT_EQ(metric.source, "simulated");
+  EXPECT_EQ(metric.source, xpb::Source::simulated);
+  EXPECT_EQ(metric.to_json()["source"], "simulated");
   EXPECT_EQ(metric.stats.n, 2u);
-  EXPECT_DOUBLE_EQ(metric.stats.median, 0.75);
+  EXPECT_DOUBLE_EQ(*metric.stats.median, 0.75);
+  m.clock.kind = ClockKind::host;
+  EXPECT_EQ(Metric::from(m, "rate", "1/s", Direction::higher_is_better, [](double s) { return s; }).source,
+            xpb::Source::measured);
+}
+
+TEST(Metric, AMetricWithoutSamplesHasNoValue) {
+  const auto m = Metric::of("tpot", "ms", Direction::lower_is_better, xpb::Source::measured, {});
+  const auto j = m.to_json();
+  EXPECT_EQ(j["stats"]["n"], 0);
+  EXPECT_TRUE(j["stats"]["median"].is_null());
+  EXPECT_TRUE(j["stats"]["p99"].is_null());
+  EXPECT_NE(j["stats"]["missing"].get<std::string>().find("no samples"), std::string::npos);
 }
 
 TEST(Metric, StatsThatDoNotSummariseTheSamplesAreRecomputed) {
@@ -128,7 +138,8 @@ TEST(Metric, NonFiniteSamplesAreLeftOutAndSaidSo) {
   EXPECT_EQ(j["stats"]["n"], 2);
   EXPECT_EQ(j["stats"]["median"], 2.0);
   EXPECT_NE(j["note"].get<std::string>().find("2 of 4 samples"), std::string::npos) << j["note"];
-  EXPECT_FALSE(has_null_or_non_finite(json::parse(j.dump())));
+  EXPECT_FALSE(has_null_or_non_finite(json::parse(j["samples"].dump())));
+  EXPECT_TRUE(j["stats"]["ci95_lo"].is_null());  // two samples: no interval, and null says so
 }
 
 BenchmarkRecord sample_record() {
@@ -149,8 +160,11 @@ TEST(BenchmarkRecord, HasExactlyTheDocumentedKeys) {
   const auto j = sample_record().to_json();
   std::set<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.insert(k);
-  EXPECT_EQ(keys, (std::set<std::string>{"id", "workload", "device", "params", "status", "reason", "conformance",
-                                         "metrics", "timing", "energy", "details", "started", "wall_seconds"}));
+  EXPECT_EQ(keys, (std::set<std::string>{"id", "workload", "device", "params", "status", "reason", "valid",
+                                         "invalid_reason", "conformance", "metrics", "timing", "energy", "details",
+                                         "started", "wall_seconds"}));
+  EXPECT_EQ(j["valid"], true);
+  EXPECT_TRUE(j["invalid_reason"].is_null());
   EXPECT_EQ(j["id"], "memory.bandwidth/cpu/kernel=triad");
   EXPECT_EQ(j["status"], "passed");
   EXPECT_EQ(j["reason"], "");
@@ -191,7 +205,16 @@ TEST(BenchmarkRecord, NonFiniteFiguresMakeAPassedRecordMistrusted) {
   const auto j = r.to_json();
   EXPECT_EQ(j["status"], "mistrusted");
   EXPECT_NE(j["reason"].get<std::string>().find("bandwidth"), std::string::npos) << j["reason"];
-  EXPECT_FALSE(has_null_or_non_finite(j["metrics"]));
+  EXPECT_FALSE(has_null_or_non_finite(j["metrics"][0]["samples"]));
+}
+
+TEST(BenchmarkRecord, AnInvalidRecordSaysWhy) {
+  auto r = sample_record();
+  r.valid = false;
+  r.invalid_reason = "2 of the policy's minimum 5 samples";
+  const auto j = r.to_json();
+  EXPECT_EQ(j["valid"], false);
+  EXPECT_EQ(j["invalid_reason"], "2 of the policy's minimum 5 samples");
 }
 
 TEST(BenchmarkRecord, NonFiniteNumbersInFreeFormObjectsBecomeNullAndAreNamed) {

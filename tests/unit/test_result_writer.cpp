@@ -42,9 +42,7 @@ class ResultWriterTest : public ::testing::Test {
     r.device = "cpu";
     r.params = {{"kernel", kernel}};
     r.id = benchmark_id(r.workload, r.device, r.params);
-    Metric m;
-    m.name = "bandwidth";
-    m.unit = "GB/s";
+    Metric m("bandwidth", "GB/s", Direction::higher_is_better, Source::measured);
     m.samples = {1.0, 2.0, 3.0};
     m.stats = summarize(m.samples);
     r.metrics.push_back(m);

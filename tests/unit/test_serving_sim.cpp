@@ -11,9 +11,10 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <tuple>
 #include <vector>
 
-#include "suites/llm/serving_sim.hpp"
+#include "serving_sim.hpp"
 #include "xpubench/error.hpp"
 
 namespace {
@@ -40,6 +41,13 @@ using xpb::llm::Slo;
 using xpb::llm::StepEngine;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Requests from (arrival in seconds, input tokens, output tokens), arrivals in whole ns.
+std::vector<Request> reqs(std::initializer_list<std::tuple<double, int, int>> list) {
+  std::vector<Request> out;
+  for (const auto& [at, in, outs] : list) out.push_back({static_cast<std::int64_t>(std::llround(at * 1e9)), in, outs});
+  return out;
+}
 
 // Step time a + b * (tokens in the step); records every step and release. `after_step` runs
 // after each step is recorded (with the number of steps so far), before the time is returned.
@@ -85,14 +93,15 @@ RequestSpec spec(int count, double rate, int in, int out, double jitter, std::ui
   s.input_tokens = in;
   s.output_tokens = out;
   s.length_jitter = jitter;
-  s.seed = seed;
+  s.arrival_seed = seed;
+  s.length_seed = seed;
   return s;
 }
 
 bool same(const std::vector<Request>& x, const std::vector<Request>& y) {
   if (x.size() != y.size()) return false;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    if (x[i].arrival_s != y[i].arrival_s || x[i].input_tokens != y[i].input_tokens ||
+    if (x[i].arrival_ns != y[i].arrival_ns || x[i].input_tokens != y[i].input_tokens ||
         x[i].output_tokens != y[i].output_tokens)
       return false;
   }
@@ -109,9 +118,9 @@ TEST(ServingRequests, PoissonArrivalsAreDeterministicForASeed) {
   ASSERT_EQ(a.size(), 500u);
   EXPECT_TRUE(same(a, b));
   EXPECT_FALSE(same(a, c));
-  EXPECT_EQ(a.front().arrival_s, 0.0);  // the first request is sent at once, as in vLLM
+  EXPECT_EQ(a.front().arrival_ns, 0);  // the first request is sent at once, as in vLLM
   EXPECT_TRUE(std::is_sorted(a.begin(), a.end(), [](const Request& x, const Request& y) {
-    return x.arrival_s < y.arrival_s;
+    return x.arrival_ns < y.arrival_ns;
   }));
 }
 
@@ -127,15 +136,17 @@ TEST(ServingRequests, DrawsArePinned) {
                                 r[3].output_tokens};
   EXPECT_EQ(in, (std::vector<int>{113, 114, 107, 70}));
   EXPECT_EQ(out, (std::vector<int>{37, 57, 75, 66}));
-  EXPECT_NEAR(r[1].arrival_s, 0.2986278730841085, 1e-12);
-  EXPECT_NEAR(r[3].arrival_s, 0.412324614276585, 1e-12);
+  // Arrivals in whole nanoseconds: 0.2986278730841085 s and 0.412324614276585 s rounded
+  // (each gap rounded on its own, so the sum may differ from the rounded sum by one).
+  EXPECT_EQ(r[1].arrival_ns, 298627873);
+  EXPECT_NEAR(static_cast<double>(r[3].arrival_ns), 412324614.0, 1.0);
 }
 
 TEST(ServingRequests, PoissonGapsAreExponentialWithMeanOneOverRate) {
   const double rate = 8.0;
   const auto r = make_requests(spec(20001, rate, 16, 16, 0.0, 7));
   std::vector<double> gaps;
-  for (std::size_t i = 1; i < r.size(); ++i) gaps.push_back(r[i].arrival_s - r[i - 1].arrival_s);
+  for (std::size_t i = 1; i < r.size(); ++i) gaps.push_back(static_cast<double>(r[i].arrival_ns - r[i - 1].arrival_ns) * 1e-9);
   ASSERT_EQ(gaps.size(), 20000u);
   double sum = 0, sq = 0;
   for (double g : gaps) {
@@ -157,7 +168,7 @@ TEST(ServingRequests, InfiniteZeroOrNegativeRateSendsEverythingAtZero) {
   for (double rate : {kInf, 0.0, -3.0}) {
     const auto r = make_requests(spec(50, rate, 8, 8, 0.0, 1));
     ASSERT_EQ(r.size(), 50u);
-    for (const Request& q : r) EXPECT_EQ(q.arrival_s, 0.0) << rate;
+    for (const Request& q : r) EXPECT_EQ(q.arrival_ns, 0) << rate;
   }
 }
 
@@ -199,7 +210,7 @@ TEST(ServingRequests, JitterDoesNotMoveArrivals) {
   const auto fixed = make_requests(spec(300, 4.0, 64, 64, 0.0, 9));
   const auto jittered = make_requests(spec(300, 4.0, 64, 64, 0.3, 9));
   for (std::size_t i = 0; i < fixed.size(); ++i)
-    EXPECT_EQ(fixed[i].arrival_s, jittered[i].arrival_s) << i;
+    EXPECT_EQ(fixed[i].arrival_ns, jittered[i].arrival_ns) << i;
 }
 
 TEST(ServingRequests, BadSpecsAreInputErrors) {
@@ -210,6 +221,26 @@ TEST(ServingRequests, BadSpecsAreInputErrors) {
   EXPECT_THROW(make_requests(spec(5, 1.0, 8, 8, 1.0, 0)), xpb::InputError);
   EXPECT_THROW(make_requests(spec(5, 1.0, 8, 8, -0.1, 0)), xpb::InputError);
   EXPECT_TRUE(make_requests(spec(0, 1.0, 8, 8, 0.0, 0)).empty());
+  // One request a century: the arrivals would leave the 64-bit nanosecond clock.
+  EXPECT_THROW(make_requests(spec(1000, 3e-10, 8, 8, 0.0, 0)), xpb::InputError);
+}
+
+TEST(ServingRequests, ArrivalAndLengthSeedsAreSeparate) {
+  auto a = spec(50, 10.0, 64, 64, 0.5, 1);
+  auto b = a;
+  b.length_seed = 2;  // other lengths, the same arrivals
+  const auto ra = make_requests(a), rb = make_requests(b);
+  bool lengths_differ = false;
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    EXPECT_EQ(ra[i].arrival_ns, rb[i].arrival_ns);
+    lengths_differ = lengths_differ || ra[i].input_tokens != rb[i].input_tokens;
+  }
+  EXPECT_TRUE(lengths_differ);
+  auto c = a;
+  c.arrival_seed = 2;  // other arrivals, the same lengths
+  const auto rc = make_requests(c);
+  EXPECT_NE(ra[1].arrival_ns, rc[1].arrival_ns);
+  for (std::size_t i = 0; i < ra.size(); ++i) EXPECT_EQ(ra[i].input_tokens, rc[i].input_tokens);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -221,7 +252,7 @@ TEST(ServingRequests, BadSpecsAreInputErrors) {
 //   TPOT = (5.625 - 2.25) / 3 = 1.125; ITLs 1.125 x 3; duration 7.625 - 2 = 5.625.
 TEST(ServingSimulate, OneRequestByHand) {
   FakeEngine eng(1.0, 0.125);
-  const ServingMetrics m = simulate({{2.0, 10, 4}}, config(4, 64), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{2.0, 10, 4}}), config(4, 64), Slo{}, eng);
 
   ASSERT_EQ(eng.steps.size(), 4u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 10}}));
@@ -233,7 +264,7 @@ TEST(ServingSimulate, OneRequestByHand) {
   ASSERT_EQ(m.requests.size(), 1u);
   const auto& o = m.requests[0];
   EXPECT_EQ(o.status, RequestStatus::completed);
-  EXPECT_EQ(o.admitted_s, 2.0);
+  EXPECT_EQ(o.queue_s, 0.0);
   EXPECT_EQ(o.ttft_s, 2.25);
   EXPECT_EQ(o.e2e_s, 5.625);
   EXPECT_EQ(o.tpot_s, 1.125);
@@ -266,9 +297,10 @@ TEST(ServingSimulate, OneRequestByHand) {
 //   step 1 [0, 2]:      A prefill 8 (B not yet arrived)          -> A token 1 at 2
 //   step 2 [2, 3.625]:  A decode at pos 8, then B prefill 4       -> A token 2, B token 1
 //   step 3 [3.625, 4.875]: A decode at 9, B decode at 4            -> A token 3, B token 2
-// A: TTFT 2, E2E 4.875, TPOT 1.4375, ITLs 1.625 1.25. B: TTFT 2.625, E2E 3.875, TPOT 1.25.
+// A: TTFT 2, E2E 4.875, TPOT 1.4375, ITLs 1.625 1.25. B: queued 1 (arrived at 1, sent at 2,
+// when step 1 ended), TTFT 1.625 and E2E 2.875 from the send, TPOT 1.25.
 ServingMetrics two_requests(FakeEngine& eng, const Slo& slo = Slo{}) {
-  return simulate({{0.0, 8, 3}, {1.0, 4, 2}}, config(2, 64), slo, eng);
+  return simulate(reqs({{0.0, 8, 3}, {1.0, 4, 2}}), config(2, 64), slo, eng);
 }
 
 TEST(ServingSimulate, TwoRequestsByHand) {
@@ -286,9 +318,9 @@ TEST(ServingSimulate, TwoRequestsByHand) {
   EXPECT_EQ(a.ttft_s, 2.0);
   EXPECT_EQ(a.e2e_s, 4.875);
   EXPECT_EQ(a.tpot_s, 1.4375);
-  EXPECT_EQ(b.admitted_s, 2.0);  // arrived at 1, during step 1; admitted when it ended
-  EXPECT_EQ(b.ttft_s, 2.625);
-  EXPECT_EQ(b.e2e_s, 3.875);
+  EXPECT_EQ(b.queue_s, 1.0);  // arrived at 1, during step 1; sent when it ended
+  EXPECT_EQ(b.ttft_s, 1.625);
+  EXPECT_EQ(b.e2e_s, 2.875);
   EXPECT_EQ(b.tpot_s, 1.25);
   std::vector<double> itls = m.itls_s;
   std::sort(itls.begin(), itls.end());
@@ -298,34 +330,37 @@ TEST(ServingSimulate, TwoRequestsByHand) {
   EXPECT_EQ(m.steps, 3);
   EXPECT_EQ(m.tokens_fed, 8 + 5 + 2);
   EXPECT_DOUBLE_EQ(m.mean_batch_seqs, 5.0 / 3.0);
-  EXPECT_EQ(m.ttft.mean, (2.0 + 2.625) / 2);
-  EXPECT_EQ(m.ttft.max, 2.625);
+  EXPECT_EQ(m.ttft.mean, (2.0 + 1.625) / 2);
+  EXPECT_EQ(m.ttft.max, 2.0);
   EXPECT_EQ(m.tpot.p50, (1.4375 + 1.25) / 2);
-  EXPECT_EQ(m.e2e.p50, (4.875 + 3.875) / 2);
+  EXPECT_EQ(m.e2e.p50, (4.875 + 2.875) / 2);
+  EXPECT_EQ(m.queue.max, 1.0);
   EXPECT_DOUBLE_EQ(m.request_throughput, 2.0 / 4.875);
   EXPECT_DOUBLE_EQ(m.output_throughput, 5.0 / 4.875);
   EXPECT_DOUBLE_EQ(m.total_token_throughput, 17.0 / 4.875);
 }
 
-// TTFTs 1, 2, 3, 4 (concurrency 1, 1-token requests, 1 s steps): numpy.percentile gives
-// p50 2.5, p90 3.7, p99 3.97 by linear interpolation between closest ranks.
+// TTFTs 1, 2, 3, 4 (four requests sent at 0, a budget of one token per step, 1-token
+// requests, 1 s steps): numpy.percentile gives p50 2.5, p90 3.7, p99 3.97 by linear
+// interpolation between closest ranks.
 TEST(ServingSimulate, PercentilesInterpolateLikeNumpy) {
   FakeEngine eng(1.0, 0.0);
   const ServingMetrics m =
-      simulate({{0, 1, 1}, {0, 1, 1}, {0, 1, 1}, {0, 1, 1}}, config(1, 8), Slo{}, eng);
+      simulate(reqs({{0, 1, 1}, {0, 1, 1}, {0, 1, 1}, {0, 1, 1}}), config(4, 1), Slo{}, eng);
   EXPECT_EQ(m.ttft.n, 4u);
-  EXPECT_DOUBLE_EQ(m.ttft.p50, 2.5);
-  EXPECT_DOUBLE_EQ(m.ttft.p90, 3.7);
-  EXPECT_DOUBLE_EQ(m.ttft.p99, 3.97);
-  EXPECT_DOUBLE_EQ(m.ttft.mean, 2.5);
+  EXPECT_DOUBLE_EQ(*m.ttft.p50, 2.5);
+  EXPECT_DOUBLE_EQ(*m.ttft.p90, 3.7);
+  EXPECT_DOUBLE_EQ(*m.ttft.p99, 3.97);
+  EXPECT_DOUBLE_EQ(*m.ttft.mean, 2.5);
   EXPECT_EQ(m.ttft.max, 4.0);
   EXPECT_EQ(m.tpot.n, 0u);  // 1-token outputs have no TPOT
+  EXPECT_FALSE(m.tpot.median);  // and no value, never 0
   EXPECT_EQ(m.itl.n, 0u);
 }
 
 TEST(ServingSimulate, ChunkedPrefillSplitsALongPrompt) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 100, 2}}, config(1, 32), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 100, 2}}), config(1, 32), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 5u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 32}}));
   EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 32, 32}}));
@@ -336,10 +371,11 @@ TEST(ServingSimulate, ChunkedPrefillSplitsALongPrompt) {
   EXPECT_EQ(m.requests[0].e2e_s, 5.0);
 }
 
-// Concurrency 1: B waits for A's slot, and its TTFT includes the wait.
+// Concurrency 1: B waits for A's slot; the wait is its queue time, and its TTFT and E2E count
+// from its send (as vLLM's client with --max-concurrency measures).
 TEST(ServingSimulate, ConcurrencyOneSerializesRequests) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 4, 3}, {0.0, 4, 3}}, config(1, 64), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 4, 3}, {0.0, 4, 3}}), config(1, 64), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 6u);
   for (const auto& w : eng.steps) EXPECT_EQ(w.size(), 1u);
   EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{0, 0, 4}}));  // B, in the slot A freed
@@ -347,9 +383,9 @@ TEST(ServingSimulate, ConcurrencyOneSerializesRequests) {
   EXPECT_EQ(eng.release_step, (std::vector<std::size_t>{3, 6}));
   EXPECT_EQ(m.requests[0].ttft_s, 1.0);
   EXPECT_EQ(m.requests[0].e2e_s, 3.0);
-  EXPECT_EQ(m.requests[1].admitted_s, 3.0);
-  EXPECT_EQ(m.requests[1].ttft_s, 4.0);
-  EXPECT_EQ(m.requests[1].e2e_s, 6.0);
+  EXPECT_EQ(m.requests[1].queue_s, 3.0);
+  EXPECT_EQ(m.requests[1].ttft_s, 1.0);
+  EXPECT_EQ(m.requests[1].e2e_s, 3.0);
   EXPECT_EQ(m.requests[1].tpot_s, 1.0);
   EXPECT_EQ(m.mean_batch_seqs, 1.0);
 }
@@ -357,7 +393,7 @@ TEST(ServingSimulate, ConcurrencyOneSerializesRequests) {
 // Budget 8: A (in 4, out 5) decodes while B's 20-token prompt takes what A leaves.
 TEST(ServingSimulate, DecodesAreScheduledBeforePrefill) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 4, 5}, {0.0, 20, 2}}, config(2, 8), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 4, 5}, {0.0, 20, 2}}), config(2, 8), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 5u);
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 4}, {1, 0, 4}}));
   EXPECT_EQ(eng.steps[1], (std::vector<SeqWork>{{0, 4, 1, true}, {1, 4, 7}}));
@@ -374,7 +410,7 @@ TEST(ServingSimulate, DecodesAreScheduledBeforePrefill) {
 // decodes; it starts when A is done.
 TEST(ServingSimulate, BudgetBelowConcurrencyMakesPrefillWait) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 1, 3}, {0.0, 1, 2}}, config(2, 1), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 1, 3}, {0.0, 1, 2}}), config(2, 1), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 5u);
   // A one-token prompt and a decode look alike but for `decode`.
   EXPECT_EQ(eng.steps[0], (std::vector<SeqWork>{{0, 0, 1, false}}));
@@ -382,14 +418,14 @@ TEST(ServingSimulate, BudgetBelowConcurrencyMakesPrefillWait) {
   EXPECT_EQ(eng.steps[2], (std::vector<SeqWork>{{0, 2, 1, true}}));
   EXPECT_EQ(eng.steps[3], (std::vector<SeqWork>{{1, 0, 1, false}}));
   EXPECT_EQ(eng.steps[4], (std::vector<SeqWork>{{1, 1, 1, true}}));
-  EXPECT_EQ(m.requests[1].admitted_s, 0.0);
+  EXPECT_EQ(m.requests[1].queue_s, 0.0);  // it holds a slot; the budget is what it waits for
   EXPECT_EQ(m.requests[1].ttft_s, 4.0);
 }
 
 // The clock jumps over idle time: it counts in the duration, not on the device.
 TEST(ServingSimulate, IdleTimeIsSkippedNotRun) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 1, 1}, {10.0, 1, 1}}, config(4, 8), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 1, 1}, {10.0, 1, 1}}), config(4, 8), Slo{}, eng);
   EXPECT_EQ(m.steps, 2);
   EXPECT_EQ(m.requests[1].ttft_s, 1.0);
   EXPECT_EQ(m.duration_s, 11.0);
@@ -401,14 +437,15 @@ TEST(ServingSimulate, IdleTimeIsSkippedNotRun) {
 TEST(ServingSimulate, RequestsRunInArrivalOrder) {
   FakeEngine eng(1.0, 0.0);
   const ServingMetrics m =
-      simulate({{5.0, 2, 1}, {0.0, 3, 1}, {0.0, 4, 1}}, config(1, 64), Slo{}, eng);
+      simulate(reqs({{5.0, 2, 1}, {0.0, 3, 1}, {0.0, 4, 1}}), config(1, 64), Slo{}, eng);
   ASSERT_EQ(eng.steps.size(), 3u);
   EXPECT_EQ(eng.steps[0][0].tokens, 3);
   EXPECT_EQ(eng.steps[1][0].tokens, 4);
   EXPECT_EQ(eng.steps[2][0].tokens, 2);
   EXPECT_EQ(m.requests[0].e2e_s, 1.0);  // arrives at 5, runs [5, 6]
   EXPECT_EQ(m.requests[1].e2e_s, 1.0);
-  EXPECT_EQ(m.requests[2].e2e_s, 2.0);  // waits for [0, 1]
+  EXPECT_EQ(m.requests[2].e2e_s, 1.0);  // waits for [0, 1], then runs [1, 2]
+  EXPECT_EQ(m.requests[2].queue_s, 1.0);
   EXPECT_EQ(m.duration_s, 6.0);
 }
 
@@ -418,11 +455,11 @@ TEST(ServingSimulate, GoodputCountsExactlyTheRequestsMeetingTheSlo) {
     int good;
     bool a_good, b_good;
   };
-  // A: TTFT 2, TPOT 1.4375; B: TTFT 2.625, TPOT 1.25 (see TwoRequestsByHand).
+  // A: TTFT 2, TPOT 1.4375; B: TTFT 1.625, TPOT 1.25 (see TwoRequestsByHand).
   const Case cases[] = {
-      {{kInf, kInf}, 2, true, true},      {{2.5, kInf}, 1, true, false},
-      {{kInf, 1.3}, 1, false, true},      {{2.5, 1.3}, 0, false, false},
-      {{2.625, 1.4375}, 2, true, true},  // bounds are inclusive
+      {{kInf, kInf}, 2, true, true},      {{1.8, kInf}, 1, false, true},
+      {{kInf, 1.3}, 1, false, true},      {{1.5, kInf}, 0, false, false},
+      {{2.0, 1.4375}, 2, true, true},  // bounds are inclusive
       {{1.0, kInf}, 0, false, false},
   };
   for (const Case& c : cases) {
@@ -440,7 +477,7 @@ TEST(ServingSimulate, GoodputCountsExactlyTheRequestsMeetingTheSlo) {
 TEST(ServingSimulate, OneTokenOutputsHaveNoTpotAndMeetTheTpotSlo) {
   FakeEngine eng(1.0, 0.0);
   const ServingMetrics m =
-      simulate({{0.0, 4, 1}, {0.0, 4, 3}}, config(2, 64), Slo{kInf, 1e-9}, eng);
+      simulate(reqs({{0.0, 4, 1}, {0.0, 4, 3}}), config(2, 64), Slo{kInf, 1e-9}, eng);
   EXPECT_TRUE(std::isnan(m.requests[0].tpot_s));
   EXPECT_EQ(m.requests[0].e2e_s, m.requests[0].ttft_s);
   EXPECT_EQ(m.tpot.n, 1u);
@@ -454,11 +491,11 @@ TEST(ServingSimulate, RequestsOverTheContextAreRejected) {
   FakeEngine eng(1.0, 0.0);
   // Context 10: 8 + 3 does not fit; 5 + 5 and 9 + 1 fit exactly.
   const ServingMetrics m =
-      simulate({{0.0, 8, 3}, {0.0, 5, 5}, {0.0, 9, 1}}, config(1, 64, 10), Slo{}, eng);
+      simulate(reqs({{0.0, 8, 3}, {0.0, 5, 5}, {0.0, 9, 1}}), config(1, 64, 10), Slo{}, eng);
   EXPECT_EQ(m.rejected, 1);
   EXPECT_EQ(m.completed, 2);
   EXPECT_EQ(m.requests[0].status, RequestStatus::rejected);
-  EXPECT_TRUE(std::isnan(m.requests[0].admitted_s));
+  EXPECT_TRUE(std::isnan(m.requests[0].queue_s));
   EXPECT_EQ(m.requests[1].status, RequestStatus::completed);
   EXPECT_EQ(m.requests[2].status, RequestStatus::completed);
   EXPECT_EQ(m.requests[1].ttft_s, 1.0);  // the rejected one never held the slot
@@ -469,7 +506,7 @@ TEST(ServingSimulate, RequestsOverTheContextAreRejected) {
 
 TEST(ServingSimulate, AllRejectedRunsNothing) {
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 8, 8}, {1.0, 9, 9}}, config(2, 64, 10), Slo{}, eng);
+  const ServingMetrics m = simulate(reqs({{0.0, 8, 8}, {1.0, 9, 9}}), config(2, 64, 10), Slo{}, eng);
   EXPECT_EQ(m.rejected, 2);
   EXPECT_EQ(m.completed, 0);
   EXPECT_EQ(m.steps, 0);
@@ -489,7 +526,7 @@ TEST(ServingSimulate, CancelStopsBetweenSteps) {
     if (n == 3) cancel = true;
   };
   const ServingMetrics m =
-      simulate({{0.0, 1, 2}, {0.0, 1, 2}, {0.0, 1, 2}}, config(1, 64), Slo{}, eng, &cancel);
+      simulate(reqs({{0.0, 1, 2}, {0.0, 1, 2}, {0.0, 1, 2}}), config(1, 64), Slo{}, eng, &cancel);
   EXPECT_TRUE(m.interrupted);
   EXPECT_EQ(m.steps, 3);
   EXPECT_EQ(eng.steps.size(), 3u);
@@ -498,7 +535,8 @@ TEST(ServingSimulate, CancelStopsBetweenSteps) {
   EXPECT_EQ(m.requests[0].status, RequestStatus::completed);
   EXPECT_EQ(m.requests[1].status, RequestStatus::unfinished);
   EXPECT_EQ(m.requests[1].generated_tokens, 1);
-  EXPECT_EQ(m.requests[1].ttft_s, 3.0);
+  EXPECT_EQ(m.requests[1].ttft_s, 1.0);  // sent at 2, when A finished
+  EXPECT_EQ(m.requests[1].queue_s, 2.0);
   EXPECT_TRUE(std::isnan(m.requests[1].e2e_s));
   EXPECT_EQ(m.ttft.n, 1u);  // statistics over completed requests only
   EXPECT_EQ(m.duration_s, 3.0);
@@ -508,7 +546,7 @@ TEST(ServingSimulate, CancelStopsBetweenSteps) {
 TEST(ServingSimulate, CancelBeforeStartRunsNothing) {
   std::atomic<bool> cancel{true};
   FakeEngine eng(1.0, 0.0);
-  const ServingMetrics m = simulate({{0.0, 4, 4}}, config(1, 64), Slo{}, eng, &cancel);
+  const ServingMetrics m = simulate(reqs({{0.0, 4, 4}}), config(1, 64), Slo{}, eng, &cancel);
   EXPECT_TRUE(m.interrupted);
   EXPECT_TRUE(eng.steps.empty());
   EXPECT_EQ(m.unfinished, 1);
@@ -587,7 +625,7 @@ TEST(ServingSimulate, TokensFedAndReleasesMatchCompletedRequests) {
     ASSERT_EQ(o.status, RequestStatus::completed) << i;
     expect_fed += reqs[i].input_tokens + reqs[i].output_tokens - 1;
     expect_itls += static_cast<std::size_t>(reqs[i].output_tokens - 1);
-    EXPECT_GE(o.admitted_s, o.arrival_s);
+    EXPECT_GE(o.queue_s, 0.0);
     EXPECT_GT(o.ttft_s, 0.0);
     EXPECT_GE(o.e2e_s, o.ttft_s);
     EXPECT_EQ(o.generated_tokens, reqs[i].output_tokens);
@@ -610,22 +648,37 @@ TEST(ServingSimulate, TokensFedAndReleasesMatchCompletedRequests) {
   EXPECT_EQ(m.good, good);
 }
 
+// Far from the clock's origin (arrivals near 5e9 s, where a double holds 2^-20 s), latencies
+// are still exact: the clock counts nanoseconds in 64 bits.
+TEST(ServingSimulate, LatenciesAreExactHoweverLateTheRequestsArrive) {
+  FakeEngine eng(0.001234567, 0.0);  // every step 1234567 ns
+  const std::int64_t late = 5'000'000'000'000'000'000;  // 5e9 s
+  const ServingMetrics m = simulate({Request{late, 4, 3}, Request{late + 7, 4, 3}}, config(2, 64), Slo{}, eng);
+  for (const auto& o : m.requests) {
+    ASSERT_EQ(o.status, RequestStatus::completed);
+    EXPECT_DOUBLE_EQ(o.tpot_s, 0.001234567);
+  }
+  EXPECT_DOUBLE_EQ(m.requests[0].ttft_s, 0.001234567);
+  EXPECT_DOUBLE_EQ(m.requests[1].queue_s, 0.001234560);  // arrived 7 ns after the first step began
+  for (double itl : m.itls_s) EXPECT_DOUBLE_EQ(itl, 0.001234567);
+}
+
 TEST(ServingSimulate, BadInputsAreErrors) {
   FakeEngine eng(1.0, 0.0);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(0, 8), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(1, 0), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(1, 8, 0), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{0, 0, 1}}, config(1, 8), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{0, 1, 0}}, config(1, 8), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{kInf, 1, 1}}, config(1, 8), Slo{}, eng), xpb::InputError);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(1, 8), Slo{std::nan(""), kInf}, eng),
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(0, 8), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(1, 0), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(1, 8, 0), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate(reqs({{0, 0, 1}}), config(1, 8), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate(reqs({{0, 1, 0}}), config(1, 8), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate({Request{-1, 1, 1}}, config(1, 8), Slo{}, eng), xpb::InputError);
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(1, 8), Slo{std::nan(""), kInf}, eng),
                xpb::InputError);
   EXPECT_TRUE(eng.steps.empty());
 
   FakeEngine broken(-1.0, 0.0);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(1, 8), Slo{}, broken), std::runtime_error);
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(1, 8), Slo{}, broken), std::runtime_error);
   FakeEngine nan_engine(std::nan(""), 0.0);
-  EXPECT_THROW(simulate({{0, 1, 1}}, config(1, 8), Slo{}, nan_engine), std::runtime_error);
+  EXPECT_THROW(simulate(reqs({{0, 1, 1}}), config(1, 8), Slo{}, nan_engine), std::runtime_error);
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+
 #include "xpubench/error.hpp"
+#include "xpubench/registry.hpp"
 #include "xpubench/session.hpp"
+#include "xpubench/system_probe.hpp"
 
 namespace {
 
@@ -105,6 +110,165 @@ TEST(Plan, BadInputNamesWhereAndWhat) {
   EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n", {xpb::parse_override("policy.max_seconds=x")})
                 .find("--set policy.max_seconds: run-policy key 'max_seconds' expects a finite non-negative number"),
             std::string::npos);
+}
+
+TEST(Plan, AnEmptyListIsRefusedWhereItIsWritten) {
+  EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: []}\n")
+                .find("p.yaml:4:22: parameter 'kernel' of memory.bandwidth is an empty list"),
+            std::string::npos)
+      << plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: []}\n");
+}
+
+TEST(Plan, AGridTooLargeToRunIsRefusedBeforeItIsMade) {
+  // Five lists of 20 values: 3.2 million points, each a JSON object, would take gigabytes.
+  std::string list = "[";
+  for (int i = 0; i < 20; ++i) list += (i ? ", " : "") + std::to_string(4096 * (i + 1));
+  list += "]";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto err = plan_error("suite: p\nbenchmarks:\n  - workload: memory.sweep\n    params: {size: " + list +
+                              ", min_bytes: " + list + ", max_bytes: " + list + ", points_per_octave: [1, 2, 3, 4, 5, 6, "
+                              "7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], threads: [1, 2, 1, 2, 1, 2, 1, 2, 1, "
+                              "2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2]}\n");
+  EXPECT_NE(err.find("points (the product of its lists' lengths)"), std::string::npos) << err;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // a bound, not a speed goal
+}
+
+TEST(Plan, FromPlainDataAsPythonGivesIt) {
+  const auto plan = xpb::plan_from_json(
+      {{{"workload", "memory.bandwidth"}, {"params", {{"kernel", {"copy", "add"}}, {"threads", 1}}},
+        {"policy", {{"max_seconds", 0.3}}}}},
+      two_pu_system());
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[1].params["kernel"], "add");
+  EXPECT_DOUBLE_EQ(plan[0].policy.max_seconds, 0.3);
+  auto error = [](nlohmann::json spec) -> std::string {
+    try {
+      xpb::plan_from_json(spec, two_pu_system());
+    } catch (const xpb::InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error({{"workload", "memory.bandwidth"}, {"params", {{"kernal", "copy"}}}}).find("plan[0].params: unknown parameter 'kernal'"),
+            std::string::npos);
+  EXPECT_NE(error({{"workload", "memory.bandwidth"}, {"params", {{"kernel", nlohmann::json::array()}}}})
+                .find("plan[0].params.kernel: parameter 'kernel' of memory.bandwidth is an empty list"),
+            std::string::npos);
+  EXPECT_NE(error({{"workload", "nope"}}).find("plan[0]: unknown workload 'nope'"), std::string::npos);
+}
+
+TEST(Devices, ADeviceSpecCarriesItsOptions) {
+  const auto d = xpb::parse_device_spec("hc1-sim,mode=timing-only,description=chip.yaml");
+  EXPECT_EQ(d.id, "hc1-sim");
+  EXPECT_EQ(d.options.at("mode"), "timing-only");
+  EXPECT_EQ(d.options.at("description"), "chip.yaml");
+  EXPECT_THROW(xpb::parse_device_spec(",mode=x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_device_spec("cpu,fast"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_device_spec("cpu,a=1,a=2"), xpb::InputError);
+  try {
+    xpb::open_devices({"cpu,threads=3"});
+    FAIL() << "an option the driver does not take must be refused";
+  } catch (const xpb::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'threads' is not known to driver cpu"), std::string::npos) << e.what();
+  }
+}
+
+// A driver whose enumeration throws, registered in this test binary only.
+class BrokenDriver final : public xpb::Driver {
+ public:
+  std::string name() const override { return "broken"; }
+  std::string description() const override { return "a driver that cannot enumerate"; }
+  xpb::Enumeration enumerate() override { throw std::runtime_error("libvendor.so: cannot open shared object file"); }
+  xpb::OpenResult open(const xpb::DeviceInfo&, const xpb::DeviceOptions&) override { return {}; }
+};
+XPB_REGISTER_DRIVER("broken", BrokenDriver);
+
+TEST(Devices, AFailingDriverIsListedWithItsReasonAndSkipped) {
+  bool listed = false;
+  for (const auto& d : xpb::inventory())
+    if (d.name == "broken") {
+      listed = true;
+      EXPECT_TRUE(d.devices.empty());
+      EXPECT_NE(d.reason.find("libvendor.so: cannot open shared object file"), std::string::npos) << d.reason;
+    }
+  EXPECT_TRUE(listed);
+  const auto all = xpb::open_devices({});  // every device but ref: the broken driver does not stop it
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all[0].id, "cpu");
+}
+
+xpb::RunPolicy quick_policy() {
+  xpb::RunPolicy p;
+  p.warmup_seconds = 0;
+  p.min_seconds = 0;
+  p.max_seconds = 0.2;
+  p.min_samples = 3;
+  p.max_samples = 3;
+  return p;
+}
+
+TEST(Session, RunsInMemoryOneBenchmarkAtATime) {
+  auto plan = xpb::plan_from_json({{"workload", "memory.bandwidth"},
+                                   {"params", {{"kernel", {"copy", "triad"}}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
+                                  two_pu_system());
+  for (auto& item : plan) item.policy = quick_policy();
+  xpb::Session session(plan, xpb::open_devices({"ref"}), two_pu_system(), {});
+  EXPECT_EQ(session.header()["schema"], "xpubench.result/1");
+  EXPECT_EQ(session.header()["devices"][0]["clock_info"]["kind"], "host");
+  const auto one = session.run(1, 0);
+  EXPECT_EQ(one["params"]["kernel"], "triad");
+  EXPECT_EQ(one["status"], "passed") << one["reason"];
+  const auto result = session.finish();
+  EXPECT_EQ(result.document["benchmarks"].size(), 1u);
+  EXPECT_EQ(result.document["run"]["status"], "complete");
+}
+
+TEST(Session, AStopAskedForByACallbackInterruptsTheRun) {
+  auto plan = xpb::plan_from_json({{"workload", "memory.bandwidth"},
+                                   {"params", {{"kernel", {"copy", "scale", "add", "triad"}}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
+                                  two_pu_system());
+  for (auto& item : plan) item.policy = quick_policy();
+  int done = 0;
+  xpb::SessionOptions opts;
+  opts.should_stop = [&] { return done >= 1; };
+  opts.on_done = [&](std::size_t, std::size_t, const nlohmann::json&) { ++done; };
+  const auto result = xpb::Session(plan, xpb::open_devices({"ref"}), two_pu_system(), opts).run_all();
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_EQ(result.document["run"]["status"], "interrupted");
+  EXPECT_LT(result.document["benchmarks"].size(), 4u);
+}
+
+TEST(Session, ACtrlCDuringTheLastBenchmarkStillMarksTheRunInterrupted) {
+  auto plan = xpb::plan_from_json(
+      {{"workload", "memory.bandwidth"}, {"params", {{"kernel", "copy"}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
+      two_pu_system());
+  plan[0].policy = quick_policy();
+  std::atomic<bool> cancel{false};
+  xpb::SessionOptions opts;
+  opts.cancel = &cancel;
+  opts.on_done = [&](std::size_t, std::size_t, const nlohmann::json&) { cancel.store(true); };
+  const auto result = xpb::Session(plan, xpb::open_devices({"ref"}), two_pu_system(), opts).run_all();
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_EQ(result.document["run"]["status"], "interrupted");
+}
+
+TEST(Session, TheRooflineIsMeasuredOncePerDeviceAndThreadsAndShared) {
+  auto plan = xpb::plan_from_json({{"workload", "llm.bench"},
+                                   {"params", {{"model", "tiny"}, {"dtype", {"q8_0", "q4_0"}}, {"test", "tg"}, {"n_gen", 4},
+                                               {"threads", 1}, {"check", "off"}}}},
+                                  xpb::describe_system());
+  ASSERT_EQ(plan.size(), 2u);
+  for (auto& item : plan) item.policy = quick_policy();
+  const auto result = xpb::run_session(plan, *std::make_unique<std::vector<xpb::OpenDevice>>(xpb::open_devices({"cpu"})),
+                                       xpb::describe_system(), {});
+  const auto& b = result.document["benchmarks"];
+  ASSERT_EQ(b.size(), 2u);
+  const auto& r0 = b[0]["details"]["roofline"];
+  const auto& r1 = b[1]["details"]["roofline"];
+  ASSERT_TRUE(r0.contains("measurement")) << r0.dump();
+  // Both records carry the one measurement: the same samples.
+  EXPECT_EQ(r0["measurement"]["samples_gbps"], r1["measurement"]["samples_gbps"]);
+  EXPECT_EQ(r0["read_bandwidth_gbps"], r1["read_bandwidth_gbps"]);
 }
 
 TEST(Devices, UnknownDeviceListsTheAvailableOnes) {

@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "xpubench/error.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/suite.hpp"
 
 namespace {
@@ -81,8 +86,92 @@ TEST(Suite, IncludeKeepsEachSuitesPolicyUnderTheIncludingOne) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(Suite, MissingFileIsAnInputError) {
-  EXPECT_THROW(xpb::load_suite("/nonexistent/suite.yaml"), xpb::InputError);
+std::string load_error(const std::filesystem::path& p) {
+  try {
+    xpb::load_suite(p);
+  } catch (const xpb::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A folder of its own under the test temp dir, removed at the end.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::path(::testing::TempDir()) /
+           ("xpb_suite_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path / "locked.yaml", std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+TEST(Suite, EveryFileProblemNamesTheFileAndTheReason) {
+  TempDir d;
+  EXPECT_NE(load_error("/nonexistent/suite.yaml").find("/nonexistent/suite.yaml: cannot read the suite: No such file"),
+            std::string::npos)
+      << load_error("/nonexistent/suite.yaml");
+  EXPECT_NE(load_error(d.path).find(": is a directory; expected a suite file"), std::string::npos) << load_error(d.path);
+  // A FIFO is never opened (it would block until a writer came).
+  const auto fifo = d.path / "fifo.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(load_error(fifo).find("is not a regular file"), std::string::npos) << load_error(fifo);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // it did not wait for a writer
+  // An unreadable file says the OS's reason (root reads anything: then it parses).
+  const auto locked = d.path / "locked.yaml";
+  std::ofstream(locked) << "suite: x\nbenchmarks: [{workload: w}]\n";
+  std::filesystem::permissions(locked, std::filesystem::perms::none);
+  if (::geteuid() != 0) EXPECT_NE(load_error(locked).find("Permission denied"), std::string::npos) << load_error(locked);
+}
+
+TEST(Suite, AFifoInTheSearchPathIsNotListedOrOpened) {
+  TempDir d;
+  ASSERT_EQ(::mkfifo((d.path / "stuck.yaml").c_str(), 0600), 0);
+  std::ofstream(d.path / "mine.yaml") << "suite: mine\nbenchmarks: [{workload: memory.latency}]\n";
+  ::setenv("XPB_SUITE_PATH", d.path.c_str(), 1);
+  bool mine = false, stuck = false;
+  for (const auto& l : xpb::list_suites()) {
+    mine = mine || l.name == "mine";
+    stuck = stuck || l.name == "stuck";
+  }
+  ::unsetenv("XPB_SUITE_PATH");
+  EXPECT_TRUE(mine);
+  EXPECT_FALSE(stuck);
+}
+
+TEST(Suite, AliasesThatExpandToMillionsOfValuesAreRefusedAtOnce) {
+  // Eight levels of ten references: 10^8 values from a few hundred bytes.
+  std::string yaml = "suite: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) yaml += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  yaml += "benchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: *a7}\n";
+  ASSERT_LT(yaml.size(), 600u);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto err = error_of(yaml);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // a bound, not a speed goal
+  EXPECT_NE(err.find("s.yaml:"), std::string::npos) << err;
+  EXPECT_NE(err.find("expands to more than 100000 values"), std::string::npos) << err;
+  // The same through a --set value.
+  std::string set = "kernel=[&a [x, x, x, x, x, x, x, x, x, x]";
+  std::string prev = "a";
+  for (int i = 1; i < 7; ++i) {
+    const std::string name = "b" + std::to_string(i);
+    set += ", &" + name + " [";
+    for (int k = 0; k < 10; ++k) set += (k ? ", *" : "*") + prev;
+    set += "]";
+    prev = name;
+  }
+  set += "]";
+  EXPECT_THROW(xpb::parse_override(set), xpb::InputError);
 }
 
 TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {
@@ -99,6 +188,31 @@ TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {
   EXPECT_THROW(xpb::parse_bytes("99999999 TiB", "x"), xpb::InputError);
   EXPECT_THROW(xpb::parse_bytes(nlohmann::json(std::uint64_t{1} << 63), "x"), xpb::InputError);
   EXPECT_EQ(xpb::parse_bytes("4096 TiB", "x"), 4096ull << 40);
+  // One parser, consistent limits: 1 PiB is 1024 TiB, both accepted; 4 EiB is the most.
+  EXPECT_EQ(xpb::parse_bytes("1PiB", "x"), xpb::parse_bytes("1024TiB", "x"));
+  EXPECT_EQ(xpb::parse_bytes("4EiB", "x"), xpb::kMaxBytes);
+  EXPECT_EQ(xpb::parse_bytes("2PB", "x"), 2000000000000000000ull / 1000);
+  EXPECT_THROW(xpb::parse_bytes("5EiB", "x"), xpb::InputError);
+  EXPECT_EQ(xpb::parse_bytes(1e6, "x"), 1000000u);  // a whole float is a size
+  EXPECT_THROW(xpb::parse_bytes(1.5, "x"), xpb::InputError);
+}
+
+TEST(Parse, WholeNumbersHaveBoundsAndNeverWrap) {
+  EXPECT_EQ(xpb::parse_whole(nlohmann::json(1e18), "x", 0, INT64_MAX), 1000000000000000000);
+  EXPECT_EQ(xpb::parse_whole(nlohmann::json("42"), "x", 0, 100), 42);
+  EXPECT_THROW(xpb::parse_whole(nlohmann::json(2.5), "x", 0, 100), xpb::InputError);
+  EXPECT_THROW(xpb::parse_whole(nlohmann::json(101), "x", 0, 100), xpb::InputError);
+  // -1 is -1: below 0 it is refused, never read as 2^64 - 1.
+  try {
+    xpb::parse_unsigned(nlohmann::json("-1"), "model export --seed", UINT64_MAX);
+    FAIL() << "-1 accepted as an unsigned seed";
+  } catch (const xpb::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("model export --seed: expected a whole number in [0, 18446744073709551615], got \"-1\""),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(xpb::parse_unsigned(nlohmann::json("18446744073709551615"), "x", UINT64_MAX), UINT64_MAX);
+  EXPECT_THROW(xpb::parse_unsigned(nlohmann::json("18446744073709551616"), "x", UINT64_MAX), xpb::InputError);
 }
 
 TEST(Suite, KeysMustBeStringsAndUnique) {

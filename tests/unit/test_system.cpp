@@ -7,6 +7,7 @@
 
 #include "topology_internal.hpp"
 #include "xpubench/system.hpp"
+#include "xpubench/system_probe.hpp"
 
 namespace {
 

@@ -283,7 +283,7 @@ json realistic_document() {
   }
   {
     Measurement m;
-    m.source = ClockKind::simulated;
+    m.clock.kind = ClockKind::simulated;
     m.sample_seconds = {2e-6, 2e-6, 2.1e-6};
     m.energy.available = true;
     m.energy.source = "modeled";
@@ -382,9 +382,7 @@ TEST(ValidateResult, NonFiniteFiguresStillYieldAValidDocument) {
   r.workload = "memory.bandwidth";
   r.device = "cpu";
   r.id = "memory.bandwidth/cpu/broken";
-  Metric m;
-  m.name = "bandwidth";
-  m.unit = "GB/s";
+  Metric m("bandwidth", "GB/s", Direction::higher_is_better, Source::measured);
   m.samples = {1.0, std::numeric_limits<double>::infinity(), 3.0, std::nan("")};
   m.stats = summarize(m.samples);
   r.metrics.push_back(m);
@@ -394,6 +392,33 @@ TEST(ValidateResult, NonFiniteFiguresStillYieldAValidDocument) {
   const auto problems = validate_result(reparsed);
   EXPECT_TRUE(problems.empty()) << describe(problems);
   EXPECT_EQ(reparsed["benchmarks"][3]["status"], "mistrusted");
+}
+
+TEST(ValidateResult, StatisticsTheSamplesCannotGiveMustBeNull) {
+  auto doc = realistic_document();
+  auto& stats = doc["benchmarks"][1]["metrics"][0]["stats"];  // three samples
+  ASSERT_EQ(stats["n"], 3);
+  ASSERT_TRUE(stats["ci95_lo"].is_null());
+  EXPECT_TRUE(validate_result(doc).empty());
+  stats["ci95_lo"] = 2e-6;  // what an old writer put there: [min, max]
+  auto problems = validate_result(doc);
+  EXPECT_TRUE(reports(problems, "/benchmarks/1/metrics/0/stats/ci95_lo")) << describe(problems);
+  // A metric without samples has no median.
+  auto empty = realistic_document();
+  auto& m = empty["benchmarks"][0]["metrics"][0];
+  m["samples"] = json::array();
+  m["stats"] = xpb::to_json(summarize(std::vector<double>{}));
+  EXPECT_TRUE(validate_result(empty).empty()) << describe(validate_result(empty));
+  m["stats"]["median"] = 0.0;
+  EXPECT_TRUE(reports(validate_result(empty), "/benchmarks/0/metrics/0/stats/median"));
+}
+
+TEST(ValidateResult, AnInvalidRecordMustSayWhy) {
+  auto doc = realistic_document();
+  doc["benchmarks"][0]["valid"] = false;
+  EXPECT_TRUE(reports(validate_result(doc), "/benchmarks/0/invalid_reason"));
+  doc["benchmarks"][0]["invalid_reason"] = "3 of the policy's minimum 5 samples";
+  EXPECT_TRUE(validate_result(doc).empty()) << describe(validate_result(doc));
 }
 
 TEST(ValidateResult, SurvivesDocumentsOfTheWrongShape) {

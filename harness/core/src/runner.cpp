@@ -49,7 +49,7 @@ std::string RunPolicy::check(const std::string& key, const nlohmann::json& value
   }
   if (known[key].is_number_integer()) {
     try {
-      parse_whole(value, "run-policy key '" + key + "'", 0, std::int64_t{1} << 53);
+      parse_whole(value, "run-policy key '" + key + "'", 0, INT64_MAX);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -66,7 +66,7 @@ std::string RunPolicy::apply(const nlohmann::json& j) {
     if (auto err = check(key, value); !err.empty()) return err;
   auto merged = to_json();
   merged.update(j);
-  auto count = [&](const char* k) { return static_cast<std::uint64_t>(parse_whole(merged[k], k, 0, std::int64_t{1} << 53)); };
+  auto count = [&](const char* k) { return static_cast<std::uint64_t>(parse_whole(merged[k], k, 0, INT64_MAX)); };
   RunPolicy next;
   next.warmup_seconds = merged["warmup_seconds"].get<double>();
   next.warmup_samples = count("warmup_samples");
@@ -278,6 +278,12 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   if (m.interrupted || !m.error.empty()) {
     m.valid = false;
     m.invalid_reason = m.interrupted ? "stopped by the user" : "a run failed: " + m.error;
+  } else if (!m.sample_seconds.empty() &&
+             *std::min_element(m.sample_seconds.begin(), m.sample_seconds.end()) < m.sample_floor_s) {
+    m.valid = false;
+    m.invalid_reason = "a sample of " + seconds_text(*std::min_element(m.sample_seconds.begin(), m.sample_seconds.end())) +
+                       " fell short of the " + seconds_text(m.sample_floor_s) + " floor (" + m.floor_reason +
+                       "): the time budget could not batch enough iterations, so the clock's resolution is in the figures";
   } else if (n < policy.min_samples) {
     m.valid = false;
     m.invalid_reason = std::to_string(n) + " of the policy's minimum " + std::to_string(policy.min_samples) +

@@ -334,13 +334,21 @@ class Facts final : public SessionFacts {
   std::optional<ReadBandwidth> read_bandwidth(Device& device, int threads, std::uint64_t min_bytes,
                                               std::string& why) override {
     std::lock_guard lock(mu_);
-    const auto key = std::make_tuple(device.info().id(), threads, min_bytes);
+    // Sizes in powers of two past the default array (4x the last-level cache): every model
+    // that fits the default shares one measurement per device and thread count, and larger
+    // ones one per size class, not one each.
+    std::uint64_t bytes = 0;
+    if (min_bytes > 0) {
+      bytes = 1;
+      while (bytes < min_bytes && bytes < (std::uint64_t{1} << 62)) bytes <<= 1;
+    }
+    const auto key = std::make_tuple(device.info().id(), threads, bytes);
     if (auto it = cache_.find(key); it != cache_.end()) {
       if (!it->second) why = why_[key];
       return it->second;
     }
     auto& slot = cache_[key];
-    slot = measure_read(device, threads, min_bytes, why_[key]);
+    slot = measure_read(device, threads, bytes, why_[key]);
     why = why_[key];
     return slot;
   }

@@ -43,7 +43,7 @@ struct RunPolicy {
   // Applies the keys present in `j` (same names as to_json); returns an error text or "".
   XPB_API std::string apply(const nlohmann::json& j);
   // Whether `value` is acceptable for `key` on its own (a known key, a finite non-negative
-  // number, a whole number within 2^53 where a count is meant: 1e6 is whole, 1.5 is not);
+  // number, a whole number below 2^63 where a count is meant: 1e6 is whole, 1.5 is not);
   // returns an error text or "". apply() also checks that the keys agree (min <= max).
   XPB_API static std::string check(const std::string& key, const nlohmann::json& value);
 };
