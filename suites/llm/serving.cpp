@@ -179,7 +179,9 @@ class Serving final : public Workload {
     EngineSteps warm(*engine_, prompt_seed_, sc_.max_concurrency);
     std::vector<SeqWork> work;
     for (int s = 0, left = sc_.max_batch_tokens; s < sc_.max_concurrency && left > 0; ++s) {
-      const int n = std::min(left, std::max(1, sc_.max_batch_tokens / sc_.max_concurrency));
+      // Each slot its share of the budget, within the positions its cache has.
+      const int n = std::min({left, std::max(1, sc_.max_batch_tokens / sc_.max_concurrency),
+                              static_cast<int>(shape_.context)});
       work.push_back({s, 0, n});
       left -= n;
     }

@@ -74,10 +74,10 @@ def test_bad_yaml_names_file_line_and_column(cli, tmp_path):
     ("memory.bandwidth", "array_bytes=big", "expected a size like 4096"),
     ("memory.bandwidth", "policy.max_seconds=-1", "expects a finite non-negative number"),
     ("memory.bandwidth", "policy.max_seconds=1e400", "expects a finite non-negative number"),
-    ("memory.latency", "chains=0", "parameter 'chains' expects a whole number >= 1"),
+    ("memory.latency", "chains=0", "parameter 'chains': expected a whole number in [1, 1024], got 0"),
     ("memory.latency", "size=1e30", "expected a size"),
     ("memory.sweep", "size=64", "at least 128 bytes"),
-    ("memory.capacity", "seed=abc", "parameter 'seed' expects a whole number"),
+    ("memory.capacity", "seed=abc", "parameter 'seed': expected a whole number in [0,"),
 ])
 def test_bad_set_is_a_usage_error(cli, tmp_path, target, setting, message):
     r = cli("run", target, "--set", setting, "-o", tmp_path / "x.json")

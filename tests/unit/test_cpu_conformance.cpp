@@ -24,6 +24,12 @@ using xpb::test::write;
 
 int threads_available() { return open_device("cpu")->caps().max_threads; }
 
+// The catalogue's cases, made once for the whole binary (their inputs are large).
+const std::vector<xpb::ConformanceCase>& cases() {
+  static const auto all = xpb::conformance_cases();
+  return all;
+}
+
 struct CaseParam {
   std::size_t index;
   int threads;
@@ -34,8 +40,7 @@ class CatalogueConformance : public ::testing::TestWithParam<CaseParam> {};
 TEST_P(CatalogueConformance, CpuMatchesRefWithinTheCaseTolerance) {
   const auto [index, threads] = GetParam();
   if (threads > threads_available()) GTEST_SKIP() << "needs " << threads << " PUs";
-  const auto cases = xpb::conformance_cases();
-  const auto& c = cases.at(index);
+  const auto& c = cases().at(index);
   xpb::CompileOptions opts;
   opts.threads = threads;
   auto cpu = open_device("cpu");
@@ -47,14 +52,14 @@ TEST_P(CatalogueConformance, CpuMatchesRefWithinTheCaseTolerance) {
 
 std::vector<CaseParam> all_cases() {
   std::vector<CaseParam> out;
-  const auto n = xpb::conformance_cases().size();
+  const auto n = cases().size();
   for (std::size_t i = 0; i < n; ++i)
     for (int t : {1, 2}) out.push_back({i, t});
   return out;
 }
 INSTANTIATE_TEST_SUITE_P(EveryOp, CatalogueConformance, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<CaseParam>& info) {
-                           auto name = xpb::conformance_cases()[info.param.index].name;
+                           auto name = cases()[info.param.index].name;
                            for (auto& ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name + "_" + std::to_string(info.param.threads) + "t_" + std::to_string(info.param.index);

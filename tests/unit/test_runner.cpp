@@ -123,7 +123,7 @@ TEST(Runner, StopsAtMaxSamples) {
   FakeDevice dev;
   dev.per_iteration = 0.01;
   xpb::RunPolicy p;
-  p.min_seconds = 0;  // max_samples bounds it
+  p.min_seconds = 100;  // would run long, but max_samples bounds it
   p.max_seconds = 100;
   p.min_samples = 3;
   p.max_samples = 7;

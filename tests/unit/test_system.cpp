@@ -170,7 +170,7 @@ TEST(DescribeSystem, JsonHasExactlyTheSchemaKeys) {
                                             "isa_flags", "topology", "memory", "governor", "thp", "compiler",
                                             "compile_flags", "build_type", "git_revision", "xpubench_version"}));
   EXPECT_EQ(keys(j["topology"]),
-            (std::set<std::string>{"packages", "cores", "pus", "numa_nodes", "caches", "source"}));
+            (std::set<std::string>{"packages", "cores", "pus", "allowed_pus", "machine_pus", "numa_nodes", "caches", "source"}));
   EXPECT_EQ(keys(j["memory"]), (std::set<std::string>{"total_bytes", "available_bytes", "cgroup_limit_bytes",
                                                       "cgroup_usage_bytes", "usable_bytes"}));
   EXPECT_TRUE(j["memory"]["cgroup_limit_bytes"].is_null());

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <system_error>
 
 #include "xpubench/error.hpp"
+#include "xpubench/system_probe.hpp"
 
 namespace xpb {
 namespace {
@@ -257,6 +259,53 @@ nlohmann::json load_journal(const fs::path& file, std::string text) {
   return doc;
 }
 
+// Counts what a parse would make, with a SAX pass that holds nothing: values and string bytes.
+struct CountingSax : nlohmann::json_sax<nlohmann::json> {
+  std::uint64_t values = 0, string_bytes = 0;
+  bool null() override { return ++values, true; }
+  bool boolean(bool) override { return ++values, true; }
+  bool number_integer(number_integer_t) override { return ++values, true; }
+  bool number_unsigned(number_unsigned_t) override { return ++values, true; }
+  bool number_float(number_float_t, const string_t&) override { return ++values, true; }
+  bool string(string_t& s) override { return ++values, string_bytes += s.size(), true; }
+  bool binary(binary_t&) override { return ++values, true; }
+  bool start_object(std::size_t) override { return ++values, true; }
+  bool key(string_t& s) override { return string_bytes += s.size() + 64, true; }  // a map node per key
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return ++values, true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
+// The memory this process may still take: its address-space limit less what it maps now, and
+// what the machine has available, whichever is less.
+std::uint64_t memory_left() {
+  std::uint64_t left = read_memory_info().usable_bytes();
+  rlimit as{};
+  if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t pages = 0;
+    statm >> pages;
+    const std::uint64_t mapped = pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    left = std::min<std::uint64_t>(left, as.rlim_cur > mapped ? as.rlim_cur - mapped : 0);
+  }
+  return left;
+}
+
+// A document whose parsed form would not fit is refused before the parse: running out of
+// memory inside the JSON library can end in std::terminate (its destructors allocate), which
+// no catch would reach.
+void check_room_to_parse(const std::string& name, const std::string& text) {
+  CountingSax count;
+  nlohmann::json::sax_parse(text, &count, nlohmann::json::input_format_t::json, false);
+  // A json value is 16 bytes; arrays grow by doubling and objects keep a tree node per key.
+  const std::uint64_t needed = count.values * 40 + count.string_bytes * 2 + text.size();
+  const std::uint64_t left = memory_left();
+  if (needed > left)
+    throw InputError(name + ": out of memory: reading this document needs about " + std::to_string(needed >> 20) +
+                     " MiB; " + std::to_string(left >> 20) + " MiB are left to this process");
+}
+
 nlohmann::json parse_document(const std::filesystem::path& file, const std::string& text) {
   const std::string name = file.string();
   try {
@@ -366,6 +415,7 @@ nlohmann::json load_result(const std::filesystem::path& file) {
   const std::string text = read_text(file);
   const std::string name = file.string();
   try {
+    check_room_to_parse(name, text);
     return parse_document(file, text);
   } catch (const std::bad_alloc&) {
     throw InputError(name + ": out of memory while parsing " + std::to_string(text.size()) + " bytes of JSON");
@@ -386,7 +436,7 @@ void check_output_path(const std::filesystem::path& path, const std::string& wha
     if (!S_ISREG(st.st_mode))
       throw InputError(what + " " + name + ": exists and is not a regular file (a FIFO, device or socket); "
                        "expected a regular file or a new path");
-  } else if (errno != ENOENT) {
+  } else if (errno != ENOENT && errno != ENOTDIR) {  // ENOTDIR: a parent is a file (reported below)
     throw InputError(what + " " + name + ": " + errno_text(errno));
   }
   // A missing directory is made (results/ on a fresh clone); one that cannot be is an error now.

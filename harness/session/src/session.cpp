@@ -334,30 +334,6 @@ class Facts final : public SessionFacts {
   std::optional<ReadBandwidth> read_bandwidth(Device& device, int threads, std::uint64_t min_bytes,
                                               std::string& why) override {
     std::lock_guard lock(mu_);
-    // Sizes in powers of two past the default array (4x the last-level cache): every model
-    // that fits the default shares one measurement per device and thread count, and larger
-    // ones one per size class, not one each.
-    std::uint64_t bytes = 0;
-    if (min_bytes > 0) {
-      bytes = 1;
-      while (bytes < min_bytes && bytes < (std::uint64_t{1} << 62)) bytes <<= 1;
-    }
-    const auto key = std::make_tuple(device.info().id(), threads, bytes);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      if (!it->second) why = why_[key];
-      return it->second;
-    }
-    auto& slot = cache_[key];
-    slot = measure_read(device, threads, bytes, why_[key]);
-    why = why_[key];
-    return slot;
-  }
-
- private:
-  // memory.bandwidth kernel=read on `threads` threads, over an array as large as `min_bytes`
-  // (on a virtual machine, bandwidth depends on where in host memory the pages land, and a
-  // region as large as the weights is the fairer stand-in for them), else the default size.
-  std::optional<ReadBandwidth> measure_read(Device& device, int threads, std::uint64_t min_bytes, std::string& why) {
     auto bw = WorkloadRegistry::instance().create("memory.bandwidth");
     if (!bw) {
       why = "memory.bandwidth is not built in";
@@ -368,11 +344,36 @@ class Facts final : public SessionFacts {
     p["kernel"] = "read";
     p["stores"] = "regular";
     p["threads"] = threads;
-    auto points = bw->expand(p, system_);
+    const auto points = bw->expand(p, system_);
     if (points.empty()) {
       why = "memory.bandwidth gave no read benchmark";
       return std::nullopt;
     }
+    // The array: the default (4x the last-level cache) for every model that fits in it, so they
+    // share one measurement per device and thread count; larger models one per power of two
+    // (on a virtual machine bandwidth depends on where in host memory the pages land, and a
+    // region as large as the weights is the fairer stand-in for them).
+    const auto default_bytes = points[0]["array_bytes"].get<std::uint64_t>();
+    std::uint64_t bytes = default_bytes;
+    while (bytes < min_bytes && bytes < (std::uint64_t{1} << 62)) bytes <<= 1;
+    const auto key = std::make_tuple(device.info().id(), threads, bytes);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      if (!it->second) why = why_[key];
+      return it->second;
+    }
+    auto point = points[0];
+    point["array_bytes"] = bytes;
+    auto& slot = cache_[key];
+    slot = measure_read(device, point, points[0], why_[key]);
+    why = why_[key];
+    return slot;
+  }
+
+ private:
+  // memory.bandwidth kernel=read at `point`, or at `fallback` (the default size) when the
+  // larger array does not fit in free memory.
+  std::optional<ReadBandwidth> measure_read(Device& device, nlohmann::json point, const nlohmann::json& fallback,
+                                            std::string& why) {
     // Its own policy, not the run's (a quick llm policy takes 3 samples, too few for a figure
     // every decode result is divided by): the median of at least 10 samples over 0.5-2 s.
     RunPolicy policy;
@@ -381,11 +382,10 @@ class Facts final : public SessionFacts {
     policy.min_seconds = 0.5;
     policy.max_seconds = 2.0;
     RunContext ctx{device, system_, policy, nullptr, cancel_, reference_, nullptr};
-    auto point = points[0];
-    if (point["array_bytes"].get<std::uint64_t>() < min_bytes) point["array_bytes"] = min_bytes;
+    auto bw = WorkloadRegistry::instance().create("memory.bandwidth");
     auto rec = run_benchmark(*bw, point, ctx);
-    if (rec.outcome.status == Status::skipped && point != points[0]) {
-      point = points[0];
+    if (rec.outcome.status == Status::skipped && point != fallback) {
+      point = fallback;
       bw = WorkloadRegistry::instance().create("memory.bandwidth");
       rec = run_benchmark(*bw, point, ctx);
     }
