@@ -19,7 +19,7 @@ std::string value_text(const std::string& key, const nlohmann::json& v) {
     std::erase(text, ' ');
     return text;
   }
-  return v.dump();
+  return json_text(v);
 }
 
 // "kernel=triad threads=2" from the params, the parts that tell rows of one workload apart.

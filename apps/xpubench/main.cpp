@@ -98,7 +98,7 @@ int cmd_list(const std::string& what) {
       auto w = xpb::WorkloadRegistry::instance().create(n);
       std::cout << fmt::format("  {:<18} {}\n", n, w->description());
       for (const auto& p : w->params())
-        std::cout << fmt::format("      {:<18} {} (default {}{})\n", p.name, p.help, p.default_value.dump(),
+        std::cout << fmt::format("      {:<18} {} (default {}{})\n", p.name, p.help, xpb::json_text(p.default_value),
                                  p.choices.empty() ? "" : "; one of " + join(p.choices));
     }
   }
@@ -200,7 +200,7 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   opts.on_start = [tty](std::size_t i, std::size_t total, const xpb::PlanItem& item, const std::string& dev) {
     if (!tty) return;
     std::string params;
-    for (const auto& [k, v] : item.params.items()) params += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    for (const auto& [k, v] : item.params.items()) params += " " + k + "=" + (v.is_string() ? v.get<std::string>() : xpb::json_text(v));
     std::string line = fmt::format("[{}/{}] {} on {}:{} ...", i + 1, total, item.workload, dev, params);
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);

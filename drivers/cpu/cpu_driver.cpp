@@ -61,13 +61,9 @@ class CpuDevice final : public Device {
       return {Outcome::with(Status::interrupted, "stopped by the user while tensor '" + t.name + "' was made"), nullptr};
     }
   }
-  void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
-    check_range(dst.bytes(), offset, src.size());
-    std::memcpy(host(dst) + offset, src.data(), src.size());
-  }
+  void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override { host_upload(dst, src, offset); }
   void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
-    check_range(src.bytes(), offset, dst.size());
-    std::memcpy(dst.data(), host(src) + offset, dst.size());
+    host_download(src, dst, offset);
   }
   // The cpu computes on host memory: its own buffers, and any other the host can address.
   bool can_bind(const Buffer& b) const override { return b.host_data() != nullptr; }
@@ -123,10 +119,6 @@ class CpuDevice final : public Device {
               {}};
     pus.resize(static_cast<std::size_t>(threads));
     return {Outcome::ok(), std::move(pus)};
-  }
-  static std::byte* host(const Buffer& b) {
-    if (b.host_data() == nullptr) throw std::invalid_argument("cpu: the buffer is not host memory");
-    return b.host_data();
   }
 
   std::shared_ptr<Driver> driver_;

@@ -40,13 +40,9 @@ class RefDevice final : public Device {
               nullptr};
     }
   }
-  void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
-    check_range(dst.bytes(), offset, src.size());
-    std::memcpy(host(dst) + offset, src.data(), src.size());
-  }
+  void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override { host_upload(dst, src, offset); }
   void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
-    check_range(src.bytes(), offset, dst.size());
-    std::memcpy(dst.data(), host(src) + offset, dst.size());
+    host_download(src, dst, offset);
   }
   // ref computes on host memory: any buffer the host can address will do.
   bool can_bind(const Buffer& b) const override { return b.host_data() != nullptr; }
@@ -74,10 +70,6 @@ class RefDevice final : public Device {
   }
 
  private:
-  static std::byte* host(const Buffer& b) {
-    if (b.host_data() == nullptr) throw std::invalid_argument("ref: the buffer is not host memory");
-    return b.host_data();
-  }
 
   std::shared_ptr<Driver> driver_;
   DeviceInfo info_;

@@ -26,7 +26,7 @@ std::vector<int> thread_counts(const nlohmann::json& value, const SystemInfo& sy
     return {static_cast<int>(parse_whole(value, "parameter '" + param + "'", 1, kMaxThreads))};
   } catch (const InputError&) {
     throw InputError("parameter '" + param + "' expects a thread count in [1, " + std::to_string(kMaxThreads) +
-                     "], \"all\" or \"scaling\", got " + value.dump());
+                     "], \"all\" or \"scaling\", got " + json_text(value));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "llm_common.hpp"
 #include "model_weights.hpp"
 #include "workload_common.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
@@ -149,7 +150,7 @@ class Bench final : public Workload {
     q["ubatch"] = whole_number(p["ubatch"], "ubatch", 1, 8192);
     q["sequences"] = whole_number(p["sequences"], "sequences", 1, 1024);
     if (!(p["roofline"] == "measure" || p["roofline"] == "off" || (p["roofline"].is_number() && p["roofline"].get<double>() > 0)))
-      throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + p["roofline"].dump());
+      throw InputError("parameter 'roofline' expects \"measure\", \"off\" or a bandwidth in GB/s, got " + json_text(p["roofline"]));
     // Parameters a test does not use are left out, so one test is not listed several times.
     if (q["test"] == "tg") q.erase("n_prompt"), q.erase("ubatch");
     if (q["test"] == "pp") q.erase("n_gen"), q.erase("sequences");
@@ -182,16 +183,12 @@ class Bench final : public Workload {
   }
 
   BuildResult build(const nlohmann::json&, RunContext& ctx) override {
-    CompileOptions opts;
-    opts.threads = threads_;
-    opts.cancel = ctx.cancel;
-    auto [outcome, weights] = ModelWeights::load(ctx.device, model_.config, model_.source, opts);
-    if (!weights) return {outcome, {}};
-    weights_ = std::move(weights);
-    graph_ = build_graph(model_.config, model_.source, shape_);
-    Stage stage{"", graph_.graph, opts, weights_->bindings(graph_), std::nullopt};
+    auto m = model_stage(ctx, model_.config, model_.source, shape_, threads_);
+    if (!m.weights) return {m.outcome, {}};
+    weights_ = std::move(m.weights);
+    graph_ = std::move(m.graph);
     BuildResult r;
-    r.stages.push_back(std::move(stage));
+    r.stages.push_back(std::move(m.stage));
     return r;
   }
 

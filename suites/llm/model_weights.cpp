@@ -1,5 +1,7 @@
 #include "model_weights.hpp"
 
+#include <tuple>
+
 namespace xpb::llm {
 
 std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& device, const LlamaConfig& c,
@@ -32,6 +34,19 @@ Bindings ModelWeights::bindings(const LlamaGraph& g) const {
   for (const auto& [name, id] : g.weights)
     if (auto it = buffers_.find(name); it != buffers_.end()) b[id] = it->second;
   return b;
+}
+
+ModelStage model_stage(RunContext& ctx, const LlamaConfig& c, const WeightSource& src, const GraphShape& shape,
+                       int threads) {
+  ModelStage m;
+  CompileOptions opts;
+  opts.threads = threads;
+  opts.cancel = ctx.cancel;
+  std::tie(m.outcome, m.weights) = ModelWeights::load(ctx.device, c, src, opts);
+  if (!m.weights) return m;
+  m.graph = build_graph(c, src, shape);
+  m.stage = Stage{"", m.graph.graph, opts, m.weights->bindings(m.graph), std::nullopt};
+  return m;
 }
 
 }  // namespace xpb::llm

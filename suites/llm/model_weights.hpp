@@ -10,6 +10,7 @@
 
 #include "llama_model.hpp"
 #include "xpubench/device.hpp"
+#include "xpubench/workload.hpp"
 
 namespace xpb::llm {
 
@@ -39,5 +40,16 @@ class ModelWeights {
   std::uint64_t bytes_ = 0;
   bool shared_ = false;
 };
+
+// A workload's one stage over a model: the weights made on ctx.device (by `threads` threads),
+// the decoder's graph for `shape`, and the stage that compiles it with the weights bound.
+struct ModelStage {
+  Outcome outcome;  // of making the weights
+  std::shared_ptr<ModelWeights> weights;
+  LlamaGraph graph;
+  Stage stage;
+};
+ModelStage model_stage(RunContext& ctx, const LlamaConfig& c, const WeightSource& src, const GraphShape& shape,
+                       int threads);
 
 }  // namespace xpb::llm

@@ -17,6 +17,7 @@
 #include "model_weights.hpp"
 #include "serving_sim.hpp"
 #include "workload_common.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
@@ -106,17 +107,17 @@ class Serving final : public Workload {
     q["max_batch_tokens"] = whole_number(p["max_batch_tokens"], "max_batch_tokens", 1, 8192);
     for (const char* key : {"arrival_seed", "length_seed"}) q[key] = whole_number(p[key], key, 0, std::int64_t{1} << 53);
     if (!(p["rate"] == "inf" || (p["rate"].is_number() && p["rate"].get<double>() > 0)))
-      throw InputError("parameter 'rate' expects a positive number of requests per second or \"inf\", got " + p["rate"].dump());
+      throw InputError("parameter 'rate' expects a positive number of requests per second or \"inf\", got " + json_text(p["rate"]));
     // The virtual clock counts nanoseconds in 64 bits: a scenario whose arrivals would span
     // more than a century cannot be one anybody serves.
     if (p["rate"].is_number() && (q["requests"].get<double>() - 1) / p["rate"].get<double>() > 1e9 * 3.15)
-      throw InputError("parameter 'rate' of " + p["rate"].dump() + " req/s spreads " + q["requests"].dump() +
+      throw InputError("parameter 'rate' of " + json_text(p["rate"]) + " req/s spreads " + json_text(q["requests"]) +
                        " requests over more than a century of virtual time");
     if (!p["length_jitter"].is_number() || p["length_jitter"].get<double>() < 0 || p["length_jitter"].get<double>() >= 1)
-      throw InputError("parameter 'length_jitter' expects a number in [0, 1), got " + p["length_jitter"].dump());
+      throw InputError("parameter 'length_jitter' expects a number in [0, 1), got " + json_text(p["length_jitter"]));
     for (const char* k : {"slo_ttft_ms", "slo_tpot_ms"})
       if (!(p[k] == "none" || (p[k].is_number() && p[k].get<double>() > 0)))
-        throw InputError(std::string("parameter '") + k + "' expects a positive number of ms or \"none\", got " + p[k].dump());
+        throw InputError(std::string("parameter '") + k + "' expects a positive number of ms or \"none\", got " + json_text(p[k]));
     return model_points(q, system);
   }
 
@@ -150,26 +151,14 @@ class Serving final : public Workload {
   }
 
   BuildResult build(const nlohmann::json&, RunContext& ctx) override {
-    CompileOptions opts;
-    opts.threads = threads_;
-    opts.cancel = ctx.cancel;
-    auto [outcome, weights] = ModelWeights::load(ctx.device, model_.config, model_.source, opts);
-    if (!weights) return {outcome, {}};
-    weights_ = std::move(weights);
-    graph_ = build_graph(model_.config, model_.source, shape_);
-    Stage stage{"", graph_.graph, opts, weights_->bindings(graph_), std::nullopt};
+    auto m = model_stage(ctx, model_.config, model_.source, shape_, threads_);
+    if (!m.weights) return {m.outcome, {}};
     // The scenario is one sample: its own timeline is the measurement.
-    RunPolicy once;
-    once.warmup_samples = 0;
-    once.warmup_seconds = 0;
-    once.min_samples = once.max_samples = 1;
-    once.min_seconds = 0;
-    once.max_seconds = 1e9;
-    once.min_sample_seconds = 0;
-    once.max_iterations = 1;
-    stage.policy = once;
+    m.stage.policy = RunPolicy::fixed(1);
+    weights_ = std::move(m.weights);
+    graph_ = std::move(m.graph);
     BuildResult r;
-    r.stages.push_back(std::move(stage));
+    r.stages.push_back(std::move(m.stage));
     return r;
   }
 
@@ -247,7 +236,7 @@ class Serving final : public Workload {
                                                "long as the device took"},
                                   {"definitions", "vLLM's benchmark client with --max-concurrency: TTFT and E2E from "
                                                   "the send, queue_time from arrival to the send"}};
-    const int last = shape_.context - 1;
+    const auto last = shape_.context - 1;
     if (const auto note = beyond_context_note(model_.config, last); !note.empty()) record.details["context_note"] = note;
     if (m.interrupted) record.outcome = Outcome::with(Status::interrupted, "stopped by the user before every request completed");
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "memory_common.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
@@ -67,7 +68,7 @@ class Capacity final : public Workload {
     auto q = p;
     const auto usable = system.memory.usable_bytes();
     if (!p["fraction"].is_number() || p["fraction"].get<double>() <= 0 || p["fraction"].get<double>() > kMaxFraction)
-      throw InputError("parameter 'fraction' expects a number in (0, 0.9], got " + p["fraction"].dump());
+      throw InputError("parameter 'fraction' expects a number in (0, 0.9], got " + json_text(p["fraction"]));
     const auto bytes = size_param(p["bytes"], static_cast<std::uint64_t>(p["fraction"].get<double>() *
                                                                          static_cast<double>(usable)),
                                   "bytes");
@@ -116,17 +117,8 @@ class Capacity final : public Workload {
     Stage stage{"", g, {}, {}, std::nullopt};
     stage.options.threads = threads_;
     stage.options.lock_memory = lock_;
-    // A capacity test is a fixed amount of work, not a figure sampled to a confidence level:
-    // one timed run per pass, no warm-up, no time limit but the user's Ctrl-C.
-    RunPolicy fixed;
-    fixed.warmup_samples = 0;
-    fixed.warmup_seconds = 0;
-    fixed.min_samples = fixed.max_samples = passes_;
-    fixed.min_seconds = 0;
-    fixed.max_seconds = 1e9;
-    fixed.min_sample_seconds = 0;
-    fixed.max_iterations = 1;
-    stage.policy = fixed;
+    // A capacity test is a fixed amount of work: one timed run per pass.
+    stage.policy = RunPolicy::fixed(passes_);
     BuildResult r;
     r.stages.push_back(std::move(stage));
     return r;

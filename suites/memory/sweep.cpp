@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "memory_common.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
@@ -37,7 +38,7 @@ class Sweep final : public Workload {
     };
     if (!(p["size"].is_string() && p["size"] == "auto")) {
       const auto bytes = size_param(p["size"], 0, "size");
-      if (bytes < 128) throw InputError("parameter 'size' must be at least 128 bytes (two cache lines), got " + p["size"].dump());
+      if (bytes < 128) throw InputError("parameter 'size' must be at least 128 bytes (two cache lines), got " + json_text(p["size"]));
       add(bytes);
       return out;
     }

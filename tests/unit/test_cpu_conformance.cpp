@@ -47,7 +47,9 @@ TEST_P(CatalogueConformance, CpuMatchesRefWithinTheCaseTolerance) {
   auto ref = open_device("ref");
   const auto r = xpb::run_conformance_case(*cpu, *ref, c, opts);
   EXPECT_TRUE(r.outcome.passed()) << c.name << ": " << r.outcome.reason;
-  if (c.tolerance.abs == 0 && c.tolerance.rel == 0) EXPECT_EQ(r.max_abs_error, 0.0) << c.name;
+  if (c.tolerance.abs == 0 && c.tolerance.rel == 0) {
+    EXPECT_EQ(r.max_abs_error, 0.0) << c.name;
+  }
 }
 
 std::vector<CaseParam> all_cases() {
@@ -58,11 +60,11 @@ std::vector<CaseParam> all_cases() {
   return out;
 }
 INSTANTIATE_TEST_SUITE_P(EveryOp, CatalogueConformance, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<CaseParam>& info) {
-                           auto name = cases()[info.param.index].name;
+                         [](const ::testing::TestParamInfo<CaseParam>& p) {
+                           auto name = cases()[p.param.index].name;
                            for (auto& ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return name + "_" + std::to_string(info.param.threads) + "t_" + std::to_string(info.param.index);
+                           return name + "_" + std::to_string(p.param.threads) + "t_" + std::to_string(p.param.index);
                          });
 
 TEST(CpuConformance, AWrongOutputIsCaughtByTheCaseRunner) {

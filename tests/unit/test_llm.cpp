@@ -451,7 +451,9 @@ TEST(LlmWorkloads, BenchAndServingRunEndToEnd) {
     EXPECT_TRUE(r.valid) << r.invalid_reason;
     EXPECT_EQ(r.details["memory"]["weight_copies"], 1);
     EXPECT_GT(r.timing["work_per_iteration"]["flops"].get<double>(), 0);
-    if (std::string(test) == "tg") EXPECT_EQ(r.metrics.back().name, "roofline_fraction");
+    if (std::string(test) == "tg") {
+      EXPECT_EQ(r.metrics.back().name, "roofline_fraction");
+    }
   }
   const auto r = run_one("llm.serving",
                          {{"model", "tiny"}, {"requests", 6}, {"rate", 50.0}, {"input_tokens", 20}, {"output_tokens", 5},

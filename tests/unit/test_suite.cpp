@@ -127,7 +127,9 @@ TEST(Suite, EveryFileProblemNamesTheFileAndTheReason) {
   const auto locked = d.path / "locked.yaml";
   std::ofstream(locked) << "suite: x\nbenchmarks: [{workload: w}]\n";
   std::filesystem::permissions(locked, std::filesystem::perms::none);
-  if (::geteuid() != 0) EXPECT_NE(load_error(locked).find("Permission denied"), std::string::npos) << load_error(locked);
+  if (::geteuid() != 0) {
+    EXPECT_NE(load_error(locked).find("Permission denied"), std::string::npos) << load_error(locked);
+  }
 }
 
 TEST(Suite, AFifoInTheSearchPathIsNotListedOrOpened) {
@@ -172,6 +174,19 @@ TEST(Suite, AliasesThatExpandToMillionsOfValuesAreRefusedAtOnce) {
   }
   set += "]";
   EXPECT_THROW(xpb::parse_override(set), xpb::InputError);
+}
+
+TEST(Suite, TextThatIsNotUtf8IsRefusedWhereItIsWritten) {
+  // Found by fuzzing: such a value once escaped as the JSON library's exception.
+  EXPECT_EQ(error_of("suite: x\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: [copy, tria\xef" "d]}\n"),
+            "s.yaml:4:29: a value that is not valid UTF-8");
+  EXPECT_EQ(error_of("suite: x\npolicy: {max_seconds: \xb5}\nbenchmarks: [{workload: w}]\n"),
+            "s.yaml:2:23: a value that is not valid UTF-8");
+  EXPECT_THROW(xpb::parse_override("kernel=[copy, tria\xef" "d]"), xpb::InputError);
+  EXPECT_TRUE(xpb::valid_utf8("grüße \xe2\x82\xac"));
+  EXPECT_FALSE(xpb::valid_utf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(xpb::valid_utf8("\xed\xa0\x80"));      // a surrogate
+  EXPECT_FALSE(xpb::valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
 }
 
 TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {

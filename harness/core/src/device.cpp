@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 namespace xpb {
@@ -75,6 +76,23 @@ void check_range(std::size_t bytes, std::size_t offset, std::size_t size) {
   if (offset > bytes || size > bytes - offset)
     throw std::invalid_argument("bytes [" + std::to_string(offset) + ", " + std::to_string(offset + size) +
                                 ") lie outside a buffer of " + std::to_string(bytes));
+}
+
+namespace {
+std::byte* host_memory(const Buffer& b) {
+  if (b.host_data() == nullptr) throw std::invalid_argument("the buffer is not host memory");
+  return b.host_data();
+}
+}  // namespace
+
+void host_upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) {
+  check_range(dst.bytes(), offset, src.size());
+  std::memcpy(host_memory(dst) + offset, src.data(), src.size());
+}
+
+void host_download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) {
+  check_range(src.bytes(), offset, dst.size());
+  std::memcpy(dst.data(), host_memory(src) + offset, dst.size());
 }
 
 }  // namespace xpb

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "xpubench/fingerprint.hpp"
 #include "xpubench/op_catalogue.hpp"
 #include "xpubench/quant.hpp"
 
@@ -28,18 +29,6 @@ constexpr std::array<std::pair<Pattern, std::string_view>, 5> kPatternNames{{{Pa
                                                                             {Pattern::checkerboard, "checkerboard"},
                                                                             {Pattern::random, "random"},
                                                                             {Pattern::address, "address"}}};
-
-// FNV-1a, 64 bit: identifies a model shape; not a security hash.
-std::string fnv1a64(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("fnv1a64:") + buf;
-}
 
 bool attr_has_type(const AttrValue& v, AttrType t) {
   switch (t) {
@@ -191,7 +180,8 @@ std::optional<std::string> Graph::check() const {
       return fail("expects " + ins + " inputs and " + std::to_string(def.outputs) + " outputs, has " +
                   std::to_string(node.inputs.size()) + " and " + std::to_string(node.outputs.size()));
     }
-    for (const auto& [key, value] : node.attrs.all()) {
+    for (const auto& [attr_key, value] : node.attrs.all()) {
+      const std::string& key = attr_key;  // a binding clang 14 can capture
       auto it = std::find_if(def.attrs.begin(), def.attrs.end(), [&](const AttrDef& a) { return a.name == key; });
       if (it == def.attrs.end()) return fail("unknown attribute '" + key + "'");
       if (!attr_has_type(value, it->type))

@@ -32,6 +32,18 @@ std::string seconds_text(double s) {
 
 }  // namespace
 
+RunPolicy RunPolicy::fixed(std::uint64_t samples) {
+  RunPolicy p;
+  p.warmup_samples = 0;
+  p.warmup_seconds = 0;
+  p.min_samples = p.max_samples = samples;
+  p.min_seconds = 0;
+  p.max_seconds = 1e9;  // some 30 years: no bound in practice
+  p.min_sample_seconds = 0;
+  p.max_iterations = 1;
+  return p;
+}
+
 nlohmann::json RunPolicy::to_json() const {
   return {{"warmup_seconds", warmup_seconds},         {"warmup_samples", warmup_samples},
           {"min_seconds", min_seconds},               {"max_seconds", max_seconds},
@@ -56,7 +68,7 @@ std::string RunPolicy::check(const std::string& key, const nlohmann::json& value
     return "";
   }
   if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
-    return "run-policy key '" + key + "' expects a finite non-negative number, got " + value.dump();
+    return "run-policy key '" + key + "' expects a finite non-negative number, got " + json_text(value);
   return "";
 }
 
@@ -179,12 +191,14 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   const bool calibrate = policy.max_iterations > 1;
   const bool warm = policy.warmup_samples > 0 || policy.warmup_seconds > 0 || calibrate;
   const auto warm_start = Clock::now();
+  bool reached_floor = !warm;  // without calibration, the samples below say whether it was
   while (warm && !cancelled(cancel)) {
     const auto t0 = Clock::now();
     if (!call(m.iterations)) break;
     const double host = since(t0);
     ++m.warmup_runs;
     const bool calibrated = last.seconds >= m.sample_floor_s || m.iterations >= policy.max_iterations;
+    reached_floor = last.seconds >= m.sample_floor_s;
     if (!calibrated) {
       const double host_per_iteration = host / static_cast<double>(m.iterations);
       const double left = policy.max_seconds - since(warm_start);
@@ -278,12 +292,13 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   if (m.interrupted || !m.error.empty()) {
     m.valid = false;
     m.invalid_reason = m.interrupted ? "stopped by the user" : "a run failed: " + m.error;
-  } else if (!m.sample_seconds.empty() &&
-             *std::min_element(m.sample_seconds.begin(), m.sample_seconds.end()) < m.sample_floor_s) {
+  } else if (!m.sample_seconds.empty() && (!reached_floor || *summarize(m.sample_seconds).median < m.sample_floor_s / 2)) {
+    // Samples a little under the floor by noise are fine; samples the calibration could not
+    // bring up to it (the budget ran out, or the iterations were capped) measure the clock.
     m.valid = false;
-    m.invalid_reason = "a sample of " + seconds_text(*std::min_element(m.sample_seconds.begin(), m.sample_seconds.end())) +
-                       " fell short of the " + seconds_text(m.sample_floor_s) + " floor (" + m.floor_reason +
-                       "): the time budget could not batch enough iterations, so the clock's resolution is in the figures";
+    m.invalid_reason = "samples of " + seconds_text(*summarize(m.sample_seconds).median) + " fell short of the " +
+                       seconds_text(m.sample_floor_s) + " floor (" + m.floor_reason +
+                       "): too few iterations fit a sample, so the clock's resolution is in the figures";
   } else if (n < policy.min_samples) {
     m.valid = false;
     m.invalid_reason = std::to_string(n) + " of the policy's minimum " + std::to_string(policy.min_samples) +

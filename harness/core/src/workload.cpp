@@ -77,8 +77,8 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
           break;
         }
         Executable& exe = *compiled.exe;
-        if (Outcome o = workload.prepare(i, exe, ctx); !o.passed()) {
-          end_with(o);
+        if (Outcome prepared = workload.prepare(i, exe, ctx); !prepared.passed()) {
+          end_with(prepared);
           break;
         }
         const RunPolicy policy = stage.policy.value_or(ctx.policy);

@@ -1,3 +1,4 @@
+#include "xpubench/parse.hpp"
 #include "xpubench/session.hpp"
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "xpubench/build_info.hpp"
 #include "xpubench/error.hpp"
+#include "xpubench/fingerprint.hpp"
 #include "xpubench/registry.hpp"
 #include "xpubench/result_writer.hpp"
 #include "xpubench/workload.hpp"
@@ -38,19 +40,6 @@ std::string iso8601_utc(double unix_seconds) {
   return buf;
 }
 
-// FNV-1a, 64 bit: identifies a configuration (same plan, same devices) across runs; not a
-// security hash.
-std::string fnv1a64(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("fnv1a64:") + buf;
-}
-
 std::string new_run_id(double started) {
   std::random_device rd;
   char buf[16];
@@ -61,7 +50,7 @@ std::string new_run_id(double started) {
   return stamp + "-" + buf;
 }
 
-std::string render(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string render(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : json_text(v); }
 
 // One suite entry (or plan dict) resolved against its workload: what make_plan and
 // plan_from_json share.
@@ -115,7 +104,7 @@ void expand_entry(const EntrySource& e, Workload& workload, const SystemInfo& sy
       const auto& choices = specs.at(key).choices;
       if (choices.empty()) continue;
       if (std::find(choices.begin(), choices.end(), render(value)) == choices.end())
-        throw InputError(at(key) + ": parameter '" + key + "' of " + e.workload + " is " + value.dump() +
+        throw InputError(at(key) + ": parameter '" + key + "' of " + e.workload + " is " + json_text(value) +
                          ", expected one of: " + join(choices));
     }
     std::vector<nlohmann::json> expanded;
@@ -489,7 +478,7 @@ Session::Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, Sy
   run["finished"] = nullptr;
   run["xpubench_version"] = build::version;
   run["git_revision"] = build::git_revision;
-  run["config_hash"] = fnv1a64(config.dump());
+  run["config_hash"] = fnv1a64(json_text(config));
   if (!run.contains("policy")) run["policy"] = s_->plan.empty() ? RunPolicy{}.to_json() : s_->plan.front().policy.to_json();
   s_->header = {{"schema", kResultSchema}, {"run", run}, {"system", s_->system.to_json()}, {"devices", devices_json}};
   if (!s_->options.output.empty()) s_->writer = std::make_unique<ResultWriter>(s_->options.output, s_->header);

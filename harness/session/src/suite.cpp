@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "xpubench/error.hpp"
+#include "xpubench/parse.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb {
@@ -34,6 +35,7 @@ std::string where(const std::string& file, const YAML::Mark& m) {
 // Keys are plain strings; a key that is itself a list or mapping is a mistake worth naming.
 std::string key_string(const YAML::Node& key, const std::string& file) {
   if (!key.IsScalar()) fail(file, key.Mark(), "expected a plain string as key");
+  if (!valid_utf8(key.Scalar())) fail(file, key.Mark(), "a key that is not valid UTF-8");
   return key.Scalar();
 }
 
@@ -82,7 +84,11 @@ nlohmann::json to_json(const YAML::Node& n, const std::string& file, Budget& bud
   ++budget.depth;
   nlohmann::json out;
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: out = scalar_to_json(n); break;
+    case YAML::NodeType::Scalar:
+      // Text goes into messages and result documents, which are UTF-8.
+      if (!valid_utf8(n.Scalar())) fail(file, n.Mark(), "a value that is not valid UTF-8");
+      out = scalar_to_json(n);
+      break;
     case YAML::NodeType::Sequence: {
       out = nlohmann::json::array();
       for (const auto& item : n) out.push_back(to_json(item, file, budget));
@@ -108,6 +114,7 @@ void expect_map(const YAML::Node& n, const std::string& file, const std::string&
 
 std::string expect_string(const YAML::Node& n, const std::string& file, const std::string& what) {
   if (!n.IsScalar()) fail(file, n.Mark(), "expected " + what + " to be a string");
+  if (!valid_utf8(n.Scalar())) fail(file, n.Mark(), "expected " + what + " to be valid UTF-8");
   return n.Scalar();
 }
 

@@ -242,4 +242,10 @@ XPB_API std::string unknown_options(const std::string& driver, const DeviceOptio
 // Throws std::invalid_argument unless [offset, offset + size) lies in a buffer of `bytes`.
 XPB_API void check_range(std::size_t bytes, std::size_t offset, std::size_t size);
 
+// Device::upload and download for devices that compute on host memory: a checked memcpy into
+// or out of the buffer's host_data(). Throws std::invalid_argument for a range outside the
+// buffer or a buffer without host memory.
+XPB_API void host_upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset);
+XPB_API void host_download(const Buffer& src, std::span<std::byte> dst, std::size_t offset);
+
 }  // namespace xpb

@@ -28,6 +28,13 @@ XPB_API std::uint64_t parse_unsigned(const nlohmann::json& v, const std::string&
 // "iB" for powers of 1024 and "B" for powers of 1000; "B" alone for bytes). At most kMaxBytes.
 XPB_API std::uint64_t parse_bytes(const nlohmann::json& v, const std::string& where);
 
+// A value as compact JSON for a message: invalid UTF-8 in strings shown as U+FFFD rather than
+// thrown (nlohmann's dump() throws on it, and user input may hold anything).
+XPB_API std::string json_text(const nlohmann::json& v);
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+XPB_API bool valid_utf8(std::string_view s);
+
 // "128MiB" for sizes that are whole in some binary unit, else "134217729 B".
 XPB_API std::string format_bytes(std::uint64_t bytes);
 

@@ -39,6 +39,11 @@ struct RunPolicy {
   double min_sample_seconds = 1e-3;
   std::uint64_t max_iterations = std::uint64_t{1} << 30;
 
+  // Exactly `samples` samples of one iteration each, with no warm-up and no time limit but the
+  // user's Ctrl-C: for work that is a fixed amount, not a figure sampled to a confidence level
+  // (the passes of a capacity test, a serving scenario).
+  XPB_API static RunPolicy fixed(std::uint64_t samples);
+
   XPB_API nlohmann::json to_json() const;
   // Applies the keys present in `j` (same names as to_json); returns an error text or "".
   XPB_API std::string apply(const nlohmann::json& j);
