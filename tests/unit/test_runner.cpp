@@ -100,6 +100,16 @@ TEST(Runner, ADeterministicClockTakesOneSampleAndSpendsNoHostTimeOnMore) {
   EXPECT_EQ(m.warmup_runs, 0u);
 }
 
+TEST(Runner, AFixedAmountOfWorkRunsAllItsSamplesEvenOnADeterministicClock) {
+  FakeDevice dev;
+  dev.clock.deterministic = true;
+  const auto m = dev.measure(xpb::RunPolicy::fixed(4));  // four passes of a capacity test
+  EXPECT_EQ(dev.calls, 4);
+  EXPECT_EQ(m.sample_seconds.size(), 4u);
+  EXPECT_EQ(m.iterations, 1u);
+  EXPECT_TRUE(m.valid) << m.invalid_reason;
+}
+
 TEST(Runner, TooFewSamplesWithinTheBudgetIsInvalidAndSaysWhy) {
   FakeDevice dev;
   dev.clock.kind = xpb::ClockKind::host;

@@ -161,8 +161,11 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   };
 
   // A deterministic clock gives the same time for the same work: one run is the whole story,
-  // whatever the policy asks for, and no host time is spent sampling what cannot vary.
-  if (clock.deterministic) {
+  // whatever the policy asks for, and no host time is spent sampling what cannot vary. (Not
+  // for a fixed amount of work, RunPolicy::fixed: its samples are the work, not statistics.)
+  const bool fixed_work = policy.max_iterations == 1 && policy.min_samples == policy.max_samples &&
+                          policy.warmup_samples == 0 && policy.warmup_seconds == 0;
+  if (clock.deterministic && !fixed_work) {
     m.floor_reason = "deterministic clock: one sample of one iteration";
     m.sample_floor_s = 0;
     if (cancelled(cancel)) {

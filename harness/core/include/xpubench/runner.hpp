@@ -5,7 +5,8 @@
 // are taken on the device's clock (RunResult::seconds), which may be virtual. Each sample
 // lasts at least max(min_sample_seconds, 1000 x the clock's resolution) of device time, and
 // the record says which floor applied. A deterministic clock (a simulated device without
-// jitter) gives the same sample every time: one is taken, and the statistics say so.
+// jitter) gives the same sample every time: one is taken, and the statistics say so (but a
+// fixed amount of work, RunPolicy::fixed, runs all its samples: they are the work).
 #pragma once
 #include <atomic>
 #include <cstdint>
