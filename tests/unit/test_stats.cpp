@@ -37,6 +37,9 @@ TEST(Stats, MedianCiRanksMatchBinomialTables) {
   EXPECT_EQ(xpb::median_ci_ranks(10), (Ranks{{2, 9}}));
   EXPECT_EQ(xpb::median_ci_ranks(20), (Ranks{{6, 15}}));
   EXPECT_EQ(xpb::median_ci_ranks(100), (Ranks{{40, 61}}));
+  // Larger n against the binomial CDF summed in exact integer arithmetic (Python's math.comb).
+  EXPECT_EQ(xpb::median_ci_ranks(1000), (Ranks{{469, 532}}));
+  EXPECT_EQ(xpb::median_ci_ranks(4096), (Ranks{{1985, 2112}}));
 }
 
 TEST(Stats, CiBoundsTheMedianAndNarrowsWithMoreSamples) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "xpubench/parse.hpp"
 
@@ -22,6 +24,17 @@ std::uint64_t grow(std::uint64_t iterations, double seconds, double floor, std::
   const double factor = std::clamp(wanted, 2.0, 10.0);
   const auto next = static_cast<std::uint64_t>(static_cast<double>(iterations) * factor);
   return std::min(std::max(next, iterations + 1), max_iterations);
+}
+
+// The median (as summarize() gives it) in linear time, without the rest of the statistics:
+// the validity check runs once per measurement, over up to max_samples samples.
+double median_of(std::span<const double> samples) {
+  if (samples.empty()) return 0;
+  std::vector<double> v(samples.begin(), samples.end());
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (v.size() % 2 == 1) return *mid;
+  return (*std::max_element(v.begin(), mid) + *mid) / 2;
 }
 
 std::string seconds_text(double s) {
@@ -295,11 +308,12 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   if (m.interrupted || !m.error.empty()) {
     m.valid = false;
     m.invalid_reason = m.interrupted ? "stopped by the user" : "a run failed: " + m.error;
-  } else if (!m.sample_seconds.empty() && (!reached_floor || *summarize(m.sample_seconds).median < m.sample_floor_s / 2)) {
+  } else if (const double median = median_of(m.sample_seconds);
+             n > 0 && (!reached_floor || median < m.sample_floor_s / 2)) {
     // Samples a little under the floor by noise are fine; samples the calibration could not
     // bring up to it (the budget ran out, or the iterations were capped) measure the clock.
     m.valid = false;
-    m.invalid_reason = "samples of " + seconds_text(*summarize(m.sample_seconds).median) + " fell short of the " +
+    m.invalid_reason = "samples of " + seconds_text(median) + " fell short of the " +
                        seconds_text(m.sample_floor_s) + " floor (" + m.floor_reason +
                        "): too few iterations fit a sample, so the clock's resolution is in the figures";
   } else if (n < policy.min_samples) {
