@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <regex>
 #include <stdexcept>
 
@@ -75,11 +76,17 @@ std::size_t code_points(const std::string& s) {
 // nlohmann's operator== already does, recursively.
 bool json_equal(const json& a, const json& b) { return a == b; }
 
+// A value in a few words. Containers by their size only: dump() recurses through them.
 std::string brief(const json& j) {
+  if (j.is_array()) return "an array of " + std::to_string(j.size()) + " values";
+  if (j.is_object()) return "an object of " + std::to_string(j.size()) + " keys";
   auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }
+
+// The longest string checked against a schema pattern (the patterns are for short fields).
+constexpr std::size_t kMaxPatternText = 256;
 
 std::string number_text(double d) { return json(d).dump(); }
 
@@ -191,7 +198,15 @@ class Validator {
                                             code_points(s) < it->get<std::size_t>())
       out.push_back({where, "shorter than " + it->dump() + " character(s)"});
     if (auto it = schema.find("pattern"); it != schema.end() && it->is_string()) {
-      // JSON Schema patterns are unanchored: a match anywhere in the string counts.
+      // JSON Schema patterns are unanchored: a match anywhere in the string counts. The
+      // schema's patterns are for short fields (timestamps); libstdc++'s regex recurses per
+      // character, so a long string is refused without being matched.
+      if (s.size() > kMaxPatternText) {
+        out.push_back({where, "a string of " + std::to_string(s.size()) + " bytes where the pattern " +
+                                  it->get<std::string>() + " is expected (at most " +
+                                  std::to_string(kMaxPatternText) + ")"});
+        return;
+      }
       if (!std::regex_search(s, regex(it->get_ref<const std::string&>())))
         out.push_back({where, brief(json(s)) + " does not match the pattern " + it->get<std::string>()});
     }
@@ -267,7 +282,25 @@ class Validator {
 // stats.cpp on purpose: a shared bug would otherwise confirm itself.
 struct Recomputed {
   double median, mean, min, max, p90, p99;
+  std::optional<double> stddev, cv;     // from 2 samples; cv while the mean is not 0
+  std::optional<double> ci_lo, ci_hi;   // from 6 samples
 };
+
+// Ranks (1-based) of the distribution-free 95% CI of the median: the largest j with
+// P(B <= j - 1) <= 0.025 for B ~ Binomial(n, 1/2), summed with lgamma (stats.cpp uses a
+// recurrence: the two must agree).
+std::pair<std::size_t, std::size_t> ci_ranks(std::size_t n) {
+  const double nn = static_cast<double>(n);
+  double cdf = 0;
+  std::size_t j = 1;
+  for (std::size_t k = 0; k <= n / 2; ++k) {
+    const double kk = static_cast<double>(k);
+    cdf += std::exp(std::lgamma(nn + 1) - std::lgamma(kk + 1) - std::lgamma(nn - kk + 1) + nn * std::log(0.5));
+    if (cdf > 0.025) break;
+    j = k + 1;
+  }
+  return {std::max<std::size_t>(j, 1), n - std::max<std::size_t>(j, 1) + 1};
+}
 
 double percentile_type7(const std::vector<double>& sorted, double q) {
   const double h = (static_cast<double>(sorted.size()) - 1.0) * q;
@@ -282,8 +315,20 @@ Recomputed recompute(std::vector<double> v) {
   for (double x : v) sum += x;
   const std::size_t n = v.size();
   const double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-  return {median, sum / static_cast<double>(n), v.front(), v.back(), percentile_type7(v, 0.9),
-          percentile_type7(v, 0.99)};
+  const double mean = sum / static_cast<double>(n);
+  Recomputed r{median, mean, v.front(), v.back(), percentile_type7(v, 0.9), percentile_type7(v, 0.99), {}, {}, {}, {}};
+  if (n >= 2) {
+    double ss = 0;
+    for (double x : v) ss += (x - mean) * (x - mean);
+    r.stddev = std::sqrt(ss / static_cast<double>(n - 1));
+    if (mean != 0) r.cv = *r.stddev / std::fabs(mean);
+  }
+  if (n >= 6) {
+    const auto [lo, hi] = ci_ranks(n);
+    r.ci_lo = v[lo - 1];
+    r.ci_hi = v[hi - 1];
+  }
+  return r;
 }
 
 // Relative to the magnitude of the samples, not of the figure: a median near zero between a
@@ -351,14 +396,19 @@ void check_metric_stats(const json& metric, const std::string& where, std::vecto
   const std::pair<const char*, double> claims[] = {{"median", r.median}, {"p50", r.median}, {"mean", r.mean},
                                                    {"min", r.min},       {"max", r.max},     {"p90", r.p90},
                                                    {"p99", r.p99}};
-  for (const auto& [key, want] : claims) {
+  auto compare = [&](const char* key, double want, double within) {
     const json* got = member(*stats, key);
-    if (got == nullptr || !got->is_number()) continue;
-    if (!close(got->get<double>(), want, scale))
+    if (got == nullptr || !got->is_number()) return;
+    if (!close(got->get<double>(), want, within))
       out.push_back({child(at, key), std::string(key) + " " + got->dump() + " does not match " + number_text(want) +
                                          " recomputed from the " + std::to_string(values.size()) +
                                          " samples (figures edited after the run?)"});
-  }
+  };
+  for (const auto& [key, want] : claims) compare(key, want, scale);
+  if (r.stddev) compare("stddev", *r.stddev, scale);
+  if (r.cv) compare("cv", *r.cv, 0);  // a ratio: relative to itself
+  if (r.ci_lo) compare("ci95_lo", *r.ci_lo, scale);
+  if (r.ci_hi) compare("ci95_hi", *r.ci_hi, scale);
 }
 
 void check_run_rules(const json& doc, std::vector<Problem>& out) {
@@ -380,6 +430,8 @@ void check_run_rules(const json& doc, std::vector<Problem>& out) {
 
   const json* benchmarks = member(doc, "benchmarks");
   if (benchmarks == nullptr || !benchmarks->is_array()) return;
+  const json* run = member(doc, "run");
+  const bool complete = run != nullptr && string_member(*run, "status") == "complete";
   std::map<std::string, std::size_t> first_seen;
   for (std::size_t i = 0; i < benchmarks->size(); ++i) {
     const json& b = (*benchmarks)[i];
@@ -401,6 +453,8 @@ void check_run_rules(const json& doc, std::vector<Problem>& out) {
 
     const json* status = member(b, "status");
     const json* reason = member(b, "reason");
+    if (complete && status != nullptr && *status == "interrupted")
+      out.push_back({child(at, "status"), "an interrupted benchmark in a run whose status is complete"});
     if (status != nullptr && status->is_string() && reason != nullptr && reason->is_string()) {
       const bool passed = *status == "passed";
       if (passed && !reason->get_ref<const std::string&>().empty())

@@ -269,10 +269,12 @@ int cmd_model_export(const std::string& preset, const std::string& dtype, const 
 // Standard output that could not be written (a full disk, a closed pipe) is an error, not a
 // silent exit 0: whatever was to be printed did not reach its reader.
 int finish_stdout(int rc) {
+  errno = 0;  // what the flush below sets is the reason (an earlier failure leaves EIO)
   std::cout.flush();
-  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::fprintf(stderr, "xpubench: error: cannot write to standard output: %s\n",
-                 std::strerror(errno != 0 ? errno : EIO));
+  const bool flushed = std::fflush(stdout) == 0;
+  const int why = errno;
+  if (!std::cout || !flushed || std::ferror(stdout)) {
+    std::fprintf(stderr, "xpubench: error: cannot write to standard output: %s\n", std::strerror(why != 0 ? why : EIO));
     return rc == 130 ? rc : 2;
   }
   return rc;
@@ -284,6 +286,10 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) must make writes fail with EFBIG, reported and survived
   // with the journal kept, rather than kill the process mid-write.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Likewise a closed pipe (`xpubench run ... 2>&1 | head -1`): writing to it must fail with
+  // EPIPE, not kill the run before its result is written. Progress lines are best effort; a
+  // closed standard output is reported when the command ends (exit 2).
+  std::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"xpubench: hardware benchmarking and conformance suite"};
   app.require_subcommand(1);

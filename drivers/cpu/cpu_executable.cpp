@@ -273,6 +273,7 @@ void CpuExecutable::run_graph_share(int thread, int threads) {
 }
 
 RunResult CpuExecutable::run(const RunArgs& args) {
+  if (const auto bad = graph_.check_dims(args.dims)) throw std::invalid_argument(*bad);
   const auto& nodes = graph_.nodes();
   RunResult r;
   r.clock = ClockKind::host;

@@ -14,6 +14,7 @@ RefExecutable::RefExecutable(const Graph& g, std::vector<std::shared_ptr<Buffer>
 }
 
 RunResult RefExecutable::run(const RunArgs& args) {
+  if (const auto bad = graph_.check_dims(args.dims)) throw std::invalid_argument(*bad);
   RunResult r;
   r.clock = ClockKind::host;
   store_.dims = args.dims;

@@ -32,41 +32,33 @@ struct TestSpec {
   int n_prompt = 0, n_gen = 0, depth = 0, ubatch = 512, sequences = 1;
 };
 
-// Adds a step's result to a test's.
-void add_step(RunResult& total, const RunResult& step) {
-  total.seconds += step.seconds;
-  total.clock = step.clock;
-  total.work += step.work;
-  if (step.energy_source != EnergySource::unavailable) {
-    total.energy_joules += step.energy_joules;
-    total.energy_source = step.energy_source;
-  }
-  if (total.error.empty()) total.error = step.error;
-}
-
-// Runs llama-bench's tests on an engine: prompt chunks and generation steps.
+// Runs llama-bench's tests on an engine: prompt chunks and generation steps. Every step
+// looks at `cancel` first, so Ctrl-C stops a long test (a deep KV fill, thousands of
+// generated tokens) within one step; the result then says `interrupted`.
 class TestDriver {
  public:
-  TestDriver(LlamaEngine& e, TestSpec spec, std::uint64_t prompt_seed)
-      : e_(e), spec_(std::move(spec)), seed_(prompt_seed), last_(static_cast<std::size_t>(spec_.sequences), 0) {}
+  TestDriver(LlamaEngine& e, TestSpec spec, std::uint64_t prompt_seed, ClockKind clock)
+      : e_(e), spec_(std::move(spec)), seed_(prompt_seed), clock_(clock),
+        last_(static_cast<std::size_t>(spec_.sequences), 0) {}
 
   // One whole test (the unit of a sample).
-  RunResult test() {
-    RunResult total;
+  RunResult test(const std::atomic<bool>* cancel) {
+    RunResult total = empty();
     total.iterations = 1;
     if (spec_.test != "tg")
-      for (int q = 0; q < spec_.sequences && total.error.empty(); ++q) add_step(total, prompt(spec_.depth, spec_.n_prompt, q));
-    if (spec_.test != "pp" && total.error.empty())
-      add_step(total, generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0)));
+      for (int q = 0; q < spec_.sequences && going(total); ++q)
+        accumulate(total, prompt(spec_.depth, spec_.n_prompt, q, cancel));
+    if (spec_.test != "pp" && going(total))
+      accumulate(total, generate(spec_.depth + (spec_.test == "pg" ? spec_.n_prompt : 0), cancel));
     return total;
   }
 
   // Prompt tokens [from, from + count) of sequence `seq`, in steps of ubatch rows.
-  RunResult prompt(int from, int count, int seq) {
+  RunResult prompt(int from, int count, int seq, const std::atomic<bool>* cancel) {
     const auto tokens = prompt_tokens(seed_ + static_cast<std::uint64_t>(seq), static_cast<std::size_t>(from + count),
                                       e_.config().vocab);
-    RunResult t;
-    for (int at = from; at < from + count && t.error.empty(); at += spec_.ubatch) {
+    RunResult t = empty();
+    for (int at = from; at < from + count && going(t, cancel); at += spec_.ubatch) {
       const int n = std::min(spec_.ubatch, from + count - at);
       StepInput in;
       for (int i = 0; i < n; ++i) {
@@ -75,16 +67,21 @@ class TestDriver {
         in.sequences.push_back(seq);
       }
       in.output_rows = {n - 1};
-      add_step(t, e_.step(in));
+      accumulate(t, e_.step(in, cancel));
       last_[static_cast<std::size_t>(seq)] = e_.next_tokens()[0];
     }
     return t;
   }
 
-  // n_gen greedy steps of every sequence together, from position `from`.
-  RunResult generate(int from) {
-    RunResult t;
-    for (int s = 0; s < spec_.n_gen && t.error.empty(); ++s) {
+  // n_gen greedy steps of every sequence together, from position `from`. A test without a
+  // prompt (tg at depth 0) starts each sequence from a seeded prompt token, as llama-bench
+  // starts from a random one.
+  RunResult generate(int from, const std::atomic<bool>* cancel) {
+    if (from == 0)
+      for (int q = 0; q < spec_.sequences; ++q)
+        last_[static_cast<std::size_t>(q)] = prompt_tokens(seed_ + static_cast<std::uint64_t>(q), 1, e_.config().vocab)[0];
+    RunResult t = empty();
+    for (int s = 0; s < spec_.n_gen && going(t, cancel); ++s) {
       StepInput in;
       for (int q = 0; q < spec_.sequences; ++q) {
         in.tokens.push_back(last_[static_cast<std::size_t>(q)]);
@@ -92,7 +89,7 @@ class TestDriver {
         in.sequences.push_back(q);
         in.output_rows.push_back(q);
       }
-      add_step(t, e_.step(in));
+      accumulate(t, e_.step(in, cancel));
       const auto next = e_.next_tokens();
       for (int q = 0; q < spec_.sequences; ++q) last_[static_cast<std::size_t>(q)] = next[static_cast<std::size_t>(q)];
     }
@@ -100,9 +97,22 @@ class TestDriver {
   }
 
  private:
+  // A result on the device's clock with nothing in it yet.
+  RunResult empty() const {
+    RunResult r;
+    r.clock = clock_;
+    return r;
+  }
+  // Whether to take another step: no error, not interrupted (and, with a flag, not asked to).
+  static bool going(RunResult& r, const std::atomic<bool>* cancel = nullptr) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) r.interrupted = true;
+    return r.error.empty() && !r.interrupted;
+  }
+
   LlamaEngine& e_;
   TestSpec spec_;
   std::uint64_t seed_;
+  ClockKind clock_;
   std::vector<std::int32_t> last_;  // per sequence: the token it generated last
 };
 
@@ -193,25 +203,26 @@ class Bench final : public Workload {
   }
 
   // Depth: every sequence's cache filled up to `depth`, once, untimed.
-  Outcome prepare(std::size_t, Executable& exe, RunContext&) override {
-    engine_ = std::make_unique<LlamaEngine>(model_.config, shape_, graph_, std::shared_ptr<Executable>(std::shared_ptr<Executable>{}, &exe));
-    driver_ = std::make_unique<TestDriver>(*engine_, spec_, prompt_seed_);
-    for (int q = 0; q < spec_.sequences && spec_.depth > 0; ++q)
-      if (auto r = driver_->prompt(0, spec_.depth, q); !r.error.empty())
+  Outcome prepare(std::size_t, const std::shared_ptr<Executable>& exe, RunContext& ctx) override {
+    engine_ = std::make_unique<LlamaEngine>(model_.config, shape_, graph_, exe);
+    clock_ = ctx.device.clock().kind;
+    driver_ = std::make_unique<TestDriver>(*engine_, spec_, prompt_seed_, clock_);
+    for (int q = 0; q < spec_.sequences && spec_.depth > 0; ++q) {
+      const auto r = driver_->prompt(0, spec_.depth, q, ctx.cancel);
+      if (r.interrupted) return Outcome::with(Status::interrupted, "stopped by the user while the KV cache was filled");
+      if (!r.error.empty())
         return Outcome::with(Status::failed, "filling the KV cache to depth " + std::to_string(spec_.depth) + " failed: " + r.error);
+    }
     return Outcome::ok();
   }
 
   // One sample is one whole test, as one repetition of llama-bench.
   RunResult sample(std::size_t, Executable&, const RunArgs& args) override {
     RunResult total;
-    for (std::uint64_t i = 0; i < args.iterations && total.error.empty(); ++i) {
-      if (args.cancel != nullptr && args.cancel->load()) {
-        total.interrupted = true;
-        break;
-      }
-      add_step(total, driver_->test());
-      ++total.iterations;
+    total.clock = clock_;
+    for (std::uint64_t i = 0; i < args.iterations && total.error.empty() && !total.interrupted; ++i) {
+      accumulate(total, driver_->test(args.cancel));
+      if (!total.interrupted) ++total.iterations;
     }
     return total;
   }
@@ -219,7 +230,9 @@ class Bench final : public Workload {
   nlohmann::json verify(std::size_t, Executable&, RunContext& ctx) override {
     if (!check_)
       return {{"status", "skipped"}, {"method", "greedy tokens and logits against ref (not run)"}, {"reason", check_why_}};
-    return check_against_ref(ctx, weights_, threads_, 8, 32, prompt_seed_);
+    auto out = check_against_ref(ctx, weights_, threads_, 8, 32, prompt_seed_);
+    ref_copied_weights_ = !out.value("weights_shared", true);
+    return out;
   }
 
   void metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext& ctx) override {
@@ -229,8 +242,8 @@ class Bench final : public Workload {
                           ((spec_.test == "tg" ? 0 : spec_.n_prompt) + (spec_.test == "pp" ? 0 : spec_.n_gen));
     record.metrics.push_back(Metric::from(m, "tokens_per_second", "t/s", Direction::higher_is_better,
                                           [=](double s) { return tokens / s; }));
-    if (m.energy.available && !m.sample_seconds.empty())
-      record.energy["joules_per_token"] = m.energy.joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
+    if (const auto joules = m.sampled_joules())
+      record.energy["joules_per_token"] = *joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
     record.details["model"] = describe(model_);
     record.details["graph"] = {{"max_rows", shape_.max_rows},
                                {"slots", shape_.slots},
@@ -239,11 +252,12 @@ class Bench final : public Workload {
     record.details["memory_needed_bytes"] = footprint_bytes(model_.config, model_.source, shape_);
     const auto [rss, peak] = resident_bytes();
     record.details["memory"] = {{"weight_bytes", weights_->bytes()},
-                                {"weight_copies", 1},
+                                {"weight_copies", ref_copied_weights_ ? 2 : 1},
                                 {"process_rss_bytes", rss},
                                 {"process_peak_rss_bytes", peak},
                                 {"note", "the weights are made once on the device and bound into the engine and its "
-                                         "conformance twin; peak RSS is the process's over the whole run so far"}};
+                                         "conformance twin (and into ref where it can address them; else ref holds a "
+                                         "second copy); peak RSS is the process's over the whole run so far"}};
     const int last = spec_.depth + spec_.n_prompt + spec_.n_gen - 1;
     if (const auto note = beyond_context_note(model_.config, last); !note.empty()) record.details["context_note"] = note;
     if (spec_.test == "tg") add_roofline(ctx, m, record);
@@ -314,6 +328,8 @@ class Bench final : public Workload {
   LlamaGraph graph_;
   std::unique_ptr<LlamaEngine> engine_;
   std::unique_ptr<TestDriver> driver_;
+  ClockKind clock_ = ClockKind::host;  // the device's: every result a sample gives is on it
+  bool ref_copied_weights_ = false;    // the conformance check's ref could not bind the weights
 };
 
 }  // namespace

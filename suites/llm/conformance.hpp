@@ -10,6 +10,8 @@
 
 namespace xpb::llm {
 
+// The tolerance of a model whose weight matrices are all of dtype `weights` (a model with any
+// quantized matrix takes the quantized one: the device rounds activations for those).
 struct Tolerance {
   double rms_logit_error;  // RMS of (device - ref) over a step's logits, over the RMS of ref's
   bool tokens_must_match;  // every greedy token identical
@@ -25,8 +27,10 @@ Tolerance tolerance_for(DType weights);
 // cannot send the two down different paths and hide how close the logits are), and returns
 // the conformance object: {status, method, steps, token_agreement, first_disagreement,
 // rms_logit_error (the worst step's, what the tolerance bounds), max_logit_error and
-// max_error (the largest single difference seen, over the logits' RMS), tolerance}. Status is passed, failed, mistrusted (non-finite or
-// constant logits) or skipped (with the reason).
+// max_error (the largest single difference seen, over the logits' RMS), tolerance,
+// weights_shared (whether ref bound the device's weights rather than loading a copy)}. Status
+// is passed, failed, mistrusted (non-finite or constant logits) or skipped (with the reason;
+// also when ref's own logits are all zero, which leave nothing to scale an error by).
 nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWeights>& weights, int threads, int prompt,
                                  int steps, std::uint64_t prompt_seed);
 

@@ -23,7 +23,7 @@ void LlamaEngine::write_i32(TensorId id, const std::vector<std::int32_t>& values
   exe_->write(id, {reinterpret_cast<const std::byte*>(staging_.data()), capacity * 4});
 }
 
-RunResult LlamaEngine::step(const StepInput& in) {
+RunResult LlamaEngine::step(const StepInput& in, const std::atomic<bool>* cancel) {
   const auto rows = static_cast<std::size_t>(shape_.max_rows), outs = static_cast<std::size_t>(shape_.max_outputs);
   if (in.tokens.empty() || in.tokens.size() > rows || in.positions.size() != in.tokens.size() ||
       in.sequences.size() != in.tokens.size() || in.output_rows.size() > outs)
@@ -53,7 +53,7 @@ RunResult LlamaEngine::step(const StepInput& in) {
   dims[graph_.rows_dim] = static_cast<std::int64_t>(in.tokens.size());
   dims[graph_.outputs_dim] = static_cast<std::int64_t>(in.output_rows.size());
   dims[graph_.context_dim] = last_position + 1;
-  return exe_->run(RunArgs{1, dims, nullptr});
+  return exe_->run(RunArgs{1, dims, cancel});
 }
 
 std::vector<std::int32_t> LlamaEngine::next_tokens() const {

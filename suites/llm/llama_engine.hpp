@@ -3,6 +3,7 @@
 // the graph once with its dynamic dims set to the step's size, and leaves the greedy next
 // token of the rows asked for.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -26,10 +27,11 @@ class LlamaEngine {
   // An engine over `exe`, compiled from `graph` (the harness compiled it).
   LlamaEngine(LlamaConfig config, GraphShape shape, LlamaGraph graph, std::shared_ptr<Executable> exe);
 
-  // Runs one step and returns what the device said of it. Throws std::invalid_argument for a
-  // step larger than the compiled shape, or a token, position or sequence out of range (a
-  // token id outside the vocabulary is an error, never a row of zeros).
-  RunResult step(const StepInput& in);
+  // Runs one step and returns what the device said of it (`interrupted` when `cancel` was set
+  // during it). Throws std::invalid_argument for a step larger than the compiled shape, or a
+  // token, position or sequence out of range (a token id outside the vocabulary is an error,
+  // never a row of zeros).
+  RunResult step(const StepInput& in, const std::atomic<bool>* cancel = nullptr);
   // The greedy next token of each output row of the last step.
   std::vector<std::int32_t> next_tokens() const;
   // The logits of each output row of the last step, row after row.

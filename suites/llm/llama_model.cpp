@@ -54,7 +54,7 @@ std::map<std::string, LlamaConfig> presets() {
 TensorInit floats_init(std::vector<float> values) {
   auto owner = std::make_shared<std::vector<float>>(std::move(values));
   const auto* data = reinterpret_cast<const std::byte*>(owner->data());
-  return TensorInit::copy_of(data, owner);
+  return TensorInit::copy_of({data, owner->size() * sizeof(float)}, owner);
 }
 
 // GGUF general.file_type of a model whose 2-D weights are all `t` (llama.cpp's llama_ftype).
@@ -168,7 +168,7 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
         throw InputError(file->path() + ": tensor '" + w.name + "' is " + std::string(xpb::name(t->dtype)) + ", expected " +
                          (matrix ? "f32, f16, bf16, q8_0 or q4_0" : "f32"));
       w.dtype = t->dtype;
-      w.init = TensorInit::copy_of(t->data, src.file);
+      w.init = TensorInit::copy_of(t->span(), src.file);
     } else {
       // Each tensor its own stream of the seed, so adding a layer does not shift the others.
       w.init = matrix ? TensorInit::random(src.seed * 0x100000001B3ull + tensor_seed, scale) : TensorInit::filled(1.0);

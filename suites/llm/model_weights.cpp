@@ -10,7 +10,10 @@ std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& dev
   w->config_ = c;
   w->source_ = src;
   for (auto& spec : weight_specs(c, src)) {
+    if (opts.cancel != nullptr && opts.cancel->load(std::memory_order_relaxed))
+      return {Outcome::with(Status::interrupted, "stopped by the user while the model's weights were made"), nullptr};
     const TensorDesc t{spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init};
+    w->any_quantized_ = w->any_quantized_ || spec.dtype == DType::q8_0 || spec.dtype == DType::q4_0;
     auto a = device.alloc(t, opts);
     if (!a.outcome.passed()) return {a.outcome, nullptr};
     w->bytes_ += t.bytes();

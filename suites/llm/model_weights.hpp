@@ -17,7 +17,8 @@ namespace xpb::llm {
 class ModelWeights {
  public:
   // Every weight of the model, allocated and filled on `device` (each by the threads of `opts`,
-  // where they will be read). A failed or interrupted allocation is the outcome.
+  // where they will be read). A failed or interrupted allocation is the outcome; opts.cancel
+  // is looked at between tensors too (a device may not look at it while it fills one).
   static std::pair<Outcome, std::shared_ptr<ModelWeights>> load(Device& device, const LlamaConfig& c,
                                                                 const WeightSource& src, const CompileOptions& opts);
   // These weights for `other`: the same buffers when it can bind them all, else a copy of its
@@ -32,6 +33,8 @@ class ModelWeights {
   const WeightSource& source() const { return source_; }
   // Whether the buffers were shared from another device's copy (not loaded anew).
   bool shared() const { return shared_; }
+  // Whether any weight matrix is quantized (Q8_0, Q4_0): a GGUF file may mix dtypes.
+  bool any_quantized() const { return any_quantized_; }
 
  private:
   LlamaConfig config_;
@@ -39,6 +42,7 @@ class ModelWeights {
   std::map<std::string, std::shared_ptr<Buffer>> buffers_;
   std::uint64_t bytes_ = 0;
   bool shared_ = false;
+  bool any_quantized_ = false;
 };
 
 // A workload's one stage over a model: the weights made on ctx.device (by `threads` threads),

@@ -91,7 +91,9 @@ class Numa final : public Workload {
     return r;
   }
 
-  Outcome prepare(std::size_t, Executable& exe, RunContext&) override { return placed_as_asked(exe, target_); }
+  Outcome prepare(std::size_t, const std::shared_ptr<Executable>& exe, RunContext&) override {
+    return placed_as_asked(*exe, target_);
+  }
 
   nlohmann::json verify(std::size_t stage, Executable& exe, RunContext& ctx) override {
     return stage == 0 ? check_read_sum(read_, exe) : check_chase_against_ref(ctx, chase_.graph, exe, chase_.out);

@@ -228,13 +228,30 @@ TEST(Session, AStopAskedForByACallbackInterruptsTheRun) {
                                    {"params", {{"kernel", {"copy", "scale", "add", "triad"}}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
                                   two_pu_system());
   for (auto& item : plan) item.policy = quick_policy();
-  int done = 0;
+  std::atomic<int> done{0};  // should_stop runs on the session's watcher thread
   xpb::SessionOptions opts;
-  opts.should_stop = [&] { return done >= 1; };
+  opts.should_stop = [&] { return done.load() >= 1; };
   opts.on_done = [&](std::size_t, std::size_t, const nlohmann::json&) { ++done; };
   const auto result = xpb::Session(plan, xpb::open_devices({"ref"}), two_pu_system(), opts).run_all();
   EXPECT_TRUE(result.interrupted);
   EXPECT_EQ(result.document["run"]["status"], "interrupted");
+  EXPECT_LT(result.document["benchmarks"].size(), 4u);
+}
+
+TEST(Session, ACallbackThatThrowsStopsTheRunInsteadOfEndingTheProcess) {
+  auto plan = xpb::plan_from_json({{"workload", "memory.bandwidth"},
+                                   {"params", {{"kernel", {"copy", "scale", "add", "triad"}}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
+                                  two_pu_system());
+  for (auto& item : plan) item.policy = quick_policy();
+  std::atomic<int> done{0};
+  xpb::SessionOptions opts;
+  opts.should_stop = [&]() -> bool {
+    if (done.load() >= 1) throw std::runtime_error("the caller's check failed");
+    return false;
+  };
+  opts.on_done = [&](std::size_t, std::size_t, const nlohmann::json&) { ++done; };
+  const auto result = xpb::Session(plan, xpb::open_devices({"ref"}), two_pu_system(), opts).run_all();
+  EXPECT_TRUE(result.interrupted);
   EXPECT_LT(result.document["benchmarks"].size(), 4u);
 }
 

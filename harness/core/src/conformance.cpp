@@ -1,6 +1,7 @@
 #include "xpubench/conformance.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -8,6 +9,13 @@
 
 namespace xpb {
 namespace {
+
+// Nine significant digits: enough to tell apart the two values an error message compares.
+std::string digits(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
 
 std::vector<std::byte> read_all(const Executable& exe, const Graph& g, TensorId id) {
   std::vector<std::byte> out(g.tensor(id).bytes());
@@ -55,9 +63,14 @@ CaseResult run_conformance_case(Device& device, Device& reference, const Conform
                     : Outcome::with(Status::unsupported, dev.outcome.reason);
     return r;
   }
+  if (!dev.exe) {
+    r.outcome = Outcome::with(Status::failed, "the device compiled the case but returned no executable");
+    return r;
+  }
   auto ref = reference.compile(c.graph, CompileOptions{});
-  if (!ref.outcome.passed()) {
-    r.outcome = Outcome::with(Status::skipped, "ref could not compile the case: " + ref.outcome.reason);
+  if (!ref.outcome.passed() || !ref.exe) {
+    r.outcome = Outcome::with(Status::skipped, "ref could not compile the case: " +
+                                                   (ref.exe ? ref.outcome.reason : std::string("no executable")));
     return r;
   }
   const RunArgs args{c.iterations, c.dims, nullptr};
@@ -90,7 +103,7 @@ CaseResult run_conformance_case(Device& device, Device& reference, const Conform
       const double e = std::fabs(g[i] - w[i]);
       if (!(e <= c.tolerance.abs + c.tolerance.rel * std::fabs(w[i])) && r.outcome.passed())
         r.outcome = Outcome::with(Status::failed, "output '" + t.name + "' element " + std::to_string(i) + ": " +
-                                                      std::to_string(g[i]) + " against ref's " + std::to_string(w[i]) +
+                                                      digits(g[i]) + " against ref's " + digits(w[i]) +
                                                       " (tolerance: " + c.tolerance.why + ")");
       if (!std::isfinite(e)) r.max_abs_error = INFINITY;
       else r.max_abs_error = std::max(r.max_abs_error, e);
@@ -98,10 +111,11 @@ CaseResult run_conformance_case(Device& device, Device& reference, const Conform
       want_sq += w[i] * w[i];
     }
   }
-  r.rms_rel_error = want_sq > 0 ? std::sqrt(err_sq / want_sq) : std::sqrt(err_sq);
+  // Relative to ref's RMS; against outputs that are all zero, any difference is infinitely large.
+  r.rms_rel_error = want_sq > 0 ? std::sqrt(err_sq / want_sq) : err_sq == 0 ? 0.0 : INFINITY;
   if (r.outcome.passed() && c.tolerance.rms_rel > 0 && !(r.rms_rel_error <= c.tolerance.rms_rel))
-    r.outcome = Outcome::with(Status::failed, "RMS error " + std::to_string(r.rms_rel_error) + " of ref's RMS exceeds " +
-                                                  std::to_string(c.tolerance.rms_rel) + " (" + c.tolerance.why + ")");
+    r.outcome = Outcome::with(Status::failed, "RMS error " + digits(r.rms_rel_error) + " of ref's RMS exceeds " +
+                                                  digits(c.tolerance.rms_rel) + " (" + c.tolerance.why + ")");
   return r;
 }
 

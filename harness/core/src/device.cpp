@@ -55,6 +55,23 @@ double measure_host_clock_resolution() {
   return resolution;
 }
 
+void accumulate(RunResult& total, const RunResult& part) {
+  // Energy is known for the whole only if it is known for every part: the first part decides.
+  const bool first = total.seconds == 0 && total.work.flops == 0 && total.work.bytes_read == 0 &&
+                     total.energy_source == EnergySource::unavailable && total.energy_joules == 0;
+  if (part.energy_source == EnergySource::unavailable || (!first && total.energy_source != part.energy_source)) {
+    total.energy_source = EnergySource::unavailable;
+    total.energy_joules = 0;
+  } else {
+    total.energy_source = part.energy_source;
+    total.energy_joules += part.energy_joules;
+  }
+  total.seconds += part.seconds;
+  total.work += part.work;
+  total.interrupted = total.interrupted || part.interrupted;
+  if (total.error.empty()) total.error = part.error;
+}
+
 std::string DeviceInfo::id() const { return index == 0 ? driver : driver + ":" + std::to_string(index); }
 
 bool DeviceCaps::supports(Op op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }

@@ -79,6 +79,10 @@ std::uint64_t pattern_word(Pattern p, std::uint64_t seed, std::uint64_t i, bool 
   return invert ? ~w : w;
 }
 
+// The most elements a tensor may have (Graph::check): 2^50, far past any memory, so that
+// element and byte counts cannot wrap.
+constexpr std::uint64_t kMaxTensorElements = std::uint64_t{1} << 50;
+
 std::size_t TensorDesc::elements() const {
   std::size_t n = 1;
   for (auto d : shape) n *= static_cast<std::size_t>(d);
@@ -139,6 +143,16 @@ std::size_t Graph::live_rows(TensorId id, std::span<const std::int64_t> dims) co
   return static_cast<std::size_t>(std::clamp<std::int64_t>(dims[*t.rows_dim], 0, rows));
 }
 
+std::optional<std::string> Graph::check_dims(std::span<const std::int64_t> dims) const {
+  if (dims.empty()) return std::nullopt;
+  if (dims.size() != dims_.size())
+    return std::to_string(dims.size()) + " dim values for a graph of " + std::to_string(dims_.size()) + " dynamic dims";
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] < 0 || dims[i] > dims_[i].max)
+      return "dim '" + dims_[i].name + "' = " + std::to_string(dims[i]) + " is outside 0.." + std::to_string(dims_[i].max);
+  return std::nullopt;
+}
+
 std::optional<std::string> Graph::check() const {
   for (const auto& d : dims_)
     if (d.max < 0) return "dynamic dim '" + d.name + "' has a negative maximum";
@@ -147,8 +161,14 @@ std::optional<std::string> Graph::check() const {
       if (*t.rows_dim >= dims_.size()) return "tensor '" + t.name + "': rows_dim names no dynamic dim of the graph";
       if (t.shape.empty()) return "tensor '" + t.name + "': a dynamic row count needs a leading dimension";
     }
-    for (auto d : t.shape)
+    // Sizes multiply in 64 bits: a shape whose product wraps would allocate too little.
+    std::uint64_t n = 1;
+    for (auto d : t.shape) {
       if (d < 0) return "tensor '" + t.name + "': negative dimension";
+      if (d != 0 && n > kMaxTensorElements / static_cast<std::uint64_t>(d))
+        return "tensor '" + t.name + "': more than 2^50 elements";
+      n *= static_cast<std::uint64_t>(d);
+    }
     if (t.elements() % traits(t.dtype).block_elements != 0)
       return "tensor '" + t.name + "': " + std::to_string(t.elements()) + " elements are not whole blocks of " +
              std::string(xpb::name(t.dtype));
@@ -156,6 +176,9 @@ std::optional<std::string> Graph::check() const {
       return "tensor '" + t.name + "': synthetic values need f32, f16, bf16, q8_0 or q4_0";
     if (t.init.kind == TensorInit::Kind::bytes && t.init.source == nullptr)
       return "tensor '" + t.name + "': a copied tensor needs its source bytes";
+    if (t.init.kind == TensorInit::Kind::bytes && t.init.source_bytes != t.bytes())
+      return "tensor '" + t.name + "': its source holds " + std::to_string(t.init.source_bytes) + " bytes, the tensor " +
+             std::to_string(t.bytes());
     if (t.init.kind == TensorInit::Kind::random_cycle &&
         (t.dtype != DType::u64 || t.shape.size() != 2 || t.shape[0] < 1 || t.shape[1] < 1))
       return "tensor '" + t.name + "': a random cycle needs a u64 [lines, words] tensor";

@@ -13,7 +13,8 @@ namespace {
 std::optional<long double> digits_value(const std::string& s) {
   static const std::regex re(R"(\s*([-+]?[0-9]{1,30})\s*)");
   std::smatch m;
-  if (!std::regex_match(s, m, re)) return std::nullopt;
+  // libstdc++'s regex recurses per character: a long string is refused before it is matched.
+  if (s.size() > 64 || !std::regex_match(s, m, re)) return std::nullopt;
   return std::strtold(m[1].str().c_str(), nullptr);
 }
 
@@ -96,15 +97,19 @@ std::uint64_t parse_bytes(const nlohmann::json& v, const std::string& where) {
   static const std::regex re(R"(\s*([0-9]{1,20}(\.[0-9]{1,20})?)\s*(([KMGTPE])(i?)B|B)?\s*)");
   std::smatch m;
   const std::string s = v.get<std::string>();
-  if (!std::regex_match(s, m, re)) return bad();
+  // libstdc++'s regex recurses per character: a long string is refused before it is matched.
+  if (s.size() > 64 || !std::regex_match(s, m, re)) return bad();
   const long double number = std::strtold(m[1].str().c_str(), nullptr);
   long double mult = 1;
   if (m[4].matched) {
     const auto power = static_cast<int>(std::string("KMGTPE").find(m[4].str()[0]) + 1);
     mult = std::pow(m[5].length() > 0 ? 1024.0L : 1000.0L, power);
   }
-  const long double bytes = std::round(number * mult);
+  const long double exact = number * mult;
+  const long double bytes = std::round(exact);
   if (bytes > kMax) return bad();
+  if (std::fabs(exact - bytes) > 1e-6L)
+    throw InputError(where + ": " + text_of(v) + " is not a whole number of bytes");
   return static_cast<std::uint64_t>(bytes);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -117,6 +118,13 @@ std::vector<double> Measurement::per_iteration_seconds() const {
   return out;
 }
 
+std::optional<double> Measurement::sampled_joules() const {
+  if (!energy.available || sample_joules.empty() || sample_joules.size() != sample_seconds.size()) return std::nullopt;
+  double joules = 0;
+  for (double j : sample_joules) joules += j;
+  return joules;
+}
+
 nlohmann::json Measurement::to_json() const {
   nlohmann::json j = {{"source", name(clock.kind)},
                       {"clock", clock.to_json()},
@@ -150,10 +158,19 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
 
   RunArgs args{1, {}, cancel};
   RunResult last;
-  // One call of the sample function; false when the measurement must end (error, interrupt).
+  // Whether the device reports energy with its runs (and from what) is set by the first run;
+  // every later run must agree, so each sample has a figure or none has.
+  bool first_run = true;
+  std::optional<EnergySource> device_energy;
+  // One call of the sample function; false when the measurement must end (interrupt, error,
+  // or a result the device should not have given: it is never taken as a measurement).
   auto call = [&](std::uint64_t iterations) {
     args.iterations = iterations;
     last = sample(args);
+    if (last.interrupted) {  // its other fields cover part of the work: none of them count
+      m.interrupted = true;
+      return false;
+    }
     if (!last.error.empty()) {
       m.error = last.error;
       return false;
@@ -163,8 +180,25 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
                 std::string(name(clock.kind)) + " clock it declares";
       return false;
     }
-    if (last.interrupted) {
-      m.interrupted = true;
+    if (!std::isfinite(last.seconds) || last.seconds < 0) {
+      m.error = "the device reported a run time of " + seconds_text(last.seconds);
+      return false;
+    }
+    if (last.iterations != iterations) {
+      m.error = "the device ran " + std::to_string(last.iterations) + " of the " + std::to_string(iterations) +
+                " iterations asked, without saying why";
+      return false;
+    }
+    const bool has_energy = last.energy_source != EnergySource::unavailable;
+    if (has_energy && (!std::isfinite(last.energy_joules) || last.energy_joules < 0)) {
+      m.error = "the device reported " + std::to_string(last.energy_joules) + " J for a run";
+      return false;
+    }
+    if (first_run) {
+      if (has_energy) device_energy = last.energy_source;
+      first_run = false;
+    } else if (has_energy != device_energy.has_value() || (has_energy && *device_energy != last.energy_source)) {
+      m.error = "the device reported energy for some runs and not for others";
       return false;
     }
     return true;
@@ -173,141 +207,153 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
     if (last.iterations > 0) m.work_per_iteration = last.work * (1.0 / static_cast<double>(last.iterations));
   };
 
+  // Energy per sample where the sensor updates well within a sample; else over the whole
+  // sampling window. A device that models or measures its own energy reports it per run.
+  const bool sensor_ok = sensor != nullptr && sensor->unavailable_reason().empty();
+  EnergySnapshot window_start, sample_start;
+  bool per_sample_energy = false;
+  double joules_total = 0;
+  // After each accepted sample: its time, and its energy when there is a figure per sample.
+  auto keep_sample = [&] {
+    m.sample_seconds.push_back(last.seconds);
+    if (device_energy) {
+      m.sample_joules.push_back(last.energy_joules);
+      joules_total += last.energy_joules;
+    } else if (per_sample_energy) {
+      const auto r = sensor->since(sample_start);
+      if (r.available) {
+        m.sample_joules.push_back(r.joules);
+      } else {  // one missing reading would misalign samples_j with samples_s: none then
+        per_sample_energy = false;
+        m.sample_joules.clear();
+      }
+    }
+  };
+
   // A deterministic clock gives the same time for the same work: one run is the whole story,
   // whatever the policy asks for, and no host time is spent sampling what cannot vary. (Not
   // for a fixed amount of work, RunPolicy::fixed: its samples are the work, not statistics.)
   const bool fixed_work = policy.max_iterations == 1 && policy.min_samples == policy.max_samples &&
                           policy.warmup_samples == 0 && policy.warmup_seconds == 0;
-  if (clock.deterministic && !fixed_work) {
+  const bool one_sample = clock.deterministic && !fixed_work;
+  bool reached_floor = true;
+  auto sampling_start = Clock::now();  // host_seconds counts from here (warm-up excluded)
+  if (one_sample) {
     m.floor_reason = "deterministic clock: one sample of one iteration";
     m.sample_floor_s = 0;
-    if (cancelled(cancel)) {
-      m.interrupted = true;
-      m.stop_reason = "interrupted";
-      return m;
-    }
-    const auto t0 = Clock::now();
-    if (call(1)) {
-      m.sample_seconds.push_back(last.seconds);
-      if (last.energy_source != EnergySource::unavailable) {
-        m.sample_joules.push_back(last.energy_joules);
-        m.energy = {true, last.energy_joules, last.seconds, std::string(name(last.energy_source)), "", {}};
-      }
-    }
-    m.host_seconds = since(t0);
-    m.stop_reason = m.interrupted ? "interrupted" : !m.error.empty() ? "error" : "deterministic_clock";
-    finish_work();
-    if (m.energy.reason.empty() && !m.energy.available) m.energy.reason = "the device reported no energy";
-    return m;
-  }
-
-  // Warm-up doubles as calibration: iterations grow until one sample lasts at least the floor
-  // on the device clock. Bounded by max_seconds of host time, so a slow first run cannot hang a
-  // suite; how many iterations fit in the time left is judged by the host time they took.
-  const bool calibrate = policy.max_iterations > 1;
-  const bool warm = policy.warmup_samples > 0 || policy.warmup_seconds > 0 || calibrate;
-  const auto warm_start = Clock::now();
-  bool reached_floor = !warm;  // without calibration, the samples below say whether it was
-  while (warm && !cancelled(cancel)) {
-    const auto t0 = Clock::now();
-    if (!call(m.iterations)) break;
-    const double host = since(t0);
-    ++m.warmup_runs;
-    const bool calibrated = last.seconds >= m.sample_floor_s || m.iterations >= policy.max_iterations;
-    reached_floor = last.seconds >= m.sample_floor_s;
-    if (!calibrated) {
-      const double host_per_iteration = host / static_cast<double>(m.iterations);
-      const double left = policy.max_seconds - since(warm_start);
-      const auto fits = host_per_iteration > 0
-                            ? static_cast<std::uint64_t>(std::max(0.0, left / host_per_iteration))
-                            : policy.max_iterations;
-      const auto next = std::min(grow(m.iterations, last.seconds, m.sample_floor_s, policy.max_iterations), fits);
-      if (next > m.iterations) {
-        m.iterations = next;
+    if (cancelled(cancel)) m.interrupted = true;
+    else if (call(1)) keep_sample();
+    m.stop_reason = "deterministic_clock";
+  } else {
+    // Warm-up doubles as calibration: iterations grow until one sample lasts at least the
+    // floor on the device clock. Bounded by max_seconds of host time, so a slow first run
+    // cannot hang a suite; how many iterations fit in the time left is judged by the host
+    // time they took.
+    const bool calibrate = policy.max_iterations > 1;
+    const bool warm = policy.warmup_samples > 0 || policy.warmup_seconds > 0 || calibrate;
+    const auto warm_start = Clock::now();
+    reached_floor = !warm;  // without calibration, the samples below say whether it was
+    while (warm && !cancelled(cancel)) {
+      const auto t0 = Clock::now();
+      if (!call(m.iterations)) break;
+      const double host = since(t0);
+      ++m.warmup_runs;
+      reached_floor = last.seconds >= m.sample_floor_s;
+      // A first run can be slow for reasons that go away (page faults, cold caches); when it
+      // only just reached the floor, one more run at the same count must too (cheap: under
+      // 10x the floor). Otherwise the samples could fall far below the floor.
+      if (m.warmup_runs == 1 && reached_floor && last.seconds < 10 * m.sample_floor_s &&
+          m.iterations < policy.max_iterations)
         continue;
+      const bool calibrated = reached_floor || m.iterations >= policy.max_iterations;
+      if (!calibrated) {
+        const double host_per_iteration = host / static_cast<double>(m.iterations);
+        const double left = policy.max_seconds - since(warm_start);
+        // In double, clamped before the conversion: a count past 2^64 is not representable.
+        const double fits = host_per_iteration > 0 ? std::max(0.0, left / host_per_iteration)
+                                                   : static_cast<double>(policy.max_iterations);
+        const auto next = std::min(grow(m.iterations, last.seconds, m.sample_floor_s, policy.max_iterations),
+                                   static_cast<std::uint64_t>(std::min(fits, static_cast<double>(policy.max_iterations))));
+        if (next > m.iterations) {
+          m.iterations = next;
+          continue;
+        }
       }
+      if (m.warmup_runs >= policy.warmup_samples && since(warm_start) >= policy.warmup_seconds) break;
+      if (since(warm_start) >= policy.max_seconds) break;
     }
-    if (m.warmup_runs >= policy.warmup_samples && since(warm_start) >= policy.warmup_seconds) break;
-    if (since(warm_start) >= policy.max_seconds) break;
-  }
 
-  // Energy per sample where the sensor updates well within a sample; else over the whole
-  // sampling window. A device that models or measures its own energy reports it per run.
-  const bool sensor_ok = sensor != nullptr && sensor->unavailable_reason().empty();
-  const bool per_sample_energy = sensor_ok && last.seconds >= 10 * sensor->update_interval_s();
-  EnergySnapshot window_start, sample_start;
-  if (sensor_ok) window_start = sensor->snapshot();
-  double joules_total = 0;
-  bool device_energy = false;
-
-  m.sample_seconds.reserve(std::min<std::uint64_t>(policy.max_samples, 4096));
-  const auto start = Clock::now();
-  std::size_t next_ci_check = std::max<std::size_t>(policy.min_samples, 6);
-  while (m.error.empty() && !m.interrupted) {
-    if (cancelled(cancel)) {
-      m.interrupted = true;
-      break;
-    }
-    if (per_sample_energy) sample_start = sensor->snapshot();
-    if (!call(m.iterations)) break;  // an interrupted sample covers part of its work: dropped
-    m.sample_seconds.push_back(last.seconds);
-    if (last.energy_source != EnergySource::unavailable) {
-      device_energy = true;
-      m.sample_joules.push_back(last.energy_joules);
-      joules_total += last.energy_joules;
-    } else if (per_sample_energy) {
-      const auto r = sensor->since(sample_start);
-      if (r.available) m.sample_joules.push_back(r.joules);
-    }
-    const std::size_t n = m.sample_seconds.size();
-    const double elapsed = since(start);
-    if (n >= policy.max_samples) {
-      m.stop_reason = "max_samples";
-      break;
-    }
-    if (elapsed >= policy.max_seconds) {
-      m.stop_reason = "max_time";
-      break;
-    }
-    if (n < policy.min_samples || elapsed < policy.min_seconds) continue;
-    if (policy.target_ci_relative <= 0) {
-      m.stop_reason = "min_time_and_samples";
-      break;
-    }
-    // The CI needs a sort: check at geometrically spaced sample counts so the cost per sample
-    // stays constant however long the benchmark runs.
-    if (n >= next_ci_check) {
-      next_ci_check = n + std::max<std::size_t>(1, n / 4);
-      const auto ci = summarize(m.sample_seconds).ci_relative();
-      if (ci && *ci <= policy.target_ci_relative) {
-        m.stop_reason = "ci_target";
+    per_sample_energy = sensor_ok && !device_energy && last.seconds >= 10 * sensor->update_interval_s();
+    if (sensor_ok) window_start = sensor->snapshot();
+    m.sample_seconds.reserve(std::min<std::uint64_t>(policy.max_samples, 4096));
+    sampling_start = Clock::now();
+    std::size_t next_ci_check = std::max<std::size_t>(policy.min_samples, 6);
+    while (m.error.empty() && !m.interrupted) {
+      if (cancelled(cancel)) {
+        m.interrupted = true;
         break;
       }
+      if (per_sample_energy) sample_start = sensor->snapshot();
+      if (!call(m.iterations)) break;  // an interrupted sample covers part of its work: dropped
+      keep_sample();
+      const std::size_t n = m.sample_seconds.size();
+      const double elapsed = since(sampling_start);
+      if (n >= policy.max_samples) {
+        m.stop_reason = "max_samples";
+        break;
+      }
+      if (elapsed >= policy.max_seconds) {
+        m.stop_reason = "max_time";
+        break;
+      }
+      if (n < policy.min_samples || elapsed < policy.min_seconds) continue;
+      if (policy.target_ci_relative <= 0) {
+        m.stop_reason = "min_time_and_samples";
+        break;
+      }
+      // The CI needs a sort: check at geometrically spaced sample counts so the cost per
+      // sample stays constant however long the benchmark runs.
+      if (n >= next_ci_check) {
+        next_ci_check = n + std::max<std::size_t>(1, n / 4);
+        const auto ci = summarize(m.sample_seconds).ci_relative();
+        if (ci && *ci <= policy.target_ci_relative) {
+          m.stop_reason = "ci_target";
+          break;
+        }
+      }
     }
   }
-  m.host_seconds = since(start);
+  m.host_seconds = since(sampling_start);
   if (m.interrupted) m.stop_reason = "interrupted";
   if (!m.error.empty()) m.stop_reason = "error";
   finish_work();
 
+  double sampled_seconds = 0;
+  for (double s : m.sample_seconds) sampled_seconds += s;
   if (device_energy) {
-    m.energy = {true, joules_total, 0, std::string(name(last.energy_source)), "", {}};
-    for (double s : m.sample_seconds) m.energy.seconds += s;
+    m.energy = {!m.sample_seconds.empty(), joules_total, sampled_seconds, std::string(name(*device_energy)), "", {}};
+    if (m.sample_seconds.empty()) m.energy.reason = "no sample was kept";
   } else if (sensor == nullptr) {
     m.energy.reason = "the device has no energy sensor";
   } else if (!sensor_ok) {
     m.energy.source = sensor->name();
     m.energy.reason = sensor->unavailable_reason();
+  } else if (one_sample) {
+    m.energy.source = sensor->name();
+    m.energy.reason = "one sample on a deterministic clock: the host's sensor did not watch it";
   } else {
     m.energy = sensor->since(window_start);
   }
 
   // Validity (MLPerf LoadGen's rule): a measurement short of its minimum samples or duration
   // says so; an interrupted or failed one is not a measurement at all and says that instead.
+  // A deterministic clock's one sample is the whole measurement.
   const std::size_t n = m.sample_seconds.size();
   if (m.interrupted || !m.error.empty()) {
     m.valid = false;
     m.invalid_reason = m.interrupted ? "stopped by the user" : "a run failed: " + m.error;
+  } else if (one_sample) {
+    // nothing more to ask of it
   } else if (const double median = median_of(m.sample_seconds);
              n > 0 && (!reached_floor || median < m.sample_floor_s / 2)) {
     // Samples a little under the floor by noise are fine; samples the calibration could not

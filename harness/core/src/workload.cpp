@@ -36,6 +36,12 @@ std::string reason_of(const std::vector<nlohmann::json>& checks, const std::vect
   return "";
 }
 
+// A stage's energy for its timing object, when a stage has any to say (null otherwise).
+nlohmann::json stage_energy_json(const Measurement& m) {
+  if (!m.energy.available) return nullptr;
+  return to_json(m.energy);
+}
+
 }  // namespace
 
 BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, RunContext& ctx) {
@@ -77,7 +83,7 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
           break;
         }
         Executable& exe = *compiled.exe;
-        if (Outcome prepared = workload.prepare(i, exe, ctx); !prepared.passed()) {
+        if (Outcome prepared = workload.prepare(i, compiled.exe, ctx); !prepared.passed()) {
           end_with(prepared);
           break;
         }
@@ -86,9 +92,12 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
                                 ctx.device.clock(), policy, ctx.energy, ctx.cancel);
         auto timing = m.to_json();
         timing["policy"] = policy.to_json();
+        if (const auto stage_energy = stage_energy_json(m); !stage_energy.is_null()) timing["energy"] = stage_energy;
+        auto described = exe.describe();
+        // The three lists stay in step: nothing below can throw between these pushes.
         timings.push_back(std::move(timing));
         names.push_back(stage.name);
-        executables.push_back(exe.describe());
+        executables.push_back(std::move(described));
         if (m.interrupted) {
           end_with(Outcome::with(Status::interrupted, "stopped by the user before the stop rules were met"));
           measured.push_back(std::move(m));
@@ -111,6 +120,8 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
     record.outcome = Outcome::with(Status::failed, "out of memory (std::bad_alloc)");
   } catch (const std::exception& e) {
     record.outcome = Outcome::with(Status::failed, std::string("the benchmark threw: ") + e.what());
+  } catch (...) {
+    record.outcome = Outcome::with(Status::failed, "the benchmark threw something that is not a std::exception");
   }
 
   // Timing, executables and conformance: one stage as it is, several by name.
@@ -133,12 +144,15 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
                           {"stages", nlohmann::json::object()}};
     for (std::size_t i = 0; i < checks.size(); ++i) record.conformance["stages"][names[i]] = checks[i];
   }
+  // The record's energy is its first stage's (each stage's own is in its timing); per
+  // iteration only from per-sample figures, which cover exactly the sampled iterations (a
+  // window reading also covers the host's time between samples).
   if (!measured.empty()) {
-    record.energy = to_json(measured[0].energy);
     const auto& m0 = measured[0];
-    if (m0.energy.available && !m0.sample_seconds.empty())
-      record.energy["joules_per_iteration"] =
-          m0.energy.joules / static_cast<double>(m0.sample_seconds.size() * m0.iterations);
+    record.energy = to_json(m0.energy);
+    if (timings.size() > 1) record.energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
+    if (const auto joules = m0.sampled_joules())
+      record.energy["joules_per_iteration"] = *joules / static_cast<double>(m0.sample_joules.size() * m0.iterations);
   }
   for (std::size_t i = 0; i < measured.size(); ++i)
     if (!measured[i].valid && record.valid) {

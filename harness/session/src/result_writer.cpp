@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -113,17 +114,27 @@ void release_lock(const fs::path& out, int& fd) {
 }
 
 // A journal left by a crashed run may be the only copy of what it measured: move it aside
-// rather than truncate it.
+// (to the first free JOURNAL.N, never over another) rather than truncate it; if it cannot be
+// moved, the run does not start.
 void keep_old_journal(const fs::path& journal) {
-  std::error_code ec;
-  if (!fs::exists(journal, ec)) return;
+  struct stat st{};
+  if (::lstat(journal.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return;
+    throw std::runtime_error(journal.string() + ": cannot look at the journal of an earlier run: " + errno_text(err));
+  }
   for (int i = 1; i < 1000; ++i) {
     fs::path aside = journal;
     aside += "." + std::to_string(i);
-    if (fs::exists(aside, ec)) continue;
-    fs::rename(journal, aside, ec);
-    return;
+    // RENAME_NOREPLACE: an aside that appeared meanwhile is never replaced.
+    if (::renameat2(AT_FDCWD, journal.c_str(), AT_FDCWD, aside.c_str(), RENAME_NOREPLACE) == 0) return;
+    const int err = errno;
+    if (err != EEXIST)
+      throw std::runtime_error(journal.string() + ": cannot move the journal of an earlier run aside to " +
+                               aside.string() + ": " + errno_text(err));
   }
+  throw std::runtime_error(journal.string() + ": 999 journals of earlier runs are already kept beside it (" +
+                           journal.string() + ".1 ...); move them away first");
 }
 
 // Line and column (1-based) of byte offset `pos` (0-based) in `text`.
@@ -260,8 +271,18 @@ nlohmann::json load_journal(const fs::path& file, std::string text) {
 }
 
 // Counts what a parse would make, with a SAX pass that holds nothing: values and string bytes.
+// Also how deep values nest: the JSON library writes and compares values recursively, so a
+// document nested 200,000 deep would overflow the stack in the first dump() of it.
 struct CountingSax : nlohmann::json_sax<nlohmann::json> {
+  static constexpr int kMaxDepth = 512;
   std::uint64_t values = 0, string_bytes = 0;
+  int depth = 0;
+  bool too_deep = false;
+  bool open() {
+    ++values;
+    too_deep = too_deep || ++depth > kMaxDepth;
+    return !too_deep;  // stops the pass: the answer is known
+  }
   bool null() override { return ++values, true; }
   bool boolean(bool) override { return ++values, true; }
   bool number_integer(number_integer_t) override { return ++values, true; }
@@ -269,11 +290,11 @@ struct CountingSax : nlohmann::json_sax<nlohmann::json> {
   bool number_float(number_float_t, const string_t&) override { return ++values, true; }
   bool string(string_t& s) override { return ++values, string_bytes += s.size(), true; }
   bool binary(binary_t&) override { return ++values, true; }
-  bool start_object(std::size_t) override { return ++values, true; }
+  bool start_object(std::size_t) override { return open(); }
   bool key(string_t& s) override { return string_bytes += s.size() + 64, true; }  // a map node per key
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return ++values, true; }
-  bool end_array() override { return true; }
+  bool end_object() override { return --depth, true; }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return --depth, true; }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 };
 
@@ -281,6 +302,7 @@ struct CountingSax : nlohmann::json_sax<nlohmann::json> {
 // what the machine has available, whichever is less.
 std::uint64_t memory_left() {
   std::uint64_t left = read_memory_info().usable_bytes();
+  if (left == 0) left = std::numeric_limits<std::uint64_t>::max();  // unknown: no bound from the machine
   rlimit as{};
   if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
     std::ifstream statm("/proc/self/statm");
@@ -298,6 +320,9 @@ std::uint64_t memory_left() {
 void check_room_to_parse(const std::string& name, const std::string& text) {
   CountingSax count;
   nlohmann::json::sax_parse(text, &count, nlohmann::json::input_format_t::json, false);
+  if (count.too_deep)
+    throw InputError(name + ": values nest deeper than " + std::to_string(CountingSax::kMaxDepth) +
+                     " levels; an xpubench result nests fewer than 20");
   // A json value is 16 bytes; arrays grow by doubling and objects keep a tree node per key.
   const std::uint64_t needed = count.values * 40 + count.string_bytes * 2 + text.size();
   const std::uint64_t left = memory_left();
@@ -347,7 +372,12 @@ ResultWriter::ResultWriter(std::filesystem::path out, nlohmann::json header)
   create_parent(out_);
   // Nothing of the path's is touched until this process owns it.
   lock_fd_ = take_lock(out_);
-  keep_old_journal(journal_path_);
+  try {
+    keep_old_journal(journal_path_);
+  } catch (...) {
+    release_lock(out_, lock_fd_);
+    throw;
+  }
   journal_ = std::fopen(journal_path_.c_str(), "we");
   if (journal_ == nullptr) {
     const int err = errno;

@@ -504,9 +504,16 @@ Session::Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, Sy
   if (s_->options.cancel != nullptr || s_->options.should_stop) {
     State* st = s_.get();
     s_->watcher = std::thread([st] {
+      // A callback that throws asks to stop: the exception cannot leave this thread.
+      auto asked = [st] {
+        try {
+          return st->options.should_stop && st->options.should_stop();
+        } catch (...) {
+          return true;
+        }
+      };
       while (st->watching.load()) {
-        if ((st->options.cancel != nullptr && st->options.cancel->load()) ||
-            (st->options.should_stop && st->options.should_stop())) {
+        if ((st->options.cancel != nullptr && st->options.cancel->load()) || asked()) {
           st->stop.store(true);
           return;
         }

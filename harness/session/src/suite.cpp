@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -55,6 +56,9 @@ nlohmann::json scalar_to_json(const YAML::Node& n) {
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  // No number is written in more than 64 characters; a longer scalar is text. (libstdc++'s
+  // regex recurses per character, so it never sees one: 60,000 digits overflowed the stack.)
+  if (s.size() > 64) return s;
   static const std::regex int_re(R"([-+]?[0-9]+)");
   static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
   if (std::regex_match(s, int_re)) {
@@ -70,16 +74,22 @@ nlohmann::json scalar_to_json(const YAML::Node& n) {
 // What converting one file may produce: YAML aliases let a few hundred bytes name 10^8
 // values (eight levels of ten references each), so every value is counted as it is made and
 // the file refused, at the value where the count ran out, before it can take the memory.
+// Includes and entries count too: ten includes of a file that includes ten more, eight deep,
+// name 10^8 entries with no value among them.
 struct Budget {
   std::size_t values = 0;
   int depth = 0;
+  // One more value, entry or include at `mark`; refuses the file when the count runs out.
+  void spend(const std::string& file, const YAML::Mark& mark) {
+    if (++values > kMaxSuiteValues)
+      fail(file, mark, "the suite expands to more than " + std::to_string(kMaxSuiteValues) +
+                           " values, entries and includes (YAML aliases or includes repeated many times?)");
+  }
 };
 constexpr int kMaxDepth = 64;
 
 nlohmann::json to_json(const YAML::Node& n, const std::string& file, Budget& budget) {
-  if (++budget.values > kMaxSuiteValues)
-    fail(file, n.Mark(), "the suite expands to more than " + std::to_string(kMaxSuiteValues) +
-                             " values (YAML aliases repeated many times?)");
+  budget.spend(file, n.Mark());
   if (budget.depth >= kMaxDepth) fail(file, n.Mark(), "values nest deeper than " + std::to_string(kMaxDepth) + " levels");
   ++budget.depth;
   nlohmann::json out;
@@ -210,6 +220,8 @@ std::string read_suite_file(const std::filesystem::path& file) {
 YAML::Node load_yaml(const std::string& text, const std::string& file) {
   try {
     return YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {  // its own message says only "bad file"
+    fail(file, e.mark, "values nest deeper than the YAML reader allows (" + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::Exception& e) {
     fail(file, e.mark, e.msg);
   }
@@ -219,6 +231,7 @@ void include_suites(Suite& s, const YAML::Node& inc, const std::string& file, in
   if (!inc.IsSequence()) fail(file, inc.Mark(), "expected 'include' to be a list of suite names");
   for (const auto& item : inc) {
     const auto name = expect_string(item, file, "an included suite name");
+    budget.spend(file, item.Mark());
     if (depth > 8) fail(file, item.Mark(), "includes nest deeper than 8 levels (a cycle?)");
     auto path = find_suite(name);
     if (path.empty()) {
@@ -258,6 +271,7 @@ Suite parse_node(const YAML::Node& root, const std::string& file, int depth, Bud
   if (const YAML::Node b = root["benchmarks"]) {
     if (!b.IsSequence()) fail(file, b.Mark(), "expected 'benchmarks' to be a list of entries ('- workload: ...')");
     for (const auto& item : b) {
+      budget.spend(file, item.Mark());
       auto e = parse_entry(item, file, budget);
       e.policy = s.policy;
       e.quick_policy = s.quick_policy;
@@ -333,7 +347,9 @@ Suite single_workload_suite(const std::string& workload) {
 Override parse_override(const std::string& text) {
   const auto eq = text.find('=');
   static const std::regex key_re(R"([A-Za-z_][A-Za-z0-9_.]*)");
-  if (eq == std::string::npos || eq == 0 || !std::regex_match(text.substr(0, eq), key_re))
+  // Keys are short names; a long one is refused before the regex sees it (it recurses per
+  // character).
+  if (eq == std::string::npos || eq == 0 || eq > 128 || !std::regex_match(text.substr(0, eq), key_re))
     throw InputError("--set '" + text + "': expected key=value, e.g. --set threads=2 or --set policy.max_seconds=1");
   Override o;
   o.key = text.substr(0, eq);

@@ -20,7 +20,7 @@ struct XPB_API CaseResult {
   // the graph, with its reason); skipped (ref could not run it).
   Outcome outcome;
   double max_abs_error = 0;  // largest |device - ref| over the compared outputs
-  double rms_rel_error = 0;  // RMS(device - ref) / RMS(ref), of the float outputs
+  double rms_rel_error = 0;  // RMS(device - ref) / RMS(ref), of the float outputs (infinite when ref's are all 0 and the device's are not)
   std::string tolerance_why;
 
   XPB_API nlohmann::json to_json() const;

@@ -144,6 +144,12 @@ struct RunResult {
   std::string error;                 // not empty: the run failed (e.g. a token id out of range)
 };
 
+// Adds `part`, one of the runs a sample is made of (the steps of a whole test), to `total`:
+// seconds, work and energy add up (energy only while every part has it), the first error is
+// kept, and an interrupted part interrupts the whole. `total.clock` and `total.iterations`
+// stay the caller's: a sample counts its own units.
+XPB_API void accumulate(RunResult& total, const RunResult& part);
+
 // A graph compiled for a device.
 class XPB_API Executable {
  public:
@@ -151,6 +157,7 @@ class XPB_API Executable {
   // Runs the whole graph args.iterations times back to back and says how long that took on
   // the device's clock and what it cost. Devices may skip synchronising between iterations
   // when the graph has no cross-thread dependency (each thread re-runs its own share).
+  // Throws std::invalid_argument for dims the graph does not have (Graph::check_dims).
   virtual RunResult run(const RunArgs& args) = 0;
   RunResult run(std::uint64_t iterations) { return run(RunArgs{iterations, {}, nullptr}); }
   // Copies a tensor's bytes out of / into the device. Sizes must equal TensorDesc::bytes().

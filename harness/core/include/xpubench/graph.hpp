@@ -31,27 +31,27 @@ struct TensorInit {
                    // one random cycle through all lines (seeded); other words are 0
     synthetic,     // element i = synthetic_value(seed, i, value) (quant.hpp), then stored in the
                    // tensor's dtype row by row (encode_row): deterministic stand-in weights
-    bytes,         // a copy of `source` (exactly bytes() long), e.g. a tensor of a mapped file
+    bytes,         // a copy of `source`, `source_bytes` long (Graph::check: the tensor's
+                   // bytes()), e.g. a tensor of a mapped file
   };
   Kind kind = Kind::none;
   double value = 0.0;
   std::uint64_t seed = 0;
-  const std::byte* source = nullptr;     // for Kind::bytes
+  const std::byte* source = nullptr;      // for Kind::bytes
+  std::size_t source_bytes = 0;           // how many bytes `source` holds
   std::shared_ptr<const void> keepalive;  // keeps `source` valid while the graph lives
 
-  static TensorInit filled(double v) { return {Kind::fill, v, 0, nullptr, nullptr}; }
-  static TensorInit cycle(std::uint64_t s) { return {Kind::random_cycle, 0.0, s, nullptr, nullptr}; }
-  static TensorInit random(std::uint64_t s, double scale) {
-    return {Kind::synthetic, scale, s, nullptr, nullptr};
-  }
-  static TensorInit copy_of(const std::byte* data, std::shared_ptr<const void> owner) {
-    return {Kind::bytes, 0.0, 0, data, std::move(owner)};
+  static TensorInit filled(double v) { return {Kind::fill, v, 0, nullptr, 0, nullptr}; }
+  static TensorInit cycle(std::uint64_t s) { return {Kind::random_cycle, 0.0, s, nullptr, 0, nullptr}; }
+  static TensorInit random(std::uint64_t s, double scale) { return {Kind::synthetic, scale, s, nullptr, 0, nullptr}; }
+  static TensorInit copy_of(std::span<const std::byte> data, std::shared_ptr<const void> owner) {
+    return {Kind::bytes, 0.0, 0, data.data(), data.size(), std::move(owner)};
   }
   // A copy of `values` held by the init itself (small inputs: token ids, positions).
   template <class T>
   static TensorInit values(std::vector<T> v) {
     auto owner = std::make_shared<std::vector<T>>(std::move(v));
-    return copy_of(reinterpret_cast<const std::byte*>(owner->data()), owner);
+    return copy_of({reinterpret_cast<const std::byte*>(owner->data()), owner->size() * sizeof(T)}, owner);
   }
 };
 
@@ -226,6 +226,9 @@ class XPB_API Graph {
   // dtypes). Returns the first problem found, naming the node and the op, or nothing when the
   // graph is well formed.
   std::optional<std::string> check() const;
+  // Whether `dims` are values for this graph's dynamic dims: empty (every dim at its max) or
+  // one per dim, each in 0..max. Returns the problem, or nothing.
+  std::optional<std::string> check_dims(std::span<const std::int64_t> dims) const;
 
   // The rows of tensor `id` that are live when the dims have the values `dims` (one per
   // dynamic dim; empty: every dim at its max): shape[0], or the value of its rows_dim clamped

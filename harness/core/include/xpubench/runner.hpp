@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,11 @@
 
 namespace xpb {
 
-// Every bound is honoured: a benchmark stops at max_seconds or max_samples whatever else
-// happens. One that stops before min_samples or min_seconds is recorded valid: false, saying
-// why (as MLPerf LoadGen marks a run that missed its minimum).
+// Every bound is honoured: warm-up (with calibration) and sampling each end at max_seconds of
+// host time (plus the run in progress), sampling also at max_samples, whatever else happens;
+// a benchmark takes at most about twice max_seconds. One that stops before min_samples or
+// min_seconds is recorded valid: false, saying why (as MLPerf LoadGen marks a run that missed
+// its minimum).
 struct RunPolicy {
   double warmup_seconds = 0.05;        // warm-up runs, excluded from the samples (host time)...
   std::uint64_t warmup_samples = 1;    // ...and at least this many of them (0: none)
@@ -77,6 +80,9 @@ struct Measurement {
 
   // Seconds per single iteration, per sample.
   XPB_API std::vector<double> per_iteration_seconds() const;
+  // Joules of the sampled runs alone, when every sample has its own figure; else nothing (a
+  // reading over the sampling window also covers the host's time between samples).
+  XPB_API std::optional<double> sampled_joules() const;
   // The source of figures derived from the samples' times.
   Source time_source() const { return xpb::time_source(clock.kind); }
   XPB_API nlohmann::json to_json() const;
@@ -85,7 +91,10 @@ struct Measurement {
 // Runs `sample` under `policy`. `cancel`, when set by another thread or a signal handler, stops
 // sampling (and, where the device checks it, the run in progress); the measurement is then
 // marked interrupted. `sensor` may be null; a sample that reports its own energy (a modeled
-// device) is used instead of it.
+// device) is used instead of it. A run is never taken as a measurement when its result breaks
+// the contract (a time that is negative or not finite, fewer iterations than asked without an
+// interruption, energy for some runs and not others, another clock than `clock`): the
+// measurement ends with `error` saying which.
 XPB_API Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPolicy& policy,
                             EnergySensor* sensor = nullptr, const std::atomic<bool>* cancel = nullptr);
 

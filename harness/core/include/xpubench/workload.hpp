@@ -104,8 +104,9 @@ class XPB_API Workload {
   };
   virtual BuildResult build(const nlohmann::json& params, RunContext& ctx) = 0;
   // After a stage compiled, before it is measured, untimed: fill a KV cache to a depth, check
-  // where memory went. A non-passed outcome ends the benchmark with it.
-  virtual Outcome prepare(std::size_t stage, Executable& exe, RunContext& ctx) {
+  // where memory went. A non-passed outcome ends the benchmark with it. `exe` is shared: a
+  // workload may keep it (an engine that drives it) for as long as it needs it.
+  virtual Outcome prepare(std::size_t stage, const std::shared_ptr<Executable>& exe, RunContext& ctx) {
     (void)stage, (void)exe, (void)ctx;
     return Outcome::ok();
   }

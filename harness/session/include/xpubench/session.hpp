@@ -87,8 +87,11 @@ struct SessionOptions {
   std::filesystem::path output;
   nlohmann::json run_info = nlohmann::json::object();  // command, suites, quick, overrides
   // Stops the run (the benchmark in progress within ~100 ms) when set, e.g. by a signal
-  // handler; and, polled every 20 ms while the session runs, when this returns true (a
-  // Python caller's Ctrl-C). Either may be empty.
+  // handler; and when `should_stop` returns true (a deadline, a scheduler's cancel). Either may
+  // be empty. `should_stop` is called every 20 ms from a watcher thread of the session, not the
+  // caller's: it must be safe to call from there, and one that throws stops the run. (A
+  // Python caller's Ctrl-C reaches only Python's main thread: a binding sets `cancel` from a
+  // C signal handler instead.)
   const std::atomic<bool>* cancel = nullptr;
   std::function<bool()> should_stop;
   // Called before and after each benchmark (progress display).

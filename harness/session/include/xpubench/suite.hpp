@@ -46,9 +46,10 @@ struct Suite {
   std::vector<SuiteEntry> entries;
 };
 
-// The most values one suite may hold once YAML aliases are expanded: a suite is a few hundred
-// values; a file whose aliases would expand past this (a "billion laughs" file) is refused
-// with the position where the limit was reached, before it can take the memory.
+// The most values, entries and includes one suite may hold once YAML aliases and includes are
+// expanded: a suite is a few hundred; a file whose aliases or includes would expand past this
+// (a "billion laughs" file) is refused with the position where the limit was reached, before
+// it can take the memory or the time.
 inline constexpr std::size_t kMaxSuiteValues = 100000;
 
 // Throws InputError naming file:line:column on malformed YAML, unknown keys, wrong types or a
