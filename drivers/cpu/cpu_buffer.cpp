@@ -11,20 +11,23 @@ namespace {
 
 bool cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
 
-// Shares are whole 4 KiB pages, so each page is touched first by one thread.
-std::pair<std::size_t, std::size_t> page_share(std::size_t n, std::size_t elem_bytes, int thread, int threads) {
-  const std::size_t grain = std::max<std::size_t>(1, 4096 / elem_bytes);
-  const std::size_t blocks = (n + grain - 1) / grain;
-  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
-  return {std::min(n, blocks * t / m * grain), std::min(n, blocks * (t + 1) / m * grain)};
-}
-
 template <class T>
 void fill_range(std::byte* data, std::size_t begin, std::size_t end, double value) {
   std::fill(reinterpret_cast<T*>(data) + begin, reinterpret_cast<T*>(data) + end, static_cast<T>(value));
 }
 
 }  // namespace
+
+Share share_of(std::size_t n, std::size_t elem_bytes, int thread, int threads) {
+  const std::size_t grain = std::max<std::size_t>(1, 4096 / elem_bytes);
+  const std::size_t blocks = (n + grain - 1) / grain;
+  const std::size_t per = blocks / static_cast<std::size_t>(threads);
+  const std::size_t extra = blocks % static_cast<std::size_t>(threads);
+  const auto t = static_cast<std::size_t>(thread);
+  const std::size_t first = t * per + std::min(t, extra);
+  const std::size_t count = per + (t < extra ? 1 : 0);
+  return {std::min(n, first * grain), std::min(n, (first + count) * grain)};
+}
 
 CpuBuffer::CpuBuffer(std::size_t bytes, const CompileOptions& opts) : region_(bytes, opts.huge_pages) {
   if (opts.memory_node >= 0) bind_outcome_ = region_.bind_to_node(opts.memory_node);
@@ -91,8 +94,8 @@ void initialize_tensor(std::byte* data, const TensorDesc& t, ThreadPool& pool, c
     init_share(0, t.elements());
   } else {
     pool.run([&](int thread, int threads) {
-      const auto [b, e] = page_share(t.elements(), elem, thread, threads);
-      init_share(b, e);
+      const Share share = share_of(t.elements(), elem, thread, threads);
+      init_share(share.begin, share.end);
     });
   }
   if (stop.load()) throw InitCancelled{};

@@ -32,6 +32,14 @@ class CpuBuffer final : public Buffer {
 // Thrown by initialize_tensor when `cancel` was set while it worked.
 struct InitCancelled {};
 
+// The elements [begin, end) of `n` (each `elem_bytes` long) that thread `thread` of `threads`
+// works on: whole 4 KiB pages, in order. First touch and every op's split use this one
+// function, so each page is first touched by the thread that later computes on it.
+struct Share {
+  std::size_t begin, end;
+};
+Share share_of(std::size_t n, std::size_t elem_bytes, int thread, int threads);
+
 // Fills `data` (t.bytes() long) as t.init says, work split across `pool` by rows (weights) or
 // whole pages (everything else). A random cycle is left in index form. Checks `cancel`
 // between chunks of work.

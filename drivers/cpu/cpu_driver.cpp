@@ -79,13 +79,9 @@ class CpuDevice final : public Device {
     if (chase && decoder)
       return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"),
               nullptr};
+    if (auto err = check_bindings(g, bound)) return {Outcome::with(Status::invalid, *err), nullptr};
     for (const auto& [id, buffer] : bound) {
-      if (id >= g.tensors().size()) return {Outcome::with(Status::invalid, "a binding names no tensor of the graph"), nullptr};
       const TensorDesc& t = g.tensor(id);
-      if (!buffer || !can_bind(*buffer) || buffer->bytes() != t.bytes())
-        return {Outcome::with(Status::invalid, "tensor '" + t.name + "' is bound to a buffer the cpu cannot use "
-                                               "(not host memory, or not " + std::to_string(t.bytes()) + " bytes)"),
-                nullptr};
       for (const auto& n : nodes)
         if (n.op == Op::chase && n.inputs[0] == id)
           return {Outcome::with(Status::unsupported, "the chase ring '" + t.name + "' cannot be bound: the cpu "

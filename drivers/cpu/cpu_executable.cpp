@@ -12,20 +12,6 @@ namespace xpb::cpu {
 namespace {
 
 // Shares are whole 4 KiB pages, so each page is touched first, and then used, by one thread.
-struct Share {
-  std::size_t begin, end;
-};
-Share share_of(std::size_t n, std::size_t elem_bytes, int thread, int threads) {
-  const std::size_t grain = std::max<std::size_t>(1, 4096 / elem_bytes);
-  const std::size_t blocks = (n + grain - 1) / grain;
-  const std::size_t per = blocks / static_cast<std::size_t>(threads);
-  const std::size_t extra = blocks % static_cast<std::size_t>(threads);
-  const auto t = static_cast<std::size_t>(thread);
-  const std::size_t first = t * per + std::min(t, extra);
-  const std::size_t count = per + (t < extra ? 1 : 0);
-  return {std::min(n, first * grain), std::min(n, (first + count) * grain)};
-}
-
 StreamOp stream_op(Op op) {
   switch (op) {
     case Op::copy: return StreamOp::copy;
@@ -250,8 +236,13 @@ void CpuExecutable::finish(std::size_t n) {
 }
 
 void CpuExecutable::run_chase(std::size_t n) {
+  // In blocks of 2^19 steps (under 100 ms even at DRAM latency), each after a look at the
+  // cancel flag: a run of 2^30 steps stops soon after Ctrl-C (and is reported interrupted).
+  constexpr std::uint64_t kBlock = std::uint64_t{1} << 19;
   auto& at = state_[n].chase_at;
-  chase_any(at.data(), at.size(), static_cast<std::uint64_t>(graph_.nodes()[n].attrs.get_int("steps", 0)));
+  const auto steps = static_cast<std::uint64_t>(graph_.nodes()[n].attrs.get_int("steps", 0));
+  for (std::uint64_t done = 0; done < steps && !cancelled(); done += kBlock)
+    chase_any(at.data(), at.size(), std::min(kBlock, steps - done));
   write_chase_positions(n);
 }
 

@@ -199,14 +199,19 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
   // RoPE frequency factors: a file's own (times a linear factor, when it also has one), or
   // those of the preset's llama3 scaling, or a linear factor alone.
   const gguf::TensorInfo* freqs = file != nullptr ? file->tensor("rope_freqs.weight") : nullptr;
-  if (freqs != nullptr && c.rope_linear_factor == 1.0) {
-    add("rope_freqs.weight", {c.head_dim / 2}, false, 0);
-  } else if (freqs != nullptr) {
+  if (freqs != nullptr) {
     add("rope_freqs.weight", {c.head_dim / 2}, false, 0);  // checks shape and dtype
     std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2));
     std::memcpy(f.data(), freqs->data, f.size() * 4);
-    for (auto& v : f) v *= static_cast<float>(c.rope_linear_factor);
-    out.back().init = floats_init(std::move(f));
+    // Each factor divides a rotation frequency: zero, negative or not finite is no model's.
+    for (std::size_t i = 0; i < f.size(); ++i)
+      if (!std::isfinite(f[i]) || f[i] <= 0)
+        throw InputError(file->path() + ": tensor 'rope_freqs.weight' element " + std::to_string(i) + " is " +
+                         std::to_string(f[i]) + "; expected a finite factor above 0");
+    if (c.rope_linear_factor != 1.0) {
+      for (auto& v : f) v *= static_cast<float>(c.rope_linear_factor);
+      out.back().init = floats_init(std::move(f));
+    }
   } else if ((file == nullptr && c.rope_scaling) || c.rope_linear_factor != 1.0) {
     out.push_back({"rope_freqs.weight", {c.head_dim / 2}, DType::f32, floats_init(rope_factors(c))});
   }

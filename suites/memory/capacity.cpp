@@ -60,7 +60,7 @@ class Capacity final : public Workload {
         {"threads", "thread count or \"all\"", "all", {}},
         {"lock", "mlock the buffer when permitted", true, {}},
         {"seed", "seed of the random pattern", 1, {}},
-        {"max_errors", "errors listed per verification (all are counted)", 64, {}},
+        {"max_errors", "errors listed in the record, per verification and in all (every error is counted)", 64, {}},
     };
   }
 
@@ -96,7 +96,9 @@ class Capacity final : public Workload {
     seed_ = p["seed"].get<std::int64_t>();
     lock_ = p["lock"].get<bool>();
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
-    return memory_fits(ctx, bytes_);
+    // The buffer, and each verification's error list (three words per error listed).
+    const std::uint64_t lists = patterns_.size() * 2 * static_cast<std::uint64_t>(max_errors_) * 3 * 8;
+    return memory_fits(ctx, bytes_ + lists);
   }
 
   // One graph: for each pattern, fill and verify it, then its complement.
@@ -133,7 +135,9 @@ class Capacity final : public Workload {
       const auto count = read_tensor<std::uint64_t>(exe, graph_, c.count)[0];
       pass_errors += count;
       const auto list = read_tensor<std::uint64_t>(exe, graph_, c.list);
-      for (std::uint64_t e = 0; e < std::min<std::uint64_t>(count, static_cast<std::uint64_t>(max_errors_)); ++e) {
+      // Listed up to max_errors in all, however many passes find them (each is still counted).
+      const auto room = static_cast<std::uint64_t>(max_errors_) - std::min<std::uint64_t>(errors_.size(), max_errors_);
+      for (std::uint64_t e = 0; e < std::min({count, static_cast<std::uint64_t>(max_errors_), room}); ++e) {
         const std::uint64_t word = list[e * 3], want = list[e * 3 + 1], got = list[e * 3 + 2];
         auto bits = nlohmann::json::array();
         for (std::uint64_t diff = want ^ got; diff != 0; diff &= diff - 1) bits.push_back(std::countr_zero(diff));

@@ -66,6 +66,10 @@ ChaseGraph chase_graph(std::uint64_t bytes, std::uint64_t stride, int chains, st
 nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, Executable& exe, TensorId out) {
   const std::string method = "one more run from the chains' positions, compared with ref walking the same cycle";
   if (ctx.reference == nullptr || ctx.reference == &ctx.device) return check_skipped(method, "this is the reference device");
+  const TensorDesc& ring = g.tensor(g.nodes().at(0).inputs.at(0));  // the chase node's ring
+  if (auto room = memory_fits(ctx, chase_build_bytes(ring.bytes(), static_cast<std::uint64_t>(ring.shape[1]) * 8));
+      !room.passed())
+    return check_skipped(method, "ref's copy of the ring: " + room.reason);
   auto ref = ctx.reference->compile(g, CompileOptions{});
   if (!ref.outcome.passed()) return check_skipped(method, ref.outcome.reason);
   const auto from = read_tensor<std::uint64_t>(exe, g, out);
@@ -80,6 +84,8 @@ nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, Executab
   if (wrong != 0) j["reason"] = std::to_string(wrong) + " chains end on other lines than ref's";
   return j;
 }
+
+std::uint64_t chase_build_bytes(std::uint64_t bytes, std::uint64_t stride) { return bytes + bytes / stride * 8; }
 
 ReadGraph read_graph(std::uint64_t bytes) {
   ReadGraph r;

@@ -40,10 +40,14 @@ struct ChaseGraph {
   std::uint64_t lines = 0;
 };
 ChaseGraph chase_graph(std::uint64_t bytes, std::uint64_t stride, int chains, std::uint64_t steps, std::uint64_t seed);
+// The most memory making one such ring takes at once: the ring, and the order of its lines
+// (8 bytes a line) while the random cycle is drawn.
+std::uint64_t chase_build_bytes(std::uint64_t bytes, std::uint64_t stride);
 
 // Checks a chase executable against the reference device: one more run on the device from
 // the positions its chains stand on, and one run of ref's copy of the same cycle from those
-// positions, must end on the same lines. The conformance object for the record.
+// positions, must end on the same lines. The conformance object for the record (skipped when
+// ref's copy of the ring would not fit in the memory free then).
 nlohmann::json check_chase_against_ref(RunContext& ctx, const Graph& g, Executable& exe, TensorId out);
 
 // The read stage: read_sum over `bytes` of f64 ones (its output, exactly bytes / 8, is the

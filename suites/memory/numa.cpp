@@ -69,7 +69,7 @@ class Numa final : public Workload {
       return Outcome::with(Status::invalid, "no such NUMA node");
     threads_ = std::max<int>(1, static_cast<int>(node->pus.size()));
     bytes_ = p["size"].get<std::uint64_t>();
-    return memory_fits(ctx, bytes_);
+    return memory_fits(ctx, chase_build_bytes(bytes_, kLine));  // one array, then a ring as large
   }
 
   BuildResult build(const nlohmann::json&, RunContext&) override {
@@ -82,7 +82,7 @@ class Numa final : public Workload {
     r.stages.push_back(std::move(read));
     // As memory.sweep: a run beyond the caches near 30 ms.
     steps_ = std::clamp<std::uint64_t>(bytes_ / 64 * 4, 1 << 14, 1 << 17);
-    chase_ = chase_graph(bytes_, 64, 1, steps_, 0x5eed);
+    chase_ = chase_graph(bytes_, kLine, 1, steps_, 0x5eed);
     Stage latency{"latency", chase_.graph, {}, {}, std::nullopt};
     latency.options.threads = 1;
     latency.options.cpu_node = initiator_;
@@ -114,6 +114,7 @@ class Numa final : public Workload {
 
  private:
   int initiator_ = 0, target_ = 0, threads_ = 1;
+  static constexpr std::uint64_t kLine = 64;  // chase stride: one cache line per load
   std::uint64_t bytes_ = 0, steps_ = 0;
   ReadGraph read_;
   ChaseGraph chase_;

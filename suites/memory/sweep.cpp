@@ -61,7 +61,7 @@ class Sweep final : public Workload {
     bytes_ = p["size"].get<std::uint64_t>();
     threads_ = p["threads"].get<int>();
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
-    return memory_fits(ctx, bytes_);  // one array, then one ring as large
+    return memory_fits(ctx, chase_build_bytes(bytes_, kLine));  // one array, then a ring as large
   }
 
   BuildResult build(const nlohmann::json&, RunContext&) override {

@@ -214,6 +214,29 @@ def test_a_full_stdout_is_an_error(cli, tmp_path):
     assert "cannot write to standard output" in r.stderr
 
 
+def test_a_closed_pipe_on_stderr_does_not_kill_the_run_before_its_result_is_written(tmp_path):
+    # `xpubench run ... 2>&1 | head -1`: the reader goes away after the first line.
+    out = tmp_path / "r.json"
+    reader_gone = os.pipe()
+    os.close(reader_gone[0])  # no reader at all: every write to the pipe fails with EPIPE
+    r = subprocess.run([XPUBENCH, "run", "memory.latency", "--set", "chains=[1,2]", *FAST, "-o", str(out)],
+                       stdout=subprocess.DEVNULL, stderr=reader_gone[1], timeout=120)
+    os.close(reader_gone[1])
+    assert r.returncode == 0, r.returncode  # not 141 (SIGPIPE)
+    assert len(load(out)["benchmarks"]) == 2
+    assert not Path(str(out) + ".lock").exists()
+
+
+def test_a_closed_pipe_on_stdout_is_an_error_not_a_signal(tmp_path):
+    reader_gone = os.pipe()
+    os.close(reader_gone[0])
+    r = subprocess.run([XPUBENCH, "list", "ops"], stdout=reader_gone[1], stderr=subprocess.PIPE, text=True,
+                       timeout=60)
+    os.close(reader_gone[1])
+    assert r.returncode == 2, r.returncode
+    assert "cannot write to standard output: Broken pipe" in r.stderr
+
+
 # --- the process's environment ---------------------------------------------------------------------
 
 def test_a_restricted_cpu_set_is_what_threads_all_means(cli, tmp_path):

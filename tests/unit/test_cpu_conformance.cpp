@@ -288,6 +288,50 @@ TEST(CpuDevice, ALongRunStopsSoonAfterCancelAndSaysItWasInterrupted) {
   EXPECT_LT(run.iterations, 100u);
 }
 
+TEST(CpuDevice, ALongChaseStopsSoonAfterCancel) {
+  // 2^26 dependent loads over 64 MiB take seconds; cancel lands 20 ms in.
+  auto dev = open_device("cpu");
+  xpb::Graph g;
+  auto ring = g.add_tensor({"ring", {std::int64_t{1} << 20, 8}, DType::u64, TensorRole::input, xpb::TensorInit::cycle(3)});
+  auto out = g.add_tensor({"out", {1}, DType::u64, TensorRole::output, {}});
+  g.add_node(Op::chase, {ring}, {out}, {{"steps", std::int64_t{1} << 26}});
+  auto r = dev->compile(g, xpb::CompileOptions{});
+  ASSERT_TRUE(r.outcome.passed()) << r.outcome.reason;
+  std::atomic<bool> cancel{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cancel.store(true);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto run = r.exe->run(xpb::RunArgs{1, {}, &cancel});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stopper.join();
+  EXPECT_TRUE(run.interrupted);
+  EXPECT_LT(took, 2.0);  // a generous bound for a loaded machine: the walk itself takes ~10 s
+}
+
+TEST(Devices, EveryDriverRefusesTheSameBadBindingsAndDims) {
+  for (const char* id : {"cpu", "ref"}) {
+    auto dev = open_device(id);
+    xpb::Graph g;
+    const auto rows = g.add_dim("rows", 4);
+    xpb::TensorDesc in{"a", {4, 8}, DType::f32, TensorRole::input, xpb::TensorInit::filled(1.0)};
+    in.rows_dim = rows;
+    auto a = g.add_tensor(in);
+    auto c = g.add_tensor({"c", {4, 8}, DType::f32, TensorRole::output, {}});
+    g.add_node(Op::copy, {a}, {c});
+    auto other = dev->alloc({"o", {4, 8}, DType::f32, TensorRole::input, {}}, {});
+    auto nowhere = dev->compile(g, xpb::Bindings{{7, other.buffer}}, xpb::CompileOptions{});
+    EXPECT_EQ(nowhere.outcome.status, xpb::Status::invalid) << id;
+    EXPECT_NE(nowhere.outcome.reason.find("tensor 7, which the graph does not have"), std::string::npos)
+        << id << ": " << nowhere.outcome.reason;
+    auto r = dev->compile(g, xpb::CompileOptions{});
+    ASSERT_TRUE(r.outcome.passed()) << id << ": " << r.outcome.reason;
+    const std::vector<std::int64_t> too_many_rows{5};
+    EXPECT_THROW(r.exe->run(xpb::RunArgs{1, too_many_rows, nullptr}), std::invalid_argument) << id;
+  }
+}
+
 TEST(CpuDevice, TakesNoDeviceOptions) {
   std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("cpu");
   const auto r = driver->open(driver->enumerate().devices.at(0), {{"threads", "4"}});

@@ -57,6 +57,39 @@ TEST(Graph, CheckNamesTheNodeAndTheProblem) {
   EXPECT_NE(p.check()->find("unknown pattern 'stripes'"), std::string::npos);
 }
 
+TEST(Graph, AShapeWhoseSizeWouldWrapIsRefused) {
+  xpb::Graph g;
+  const std::int64_t big = std::int64_t{1} << 40;
+  auto a = g.add_tensor({"a", {big, big}, DType::f64, TensorRole::input, {}});  // 2^80 elements
+  auto c = g.add_tensor({"c", {big, big}, DType::f64, TensorRole::output, {}});
+  g.add_node(Op::copy, {a}, {c});
+  const auto err = g.check();
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->find("'a': more than 2^50 elements"), std::string::npos) << *err;
+}
+
+TEST(Graph, ACopiedTensorMustHaveExactlyItsBytesInItsSource) {
+  xpb::Graph g;
+  auto a = g.add_tensor({"a", {4}, DType::f32, TensorRole::input, xpb::TensorInit::values(std::vector<float>{1, 2, 3})});
+  auto c = g.add_tensor({"c", {4}, DType::f32, TensorRole::output, {}});
+  g.add_node(Op::copy, {a}, {c});
+  const auto err = g.check();
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->find("its source holds 12 bytes, the tensor 16"), std::string::npos) << *err;
+}
+
+TEST(Graph, DimValuesAreOnePerDynamicDimWithinItsMaximum) {
+  xpb::Graph g;
+  g.add_dim("rows", 8);
+  g.add_dim("context", 100);
+  EXPECT_FALSE(g.check_dims({}).has_value());  // every dim at its max
+  const std::vector<std::int64_t> good{3, 100}, few{3}, above{9, 1}, negative{0, -1};
+  EXPECT_FALSE(g.check_dims(good).has_value());
+  EXPECT_NE(g.check_dims(few).value_or("").find("1 dim values for a graph of 2"), std::string::npos);
+  EXPECT_NE(g.check_dims(above).value_or("").find("'rows' = 9 is outside 0..8"), std::string::npos);
+  EXPECT_NE(g.check_dims(negative).value_or("").find("'context' = -1"), std::string::npos);
+}
+
 TEST(Graph, RandomCycleVisitsEveryLineOnce) {
   for (std::size_t lines : {1u, 2u, 3u, 1000u, 4097u}) {
     std::vector<std::uint64_t> words(lines * 8, 99);

@@ -2,11 +2,14 @@
 // whole models, GGUF export and import of a model, and the workloads end to end.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "conformance.hpp"
 #include "gguf.hpp"
@@ -412,7 +415,7 @@ TEST(LlmModel, DecodeBytesCountEmbeddingRowsOnly) {
 // Runs one benchmark of `workload` on `device` through the harness's template, with `params`
 // over the defaults.
 xpb::BenchmarkRecord run_one(const std::string& workload, nlohmann::json params, xpb::Device& device, xpb::Device* ref,
-                             const xpb::RunPolicy& policy) {
+                             const xpb::RunPolicy& policy, const std::atomic<bool>* cancel = nullptr) {
   auto w = xpb::WorkloadRegistry::instance().create(workload);
   auto p = nlohmann::json::object();
   for (const auto& spec : w->params()) p[spec.name] = spec.default_value;
@@ -420,7 +423,7 @@ xpb::BenchmarkRecord run_one(const std::string& workload, nlohmann::json params,
   const auto points = w->expand(p, two_pus());
   EXPECT_EQ(points.size(), 1u);
   const auto system = two_pus();
-  xpb::RunContext ctx{device, system, policy, nullptr, nullptr, ref, nullptr};
+  xpb::RunContext ctx{device, system, policy, nullptr, cancel, ref, nullptr};
   return xpb::run_benchmark(*w, points.at(0), ctx);
 }
 
@@ -432,6 +435,25 @@ xpb::RunPolicy two_samples() {
   policy.max_samples = 2;
   policy.min_sample_seconds = 0;
   return policy;
+}
+
+TEST(LlmWorkloads, CtrlCStopsALongTestWithinAStep) {
+  // One test of 200,000 generated tokens takes seconds; Ctrl-C lands 300 ms in.
+  auto cpu = open_device("cpu");
+  std::atomic<bool> cancel{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel.store(true);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run_one("llm.bench", {{"model", "tiny"}, {"test", "tg"}, {"n_gen", 200000}, {"check", "off"},
+                                       {"roofline", "off"}, {"threads", 1}},
+                         *cpu, nullptr, two_samples(), &cancel);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stopper.join();
+  EXPECT_EQ(r.outcome.status, xpb::Status::interrupted) << r.outcome.reason;
+  EXPECT_TRUE(r.metrics.empty());
+  EXPECT_LT(took, 3.0);  // a bound for a loaded machine, far below one whole test
 }
 
 TEST(LlmWorkloads, BenchAndServingRunEndToEnd) {

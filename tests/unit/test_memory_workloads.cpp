@@ -274,6 +274,25 @@ TEST(MemoryWorkloads, CapacityReportsEveryErrorWithOffsetAndBit) {
   EXPECT_EQ(r.metrics[1].source, xpb::Source::measured);
 }
 
+TEST(MemoryWorkloads, CapacityListsAtMostMaxErrorsInAllButCountsEveryOne) {
+  // Two errors a pass, five passes: ten counted, three listed.
+  Harness h;
+  StuckBitDevice faulty;
+  auto records = h.run("memory.capacity",
+                       {{"bytes", "64KiB"}, {"patterns", "checkerboard,walking_zeros"}, {"passes", 5}, {"max_errors", 3}},
+                       &faulty);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].details["errors_total"], 10);
+  EXPECT_EQ(records[0].details["errors"].size(), 3u);
+}
+
+TEST(MemoryWorkloads, ALatencyOfMoreThan2To30StepsIsRefusedWhilePlanning) {
+  auto workload = xpb::WorkloadRegistry::instance().create("memory.latency");
+  auto params = nlohmann::json{{"size", "64MiB"}, {"chains", 1}, {"stride", 64}, {"huge_pages", true},
+                               {"steps", std::int64_t{1} << 31}};
+  EXPECT_THROW(workload->expand(params, tiny_system()), xpb::InputError);
+}
+
 TEST(MemoryWorkloads, ErrorCountsOnASimulatedDeviceAreSimulated) {
   Harness h;
   StuckBitDevice simulated(xpb::ClockKind::simulated);

@@ -243,6 +243,28 @@ TEST_F(ResultWriterTest, AnExistingJournalIsKeptAsideNotOverwritten) {
   EXPECT_EQ(lines(w.journal_path()).size(), 1u);
 }
 
+TEST_F(ResultWriterTest, AnOldJournalThatCannotBeKeptStopsTheRunAndIsLeftAsItWas) {
+  const auto out = dir_ / "r.json";
+  write(dir_ / "r.json.journal", "the only copy of a crashed run\n");
+  for (int i = 1; i < 1000; ++i) write(dir_ / ("r.json.journal." + std::to_string(i)), "older\n");
+  try {
+    ResultWriter w(out, header());
+    FAIL() << "the writer started over a journal it could not keep";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("999 journals of earlier runs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read(dir_ / "r.json.journal"), "the only copy of a crashed run\n");
+  EXPECT_EQ(read(dir_ / "r.json.journal.999"), "older\n");
+  EXPECT_FALSE(fs::exists(dir_ / "r.json.lock"));  // the lock was given up
+}
+
+TEST_F(ResultWriterTest, ADocumentNestedTooDeeplyIsRefusedNotACrash) {
+  const auto file = dir_ / "deep.json";
+  write(file, "{\"schema\": " + std::string(200000, '[') + std::string(200000, ']') + "}");
+  const auto what = load_error(file);
+  EXPECT_NE(what.find("deep.json: values nest deeper than 512 levels"), std::string::npos) << what;
+}
+
 TEST_F(ResultWriterTest, AJournalThatCannotBeCreatedThrows) {
   write(dir_ / "file", "x");
   EXPECT_THROW(ResultWriter(dir_ / "file" / "sub" / "r.json", header()), std::runtime_error);

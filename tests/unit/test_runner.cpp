@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <limits>
 
@@ -20,6 +21,10 @@ struct FakeDevice {
   std::atomic<bool>* cancel_after = nullptr;
   int cancel_at = 0;       // set cancel_after on this call
   int fail_at = 0;         // return an error on this call
+  // A result that breaks the contract, from this call on: 1 a negative time, 2 NaN, 3 one
+  // iteration fewer than asked, 4 no energy (where the device models it).
+  int break_at = 0, breakage = 0;
+  double first_call_extra_s = 0;  // the first run is this much slower (page faults)
   double joules_per_iteration = -1;  // >= 0: the device models its energy
   int calls = 0;
   std::uint64_t max_iterations_asked = 0;
@@ -43,6 +48,13 @@ struct FakeDevice {
       r.energy_source = xpb::EnergySource::modeled;
     }
     if (fail_at != 0 && calls == fail_at) r.error = "token id 9 out of range";
+    if (calls == 1) r.seconds += first_call_extra_s;
+    if (break_at != 0 && calls >= break_at) {
+      if (breakage == 1) r.seconds = -r.seconds;
+      if (breakage == 2) r.seconds = std::nan("");
+      if (breakage == 3) r.iterations = a.iterations - 1;
+      if (breakage == 4) r.energy_source = xpb::EnergySource::unavailable;
+    }
     return r;
   }
   xpb::Measurement measure(const xpb::RunPolicy& p, xpb::EnergySensor* sensor = nullptr,
@@ -275,6 +287,50 @@ TEST(Runner, CalibrationNeverAsksForMoreThanTheHostTimeLeft) {
   // The samples could not reach the 1 ms floor within the budget: the record says so.
   EXPECT_FALSE(m.valid);
   EXPECT_NE(m.invalid_reason.find("fell short of the"), std::string::npos) << m.invalid_reason;
+}
+
+TEST(Runner, AResultThatBreaksTheContractIsNeverASample) {
+  const char* says[] = {"", "run time of -", "run time of nan", "without saying why", "some runs and not for others"};
+  for (int breakage = 1; breakage <= 4; ++breakage) {
+    FakeDevice dev;
+    dev.break_at = 3;
+    dev.breakage = breakage;
+    dev.joules_per_iteration = 0.5;
+    xpb::RunPolicy p;
+    p.min_samples = p.max_samples = 5;
+    const auto m = dev.measure(p);
+    EXPECT_FALSE(m.valid) << breakage;
+    EXPECT_EQ(m.stop_reason, "error") << breakage;
+    EXPECT_NE(m.error.find(says[breakage]), std::string::npos) << breakage << ": " << m.error;
+    for (double s : m.sample_seconds) EXPECT_TRUE(std::isfinite(s) && s >= 0) << breakage;
+    EXPECT_LT(m.sample_seconds.size(), 3u) << breakage;  // nothing from the third run on
+  }
+}
+
+TEST(Runner, ADeterministicClockWhoseOneRunFailsIsNotValid) {
+  FakeDevice dev;
+  dev.clock.deterministic = true;
+  dev.fail_at = 1;
+  const auto m = dev.measure(xpb::RunPolicy{});
+  EXPECT_FALSE(m.valid);
+  EXPECT_EQ(m.stop_reason, "error");
+  EXPECT_TRUE(m.sample_seconds.empty());
+  EXPECT_NE(m.invalid_reason.find("token id 9"), std::string::npos) << m.invalid_reason;
+}
+
+TEST(Runner, AFirstRunSlowedByPageFaultsDoesNotEndTheCalibration) {
+  // The first run of one iteration lasts 3 ms only because of its page faults; the others 20
+  // us. Trusting it would leave samples of 20 us against a 1 ms floor: invalid.
+  FakeDevice dev;
+  dev.per_iteration = 20e-6;
+  dev.first_call_extra_s = 3e-3;
+  xpb::RunPolicy p;
+  p.min_seconds = 0;
+  p.min_samples = p.max_samples = 5;
+  const auto m = dev.measure(p);
+  EXPECT_TRUE(m.valid) << m.invalid_reason;
+  EXPECT_GE(m.iterations, 50u);  // 50 x 20 us reach the 1 ms floor
+  for (double s : m.sample_seconds) EXPECT_GE(s, 1e-3);
 }
 
 TEST(RunPolicy, ApplyRejectsUnknownKeysAndBadValues) {

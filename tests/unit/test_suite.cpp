@@ -176,6 +176,45 @@ TEST(Suite, AliasesThatExpandToMillionsOfValuesAreRefusedAtOnce) {
   EXPECT_THROW(xpb::parse_override(set), xpb::InputError);
 }
 
+TEST(Suite, IncludesThatMultiplyAreRefusedAtOnce) {
+  // Seven files, each including the next ten times: 10^7 includes from seven two-line files.
+  TempDir d;
+  for (int i = 0; i < 7; ++i) {
+    std::string text = "suite: l" + std::to_string(i) + "\n";
+    if (i == 6) {
+      text += "benchmarks: [{workload: memory.latency}]\n";
+    } else {
+      text += "include: [";
+      for (int k = 0; k < 10; ++k) text += (k ? ", l" : "l") + std::to_string(i + 1);
+      text += "]\n";
+    }
+    std::ofstream(d.path / ("l" + std::to_string(i) + ".yaml")) << text;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto err = load_error(d.path / "l0.yaml");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // a bound, not a speed goal
+  EXPECT_NE(err.find("expands to more than 100000 values, entries and includes"), std::string::npos) << err;
+}
+
+TEST(Suite, ALongNumberIsTextAndLongKeysOrDeepNestingAreRefusedClearly) {
+  // 60,000 digits once overflowed the stack in the number regex; now they are text, which the
+  // workload then refuses as a value of the wrong type.
+  const std::string digits(60000, '9');
+  const auto value = xpb::parse_override("size=" + digits).value;
+  EXPECT_TRUE(value.is_string());
+  const auto suite =
+      xpb::parse_suite("suite: s\nbenchmarks:\n  - workload: memory.latency\n    params: {steps: " + digits + "}\n", "s.yaml");
+  EXPECT_TRUE(suite.entries.at(0).params.at("steps").is_string());
+  EXPECT_THROW(xpb::parse_override(std::string(200, 'k') + "=1"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes(std::string(60000, ' ') + "1", "x"), xpb::InputError);
+  // Nesting past the YAML reader's own limit names the place, not "bad file".
+  const std::string deep = "suite: s\nbenchmarks:\n  - workload: w\n    params: {a: " + std::string(1000, '[') +
+                           std::string(1000, ']') + "}\n";
+  const auto err = error_of(deep);
+  EXPECT_NE(err.find("s.yaml:4:"), std::string::npos) << err;
+  EXPECT_NE(err.find("nest deeper"), std::string::npos) << err;
+}
+
 TEST(Suite, TextThatIsNotUtf8IsRefusedWhereItIsWritten) {
   // Found by fuzzing: such a value once escaped as the JSON library's exception.
   EXPECT_EQ(error_of("suite: x\nbenchmarks:\n  - workload: memory.bandwidth\n    params: {kernel: [copy, tria\xef" "d]}\n"),
@@ -210,6 +249,10 @@ TEST(Suite, ParseBytesAcceptsUnitsAndRejectsNonsense) {
   EXPECT_THROW(xpb::parse_bytes("5EiB", "x"), xpb::InputError);
   EXPECT_EQ(xpb::parse_bytes(1e6, "x"), 1000000u);  // a whole float is a size
   EXPECT_THROW(xpb::parse_bytes(1.5, "x"), xpb::InputError);
+  // A size that is not a whole number of bytes is refused, never rounded.
+  EXPECT_EQ(xpb::parse_bytes("1.5KiB", "x"), 1536u);
+  EXPECT_THROW(xpb::parse_bytes("1.5B", "x"), xpb::InputError);
+  EXPECT_THROW(xpb::parse_bytes("0.0001KB", "x"), xpb::InputError);
 }
 
 TEST(Parse, WholeNumbersHaveBoundsAndNeverWrap) {

@@ -421,6 +421,15 @@ TEST(ValidateResult, AnInvalidRecordMustSayWhy) {
   EXPECT_TRUE(validate_result(doc).empty()) << describe(validate_result(doc));
 }
 
+TEST(ValidateResult, ALongStringWhereAPatternIsExpectedIsAProblemNotACrash) {
+  auto doc = realistic_document();
+  doc["run"]["started"] = "2024-01-01T00:00:00." + std::string(100000, '1') + "Z";
+  const auto problems = validate_result(doc);
+  bool found = false;
+  for (const auto& p : problems) found = found || (p.where == "/run/started" && p.what.find("at most 256") != std::string::npos);
+  EXPECT_TRUE(found) << describe(problems);
+}
+
 TEST(ValidateResult, SurvivesDocumentsOfTheWrongShape) {
   for (const json& doc : {json(nullptr), json(42), json::array(), json::object(),
                           json{{"schema", kResultSchema}, {"benchmarks", {1, "x", json::object()}}},

@@ -72,6 +72,20 @@ void accumulate(RunResult& total, const RunResult& part) {
   if (total.error.empty()) total.error = part.error;
 }
 
+std::optional<std::string> Device::check_bindings(const Graph& g, const Bindings& bound) const {
+  for (const auto& [id, buffer] : bound) {
+    if (id >= g.tensors().size())
+      return "a binding names tensor " + std::to_string(id) + ", which the graph does not have";
+    const TensorDesc& t = g.tensor(id);
+    if (!buffer) return "tensor '" + t.name + "' is bound to no buffer";
+    if (!can_bind(*buffer)) return "tensor '" + t.name + "' is bound to a buffer " + info().driver + " cannot use";
+    if (buffer->bytes() != t.bytes())
+      return "tensor '" + t.name + "' is " + std::to_string(t.bytes()) + " bytes, bound to a buffer of " +
+             std::to_string(buffer->bytes());
+  }
+  return std::nullopt;
+}
+
 std::string DeviceInfo::id() const { return index == 0 ? driver : driver + ":" + std::to_string(index); }
 
 bool DeviceCaps::supports(Op op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -198,6 +199,10 @@ class XPB_API Device {
   // Whether compile() can bind `b`: its own buffers, and on host-memory devices any buffer
   // with host_data().
   virtual bool can_bind(const Buffer& b) const = 0;
+  // What is wrong with `bound` for `g` on this device, or nothing: every binding must name a
+  // tensor of `g` and hold a buffer this device can bind, of exactly the tensor's bytes().
+  // Every driver's compile() starts with it, so all refuse the same things alike.
+  std::optional<std::string> check_bindings(const Graph& g, const Bindings& bound) const;
   // Compiles `g`; the tensors in `bound` use those buffers, every other tensor gets memory of
   // its own, initialised as its TensorInit says. May fuse, reorder or refuse: refusal is an
   // outcome naming the op, dtype or model.
