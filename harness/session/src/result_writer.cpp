@@ -414,6 +414,8 @@ const nlohmann::json& ResultWriter::append(const BenchmarkRecord& record) {
 }
 
 nlohmann::json ResultWriter::finish(const std::string& status) {
+  if (status != "complete" && status != "interrupted")
+    throw std::invalid_argument("a finished run is complete or interrupted, not '" + status + "'");
   auto doc = assemble_result(header_, records_, status);
   write_file_atomically(out_, dump(doc, 2) + "\n");
   // Only now is the journal redundant; until the rename it was the sole durable copy.

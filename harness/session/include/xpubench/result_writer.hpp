@@ -40,8 +40,9 @@ class XPB_API ResultWriter {
   // Journals the record and returns it as written (the serialized form is authoritative: a
   // record with non-finite figures is written as mistrusted).
   const nlohmann::json& append(const BenchmarkRecord& record);
-  // Writes the final document with run.status = `status` ("complete", "interrupted",
-  // "failed") and returns it.
+  // Writes the final document with run.status = `status` ("complete" or "interrupted"; a run
+  // that breaks never finishes, and its journal reads back as "incomplete") and returns it.
+  // Throws std::invalid_argument for another status.
   nlohmann::json finish(const std::string& status);
 
   const std::filesystem::path& journal_path() const { return journal_path_; }
