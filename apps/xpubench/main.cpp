@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -17,10 +18,13 @@
 #include <new>
 
 #include "xpubench/build_info.hpp"
+#include "xpubench/conform.hpp"
+#include "xpubench/conform_report.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/model_export.hpp"
 #include "xpubench/op_catalogue.hpp"
 #include "xpubench/parse.hpp"
+#include "xpubench/plugins.hpp"
 #include "xpubench/registry.hpp"
 #include "xpubench/report.hpp"
 #include "xpubench/result_writer.hpp"
@@ -162,8 +166,13 @@ int cmd_info(bool as_json) {
   return 0;
 }
 
+struct IsolationFlags {
+  bool isolate = false;
+  double timeout_s = 300;
+};
+
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
-            const std::vector<std::string>& sets, bool quick, const std::string& output,
+            const std::vector<std::string>& sets, bool quick, const std::string& output, const IsolationFlags& isolation,
             const std::vector<std::string>& argv) {
   // Checked before anything runs: a result that cannot be written at the end would waste the run.
   xpb::check_output_path(output, "-o");
@@ -197,6 +206,8 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   opts.output = output;
   opts.run_info = run_info;
   opts.cancel = &g_cancel;
+  opts.isolate = isolation.isolate;
+  opts.isolate_timeout_s = isolation.timeout_s;
   opts.on_start = [tty](std::size_t i, std::size_t total, const xpb::PlanItem& item, const std::string& dev) {
     if (!tty) return;
     std::string params;
@@ -229,6 +240,60 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
     return 2;
   }
   return result.failed > 0 ? 1 : 0;
+}
+
+int cmd_conform(const std::string& device_name, const std::string& junit, const std::string& json_out,
+                const IsolationFlags& isolation, bool ops_only) {
+  if (!junit.empty()) xpb::check_output_path(junit, "--junit");
+  if (!json_out.empty()) xpb::check_output_path(json_out, "--json");
+  const auto system = xpb::describe_system();
+  auto devices = xpb::open_devices({device_name});
+  if (devices.empty()) throw xpb::InputError("--device " + device_name + ": no device opened");
+  auto& d = devices.front();
+  xpb::ConformOptions opts;
+  opts.isolate = isolation.isolate;
+  opts.timeout_s = isolation.timeout_s;
+  opts.workloads = !ops_only;
+  opts.cancel = &g_cancel;
+  const std::string driver = d.device->info().driver;
+  if (driver.rfind("plugin:", 0) == 0)
+    opts.abi_checks = [driver] {
+      auto rows = nlohmann::json::array();
+      for (const auto& c : xpb::check_plugin_abi(driver))
+        rows.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+      return rows;
+    };
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::size_t n = 0;
+  opts.on_row = [&](const xpb::ConformRow& r) {
+    ++n;
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K[%zu] %s %s: %s", n, r.kind.c_str(), r.name.c_str(), std::string(xpb::name(r.outcome.status)).c_str());
+      std::fflush(stderr);
+    } else if (r.fails_device()) {
+      std::fprintf(stderr, "xpubench: %s %s: %s: %s\n", r.kind.c_str(), r.name.c_str(),
+                   std::string(xpb::name(r.outcome.status)).c_str(), r.outcome.reason.c_str());
+    }
+  };
+  std::fprintf(stderr, "xpubench: conformance of %s against ref%s\n", d.id.c_str(),
+               opts.isolate && d.device->info().isolatable ? " (each check in a child process)" : "");
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const auto report = xpb::run_conform(d, system, opts);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  std::cout << xpb::render_conform_table(report);
+  if (!junit.empty()) {
+    xpb::write_file_atomically(junit, xpb::render_conform_junit(report));
+    std::cout << "junit: " << junit << "\n";
+  }
+  if (!json_out.empty()) {
+    xpb::write_file_atomically(json_out, report.to_json().dump(2) + "\n");
+    std::cout << "json: " << json_out << "\n";
+  }
+  if (report.interrupted) return 130;
+  return report.passed() ? 0 : 1;
 }
 
 int cmd_validate(const std::vector<std::string>& files) {
@@ -293,6 +358,12 @@ int main(int argc, char** argv) {
 
   CLI::App app{"xpubench: hardware benchmarking and conformance suite"};
   app.require_subcommand(1);
+  // Options of the whole program, accepted after any subcommand too.
+  app.fallthrough();
+  std::vector<std::string> plugin_files;
+  app.add_option("--plugin", plugin_files,
+                 "load a device plugin (a shared library built against xpubench_plugin.h); repeatable; also "
+                 "XPB_PLUGIN_PATH (folders or files, colon-separated)");
   app.set_version_flag("--version", std::string("xpubench ") + xpb::build::version);
 
   std::string list_what;
@@ -315,6 +386,25 @@ int main(int argc, char** argv) {
   run->add_option("--set,-s", run_sets, "override a parameter: key=value, or policy.KEY=value (repeatable)");
   run->add_flag("--quick,-q", quick, "use each suite's quick variant");
   run->add_option("-o,--output", output, "result document to write (a regular file or a new path)")->capture_default_str();
+  IsolationFlags run_isolation;
+  run->add_flag("--isolate", run_isolation.isolate,
+                "run each benchmark on a plugin device in a child process: a crash or hang becomes a failed record");
+  run->add_option("--isolate-timeout", run_isolation.timeout_s, "seconds one isolated benchmark may take before it is killed")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1e6));
+
+  std::string conform_device, conform_junit, conform_json;
+  IsolationFlags conform_isolation{true, 120};
+  bool conform_no_isolate = false, conform_ops_only = false;
+  auto* conform = app.add_subcommand("conform", "check a device against ref: every op x dtype, each workload's check, a plugin's ABI");
+  conform->add_option("--device,-d", conform_device, "the device to check (ID or ID,key=value,...)")->required();
+  conform->add_option("--junit", conform_junit, "also write the report as JUnit XML to this file");
+  conform->add_option("--json", conform_json, "also write the report as JSON to this file");
+  conform->add_flag("--no-isolate", conform_no_isolate, "run the checks in this process (default: a child per check on plugins)");
+  conform->add_option("--timeout", conform_isolation.timeout_s, "seconds one isolated check may take before it is killed")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1e6));
+  conform->add_flag("--ops-only", conform_ops_only, "only the op cases (and the ABI kit), not the workload checks");
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "check result documents against the schema and run rules");
@@ -345,9 +435,19 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   try {
+    // Plugins first: they add drivers that list, info, run and conform see. A file that cannot be
+    // loaded is listed with its reason (`list drivers`); one named on the command line is also
+    // reported here.
+    for (const auto& load : xpb::load_plugins(plugin_files))
+      if (!load.error.empty() &&
+          std::find(plugin_files.begin(), plugin_files.end(), load.file) != plugin_files.end())
+        std::fprintf(stderr, "xpubench: warning: plugin %s not loaded: %s\n", load.file.c_str(), load.error.c_str());
+    conform_isolation.isolate = !conform_no_isolate;
     if (*list) rc = cmd_list(list_what);
     else if (*info) rc = cmd_info(info_json);
-    else if (*run) rc = cmd_run(run_names, run_devices, run_sets, quick, output, std::vector<std::string>(argv, argv + argc));
+    else if (*run)
+      rc = cmd_run(run_names, run_devices, run_sets, quick, output, run_isolation, std::vector<std::string>(argv, argv + argc));
+    else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
     else if (*validate) rc = cmd_validate(validate_files);
     else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);
   } catch (const xpb::InputError& e) {

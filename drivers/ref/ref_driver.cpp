@@ -32,7 +32,7 @@ class RefDevice final : public Device {
   AllocResult alloc(const TensorDesc& t, const CompileOptions&) override {
     try {
       auto b = std::make_shared<RefBuffer>(t.bytes());
-      initialize(t, {b->host_data(), t.bytes()});
+      fill_initial(t, {b->host_data(), t.bytes()});
       return {Outcome::ok(), std::move(b)};
     } catch (const std::bad_alloc&) {
       return {Outcome::with(Status::failed, "the OS refused " + std::to_string(t.bytes()) + " bytes for tensor '" +
@@ -81,6 +81,7 @@ class RefDriver final : public Driver {
     d.driver = "ref";
     d.name = "scalar reference (host CPU, 1 thread)";
     d.kind = "reference";
+    d.reference = true;
     return {{d}, ""};
   }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {

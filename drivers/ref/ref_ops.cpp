@@ -64,44 +64,6 @@ void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
 
 }  // namespace
 
-void initialize(const TensorDesc& desc, std::span<std::byte> bytes) {
-  switch (desc.init.kind) {
-    case TensorInit::Kind::none: std::memset(bytes.data(), 0, bytes.size()); break;
-    case TensorInit::Kind::fill:
-      if (desc.dtype == DType::f64) {
-        std::fill_n(data_as<double>(bytes), desc.elements(), desc.init.value);
-      } else if (desc.dtype == DType::f32) {
-        std::fill_n(data_as<float>(bytes), desc.elements(), static_cast<float>(desc.init.value));
-      } else if (desc.dtype == DType::u64) {
-        std::fill_n(data_as<std::uint64_t>(bytes), desc.elements(),
-                    static_cast<std::uint64_t>(desc.init.value));
-      } else if (desc.dtype == DType::i32) {
-        std::fill_n(data_as<std::int32_t>(bytes), desc.elements(),
-                    static_cast<std::int32_t>(desc.init.value));
-      } else {
-        std::memset(bytes.data(), 0, bytes.size());
-      }
-      break;
-    case TensorInit::Kind::synthetic: {
-      const std::size_t cols = desc.shape.empty() ? 0 : static_cast<std::size_t>(desc.shape.back());
-      const std::size_t rows = cols == 0 ? 0 : desc.elements() / cols;
-      const std::size_t row_bytes = storage_bytes(desc.dtype, cols);
-      std::vector<float> row(cols);
-      for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t c = 0; c < cols; ++c)
-          row[c] = synthetic_value(desc.init.seed, r * cols + c, static_cast<float>(desc.init.value));
-        encode_row(desc.dtype, row.data(), bytes.data() + r * row_bytes, cols);
-      }
-      break;
-    }
-    case TensorInit::Kind::bytes: std::memcpy(bytes.data(), desc.init.source, bytes.size()); break;
-    case TensorInit::Kind::random_cycle:
-      fill_random_cycle(data_as<std::uint64_t>(bytes), static_cast<std::size_t>(desc.shape[0]),
-                        static_cast<std::size_t>(desc.shape[1]), desc.init.seed);
-      break;
-  }
-}
-
 std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t lines,
                                         std::size_t words_per_line, std::size_t chains) {
   std::vector<std::uint64_t> starts(chains);

@@ -19,9 +19,6 @@ struct TensorStore {
   std::span<std::byte> operator[](TensorId id) const { return views[id]; }
 };
 
-// Fills a tensor according to its TensorInit.
-void initialize(const TensorDesc& desc, std::span<std::byte> bytes);
-
 // Runs one node over the store. The graph must have passed Graph::check().
 void run_node(const Graph& g, const Node& node, const TensorStore& store);
 // The transformer ops (ref_transformer_ops.cpp); run_node passes them on.

@@ -90,6 +90,10 @@ std::string DeviceInfo::id() const { return index == 0 ? driver : driver + ":" +
 
 bool DeviceCaps::supports(Op op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
 bool DeviceCaps::supports(DType t) const { return std::find(dtypes.begin(), dtypes.end(), t) != dtypes.end(); }
+bool DeviceCaps::claims(Op op, DType t) const {
+  if (op_dtypes.empty()) return supports(op) && supports(t);
+  return std::find(op_dtypes.begin(), op_dtypes.end(), std::make_pair(op, t)) != op_dtypes.end();
+}
 
 std::string unknown_options(const std::string& driver, const DeviceOptions& options,
                             const std::vector<std::string>& known) {

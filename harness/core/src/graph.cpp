@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 #include <utility>
 
 #include "xpubench/fingerprint.hpp"
@@ -234,6 +236,44 @@ void fill_random_cycle(std::uint64_t* words, std::size_t lines, std::size_t word
   }
   for (std::size_t i = 0; i < lines * words_per_line; ++i) words[i] = 0;
   for (std::size_t k = 0; k < lines; ++k) words[order[k] * words_per_line] = order[(k + 1) % lines];
+}
+
+void fill_initial(const TensorDesc& desc, std::span<std::byte> bytes) {
+  switch (desc.init.kind) {
+    case TensorInit::Kind::none: std::memset(bytes.data(), 0, bytes.size()); break;
+    case TensorInit::Kind::fill:
+      if (desc.dtype == DType::f64) {
+        std::fill_n(reinterpret_cast<double*>(bytes.data()), desc.elements(), desc.init.value);
+      } else if (desc.dtype == DType::f32) {
+        std::fill_n(reinterpret_cast<float*>(bytes.data()), desc.elements(), static_cast<float>(desc.init.value));
+      } else if (desc.dtype == DType::u64) {
+        std::fill_n(reinterpret_cast<std::uint64_t*>(bytes.data()), desc.elements(),
+                    static_cast<std::uint64_t>(desc.init.value));
+      } else if (desc.dtype == DType::i32) {
+        std::fill_n(reinterpret_cast<std::int32_t*>(bytes.data()), desc.elements(),
+                    static_cast<std::int32_t>(desc.init.value));
+      } else {
+        std::memset(bytes.data(), 0, bytes.size());
+      }
+      break;
+    case TensorInit::Kind::synthetic: {
+      const std::size_t cols = desc.shape.empty() ? 0 : static_cast<std::size_t>(desc.shape.back());
+      const std::size_t rows = cols == 0 ? 0 : desc.elements() / cols;
+      const std::size_t row_bytes = storage_bytes(desc.dtype, cols);
+      std::vector<float> row(cols);
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < cols; ++c)
+          row[c] = synthetic_value(desc.init.seed, r * cols + c, static_cast<float>(desc.init.value));
+        encode_row(desc.dtype, row.data(), bytes.data() + r * row_bytes, cols);
+      }
+      break;
+    }
+    case TensorInit::Kind::bytes: std::memcpy(bytes.data(), desc.init.source, bytes.size()); break;
+    case TensorInit::Kind::random_cycle:
+      fill_random_cycle(reinterpret_cast<std::uint64_t*>(bytes.data()), static_cast<std::size_t>(desc.shape[0]),
+                        static_cast<std::size_t>(desc.shape[1]), desc.init.seed);
+      break;
+  }
 }
 
 }  // namespace xpb

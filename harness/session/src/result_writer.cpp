@@ -405,9 +405,10 @@ ResultWriter::~ResultWriter() {
   release_lock(out_, lock_fd_);
 }
 
-const nlohmann::json& ResultWriter::append(const BenchmarkRecord& record) {
+const nlohmann::json& ResultWriter::append(const BenchmarkRecord& record) { return append(record.to_json()); }
+
+const nlohmann::json& ResultWriter::append(nlohmann::json j) {
   if (journal_ == nullptr) throw std::logic_error("ResultWriter::append after finish()");
-  auto j = record.to_json();
   write_line(journal_, journal_path_, dump(nlohmann::json{{"kind", "benchmark"}, {"record", j}}) + "\n");
   records_.push_back(std::move(j));
   return records_.back();

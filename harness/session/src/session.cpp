@@ -1,6 +1,8 @@
 #include "xpubench/parse.hpp"
 #include "xpubench/session.hpp"
 
+#include "isolation.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -285,7 +287,7 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
   if (wanted.empty()) {
     for (const auto& d : drivers)
       for (const auto& info : d.devices) {
-        if (d.name == "ref") continue;
+        if (info.reference) continue;
         if (auto o = open_one(info, {}); !o.passed())
           std::fprintf(stderr, "xpubench: skipping device %s: %s\n", info.id().c_str(), o.reason.c_str());
       }
@@ -538,19 +540,51 @@ bool Session::cancelled() const {
 nlohmann::json Session::run(std::size_t item_index, std::size_t device_index) {
   const PlanItem& item = s_->plan.at(item_index);
   OpenDevice& d = s_->devices.at(device_index);
-  RunContext ctx{*d.device, s_->system, item.policy, s_->sensor_for(*d.device), &s_->stop, s_->reference.get(),
-                 s_->facts.get()};
-  BenchmarkRecord record;
-  if (auto workload = WorkloadRegistry::instance().create(item.workload)) {
-    record = run_benchmark(*workload, item.params, ctx);
+  const double started = unix_now();
+  // The benchmark itself; `cancel` is what it polls (in an isolated child, the caller's flag,
+  // which the child's copy of a signal handler sets: the session's watcher is not there).
+  auto measure = [&](const std::atomic<bool>* cancel) {
+    RunContext ctx{*d.device, s_->system, item.policy, s_->sensor_for(*d.device), cancel, s_->reference.get(),
+                   s_->facts.get()};
+    BenchmarkRecord record;
+    if (auto workload = WorkloadRegistry::instance().create(item.workload)) {
+      record = run_benchmark(*workload, item.params, ctx);
+    } else {
+      record.outcome = Outcome::with(Status::failed, "workload " + item.workload + " is not built in");
+    }
+    record.workload = item.workload;
+    record.device = d.id;
+    record.params = item.params;
+    record.id = benchmark_id(item.workload, d.id, item.params);
+    return record;
+  };
+  nlohmann::json j;
+  if (s_->options.isolate && d.device->info().isolatable) {
+    const auto* child_cancel = s_->options.cancel != nullptr ? s_->options.cancel : &s_->stop;
+    auto child = run_in_child([&] { return measure(child_cancel).to_json(); }, s_->options.isolate_timeout_s, &s_->stop);
+    if (child.ok) {
+      j = std::move(child.value);
+    } else {
+      BenchmarkRecord failed;
+      failed.workload = item.workload;
+      failed.device = d.id;
+      failed.params = item.params;
+      failed.id = benchmark_id(item.workload, d.id, item.params);
+      failed.outcome = child.interrupted ? Outcome::with(Status::interrupted, "stopped by the user (" + child.failure + ")")
+                                         : Outcome::with(Status::failed, child.failure);
+      failed.valid = false;
+      failed.invalid_reason = "no measurement: " + child.failure;
+      failed.started_unix = started;
+      failed.wall_seconds = child.host_seconds;
+      j = failed.to_json();
+    }
+    j["details"]["isolated"] = true;
+    j["details"]["isolation_host_seconds"] = child.host_seconds;
+    if (s_->writer) j = s_->writer->append(std::move(j));
   } else {
-    record.outcome = Outcome::with(Status::failed, "workload " + item.workload + " is not built in");
+    const auto record = measure(&s_->stop);
+    j = s_->writer ? s_->writer->append(record) : record.to_json();
   }
-  record.workload = item.workload;
-  record.device = d.id;
-  record.params = item.params;
-  record.id = benchmark_id(item.workload, d.id, item.params);
-  auto j = s_->writer ? s_->writer->append(record) : record.to_json();
   const auto status = j["status"].get<std::string>();
   if (status == "failed" || status == "mistrusted") ++s_->result.failed;
   if (status == "invalid") ++s_->result.invalid;

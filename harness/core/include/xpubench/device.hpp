@@ -71,6 +71,13 @@ struct XPB_API DeviceInfo {
   std::string name;    // human-readable, e.g. the CPU model
   std::string kind;    // "cpu", "gpu", "npu", "reference", "simulator"
   bool simulated = false;
+  // A reference implementation (ref, a plugin's template such as npu_ref) rather than a product:
+  // left out of the default device set, named with --device to use it.
+  bool reference = false;
+  // Its benchmarks may run in a fork()ed child of the process that opened it (`--isolate`):
+  // a plugin, whose crash or hang must not take the run down. The host's own drivers keep
+  // thread pools that a child would not have, so they say false.
+  bool isolatable = false;
   std::map<std::string, std::string> properties;  // versions, ISA target, thread count, ...
 
   // "driver" for index 0 when the driver has one device, else "driver:index".
@@ -87,9 +94,15 @@ struct XPB_API DeviceCaps {
   // How its arithmetic differs from ref's, for conformance tolerances and for readers:
   // e.g. {"accumulation": "f32", "quantized_matmul": "activations rounded to Q8_0"}.
   std::map<std::string, std::string> numeric_profile;
+  // The op x dtype pairs it claims (the dtype a conformance case is about: of the weights for
+  // matmul and embedding, else of the data). Empty: every op of `ops` with every dtype of
+  // `dtypes`.
+  std::vector<std::pair<Op, DType>> op_dtypes;
 
   bool supports(Op op) const;
   bool supports(DType t) const;
+  // Whether the device claims `op` on `dtype` (`xpubench conform` holds it to every claim).
+  bool claims(Op op, DType t) const;
 };
 
 // Where and how memory is placed and work is run. Alloc uses the placement fields (threads

@@ -249,4 +249,10 @@ class XPB_API Graph {
 XPB_API void fill_random_cycle(std::uint64_t* words, std::size_t lines, std::size_t words_per_line,
                                std::uint64_t seed);
 
+// Fills `bytes` (t.bytes() long) with tensor t's initial contents as its TensorInit says:
+// zeros for none (and for a fill of a type other than f64, f32, u64, i32), the value, the
+// synthetic rows encoded in t's dtype, a copy of the source, or the random cycle. For devices
+// that initialise on the host: ref, and the plugin driver, which hands plugins the bytes.
+XPB_API void fill_initial(const TensorDesc& t, std::span<std::byte> bytes);
+
 }  // namespace xpb

@@ -40,6 +40,9 @@ class XPB_API ResultWriter {
   // Journals the record and returns it as written (the serialized form is authoritative: a
   // record with non-finite figures is written as mistrusted).
   const nlohmann::json& append(const BenchmarkRecord& record);
+  // The same for a record already serialized by BenchmarkRecord::to_json (in another process:
+  // an isolated benchmark's child).
+  const nlohmann::json& append(nlohmann::json record);
   // Writes the final document with run.status = `status` ("complete" or "interrupted"; a run
   // that breaks never finishes, and its journal reads back as "incomplete") and returns it.
   // Throws std::invalid_argument for another status.

@@ -74,8 +74,8 @@ struct OpenDevice {
   std::string id;
   DeviceOptions options;
 };
-// The devices a run uses. An empty `wanted` means every device of every driver except `ref`
-// (the oracle, which takes part in conformance checks anyway); a device that fails to open is
+// The devices a run uses. An empty `wanted` means every device of every driver except the
+// reference ones (`ref`, the oracle, which takes part in conformance checks anyway; npu_ref); a device that fails to open is
 // then skipped with a warning on stderr. A named device that does not exist, or that refuses
 // its options, is an InputError listing what there is.
 XPB_API std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted);
@@ -94,6 +94,12 @@ struct SessionOptions {
   // C signal handler instead.)
   const std::atomic<bool>* cancel = nullptr;
   std::function<bool()> should_stop;
+  // Each benchmark on a device that allows it (DeviceInfo::isolatable: plugins) runs in a
+  // fork()ed child process: a crash, exit() or hang in the driver becomes a failed record
+  // naming the signal or the timeout, and the run goes on. Device time is the device's own
+  // either way; the host pays a fork (tens of microseconds, docs/PERFORMANCE.md).
+  bool isolate = false;
+  double isolate_timeout_s = 300;  // per benchmark, host time, from fork to the child's end
   // Called before and after each benchmark (progress display).
   std::function<void(std::size_t index, std::size_t total, const PlanItem&, const std::string& device)> on_start;
   std::function<void(std::size_t index, std::size_t total, const nlohmann::json& record)> on_done;

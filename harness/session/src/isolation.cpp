@@ -1,0 +1,151 @@
+#include "isolation.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace xpb {
+namespace {
+
+void write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the parent went away: nothing left to tell
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* what = ::strsignal(sig);
+    return "the child process running it was killed by signal " + std::to_string(sig) + " (" +
+           (what != nullptr ? what : "unknown") + ")";
+  }
+  if (WIFEXITED(status)) {
+    const int code = WEXITSTATUS(status);
+    return "the child process running it exited with status " + std::to_string(code) +
+           " before reporting a result (did the driver call exit()?)";
+  }
+  return "the child process running it ended abnormally (wait status " + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+ChildOutcome run_in_child(const std::function<nlohmann::json()>& work, double timeout_s, const std::atomic<bool>* cancel) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot make a pipe: ") + std::strerror(errno));
+  // What the parent has buffered must not be written twice (by it and by the child).
+  std::fflush(nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw std::runtime_error(std::string("cannot fork: ") + std::strerror(err));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string text;
+    try {
+      text = nlohmann::json{{"value", work()}}.dump();
+    } catch (const std::exception& e) {
+      text = nlohmann::json{{"error", e.what()}}.dump();
+    } catch (...) {
+      text = nlohmann::json{{"error", "an exception that is not a std::exception"}}.dump();
+    }
+    write_all(fds[1], text);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  ChildOutcome out;
+  std::string got;
+  bool eof = false, killed_for_time = false, signalled = false;
+  int status = 0;
+  bool reaped = false;
+  auto signalled_at = t0;
+  char chunk[65536];
+  while (!reaped) {
+    if (!eof) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) {
+        const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+        if (n > 0) got.append(chunk, static_cast<std::size_t>(n));
+        else if (n == 0 || errno != EINTR) eof = true;
+      }
+    } else {
+      ::usleep(2000);
+    }
+    const pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) {
+      reaped = true;
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - t0).count();
+    if (!killed_for_time && elapsed > timeout_s) {
+      killed_for_time = true;
+      ::kill(pid, SIGKILL);
+    }
+    if (cancel != nullptr && cancel->load()) {
+      if (!signalled) {
+        signalled = true;
+        signalled_at = now;
+        ::kill(pid, SIGINT);
+      } else if (std::chrono::duration<double>(now - signalled_at).count() > 5) {
+        ::kill(pid, SIGKILL);
+      }
+    }
+  }
+  // Whatever is left in the pipe after the child ended.
+  for (;;) {
+    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n > 0) {
+      got.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(fds[0]);
+  out.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.interrupted = signalled;
+  if (killed_for_time) {
+    out.failure = "timed out: the child process running it did not finish within " + fmt::format("{:g}", timeout_s) +
+                  " s and was killed (a hang in the driver?)";
+    return out;
+  }
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) || got.empty()) {
+    out.failure = got.empty() && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                      ? "the child process running it exited (status 0) before reporting a result (did the driver call exit()?)"
+                      : describe_exit(status);
+    return out;
+  }
+  try {
+    auto j = nlohmann::json::parse(got);
+    if (j.contains("error")) {
+      out.failure = "the child process running it failed: " + j["error"].get<std::string>();
+      return out;
+    }
+    out.value = std::move(j["value"]);
+    out.ok = true;
+  } catch (const std::exception& e) {
+    out.failure = std::string("the child process running it sent back a result that cannot be read: ") + e.what();
+  }
+  return out;
+}
+
+}  // namespace xpb
