@@ -292,6 +292,8 @@ std::string parse_caps(const std::string& text, DeviceCaps& caps, ClockInfo& clo
       }
     }
   }
+  // The ABI passes no thread count: the plugin's device decides its own parallelism.
+  caps.max_threads = 0;
   caps.ops.assign(ops.begin(), ops.end());
   caps.dtypes.assign(dtypes.begin(), dtypes.end());
   if (j.contains("memory_bytes") && j["memory_bytes"].is_number_unsigned()) caps.memory_bytes = j["memory_bytes"].get<std::uint64_t>();

@@ -89,6 +89,9 @@ struct XPB_API DeviceCaps {
   std::vector<Op> ops;
   std::vector<DType> dtypes;
   std::uint64_t memory_bytes = 0;  // usable memory now, 0 when unknown
+  // Host threads the device can be told to use (CompileOptions::threads, the workloads'
+  // `threads`); 0 when the device schedules its own parallelism and that parameter does not
+  // apply (a plugin, a GPU): every value of it then runs, and the figure is the device's.
   int max_threads = 1;
   bool nontemporal_stores = false;
   // How its arithmetic differs from ref's, for conformance tolerances and for readers:
