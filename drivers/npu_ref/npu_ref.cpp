@@ -12,12 +12,14 @@
 //  - compile: tensors checked and given memory, every node turned into a Step (a kernel
 //    function, its tensors and its parsed attributes), so run() does no lookups or parsing;
 //  - run: the steps in order, iterations back to back, timed on CLOCK_MONOTONIC.
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -25,9 +27,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <time.h>
-#include <unistd.h>
 
 #include "npu_ref_kernels.hpp"
 #include "xpubench_plugin.h"
@@ -45,13 +44,15 @@ using npu_ref::WeightFormat;
 // come from different threads at once).
 thread_local std::string t_last_error;
 
-void set_error(const std::string& text) noexcept {
+void set_error(const char* text, const char* detail = "") noexcept {
   try {
-    t_last_error = text;
+    t_last_error.assign(text);
+    t_last_error.append(detail);
   } catch (...) {
     t_last_error.clear();  // no memory even for the message: an empty text beats a crash
   }
 }
+void set_error(const std::string& text) noexcept { set_error(text.c_str()); }
 
 // A failure with the status it maps to. Thrown anywhere below an entry point and turned into
 // the status and last_error by guarded(); never crosses the ABI.
@@ -74,7 +75,7 @@ xpb_status guarded(Body&& body) noexcept {
     set_error("npu_ref: out of host memory");
     return XPB_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
-    set_error(std::string("npu_ref internal error: ") + e.what());
+    set_error("npu_ref internal error: ", e.what());
     return XPB_DEVICE_ERROR;
   } catch (...) {
     set_error("npu_ref internal error: unknown exception");
@@ -107,8 +108,8 @@ struct DtypeInfo {
   std::uint32_t block_bytes;
 };
 constexpr DtypeInfo kDtypes[] = {
-    {nullptr, 0, 0}, {"f64", 1, 8}, {"f32", 1, 4},  {"f16", 1, 2},   {"bf16", 1, 2},  {"i8", 1, 1},
-    {"u8", 1, 1},    {"i32", 1, 4}, {"u32", 1, 4},  {"u64", 1, 8},   {"q8_0", 32, 34}, {"q4_0", 32, 18},
+    {nullptr, 0, 0}, {"f64", 1, 8}, {"f32", 1, 4}, {"f16", 1, 2}, {"bf16", 1, 2},   {"i8", 1, 1},
+    {"u8", 1, 1},    {"i32", 1, 4}, {"u32", 1, 4}, {"u64", 1, 8}, {"q8_0", 32, 34}, {"q4_0", 32, 18},
 };
 constexpr std::uint32_t kDtypeCount = sizeof kDtypes / sizeof kDtypes[0];
 
@@ -171,8 +172,8 @@ struct xpb_buffer_s {
   xpb_device_s* device = nullptr;
   std::uint8_t* data = nullptr;
   std::uint64_t bytes = 0;
-  Memory memory;            // the buffer's own memory (empty for a view)
-  bool view = false;        // true: a tensor of an executable (executable_buffer), owned by it
+  Memory memory;      // the buffer's own memory (empty for a view)
+  bool view = false;  // true: a tensor of an executable (executable_buffer), owned by it
 };
 
 namespace {
@@ -216,7 +217,7 @@ struct RunContext {
   // chunks of long kernels. The callback is asked at most every ~100 ms. Even reading a clock
   // on every call would be felt by tiny graphs (a copy of 7 doubles takes a few ns), so the
   // clock is read only every `stride` calls, the stride adapting so that reads come about
-  // once a millisecond. The clock is the coarse one (~1 ns to read, ~4 ms steps).
+  // once a millisecond or more. The clock is the coarse one (~1 ns to read, ~4 ms steps).
   bool stop() {
     if (cancelled == nullptr || stopped) return stopped;
     if (--countdown != 0) return false;
@@ -224,8 +225,8 @@ struct RunContext {
     const std::uint64_t gap = now - last_clock_ns;
     if (gap < kClockGapNs && stride < kMaxStride)
       stride *= 2;
-    else if (gap > 4 * kClockGapNs && stride > 1)
-      stride /= 2;
+    else if (gap > 4 * kClockGapNs)
+      stride = 1;  // calls got slow (a long node): back to reading at every call
     countdown = stride;
     last_clock_ns = now;
     if (now < next_poll_ns) return false;
@@ -240,7 +241,7 @@ struct RunContext {
     next_poll_ns = last_clock_ns + kPollNs;
   }
 
-  static constexpr std::uint64_t kPollNs = 100000000;  // 100 ms between polls
+  static constexpr std::uint64_t kPollNs = 100000000;    // 100 ms between polls
   static constexpr std::uint64_t kClockGapNs = 1000000;  // 1 ms between clock reads
   static constexpr std::uint32_t kMaxStride = 1u << 16;
   static clockid_t poll_clock() {
@@ -263,20 +264,20 @@ struct Step {
   std::array<Tensor*, 7> in{};  // inputs in the op's order; null past the node's input count
   std::array<Tensor*, 2> out{};
   // Attributes, parsed once (defaults as the op catalogue gives them). Each op uses its own.
-  double scalar = 3.0;  // scale, triad
-  double value = 0.0;   // write_fill
-  float eps = 1e-5f;    // rms_norm
-  float attn_scale = 0; // attention
-  std::uint64_t steps = 0, chains = 1;                   // chase
-  Pattern pattern = Pattern::walking_ones;               // fill/verify_pattern
-  std::uint64_t seed = 0, max_errors = 0;                //
-  bool invert = false;                                   //
-  std::size_t heads = 0, kv_heads = 0, head_dim = 0;     // attention, rope
-  WeightFormat weights = WeightFormat::f32;              // matmul, embedding
+  double scalar = 3.0;                                // scale, triad
+  double value = 0.0;                                 // write_fill
+  float eps = 1e-5f;                                  // rms_norm
+  float attn_scale = 0;                               // attention
+  std::uint64_t steps = 0, chains = 1;                // chase
+  Pattern pattern = Pattern::walking_ones;            // fill_pattern, verify_pattern
+  std::uint64_t seed = 0, max_errors = 0;             // fill_pattern, verify_pattern
+  bool invert = false;                                // fill_pattern, verify_pattern
+  std::size_t heads = 0, kv_heads = 0, head_dim = 0;  // attention, rope (head_dim)
+  WeightFormat weights = WeightFormat::f32;           // matmul, embedding
   // Scratch, sized at compile so run() never allocates.
-  std::vector<std::int8_t> q8;     // matmul q8_0: the activations' codes
-  std::vector<float> scratch;      // matmul: scales or an f16 tile; attention: scores
-  std::vector<double> inv_freq;    // rope: theta^(-2i / head_dim)
+  std::vector<std::int16_t> q8;  // matmul q8_0: the activations' codes
+  std::vector<float> scratch;    // matmul: scales or an f16 tile; attention: scores
+  std::vector<double> inv_freq;  // rope: theta^(-2i / head_dim)
 };
 
 }  // namespace
@@ -318,20 +319,23 @@ template <class T>
 xpb_status run_copy(Step& s, RunContext& ctx) {
   const T* a = s.in[0]->as<T>();
   T* o = s.out[0]->as<T>();
-  return in_chunks(live_elements(*s.out[0]), ctx, [&](std::uint64_t b, std::uint64_t e) { npu_ref::copy(a + b, o + b, e - b); });
+  return in_chunks(live_elements(*s.out[0]), ctx,
+                   [&](std::uint64_t b, std::uint64_t e) { npu_ref::copy(a + b, o + b, e - b); });
 }
 template <class T>
 xpb_status run_scale(Step& s, RunContext& ctx) {
   const T* a = s.in[0]->as<T>();
   T* o = s.out[0]->as<T>();
   const auto k = static_cast<T>(s.scalar);
-  return in_chunks(live_elements(*s.out[0]), ctx, [&](std::uint64_t b, std::uint64_t e) { npu_ref::scale(a + b, k, o + b, e - b); });
+  return in_chunks(live_elements(*s.out[0]), ctx,
+                   [&](std::uint64_t b, std::uint64_t e) { npu_ref::scale(a + b, k, o + b, e - b); });
 }
 template <class T>
 xpb_status run_add(Step& s, RunContext& ctx) {
   const T *a = s.in[0]->as<T>(), *c = s.in[1]->as<T>();
   T* o = s.out[0]->as<T>();
-  return in_chunks(live_elements(*s.out[0]), ctx, [&](std::uint64_t b, std::uint64_t e) { npu_ref::add(a + b, c + b, o + b, e - b); });
+  return in_chunks(live_elements(*s.out[0]), ctx,
+                   [&](std::uint64_t b, std::uint64_t e) { npu_ref::add(a + b, c + b, o + b, e - b); });
 }
 template <class T>
 xpb_status run_triad(Step& s, RunContext& ctx) {
@@ -345,7 +349,8 @@ template <class T>
 xpb_status run_write_fill(Step& s, RunContext& ctx) {
   T* o = s.out[0]->as<T>();
   const auto v = static_cast<T>(s.value);
-  return in_chunks(live_elements(*s.out[0]), ctx, [&](std::uint64_t b, std::uint64_t e) { npu_ref::fill(o + b, v, e - b); });
+  return in_chunks(live_elements(*s.out[0]), ctx,
+                   [&](std::uint64_t b, std::uint64_t e) { npu_ref::fill(o + b, v, e - b); });
 }
 template <class T>
 xpb_status run_read_sum(Step& s, RunContext& ctx) {
@@ -548,7 +553,8 @@ struct NodeCheck {
   [[noreturn]] void unsupported(const char* what, const Tensor& t, const char* verb, const char* does) const;
 
   void matrix(const Tensor& t, std::uint32_t dtype, std::int64_t rows, std::int64_t cols, const char* what) const {
-    if (t.dtype != dtype || t.shape.size() != 2 || (rows >= 0 && t.shape[0] != rows) || (cols >= 0 && t.shape[1] != cols))
+    if (t.dtype != dtype || t.shape.size() != 2 || (rows >= 0 && t.shape[0] != rows) ||
+        (cols >= 0 && t.shape[1] != cols))
       invalid(cat("expects ", what, " ", dtype_name(dtype), " [", rows >= 0 ? str(rows) : "rows", ", ",
                   cols >= 0 ? str(cols) : "cols", "], got ", t.describe()));
   }
@@ -600,8 +606,8 @@ void NodeCheck::invalid(const std::string& what) const {
   fail(XPB_INVALID_ARGUMENT, cat("node ", index, " (", spec.name, "): ", what));
 }
 void NodeCheck::unsupported(const char* what, const Tensor& t, const char* verb, const char* does) const {
-  fail(XPB_UNSUPPORTED, cat(spec.name, ": ", what, " ", dtype_name(t.dtype), " ", verb, " not supported by npu_ref (it does ",
-                            does, ")"));
+  fail(XPB_UNSUPPORTED, cat(spec.name, ": ", what, " ", dtype_name(t.dtype), " ", verb,
+                            " not supported by npu_ref (it does ", does, ")"));
 }
 
 // --- memory ops -----------------------------------------------------------------------------
@@ -729,11 +735,11 @@ void prepare_matmul(const NodeCheck& c) {
   f32_activation(c, x, "x");
   c.matrix(x, XPB_DTYPE_F32, -1, w.shape[1], "x");
   c.matrix(o, XPB_DTYPE_F32, x.shape[0], w.shape[0], "an output");
-  if (&o == &x) c.invalid("out is x: npu_ref's matmul does not run in place");
+  if (&o == &x) fail(XPB_UNSUPPORTED, "matmul: out is x, and npu_ref's matmul does not run in place");
   Step& s = c.step;
   const std::size_t rows = x.rows(), k = x.cols();
   if (s.weights == WeightFormat::q8_0) {
-    s.q8.resize(rows * k);                          // every row's codes
+    s.q8.resize(rows * k);                             // every row's codes
     s.scratch.resize(rows * (k / npu_ref::kQ8Block));  // and scales
   } else if (s.weights == WeightFormat::f16) {
     s.scratch.resize(npu_ref::kTileRows * k);  // a tile of weight rows widened to f32
@@ -814,7 +820,7 @@ void prepare_gather_rows(const NodeCheck& c) {
   c.matrix(x, XPB_DTYPE_F32, -1, -1, "x");
   c.vector(idx, XPB_DTYPE_I32, -1, "row indices");
   c.matrix(c.out(0), XPB_DTYPE_F32, idx.shape[0], x.shape[1], "an output");
-  if (&c.out(0) == &x) c.invalid("out is x: npu_ref's gather_rows does not run in place");
+  if (&c.out(0) == &x) fail(XPB_UNSUPPORTED, "gather_rows: out is x, and npu_ref's gather_rows does not run in place");
   c.step.fn = run_gather_rows;
 }
 
@@ -932,7 +938,8 @@ void make_tensors(const xpb_graph& g, xpb_executable_s& exe) {
     if (!known_dtype(d.dtype))
       fail(XPB_UNSUPPORTED, cat("tensor '", t.name, "': dtype code ", d.dtype, " is not known to npu_ref"));
     t.dtype = d.dtype;
-    if (d.rank > 0 && d.shape == nullptr) fail(XPB_INVALID_ARGUMENT, cat("tensor '", t.name, "': rank ", d.rank, " but no shape"));
+    if (d.rank > 0 && d.shape == nullptr)
+      fail(XPB_INVALID_ARGUMENT, cat("tensor '", t.name, "': rank ", d.rank, " but no shape"));
     t.shape.assign(d.shape, d.shape + d.rank);
     // Element and byte counts in 64 bits, refusing any product that would wrap.
     std::uint64_t n = 1;
@@ -944,7 +951,8 @@ void make_tensors(const xpb_graph& g, xpb_executable_s& exe) {
     }
     const DtypeInfo& info = kDtypes[d.dtype];
     if (n % info.block_elements != 0)
-      fail(XPB_INVALID_ARGUMENT, cat("tensor ", t.describe(), ": elements are not whole blocks of ", info.block_elements));
+      fail(XPB_INVALID_ARGUMENT,
+           cat("tensor ", t.describe(), ": elements are not whole blocks of ", info.block_elements));
     t.elements = n;
     t.bytes = n / info.block_elements * info.block_bytes;
     if (d.bytes != t.bytes)
@@ -963,8 +971,11 @@ void make_steps(const xpb_graph& g, xpb_executable_s& exe) {
     const xpb_node& node = g.nodes[n];
     const OpSpec* spec = find_op(node.op);
     if (spec == nullptr) fail(XPB_UNSUPPORTED, cat("op code ", node.op, " is not known to npu_ref"));
-    auto bad = [&](const std::string& what) { fail(XPB_INVALID_ARGUMENT, cat("node ", n, " (", spec->name, "): ", what)); };
-    if (node.input_count < spec->min_inputs || node.input_count > spec->max_inputs || node.output_count != spec->outputs)
+    auto bad = [&](const std::string& what) {
+      fail(XPB_INVALID_ARGUMENT, cat("node ", n, " (", spec->name, "): ", what));
+    };
+    if (node.input_count < spec->min_inputs || node.input_count > spec->max_inputs ||
+        node.output_count != spec->outputs)
       bad(cat("expects ", spec->min_inputs, spec->min_inputs == spec->max_inputs ? "" : cat(" to ", spec->max_inputs),
               " inputs and ", spec->outputs, " outputs, has ", node.input_count, " and ", node.output_count));
     if ((node.input_count > 0 && node.inputs == nullptr) || (node.output_count > 0 && node.outputs == nullptr) ||
@@ -994,7 +1005,8 @@ void make_steps(const xpb_graph& g, xpb_executable_s& exe) {
     }
     for (std::size_t k = 0; k < spec->attr_count; ++k) {
       bool present = false;
-      for (std::uint32_t a = 0; a < node.attr_count; ++a) present = present || std::strcmp(node.attrs[a].key, spec->attrs[k].key) == 0;
+      for (std::uint32_t a = 0; a < node.attr_count; ++a)
+        present = present || std::strcmp(node.attrs[a].key, spec->attrs[k].key) == 0;
       if (spec->attrs[k].required && !present) bad(cat("needs the attribute '", spec->attrs[k].key, "'"));
     }
     spec->prepare(NodeCheck{node, n, *spec, exe, step});
@@ -1007,9 +1019,11 @@ void place_tensors(const xpb_graph& g, xpb_device_s* device, xpb_executable_s& e
     Tensor& t = exe.tensors[i];
     const xpb_buffer_s* bound = g.bindings != nullptr ? g.bindings[i] : nullptr;
     if (bound != nullptr) {
-      if (bound->device != device) fail(XPB_INVALID_ARGUMENT, cat("tensor '", t.name, "' is bound to a buffer of another device"));
+      if (bound->device != device)
+        fail(XPB_INVALID_ARGUMENT, cat("tensor '", t.name, "' is bound to a buffer of another device"));
       if (bound->bytes != t.bytes)
-        fail(XPB_INVALID_ARGUMENT, cat("tensor ", t.describe(), " needs ", t.bytes, " bytes, its bound buffer holds ", bound->bytes));
+        fail(XPB_INVALID_ARGUMENT,
+             cat("tensor ", t.describe(), " needs ", t.bytes, " bytes, its bound buffer holds ", bound->bytes));
       // A bound tensor keeps the buffer's contents (a KV cache shared by two graphs): its
       // `initial` is NULL by contract, and is not copied if a host gives one anyway.
       t.data = bound->data;
@@ -1129,7 +1143,8 @@ xpb_status npu_compile(xpb_device device, const xpb_graph* graph, xpb_executable
     if (out == nullptr) null_argument("out");
     const xpb_graph& g = *graph;
     if (g.struct_size < sizeof(xpb_graph))
-      fail(XPB_INVALID_ARGUMENT, cat("graph struct_size ", g.struct_size, " is shorter than ABI 1's ", sizeof(xpb_graph)));
+      fail(XPB_INVALID_ARGUMENT,
+           cat("graph struct_size ", g.struct_size, " is shorter than ABI 1's ", sizeof(xpb_graph)));
     if ((g.tensor_count > 0 && g.tensors == nullptr) || (g.node_count > 0 && g.nodes == nullptr) ||
         (g.dim_count > 0 && g.dim_max == nullptr))
       fail(XPB_INVALID_ARGUMENT, "graph: a count without its array");
@@ -1187,10 +1202,9 @@ xpb_status npu_tensor_written(xpb_executable exe, uint32_t tensor) noexcept {
 
 // Fields of the result, written only where the host's struct_size reaches (a host built with
 // an older, shorter xpb_run_result has no room for later fields).
-#define NPU_REF_SET_RESULT(out, field, value)                                           \
-  do {                                                                                  \
-    if (offsetof(xpb_run_result, field) + sizeof((out)->field) <= (out)->struct_size) \
-      (out)->field = (value);                                                           \
+#define NPU_REF_SET_RESULT(out, field, value)                                                                 \
+  do {                                                                                                        \
+    if (offsetof(xpb_run_result, field) + sizeof((out)->field) <= (out)->struct_size) (out)->field = (value); \
   } while (0)
 
 xpb_status npu_run(xpb_executable exe, const xpb_run_args* args, xpb_run_result* out) noexcept {
@@ -1199,7 +1213,8 @@ xpb_status npu_run(xpb_executable exe, const xpb_run_args* args, xpb_run_result*
     if (args == nullptr) null_argument("args");
     if (out == nullptr) null_argument("out");
     if (args->struct_size < sizeof(xpb_run_args))
-      fail(XPB_INVALID_ARGUMENT, cat("run args struct_size ", args->struct_size, " is shorter than ABI 1's ", sizeof(xpb_run_args)));
+      fail(XPB_INVALID_ARGUMENT,
+           cat("run args struct_size ", args->struct_size, " is shorter than ABI 1's ", sizeof(xpb_run_args)));
     if (args->iterations < 1) fail(XPB_INVALID_ARGUMENT, "iterations must be >= 1");
     const std::size_t dims = exe->dim_max.size();
     if (args->dim_count != 0 && args->dim_count != dims)
@@ -1255,7 +1270,8 @@ xpb_status npu_run(xpb_executable exe, const xpb_run_args* args, xpb_run_result*
 xpb_status npu_release_buffer(xpb_buffer buffer) noexcept {
   return guarded([&]() -> xpb_status {
     if (buffer == nullptr) null_argument("buffer");
-    if (buffer->view) fail(XPB_INVALID_ARGUMENT, "the buffer belongs to an executable (executable_buffer) and goes with it");
+    if (buffer->view)
+      fail(XPB_INVALID_ARGUMENT, "the buffer belongs to an executable (executable_buffer) and goes with it");
     --buffer->device->live_buffers;
     delete buffer;
     return XPB_OK;
@@ -1275,8 +1291,8 @@ xpb_status npu_release_device(xpb_device device) noexcept {
   return guarded([&]() -> xpb_status {
     if (device == nullptr) null_argument("device");
     if (device->live_buffers != 0 || device->live_executables != 0)
-      fail(XPB_INVALID_ARGUMENT, cat("the device still has ", device->live_buffers, " buffers and ", device->live_executables,
-                                     " executables: release them first"));
+      fail(XPB_INVALID_ARGUMENT, cat("the device still has ", device->live_buffers, " buffers and ",
+                                     device->live_executables, " executables: release them first"));
     delete device;
     return XPB_OK;
   });

@@ -34,8 +34,9 @@ inline float widen_f16(std::uint16_t h) {
   const std::uint32_t body = w << 1;  // exponent and mantissa, sign shifted out
   const float normal = float_of((body >> 4) + (224u << 23)) * 0x1p-112f;
   const float subnormal = float_of((body >> 17) | (126u << 23)) - 0.5f;
-  const std::uint32_t magnitude = body < (1u << 27) ? bits_of(subnormal) : bits_of(normal);
-  return float_of(sign | magnitude);
+  // Exponent 0 picks the subnormal reading; a mask rather than ?: keeps the loop branch-free.
+  const std::uint32_t is_subnormal = 0u - static_cast<std::uint32_t>(body < (1u << 27));
+  return float_of(sign | (bits_of(subnormal) & is_subnormal) | (bits_of(normal) & ~is_subnormal));
 }
 
 // A Q8_0 block's f16 scale, read byte-wise (blocks are 34 bytes: no alignment to rely on).
@@ -57,17 +58,29 @@ float dot_f32(const float* a, const float* b, std::size_t n) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
+// The same with b in f16 (a KV cache row), widened as it is read.
+float dot_f16(const float* a, const std::uint16_t* b, std::size_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t l = 0; l < 8; ++l) acc[l] += a[i + l] * widen_f16(b[i + l]);
+  float tail = 0;
+  for (; i < n; ++i) tail += a[i] * widen_f16(b[i]);
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
 // One weight row (nb Q8_0 blocks) against one row of quantized activations. The inner loop is
-// a plain int8 x int8 -> int32 sum over 32 codes, which g++ -O3 vectorizes (pmaddwd on SSE2,
-// vpmaddwd or vpdpbusd where -march allows); the block's scales multiply the integer sum once.
-float dot_q8_0(const std::uint8_t* w, const std::int8_t* xq, const float* xd, std::size_t nb) {
+// a plain integer dot product of 32 codes into an int32, which g++ -O3 vectorizes (pmaddwd on
+// SSE2, its AVX2 form where -march allows); the block's two scales multiply the sum once.
+float dot_q8_0(const std::uint8_t* w, const std::int16_t* xq, const float* xd, std::size_t nb) {
   float sum = 0;
   for (std::size_t b = 0; b < nb; ++b) {
     const std::uint8_t* block = w + b * kQ8BlockBytes;
     const auto* wq = reinterpret_cast<const std::int8_t*>(block + 2);
-    const std::int8_t* aq = xq + b * kQ8Block;
+    const std::int16_t* aq = xq + b * kQ8Block;
     std::int32_t acc = 0;
-    for (std::size_t i = 0; i < kQ8Block; ++i) acc += static_cast<std::int32_t>(wq[i]) * static_cast<std::int32_t>(aq[i]);
+    for (std::size_t i = 0; i < kQ8Block; ++i)
+      acc += static_cast<std::int32_t>(wq[i]) * static_cast<std::int32_t>(aq[i]);
     sum += static_cast<float>(acc) * (block_scale(block) * xd[b]);
   }
   return sum;
@@ -83,8 +96,7 @@ std::uint64_t mix64(std::uint64_t z) {
 // G chains walked together, their positions in registers (G is a constant, so p[] is not
 // memory): the loads of different chains are independent and overlap.
 template <std::size_t G>
-void walk(const std::uint64_t* ring, std::uint64_t lines, std::uint64_t words, std::uint64_t* at,
-          std::uint64_t steps) {
+void walk(const std::uint64_t* ring, std::uint64_t lines, std::uint64_t words, std::uint64_t* at, std::uint64_t steps) {
   std::uint64_t p[G];
   for (std::size_t g = 0; g < G; ++g) p[g] = at[g];
   for (std::uint64_t s = 0; s < steps; ++s)
@@ -141,8 +153,8 @@ void quantize_rows_q8_0(const float* x, std::size_t rows, const QuantizedRows& o
       const float inv = d != 0.0f ? 1.0f / d : 0.0f;
       // The scale goes through f16 as in a stored block_q8_0, so products match llama.cpp's.
       out.d[r * nb + b] = f16_to_f32(f32_to_f16(d));
-      std::int8_t* q = out.q + r * out.k + b * kQ8Block;
-      for (std::size_t i = 0; i < kQ8Block; ++i) q[i] = static_cast<std::int8_t>(std::round(v[i] * inv));
+      std::int16_t* q = out.q + r * out.k + b * kQ8Block;
+      for (std::size_t i = 0; i < kQ8Block; ++i) q[i] = static_cast<std::int16_t>(std::round(v[i] * inv));
     }
 }
 
@@ -219,8 +231,8 @@ double sum_of(const T* a, std::size_t n) {
 double sum(const float* a, std::size_t n) { return sum_of(a, n); }
 double sum(const double* a, std::size_t n) { return sum_of(a, n); }
 
-void chase(const std::uint64_t* ring, std::uint64_t lines, std::uint64_t words, std::uint64_t* at,
-           std::uint64_t chains, std::uint64_t steps) {
+void chase(const std::uint64_t* ring, std::uint64_t lines, std::uint64_t words, std::uint64_t* at, std::uint64_t chains,
+           std::uint64_t steps) {
   std::uint64_t c = 0;
   for (; c + 4 <= chains; c += 4) walk<4>(ring, lines, words, at + c, steps);
   switch (chains - c) {
@@ -295,8 +307,8 @@ void matmul_f32(const float* w, const float* x, std::size_t rows, std::size_t k,
   }
 }
 
-void matmul_f16(const std::uint8_t* w, const float* x, std::size_t rows, std::size_t k, std::size_t n_out,
-                float* tile, float* out) {
+void matmul_f16(const std::uint8_t* w, const float* x, std::size_t rows, std::size_t k, std::size_t n_out, float* tile,
+                float* out) {
   for (std::size_t j0 = 0; j0 < n_out; j0 += kTileRows) {
     const std::size_t j1 = j0 + kTileRows < n_out ? j0 + kTileRows : n_out;
     for (std::size_t j = j0; j < j1; ++j) decode_row(WeightFormat::f16, w + j * k * 2, tile + (j - j0) * k, k);
@@ -347,13 +359,7 @@ void attend(const float* q, const void* k, const void* v, bool half, std::size_t
   const auto* v16 = static_cast<const std::uint16_t*>(v);
   float top = -std::numeric_limits<float>::infinity();
   for (std::size_t j = 0; j < span; ++j) {
-    float s;
-    if (half) {
-      s = 0;
-      for (std::size_t e = 0; e < hd; ++e) s += q[e] * widen_f16(k16[j * stride + e]);
-    } else {
-      s = dot_f32(q, k32 + j * stride, hd);
-    }
+    const float s = half ? dot_f16(q, k16 + j * stride, hd) : dot_f32(q, k32 + j * stride, hd);
     scores[j] = s * scale;
     top = std::fmax(top, scores[j]);
   }

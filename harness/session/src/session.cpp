@@ -438,6 +438,10 @@ struct Session::State {
   std::thread watcher;
   SessionResult result;
   bool finished = false;
+  std::map<std::size_t, std::unique_ptr<ChildWorker>> workers;  // by device, for isolated benchmarks
+
+  // Runs plan item `item` on device `device` through the workload template.
+  BenchmarkRecord measure(std::size_t item, std::size_t device, const std::atomic<bool>* cancel);
 
   EnergySensor* sensor_for(Device& d) {
     if (EnergySensor* s = d.energy_sensor()) return s;
@@ -526,6 +530,7 @@ Session::Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, Sy
 }
 
 Session::~Session() {
+  s_->workers.clear();
   s_->watching.store(false);
   if (s_->watcher.joinable()) s_->watcher.join();
 }
@@ -537,31 +542,42 @@ bool Session::cancelled() const {
   return s_->stop.load() || (s_->options.cancel != nullptr && s_->options.cancel->load());
 }
 
+BenchmarkRecord Session::State::measure(std::size_t item_index, std::size_t device_index,
+                                        const std::atomic<bool>* cancel) {
+  const PlanItem& item = plan.at(item_index);
+  OpenDevice& d = devices.at(device_index);
+  RunContext ctx{*d.device, system, item.policy, sensor_for(*d.device), cancel, reference.get(), facts.get()};
+  BenchmarkRecord record;
+  if (auto workload = WorkloadRegistry::instance().create(item.workload)) {
+    record = run_benchmark(*workload, item.params, ctx);
+  } else {
+    record.outcome = Outcome::with(Status::failed, "workload " + item.workload + " is not built in");
+  }
+  record.workload = item.workload;
+  record.device = d.id;
+  record.params = item.params;
+  record.id = benchmark_id(item.workload, d.id, item.params);
+  return record;
+}
+
 nlohmann::json Session::run(std::size_t item_index, std::size_t device_index) {
   const PlanItem& item = s_->plan.at(item_index);
   OpenDevice& d = s_->devices.at(device_index);
   const double started = unix_now();
-  // The benchmark itself; `cancel` is what it polls (in an isolated child, the caller's flag,
-  // which the child's copy of a signal handler sets: the session's watcher is not there).
-  auto measure = [&](const std::atomic<bool>* cancel) {
-    RunContext ctx{*d.device, s_->system, item.policy, s_->sensor_for(*d.device), cancel, s_->reference.get(),
-                   s_->facts.get()};
-    BenchmarkRecord record;
-    if (auto workload = WorkloadRegistry::instance().create(item.workload)) {
-      record = run_benchmark(*workload, item.params, ctx);
-    } else {
-      record.outcome = Outcome::with(Status::failed, "workload " + item.workload + " is not built in");
-    }
-    record.workload = item.workload;
-    record.device = d.id;
-    record.params = item.params;
-    record.id = benchmark_id(item.workload, d.id, item.params);
-    return record;
-  };
   nlohmann::json j;
   if (s_->options.isolate && d.device->info().isolatable) {
-    const auto* child_cancel = s_->options.cancel != nullptr ? s_->options.cancel : &s_->stop;
-    auto child = run_in_child([&] { return measure(child_cancel).to_json(); }, s_->options.isolate_timeout_s, &s_->stop);
+    // One worker process per device, forked at its first benchmark and again after a crash. In
+    // it the benchmark polls the caller's flag, which the child's copy of a signal handler sets
+    // (the session's watcher thread is not in the child).
+    auto& worker = s_->workers[device_index];
+    if (!worker) {
+      State* st = s_.get();
+      const auto* child_cancel = st->options.cancel != nullptr ? st->options.cancel : &st->stop;
+      worker = std::make_unique<ChildWorker>([st, device_index, child_cancel](std::size_t job) {
+        return st->measure(job, device_index, child_cancel).to_json();
+      });
+    }
+    auto child = worker->run(item_index, s_->options.isolate_timeout_s, &s_->stop);
     if (child.ok) {
       j = std::move(child.value);
     } else {
@@ -582,7 +598,7 @@ nlohmann::json Session::run(std::size_t item_index, std::size_t device_index) {
     j["details"]["isolation_host_seconds"] = child.host_seconds;
     if (s_->writer) j = s_->writer->append(std::move(j));
   } else {
-    const auto record = measure(&s_->stop);
+    const auto record = s_->measure(item_index, device_index, &s_->stop);
     j = s_->writer ? s_->writer->append(record) : record.to_json();
   }
   const auto status = j["status"].get<std::string>();
@@ -608,6 +624,7 @@ SessionResult Session::run_all() {
 
 SessionResult Session::finish() {
   if (s_->finished) return s_->result;
+  s_->workers.clear();  // the isolated benchmarks' child processes end with the run
   // A stop requested at any point means the run did not do all it was asked: it is recorded
   // interrupted (and the CLI exits 130), whatever the last benchmark managed.
   if (cancelled()) s_->result.interrupted = true;
