@@ -2,8 +2,9 @@
 // (PluginExecutable::run: dims checked, argument structs, the call through the dlopen'd table,
 // status and result checks, the work from the cost model) against the plugin's own run function
 // called directly in-process on the same executable handle; and what isolating a benchmark in a
-// child process costs (fork, pipe, a small record back, wait). Goals (issue 8): < 200 ns per call
-// of ABI overhead, < 100 us per isolated benchmark.
+// child process costs: a fork per check (conform) or a job sent to a worker process forked once
+// per device (run --isolate). Goals (issue 8): < 200 ns per call of ABI overhead, < 100 us per
+// isolated benchmark.
 #include <benchmark/benchmark.h>
 
 #include <dlfcn.h>
@@ -67,7 +68,7 @@ void BM_DirectRunEmptyGraph(benchmark::State& state) {
 }
 BENCHMARK(BM_DirectRunEmptyGraph);
 
-// fork, a record of ~2 KB back through the pipe, wait: the host time --isolate adds per benchmark.
+// fork, a record of ~2 KB back through the pipe, wait: what `conform` pays per isolated check.
 void BM_IsolatedBenchmarkOverhead(benchmark::State& state) {
   const std::string record(2048, 'x');
   for (auto _ : state) {
@@ -76,6 +77,19 @@ void BM_IsolatedBenchmarkOverhead(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_IsolatedBenchmarkOverhead)->UseRealTime();
+
+// What --isolate adds per benchmark in a session: a job to the device's worker process (forked
+// once) and a ~2 KB record back.
+void BM_IsolatedWorkerOverhead(benchmark::State& state) {
+  const std::string record(2048, 'x');
+  xpb::ChildWorker worker([&](std::size_t job) { return nlohmann::json{{"job", job}, {"record", record}}; });
+  std::size_t job = 0;
+  for (auto _ : state) {
+    auto out = worker.run(job++, 10, nullptr);
+    if (!out.ok) state.SkipWithError(out.failure.c_str());
+  }
+}
+BENCHMARK(BM_IsolatedWorkerOverhead)->UseRealTime();
 
 }  // namespace
 BENCHMARK_MAIN();
