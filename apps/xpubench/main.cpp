@@ -84,16 +84,23 @@ int cmd_list(const std::string& what) {
   const bool all = what.empty();
   if (all || what == "drivers" || what == "devices") {
     const auto drivers = xpb::inventory();
+    std::size_t width = 12;  // the longest name, so plugins' long ones line up too
+    for (const auto& d : drivers) {
+      width = std::max(width, d.name.size());
+      for (const auto& info : d.devices) width = std::max(width, info.id().size());
+    }
     if (all || what == "drivers") {
       std::cout << "drivers:\n";
       for (const auto& d : drivers)
-        std::cout << fmt::format("  {:<12} {}{}\n", d.name, d.description, d.reason.empty() ? "" : " [no devices: " + d.reason + "]");
+        std::cout << fmt::format("  {:<{}} {}{}\n", d.name, width, d.description,
+                                 d.reason.empty() ? "" : " [no devices: " + d.reason + "]");
     }
     if (all || what == "devices") {
       std::cout << "devices:\n";
       for (const auto& d : drivers)
         for (const auto& info : d.devices)
-          std::cout << fmt::format("  {:<12} {} ({}{})\n", info.id(), info.name, info.kind, info.simulated ? ", simulated" : "");
+          std::cout << fmt::format("  {:<{}} {} ({}{})\n", info.id(), width, info.name, info.kind,
+                                   info.simulated ? ", simulated" : "");
     }
   }
   if (all || what == "workloads") {

@@ -185,3 +185,16 @@ def test_missing_output_directories_are_made(cli, tmp_path):
             *FAST, "-o", out)
     assert r.returncode == 0, r.stderr
     assert load(out)["run"]["status"] == "complete"
+
+
+def test_a_multi_stage_record_without_energy_validates(cli, tmp_path):
+    """memory.sweep at one size measures two stages (bandwidth, latency); with no energy sensor
+    its record says unavailable, with no note about stages, and the document validates."""
+    out = tmp_path / "sweep.json"
+    r = cli("run", "memory.sweep", "--set", "size=1MiB", *FAST, "--device", "ref", "-o", out)
+    assert r.returncode == 0, r.stderr
+    b = load(out)["benchmarks"][0]
+    assert len(b["timing"]["stages"]) == 2
+    if not b["energy"]["available"]:
+        assert "note" not in b["energy"]
+    assert cli("validate", out).returncode == 0

@@ -150,7 +150,9 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
   if (!measured.empty()) {
     const auto& m0 = measured[0];
     record.energy = to_json(m0.energy);
-    if (timings.size() > 1) record.energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
+    // Only a reading has a stage to speak of; "unavailable" is the same for every stage.
+    if (timings.size() > 1 && record.energy.value("available", false))
+      record.energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
     if (const auto joules = m0.sampled_joules())
       record.energy["joules_per_iteration"] = *joules / static_cast<double>(m0.sample_joules.size() * m0.iterations);
   }

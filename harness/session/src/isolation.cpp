@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -164,8 +165,11 @@ bool read_exactly(int fd, void* dst, std::size_t n) {
 }  // namespace
 
 void ChildWorker::start() {
+  // Requests go through a socket so the parent can send with MSG_NOSIGNAL: a child that died
+  // while idle must not take the parent down with SIGPIPE (a library caller may not ignore it).
   int request[2], reply[2];
-  if (::pipe2(request, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot make a pipe: ") + std::strerror(errno));
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, request) != 0)
+    throw std::runtime_error(std::string("cannot make a socket pair: ") + std::strerror(errno));
   if (::pipe2(reply, O_CLOEXEC) != 0) {
     const int err = errno;
     ::close(request[0]);
@@ -229,7 +233,13 @@ ChildOutcome ChildWorker::run(std::size_t job, double timeout_s, const std::atom
   if (pid_ < 0) start();
   ChildOutcome out;
   const std::uint64_t j = job;
-  write_all(to_child_, std::string(reinterpret_cast<const char*>(&j), sizeof j));
+  // A child that went away since its last job cannot take this one: start another.
+  if (::send(to_child_, &j, sizeof j, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof j)) {
+    reap(true);
+    start();
+    if (::send(to_child_, &j, sizeof j, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof j))
+      throw std::runtime_error(std::string("cannot send a job to the child process: ") + std::strerror(errno));
+  }
   std::string got;
   std::uint64_t need = 0;
   bool have_length = false, ended = false, killed_for_time = false, signalled = false;
