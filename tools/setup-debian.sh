@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema
+  opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
 )
 
 as_root() {

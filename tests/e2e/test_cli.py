@@ -198,3 +198,40 @@ def test_a_multi_stage_record_without_energy_validates(cli, tmp_path):
     if not b["energy"]["available"]:
         assert "note" not in b["energy"]
     assert cli("validate", out).returncode == 0
+
+
+def test_no_opencl_platform_is_a_reason_and_the_run_goes_on(cli, tmp_path):
+    """An empty ICD vendor folder: the opencl driver says why it has no device, a run on the
+    default devices goes on without it, and naming opencl:0 is an input error with the reason."""
+    empty = tmp_path / "vendors"
+    empty.mkdir()
+    env = dict(os.environ, OCL_ICD_VENDORS=str(empty))
+    r = cli("list", "drivers", env=env)
+    if "opencl" not in r.stdout:
+        pytest.skip("the opencl driver is not built")
+    assert "no OpenCL platform" in r.stdout, r.stdout
+    out = tmp_path / "r.json"
+    r = cli("run", "memory.bandwidth", "--set", "array_bytes=1MiB", "--set", "threads=1", *FAST, "-o", out, env=env)
+    assert r.returncode == 0, r.stderr
+    assert {d["driver"] for d in load(out)["devices"]} == {"cpu"}
+    r = cli("run", "memory.bandwidth", "--device", "opencl:0", "-o", tmp_path / "x.json", env=env)
+    assert r.returncode == 2
+    assert "no OpenCL platform" in r.stderr
+
+
+def test_the_opencl_device_runs_the_memory_bandwidth_workload(cli, tmp_path):
+    """With the machine's real ICD vendors (PoCL in CI): opencl:0 is listed, runs STREAM kernels
+    with every element checked, on its event-profiling clock, and the result validates."""
+    env = dict(os.environ)
+    env.pop("OCL_ICD_VENDORS", None)
+    if "opencl" not in cli("list", "devices", env=env).stdout:
+        pytest.skip("no OpenCL device here")
+    out = tmp_path / "ocl.json"
+    r = cli("run", "memory.bandwidth", "--set", "kernel=[copy,triad,read]", "--set", "array_bytes=4MiB", *FAST,
+            "--device", "opencl:0", "-o", out, env=env)
+    assert r.returncode == 0, r.stderr
+    doc = load(out)
+    assert [d["clock"] for d in doc["devices"]] == ["device_events"]
+    assert all(b["status"] == "passed" for b in doc["benchmarks"]), [b.get("reason") for b in doc["benchmarks"]]
+    assert all(m["source"] == "measured" for b in doc["benchmarks"] for m in b["metrics"])
+    assert cli("validate", out).returncode == 0

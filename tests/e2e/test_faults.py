@@ -194,7 +194,7 @@ def test_a_file_size_limit_is_an_error_that_keeps_the_journal(cli, tmp_path):
     def cap():
         resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
 
-    r = subprocess.run([XPUBENCH, "run", "memory.bandwidth", "--set", "kernel=[copy, scale, add, triad]",
+    r = subprocess.run([XPUBENCH, "run", "memory.bandwidth", "--device", "cpu", "--set", "kernel=[copy, scale, add, triad]",
                         "--set", "threads=1", "--set", "array_bytes=1MiB", *FAST, "-o", str(out)],
                        capture_output=True, text=True, timeout=120, preexec_fn=cap)
     assert r.returncode == 2, (r.returncode, r.stderr)  # not killed by SIGXFSZ
@@ -219,7 +219,7 @@ def test_a_closed_pipe_on_stderr_does_not_kill_the_run_before_its_result_is_writ
     out = tmp_path / "r.json"
     reader_gone = os.pipe()
     os.close(reader_gone[0])  # no reader at all: every write to the pipe fails with EPIPE
-    r = subprocess.run([XPUBENCH, "run", "memory.latency", "--set", "chains=[1,2]", *FAST, "-o", str(out)],
+    r = subprocess.run([XPUBENCH, "run", "memory.latency", "--device", "cpu", "--set", "chains=[1,2]", *FAST, "-o", str(out)],
                        stdout=subprocess.DEVNULL, stderr=reader_gone[1], timeout=120)
     os.close(reader_gone[1])
     assert r.returncode == 0, r.returncode  # not 141 (SIGPIPE)
@@ -250,7 +250,7 @@ def test_a_restricted_cpu_set_is_what_threads_all_means(cli, tmp_path):
     text = subprocess.run(["taskset", "-c", str(cpu), XPUBENCH, "info"], capture_output=True, text=True, timeout=60)
     assert "affinity  this process may run on 1 of the machine's" in text.stdout
     out = tmp_path / "r.json"
-    r = subprocess.run(["taskset", "-c", str(cpu), XPUBENCH, "run", "memory.bandwidth", "--set", "threads=all",
+    r = subprocess.run(["taskset", "-c", str(cpu), XPUBENCH, "run", "memory.bandwidth", "--device", "cpu", "--set", "threads=all",
                         "--set", "kernel=copy", "--set", "array_bytes=1MiB", *FAST, "-o", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

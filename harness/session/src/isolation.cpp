@@ -46,105 +46,6 @@ std::string describe_exit(int status) {
 
 }  // namespace
 
-ChildOutcome run_in_child(const std::function<nlohmann::json()>& work, double timeout_s, const std::atomic<bool>* cancel) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot make a pipe: ") + std::strerror(errno));
-  // What the parent has buffered must not be written twice (by it and by the child).
-  std::fflush(nullptr);
-  const auto t0 = std::chrono::steady_clock::now();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    throw std::runtime_error(std::string("cannot fork: ") + std::strerror(err));
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string text;
-    try {
-      text = nlohmann::json{{"value", work()}}.dump();
-    } catch (const std::exception& e) {
-      text = nlohmann::json{{"error", e.what()}}.dump();
-    } catch (...) {
-      text = nlohmann::json{{"error", "an exception that is not a std::exception"}}.dump();
-    }
-    write_all(fds[1], text);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  // A pidfd turns readable when the child ends, so one poll() waits for the result, the end and
-  // the 20 ms tick together (Linux 5.3+); without one, the tick alone notices the end.
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  ChildOutcome out;
-  std::string got;
-  bool eof = false, killed_for_time = false, signalled = false;
-  int status = 0;
-  auto signalled_at = t0;
-  char chunk[65536];
-  for (;;) {
-    pollfd p[2] = {{eof ? -1 : fds[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-    if (::poll(p, 2, 20) > 0 && (p[0].revents & (POLLIN | POLLHUP)) != 0) {
-      const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
-      if (n > 0) got.append(chunk, static_cast<std::size_t>(n));
-      else if (n == 0 || errno != EINTR) eof = true;
-    }
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - t0).count();
-    if (!killed_for_time && elapsed > timeout_s) {
-      killed_for_time = true;
-      ::kill(pid, SIGKILL);
-    }
-    if (cancel != nullptr && cancel->load()) {
-      if (!signalled) {
-        signalled = true;
-        signalled_at = now;
-        ::kill(pid, SIGINT);
-      } else if (std::chrono::duration<double>(now - signalled_at).count() > 5) {
-        ::kill(pid, SIGKILL);
-      }
-    }
-  }
-  if (pidfd >= 0) ::close(pidfd);
-  // Whatever is left in the pipe after the child ended.
-  for (;;) {
-    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
-    if (n > 0) {
-      got.append(chunk, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    break;
-  }
-  ::close(fds[0]);
-  out.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.interrupted = signalled;
-  if (killed_for_time) {
-    out.failure = "timed out: the child process running it did not finish within " + fmt::format("{:g}", timeout_s) +
-                  " s and was killed (a hang in the driver?)";
-    return out;
-  }
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) || got.empty()) {
-    out.failure = got.empty() && WIFEXITED(status) && WEXITSTATUS(status) == 0
-                      ? "the child process running it exited (status 0) before reporting a result (did the driver call exit()?)"
-                      : describe_exit(status);
-    return out;
-  }
-  try {
-    auto j = nlohmann::json::parse(got);
-    if (j.contains("error")) {
-      out.failure = "the child process running it failed: " + j["error"].get<std::string>();
-      return out;
-    }
-    out.value = std::move(j["value"]);
-    out.ok = true;
-  } catch (const std::exception& e) {
-    out.failure = std::string("the child process running it sent back a result that cannot be read: ") + e.what();
-  }
-  return out;
-}
-
 // --- ChildWorker -------------------------------------------------------------------------------
 
 namespace {
@@ -212,12 +113,16 @@ void ChildWorker::start() {
 
 void ChildWorker::reap(bool kill_first) {
   if (pid_ < 0) return;
-  if (to_child_ >= 0) ::close(to_child_);
+  if (to_child_ >= 0) ::close(to_child_);  // a child told to stop this way ends at once
   if (kill_first) ::kill(pid_, SIGKILL);
-  // A child told to stop (its request pipe closed) ends at once; one that does not is killed.
   int status = 0;
-  for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) ::usleep(5000);
-  if (::waitpid(pid_, &status, WNOHANG) == 0) {
+  if (pidfd_ >= 0) {
+    pollfd p{pidfd_, POLLIN, 0};
+    ::poll(&p, 1, 1000);
+  } else {
+    for (int i = 0; i < 1000 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) ::usleep(1000);
+  }
+  if (::waitpid(pid_, &status, WNOHANG) == 0) {  // one that lingers past a second is killed
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status, 0);
   }
@@ -308,6 +213,11 @@ ChildOutcome ChildWorker::run(std::size_t job, double timeout_s, const std::atom
     out.failure = std::string("the child process running it sent back a result that cannot be read: ") + e.what();
   }
   return out;
+}
+
+ChildOutcome run_in_child(const std::function<nlohmann::json()>& work, double timeout_s, const std::atomic<bool>* cancel) {
+  ChildWorker once([&work](std::size_t) { return work(); });
+  return once.run(0, timeout_s, cancel);
 }
 
 }  // namespace xpb

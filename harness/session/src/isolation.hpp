@@ -19,11 +19,12 @@ struct ChildOutcome {
   double host_seconds = 0;    // from fork to the child's end, on the host's clock
 };
 
-// Forks; the child runs `work` once (an exception it throws comes back as the failure) and _exit()s
-// without running destructors or atexit handlers of the parent's objects. The parent polls
-// every 20 ms: past `timeout_s` the child is killed (SIGKILL); when `cancel` is set it is sent
-// SIGINT, and killed 5 s later if it has not finished. Never throws for what the child does;
-// throws std::runtime_error when no child can be made (fork or pipe failed).
+// Forks; the child runs `work` once (an exception it throws comes back as the failure) and
+// _exit()s without running destructors or atexit handlers of the parent's objects. The parent
+// waits on the reply, the child's end and a 20 ms tick: past `timeout_s` the child is killed
+// (SIGKILL); when `cancel` is set it is sent SIGINT, and killed 5 s later if it has not
+// finished. Never throws for what the child does; throws std::runtime_error when no child can
+// be made (fork or pipe failed). A ChildWorker for one job.
 ChildOutcome run_in_child(const std::function<nlohmann::json()>& work, double timeout_s, const std::atomic<bool>* cancel);
 
 // A child process forked on the first job and reused for the next ones, so a run of many

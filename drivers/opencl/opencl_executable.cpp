@@ -1,0 +1,218 @@
+#include "opencl_executable.hpp"
+
+#include <algorithm>
+
+namespace xpb::opencl {
+
+void write_buffer(Context& ctx, const ClBuffer& b, std::size_t offset, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(clEnqueueWriteBuffer(ctx.queue, b.mem(), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
+}
+
+void read_buffer(Context& ctx, const ClBuffer& b, std::size_t offset, void* dst, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(clEnqueueReadBuffer(ctx.queue, b.mem(), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
+}
+
+namespace {
+
+template <class V>
+void set_arg(cl_kernel k, cl_uint index, const V& v) {
+  check(clSetKernelArg(k, index, sizeof v, &v), "clSetKernelArg");
+}
+
+void set_scalar(cl_kernel k, cl_uint index, double v, bool fp64) {
+  if (fp64) set_arg(k, index, v);
+  else set_arg(k, index, static_cast<float>(v));
+}
+
+cl_ulong event_time(cl_event e, cl_profiling_info what) {
+  cl_ulong t = 0;
+  check(clGetEventProfilingInfo(e, what, sizeof t, &t, nullptr), "clGetEventProfilingInfo");
+  return t;
+}
+
+// Iterations enqueued between two looks at the cancel flag: enough to keep the queue full,
+// few enough that a stop is seen within a fraction of a second on any device.
+constexpr std::uint64_t kIterationsPerBatch = 256;
+// Elements each work-item of read_sum's first pass adds (READ_SUM_PER_ITEM in memory.cl).
+constexpr std::size_t kReadSumPerItem = 16;
+
+}  // namespace
+
+ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::vector<std::shared_ptr<ClBuffer>> buffers)
+    : ctx_(std::move(ctx)), graph_(g), buffers_(std::move(buffers)) {
+  local_ = std::min<std::size_t>(256, ctx_->max_work_group);
+  try {
+    for (const Node& n : graph_.nodes()) {
+      Step s;
+      s.op = n.op;
+      s.out = n.outputs[0];
+      const DType t = n.op == Op::read_sum ? graph_.tensor(n.inputs[0]).dtype : graph_.tensor(s.out).dtype;
+      const bool f64 = t == DType::f64;
+      s.elem_bytes = f64 ? 8 : 4;
+      const std::string suffix = f64 ? "f64" : "f32";
+      cl_program p = ctx_->program("memory", f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32");
+      const std::string kernel = n.op == Op::read_sum ? "read_sum_partial_" + suffix : std::string(name(n.op)) + "_" + suffix;
+      cl_int err = CL_SUCCESS;
+      s.kernel = clCreateKernel(p, kernel.c_str(), &err);
+      check(err, "clCreateKernel");
+      steps_.push_back(s);  // owned from here: released by the destructor whatever follows
+      Step& st = steps_.back();
+      auto mem = [&](TensorId id) { return buffers_[id]->mem(); };
+      switch (n.op) {
+        case Op::copy:
+          set_arg(st.kernel, 0, mem(n.inputs[0]));
+          set_arg(st.kernel, 1, mem(st.out));
+          st.n_arg = 2;
+          break;
+        case Op::scale:
+          set_arg(st.kernel, 0, mem(n.inputs[0]));
+          set_arg(st.kernel, 1, mem(st.out));
+          st.n_arg = 2;
+          set_scalar(st.kernel, 3, n.attrs.get_double("scalar", 3.0), f64);
+          break;
+        case Op::add:
+        case Op::triad:
+          set_arg(st.kernel, 0, mem(n.inputs[0]));
+          set_arg(st.kernel, 1, mem(n.inputs[1]));
+          set_arg(st.kernel, 2, mem(st.out));
+          st.n_arg = 3;
+          if (n.op == Op::triad) set_scalar(st.kernel, 4, n.attrs.get_double("scalar", 3.0), f64);
+          break;
+        case Op::write_fill:
+          set_arg(st.kernel, 0, mem(st.out));
+          st.n_arg = 1;
+          set_scalar(st.kernel, 2, n.attrs.get_double("value", 0.0), f64);
+          break;
+        case Op::read_sum: {
+          // Enough partials for the whole input: one per block of local x kReadSumPerItem.
+          st.groups = std::max<std::size_t>(1, (graph_.tensor(n.inputs[0]).elements() + local_ * kReadSumPerItem - 1) /
+                                                   (local_ * kReadSumPerItem));
+          st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * st.elem_bytes, nullptr, &err);
+          check(err, "clCreateBuffer (read_sum partials)");
+          set_arg(st.kernel, 0, mem(n.inputs[0]));
+          st.n_arg = 1;
+          set_arg(st.kernel, 2, st.partials);
+          check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
+          st.finish = clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
+          check(err, "clCreateKernel");
+          set_arg(st.finish, 0, st.partials);
+          set_arg(st.finish, 1, static_cast<cl_uint>(st.groups));
+          set_arg(st.finish, 2, mem(st.out));
+          break;
+        }
+        default: throw std::logic_error("ClExecutable: op " + std::string(name(n.op)) + " passed the device's check");
+      }
+    }
+  } catch (...) {
+    for (auto& s : steps_) {
+      if (s.kernel != nullptr) clReleaseKernel(s.kernel);
+      if (s.finish != nullptr) clReleaseKernel(s.finish);
+      if (s.partials != nullptr) clReleaseMemObject(s.partials);
+    }
+    throw;
+  }
+}
+
+ClExecutable::~ClExecutable() {
+  clFinish(ctx_->queue);
+  for (auto& s : steps_) {
+    clReleaseKernel(s.kernel);
+    if (s.finish != nullptr) clReleaseKernel(s.finish);
+    if (s.partials != nullptr) clReleaseMemObject(s.partials);
+  }
+}
+
+void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, cl_event* first, cl_event* last) {
+  // The commands of one iteration in order; `first` gets the event of the first, `last` that of
+  // the last (the same event, retained twice, when there is one command).
+  struct Command {
+    cl_kernel kernel;
+    std::size_t global, local;
+  };
+  std::vector<Command> commands;
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    const Step& s = steps_[i];
+    // One work-item per element (read_sum: per kReadSumPerItem elements), in whole work-groups.
+    const std::size_t items = s.op == Op::read_sum ? (counts[i] + kReadSumPerItem - 1) / kReadSumPerItem : counts[i];
+    const std::size_t rounded = std::max<std::size_t>(local_, (items + local_ - 1) / local_ * local_);
+    commands.push_back({s.kernel, rounded, local_});
+    if (s.finish != nullptr) commands.push_back({s.finish, 1, 1});
+  }
+  for (std::size_t c = 0; c < commands.size(); ++c) {
+    cl_event* ev = c == 0 && first != nullptr ? first : c + 1 == commands.size() ? last : nullptr;
+    check(clEnqueueNDRangeKernel(ctx_->queue, commands[c].kernel, 1, nullptr, &commands[c].global, &commands[c].local, 0,
+                                 nullptr, ev),
+          "clEnqueueNDRangeKernel");
+  }
+  if (commands.size() == 1 && first != nullptr && last != nullptr) {
+    check(clRetainEvent(*first), "clRetainEvent");
+    *last = *first;
+  }
+}
+
+RunResult ClExecutable::run(const RunArgs& args) {
+  if (auto err = graph_.check_dims(args.dims)) throw std::invalid_argument(*err);
+  RunResult r;
+  r.clock = ClockKind::device_events;
+  std::vector<cl_ulong> counts;
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    const Node& n = graph_.nodes()[i];
+    const TensorId of = n.op == Op::read_sum ? n.inputs[0] : steps_[i].out;
+    const TensorDesc& t = graph_.tensor(of);
+    std::size_t elements = t.elements();
+    if (n.op != Op::read_sum && t.rows_dim && t.shape[0] > 0)
+      elements = elements / static_cast<std::size_t>(t.shape[0]) * graph_.live_rows(of, args.dims);
+    counts.push_back(elements);
+    check(clSetKernelArg(steps_[i].kernel, steps_[i].n_arg, sizeof(cl_ulong), &counts.back()), "clSetKernelArg (n)");
+  }
+  try {
+    if (steps_.empty()) {
+      r.iterations = args.iterations;
+      return r;
+    }
+    std::uint64_t done = 0;
+    while (done < args.iterations) {
+      if (args.cancel != nullptr && args.cancel->load()) {
+        r.interrupted = true;
+        break;
+      }
+      const std::uint64_t batch = std::min(kIterationsPerBatch, args.iterations - done);
+      cl_event first = nullptr, last = nullptr;
+      for (std::uint64_t it = 0; it < batch; ++it)
+        enqueue(counts, it == 0 ? &first : nullptr, it + 1 == batch ? &last : nullptr);
+      check(clWaitForEvents(1, &last), "clWaitForEvents");
+      // The batch on the device's timer: from the first kernel's start to the last one's end.
+      const cl_ulong start = event_time(first, CL_PROFILING_COMMAND_START);
+      const cl_ulong end = event_time(last, CL_PROFILING_COMMAND_END);
+      clReleaseEvent(first);
+      clReleaseEvent(last);
+      r.seconds += end > start ? static_cast<double>(end - start) * 1e-9 : 0.0;
+      done += batch;
+    }
+    r.iterations = done;
+  } catch (const ClError& e) {
+    r.error = e.what();
+  }
+  r.work = graph_work(graph_, args.dims) * static_cast<double>(r.iterations);
+  return r;
+}
+
+void ClExecutable::read(TensorId id, std::span<std::byte> dst) const {
+  const auto& b = *buffers_.at(id);
+  if (dst.size() != graph_.tensor(id).bytes()) throw std::invalid_argument("read: size does not match the tensor");
+  read_buffer(*ctx_, b, 0, dst.data(), dst.size());
+}
+
+void ClExecutable::write(TensorId id, std::span<const std::byte> src) {
+  const auto& b = *buffers_.at(id);
+  if (src.size() != graph_.tensor(id).bytes()) throw std::invalid_argument("write: size does not match the tensor");
+  write_buffer(*ctx_, b, 0, src.data(), src.size());
+}
+
+nlohmann::json ClExecutable::describe() const {
+  return {{"work_group_size", local_}, {"work_items", "one per element"}, {"timing", "OpenCL event profiling (device timer)"}};
+}
+
+}  // namespace xpb::opencl

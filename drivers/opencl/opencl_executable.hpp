@@ -1,0 +1,46 @@
+// A graph compiled for an OpenCL device: one kernel object per node with its buffers set, run
+// on the context's in-order queue and timed by event profiling (the device's own timer).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "opencl_buffer.hpp"
+#include "xpubench/device.hpp"
+
+namespace xpb::opencl {
+
+class ClExecutable final : public Executable {
+ public:
+  // `buffers`: one per tensor of g (bound or allocated by the device). Throws ClError or
+  // std::runtime_error (a kernel build log) when a kernel cannot be made.
+  ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::vector<std::shared_ptr<ClBuffer>> buffers);
+  ~ClExecutable() override;
+
+  RunResult run(const RunArgs& args) override;
+  void read(TensorId id, std::span<std::byte> dst) const override;
+  void write(TensorId id, std::span<const std::byte> src) override;
+  std::shared_ptr<Buffer> buffer(TensorId id) const override { return buffers_.at(id); }
+  nlohmann::json describe() const override;
+
+ private:
+  struct Step {
+    Op op;
+    std::size_t elem_bytes = 4;
+    TensorId out = 0;
+    cl_kernel kernel = nullptr;
+    cl_uint n_arg = 0;              // the index of the element-count argument, set per run
+    cl_kernel finish = nullptr;     // read_sum: the pass that adds the groups' partials
+    std::size_t groups = 1;         // read_sum: work-groups of the first pass (one partial each)
+    cl_mem partials = nullptr;
+  };
+  // Enqueues one iteration of every step; the first and last command's events when asked.
+  void enqueue(const std::vector<cl_ulong>& counts, cl_event* first, cl_event* last);
+
+  std::shared_ptr<Context> ctx_;
+  Graph graph_;
+  std::vector<std::shared_ptr<ClBuffer>> buffers_;
+  std::vector<Step> steps_;
+  std::size_t local_ = 64;   // work-group size
+};
+
+}  // namespace xpb::opencl

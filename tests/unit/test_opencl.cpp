@@ -1,0 +1,118 @@
+// The opencl driver on whatever OpenCL platform this machine has (PoCL in CI): discovery, the
+// device contract (device-owned buffers, the event-profiling clock), and every op x dtype case
+// it claims against ref. Skipped, saying why, where the driver is not built or there is no
+// platform; the no-platform path itself is tested end to end (test_cli.py), since the ICD
+// loader reads its vendor list once per process.
+#include <gtest/gtest.h>
+
+#include "test_devices.hpp"
+#include "xpubench/conformance.hpp"
+#include "xpubench/registry.hpp"
+
+namespace {
+
+std::shared_ptr<xpb::Device> opencl_device(std::string& why) {
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("opencl");
+  if (!driver) {
+    why = "the opencl driver is not built (no OpenCL headers or ICD loader)";
+    return nullptr;
+  }
+  auto e = driver->enumerate();
+  if (e.devices.empty()) {
+    why = e.reason;
+    return nullptr;
+  }
+  auto r = driver->open(e.devices.front(), {});
+  if (!r.outcome.passed()) why = r.outcome.reason;
+  return r.device;
+}
+
+#define OPENCL_DEVICE_OR_SKIP(var)          \
+  std::string why;                          \
+  auto var = opencl_device(why);            \
+  if (!var) GTEST_SKIP() << why
+
+TEST(OpenCl, DescribesTheDeviceAndItsClock) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  const auto& info = device->info();
+  EXPECT_EQ(info.driver, "opencl");
+  EXPECT_FALSE(info.name.empty());
+  for (const char* key : {"vendor", "driver_version", "opencl_version", "compute_units", "global_memory_bytes",
+                          "max_allocation_bytes", "fp16", "fp64", "int8_dot_product", "subgroups"})
+    EXPECT_EQ(info.properties.count(key), 1u) << key;
+  const auto clock = device->clock();
+  EXPECT_EQ(clock.kind, xpb::ClockKind::device_events);
+  EXPECT_GT(clock.resolution_s, 0);
+  EXPECT_EQ(device->caps().max_threads, 0);
+}
+
+TEST(OpenCl, EveryCaseItClaimsMatchesRefAndTheRestIsRefusedByName) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  auto ref = xpb::test::open_device("ref");
+  const auto caps = device->caps();
+  int passed = 0;
+  for (const auto& c : xpb::conformance_cases()) {
+    const auto r = xpb::run_conformance_case(*device, *ref, c);
+    if (caps.claims(c.op, c.dtype)) {
+      EXPECT_TRUE(r.outcome.passed()) << c.name << ": " << r.outcome.reason;
+      passed += r.outcome.passed() ? 1 : 0;
+    } else {
+      EXPECT_EQ(r.outcome.status, xpb::Status::unsupported) << c.name << ": " << r.outcome.reason;
+      EXPECT_NE(r.outcome.reason.find(std::string(xpb::name(c.op))), std::string::npos) << r.outcome.reason;
+    }
+  }
+  EXPECT_GE(passed, 20);  // copy, scale, add, triad, write_fill: 4 cases each in f32 alone
+}
+
+TEST(OpenCl, RunsAreTimedOnTheDeviceAndCountTheirWork) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  xpb::Graph g("triad");
+  const std::int64_t n = 1 << 20;
+  auto a = g.add_tensor({"a", {n}, xpb::DType::f32, xpb::TensorRole::input, xpb::TensorInit::filled(1)});
+  auto b = g.add_tensor({"b", {n}, xpb::DType::f32, xpb::TensorRole::input, xpb::TensorInit::filled(2)});
+  auto c = g.add_tensor({"c", {n}, xpb::DType::f32, xpb::TensorRole::output, {}});
+  g.add_node(xpb::Op::triad, {a, b}, {c}, xpb::Attrs{{"scalar", 3.0}});
+  auto compiled = device->compile(g, {});
+  ASSERT_TRUE(compiled.outcome.passed()) << compiled.outcome.reason;
+  const auto r = compiled.exe->run(600);  // more than one batch of enqueued iterations
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.iterations, 600u);
+  EXPECT_EQ(r.clock, xpb::ClockKind::device_events);
+  EXPECT_GT(r.seconds, 0);
+  EXPECT_DOUBLE_EQ(r.work.bytes_read, 600.0 * 2 * 4 * n);
+  EXPECT_EQ(xpb::test::read<float>(*compiled.exe, g, c)[n - 1], 7.0f);
+  std::atomic<bool> stop{true};
+  const auto stopped = compiled.exe->run(xpb::RunArgs{1000000, {}, &stop});
+  EXPECT_TRUE(stopped.interrupted);
+  EXPECT_LT(stopped.iterations, 1000000u);
+}
+
+TEST(OpenCl, BuffersAreTheDevicesAndBindAcrossExecutables) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  xpb::Graph g("copy");
+  auto in = g.add_tensor({"in", {64}, xpb::DType::f32, xpb::TensorRole::input, xpb::TensorInit::filled(5)});
+  auto out = g.add_tensor({"out", {64}, xpb::DType::f32, xpb::TensorRole::output, {}});
+  g.add_node(xpb::Op::copy, {in}, {out});
+  auto buf = device->alloc(g.tensor(in), {});
+  ASSERT_TRUE(buf.outcome.passed()) << buf.outcome.reason;
+  EXPECT_EQ(buf.buffer->host_data(), nullptr);  // device memory: reached only by copies
+  std::vector<float> back(64);
+  device->download(*buf.buffer, {reinterpret_cast<std::byte*>(back.data()), 256});
+  EXPECT_EQ(back[10], 5.0f);
+  EXPECT_THROW(device->download(*buf.buffer, {reinterpret_cast<std::byte*>(back.data()), 256}, 8), std::invalid_argument);
+  auto first = device->compile(g, xpb::Bindings{{in, buf.buffer}}, {});
+  ASSERT_TRUE(first.outcome.passed()) << first.outcome.reason;
+  auto second = device->compile(g, xpb::Bindings{{in, first.exe->buffer(out)}}, {});
+  ASSERT_TRUE(second.outcome.passed()) << second.outcome.reason;
+  xpb::test::write<float>(*first.exe, in, std::vector<float>(64, 9.0f));
+  first.exe->run(1);
+  second.exe->run(1);
+  EXPECT_EQ(xpb::test::read<float>(*second.exe, g, out)[63], 9.0f);
+  // A host buffer (ref's) is not this device's: refused, as the contract says.
+  auto ref = xpb::test::open_device("ref");
+  auto host = ref->alloc(g.tensor(in), {});
+  EXPECT_FALSE(device->can_bind(*host.buffer));
+  EXPECT_EQ(device->compile(g, xpb::Bindings{{in, host.buffer}}, {}).outcome.status, xpb::Status::invalid);
+}
+
+}  // namespace
