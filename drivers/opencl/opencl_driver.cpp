@@ -208,7 +208,12 @@ class ClDevice final : public Device {
     if (auto err = check_bindings(g, bound)) return {Outcome::with(Status::invalid, *err), nullptr};
     const auto c = caps();
     for (const Node& n : g.nodes()) {
-      const DType t = n.op == Op::read_sum ? g.tensor(n.inputs[0]).dtype : g.tensor(n.outputs[0]).dtype;
+      // The dtype a claim is about (DeviceCaps::op_dtypes): the weights' for matmul and
+      // embedding, the input's for read_sum, else the output's.
+      const TensorId about = n.op == Op::matmul ? n.inputs[1]
+                             : n.op == Op::embedding || n.op == Op::read_sum ? n.inputs[0]
+                                                                             : n.outputs[0];
+      const DType t = g.tensor(about).dtype;
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
                                                        " is not supported by this driver yet (it runs copy, scale, add, "
