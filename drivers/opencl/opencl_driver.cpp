@@ -2,7 +2,8 @@
 // `opencl:N` (N counts across platforms in the loader's order). Memory is device-owned
 // (cl_mem); time is the device's own, from event profiling. This stage runs the memory ops of
 // the catalogue (copy, scale, add, triad, write_fill, read_sum; f32, and f64 where the device
-// has cl_khr_fp64) and refuses the others, naming them.
+// has cl_khr_fp64; the pointer chase and the test patterns on u64) and refuses the others,
+// naming them.
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -123,7 +124,10 @@ bool runs(Op op) {
     case Op::add:
     case Op::triad:
     case Op::write_fill:
-    case Op::read_sum: return true;
+    case Op::read_sum:
+    case Op::chase:
+    case Op::fill_pattern:
+    case Op::verify_pattern: return true;
     default: return false;
   }
 }
@@ -142,10 +146,14 @@ class ClDevice final : public Device {
       // read_sum writes an f64 sum: only with cl_khr_fp64.
       if (d.op == Op::read_sum && !ctx_->fp64) continue;
       c.ops.push_back(d.op);
-      for (DType t : types) c.op_dtypes.emplace_back(d.op, t);
+      if (d.op == Op::chase || d.op == Op::fill_pattern || d.op == Op::verify_pattern)
+        c.op_dtypes.emplace_back(d.op, DType::u64);
+      else
+        for (DType t : types) c.op_dtypes.emplace_back(d.op, t);
     }
     c.dtypes = types;
     c.dtypes.push_back(DType::f64);  // read_sum's output
+    c.dtypes.push_back(DType::u64);  // the chase ring, the patterns' words
     c.memory_bytes = device_value<cl_ulong>(ctx_->device, CL_DEVICE_GLOBAL_MEM_SIZE);
     c.max_threads = 0;  // the device schedules its own work-items
     c.numeric_profile = {{"accumulation", "the element type (read_sum: per work-item, then a tree per work-group)"},
@@ -216,8 +224,9 @@ class ClDevice final : public Device {
       const DType t = g.tensor(about).dtype;
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
-                                                       " is not supported by this driver yet (it runs copy, scale, add, "
-                                                       "triad, write_fill and read_sum on f32" +
+                                                       " is not supported by this driver yet (it runs chase, fill_pattern "
+                                                       "and verify_pattern on u64; copy, scale, add, triad, write_fill "
+                                                       "and read_sum on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};
       // A `nontemporal` attribute is a hint about stores the results never depend on: ignored

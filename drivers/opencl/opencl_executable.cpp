@@ -48,12 +48,17 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
       Step s;
       s.op = n.op;
       s.out = n.outputs[0];
+      const bool on_words = n.op == Op::chase || n.op == Op::fill_pattern || n.op == Op::verify_pattern;
       const DType t = n.op == Op::read_sum ? graph_.tensor(n.inputs[0]).dtype : graph_.tensor(s.out).dtype;
       const bool f64 = t == DType::f64;
-      s.elem_bytes = f64 ? 8 : 4;
+      s.elem_bytes = f64 || on_words ? 8 : 4;
       const std::string suffix = f64 ? "f64" : "f32";
-      cl_program p = ctx_->program("memory", f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32");
-      const std::string kernel = n.op == Op::read_sum ? "read_sum_partial_" + suffix : std::string(name(n.op)) + "_" + suffix;
+      cl_program p = on_words ? ctx_->program("patterns", "")
+                              : ctx_->program("memory", f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32");
+      const std::string kernel = n.op == Op::read_sum         ? "read_sum_partial_" + suffix
+                                 : n.op == Op::verify_pattern ? std::string("verify_count")
+                                 : on_words                   ? std::string(name(n.op))
+                                                              : std::string(name(n.op)) + "_" + suffix;
       cl_int err = CL_SUCCESS;
       s.kernel = clCreateKernel(p, kernel.c_str(), &err);
       check(err, "clCreateKernel");
@@ -102,9 +107,56 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_arg(st.finish, 2, mem(st.out));
           break;
         }
+        case Op::chase: {
+          const auto& ring = graph_.tensor(n.inputs[0]);
+          st.counted = false;
+          set_arg(st.kernel, 0, mem(n.inputs[0]));
+          set_arg(st.kernel, 1, static_cast<cl_ulong>(ring.shape[0]));
+          set_arg(st.kernel, 2, static_cast<cl_ulong>(ring.shape[1]));
+          set_arg(st.kernel, 3, mem(st.out));
+          set_arg(st.kernel, 4, static_cast<cl_ulong>(n.attrs.get_int("steps", 0)));
+          set_arg(st.kernel, 5, static_cast<cl_uint>(n.attrs.get_int("chains", 1)));
+          break;
+        }
+        case Op::fill_pattern:
+        case Op::verify_pattern: {
+          const bool fill = n.op == Op::fill_pattern;
+          const auto pattern = static_cast<cl_uint>(*parse_pattern(n.attrs.get_string("pattern", "")));
+          const auto seed = static_cast<cl_ulong>(n.attrs.get_int("seed", 0));
+          const auto invert = static_cast<cl_uint>(n.attrs.get_bool("invert", false) ? 1 : 0);
+          const TensorId words = fill ? st.out : n.inputs[0];
+          set_arg(st.kernel, 0, mem(words));
+          st.n_arg = 1;
+          set_arg(st.kernel, 2, pattern);
+          set_arg(st.kernel, 3, seed);
+          set_arg(st.kernel, 4, invert);
+          if (fill) break;
+          const std::size_t n_words = graph_.tensor(words).elements();
+          st.groups = std::max<std::size_t>(1, (n_words + local_ - 1) / local_);
+          st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * 8, nullptr, &err);
+          check(err, "clCreateBuffer (verify_pattern counts)");
+          set_arg(st.kernel, 5, st.partials);
+          check(clSetKernelArg(st.kernel, 6, local_ * sizeof(cl_uint), nullptr), "clSetKernelArg (local scratch)");
+          st.finish = clCreateKernel(p, "verify_list", &err);
+          check(err, "clCreateKernel");
+          set_arg(st.finish, 0, mem(words));
+          set_arg(st.finish, 1, static_cast<cl_ulong>(n_words));
+          set_arg(st.finish, 2, pattern);
+          set_arg(st.finish, 3, seed);
+          set_arg(st.finish, 4, invert);
+          set_arg(st.finish, 5, st.partials);
+          set_arg(st.finish, 6, static_cast<cl_ulong>(st.groups));
+          set_arg(st.finish, 7, static_cast<cl_ulong>(local_));
+          set_arg(st.finish, 8, static_cast<cl_ulong>(n.attrs.get_int("max_errors", 0)));
+          set_arg(st.finish, 9, mem(n.outputs[0]));
+          set_arg(st.finish, 10, mem(n.outputs[1]));
+          break;
+        }
         default: throw std::logic_error("ClExecutable: op " + std::string(name(n.op)) + " passed the device's check");
       }
     }
+    for (const Node& n : graph_.nodes())
+      if (n.op == Op::chase) reset_chase(n.inputs[0]);
   } catch (...) {
     for (auto& s : steps_) {
       if (s.kernel != nullptr) clReleaseKernel(s.kernel);
@@ -142,8 +194,8 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, cl_event* first,
   }
   for (std::size_t c = 0; c < commands.size(); ++c) {
     cl_event* ev = c == 0 && first != nullptr ? first : c + 1 == commands.size() ? last : nullptr;
-    check(clEnqueueNDRangeKernel(ctx_->queue, commands[c].kernel, 1, nullptr, &commands[c].global, &commands[c].local, 0,
-                                 nullptr, ev),
+    check(clEnqueueNDRangeKernel(ctx_->queue, commands[c].kernel, 1, nullptr, &commands[c].global,
+                                 commands[c].local == 0 ? nullptr : &commands[c].local, 0, nullptr, ev),
           "clEnqueueNDRangeKernel");
   }
   if (commands.size() == 1 && first != nullptr && last != nullptr) {
@@ -159,10 +211,16 @@ RunResult ClExecutable::run(const RunArgs& args) {
   std::vector<cl_ulong> counts;
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Node& n = graph_.nodes()[i];
-    const TensorId of = n.op == Op::read_sum ? n.inputs[0] : steps_[i].out;
+    if (n.op == Op::chase) {
+      counts.push_back(static_cast<cl_ulong>(n.attrs.get_int("chains", 1)));
+      continue;
+    }
+    // Whole tensors for the reductions and the patterns (as ref); live rows for the streams.
+    const bool whole = n.op == Op::read_sum || n.op == Op::verify_pattern || n.op == Op::fill_pattern;
+    const TensorId of = n.op == Op::read_sum || n.op == Op::verify_pattern ? n.inputs[0] : steps_[i].out;
     const TensorDesc& t = graph_.tensor(of);
     std::size_t elements = t.elements();
-    if (n.op != Op::read_sum && t.rows_dim && t.shape[0] > 0)
+    if (!whole && t.rows_dim && t.shape[0] > 0)
       elements = elements / static_cast<std::size_t>(t.shape[0]) * graph_.live_rows(of, args.dims);
     counts.push_back(elements);
     check(clSetKernelArg(steps_[i].kernel, steps_[i].n_arg, sizeof(cl_ulong), &counts.back()), "clSetKernelArg (n)");
@@ -209,6 +267,20 @@ void ClExecutable::write(TensorId id, std::span<const std::byte> src) {
   const auto& b = *buffers_.at(id);
   if (src.size() != graph_.tensor(id).bytes()) throw std::invalid_argument("write: size does not match the tensor");
   write_buffer(*ctx_, b, 0, src.data(), src.size());
+  reset_chase(id);
+}
+
+void ClExecutable::reset_chase(TensorId ring) {
+  for (const Node& n : graph_.nodes()) {
+    if (n.op != Op::chase || n.inputs[0] != ring) continue;
+    const auto& desc = graph_.tensor(ring);
+    std::vector<std::uint64_t> words(desc.elements());
+    read_buffer(*ctx_, *buffers_[ring], 0, words.data(), words.size() * 8);
+    const auto starts = chase_start_lines(words.data(), static_cast<std::size_t>(desc.shape[0]),
+                                          static_cast<std::size_t>(desc.shape[1]),
+                                          static_cast<std::size_t>(n.attrs.get_int("chains", 1)));
+    write_buffer(*ctx_, *buffers_[n.outputs[0]], 0, starts.data(), starts.size() * 8);
+  }
 }
 
 nlohmann::json ClExecutable::describe() const {

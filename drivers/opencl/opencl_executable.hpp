@@ -28,11 +28,15 @@ class ClExecutable final : public Executable {
     std::size_t elem_bytes = 4;
     TensorId out = 0;
     cl_kernel kernel = nullptr;
-    cl_uint n_arg = 0;              // the index of the element-count argument, set per run
-    cl_kernel finish = nullptr;     // read_sum: the pass that adds the groups' partials
-    std::size_t groups = 1;         // read_sum: work-groups of the first pass (one partial each)
+    bool counted = true;            // takes the element count as an argument, set per run
+    cl_uint n_arg = 0;              // its index
+    cl_kernel finish = nullptr;     // read_sum, verify_pattern: the pass over the groups' partials
+    std::size_t groups = 1;         // work-groups of the first pass (one partial each)
     cl_mem partials = nullptr;
   };
+  // Resets the chain positions of every chase node over `ring` to their start lines (at
+  // compile, and when the ring is written): the ring is read back and walked on the host.
+  void reset_chase(TensorId ring);
   // Enqueues one iteration of every step; the first and last command's events when asked.
   void enqueue(const std::vector<cl_ulong>& counts, cl_event* first, cl_event* last);
 

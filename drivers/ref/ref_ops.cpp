@@ -64,23 +64,11 @@ void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
 
 }  // namespace
 
-std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t lines,
-                                        std::size_t words_per_line, std::size_t chains) {
-  std::vector<std::uint64_t> starts(chains);
-  const std::size_t spacing = lines / chains;
-  std::uint64_t at = 0;
-  for (std::size_t c = 0; c < chains; ++c) {
-    starts[c] = at % lines;
-    for (std::size_t k = 0; k < spacing; ++k) at = ring[(at % lines) * words_per_line];
-  }
-  return starts;
-}
-
 void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ring) {
   for (const auto& node : g.nodes()) {
     if (node.op != Op::chase || node.inputs[0] != ring) continue;
     const TensorDesc& desc = g.tensor(ring);
-    const auto starts = chase_starts(data_as<std::uint64_t>(store[ring]), static_cast<std::size_t>(desc.shape[0]),
+    const auto starts = chase_start_lines(data_as<std::uint64_t>(store[ring]), static_cast<std::size_t>(desc.shape[0]),
                                      static_cast<std::size_t>(desc.shape[1]),
                                      static_cast<std::size_t>(node.attrs.get_int("chains", 1)));
     std::copy(starts.begin(), starts.end(), data_as<std::uint64_t>(store[node.outputs[0]]));

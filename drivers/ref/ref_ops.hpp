@@ -33,8 +33,4 @@ inline std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId 
 // start lines (after compile, and after the ring is written).
 void reset_chase_positions(const Graph& g, const TensorStore& store, TensorId ring);
 
-// The line each chain of a `chase` node starts on (shared with drivers that must agree).
-std::vector<std::uint64_t> chase_starts(const std::uint64_t* ring, std::size_t lines,
-                                        std::size_t words_per_line, std::size_t chains);
-
 }  // namespace xpb::ref

@@ -276,4 +276,16 @@ void fill_initial(const TensorDesc& desc, std::span<std::byte> bytes) {
   }
 }
 
+std::vector<std::uint64_t> chase_start_lines(const std::uint64_t* ring, std::size_t lines, std::size_t words_per_line,
+                                             std::size_t chains) {
+  std::vector<std::uint64_t> starts(chains);
+  const std::size_t spacing = chains == 0 ? 0 : lines / chains;
+  std::uint64_t at = 0;
+  for (std::size_t c = 0; c < chains; ++c) {
+    starts[c] = at % lines;
+    for (std::size_t k = 0; k < spacing; ++k) at = ring[(at % lines) * words_per_line];
+  }
+  return starts;
+}
+
 }  // namespace xpb

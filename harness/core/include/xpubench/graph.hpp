@@ -249,6 +249,12 @@ class XPB_API Graph {
 XPB_API void fill_random_cycle(std::uint64_t* words, std::size_t lines, std::size_t words_per_line,
                                std::uint64_t seed);
 
+// The line each of `chains` chains of a `chase` node over `ring` (u64 [lines, words_per_line])
+// starts on: chain c at the line reached from line 0 after c * floor(lines / chains) steps
+// (graph.hpp, Op::chase). Every driver starts its chains here, so all walk the same lines.
+XPB_API std::vector<std::uint64_t> chase_start_lines(const std::uint64_t* ring, std::size_t lines,
+                                                     std::size_t words_per_line, std::size_t chains);
+
 // Fills `bytes` (t.bytes() long) with tensor t's initial contents as its TensorInit says:
 // zeros for none (and for a fill of a type other than f64, f32, u64, i32), the value, the
 // synthetic rows encoded in t's dtype, a copy of the source, or the random cycle. For devices
