@@ -1,9 +1,9 @@
 // The `opencl` driver: every device of every OpenCL platform the ICD loader finds, as
 // `opencl:N` (N counts across platforms in the loader's order). Memory is device-owned
-// (cl_mem); time is the device's own, from event profiling. This stage runs the memory ops of
-// the catalogue (copy, scale, add, triad, write_fill, read_sum; f32, and f64 where the device
-// has cl_khr_fp64; the pointer chase and the test patterns on u64) and refuses the others,
-// naming them.
+// (cl_mem); time is the device's own, from event profiling. Every op of the catalogue runs:
+// the memory ops on f32 (and f64 where the device has cl_khr_fp64), the pointer chase and the
+// test patterns on u64, and the transformer ops with f32 activations, weights in any of f32,
+// f16, bf16, Q8_0 and Q4_0 and an f32 or f16 KV cache (kernels/*.cl).
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -127,7 +127,15 @@ bool runs(Op op) {
     case Op::read_sum:
     case Op::chase:
     case Op::fill_pattern:
-    case Op::verify_pattern: return true;
+    case Op::verify_pattern:
+    case Op::embedding:
+    case Op::rms_norm:
+    case Op::matmul:
+    case Op::rope:
+    case Op::attention:
+    case Op::silu_mul:
+    case Op::argmax:
+    case Op::gather_rows: return true;
     default: return false;
   }
 }
@@ -148,12 +156,18 @@ class ClDevice final : public Device {
       c.ops.push_back(d.op);
       if (d.op == Op::chase || d.op == Op::fill_pattern || d.op == Op::verify_pattern)
         c.op_dtypes.emplace_back(d.op, DType::u64);
+      else if (d.op == Op::matmul || d.op == Op::embedding)  // weights decoded where they are read
+        for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) c.op_dtypes.emplace_back(d.op, t);
+      else if (d.op == Op::attention)  // the KV cache's type
+        for (DType t : {DType::f32, DType::f16}) c.op_dtypes.emplace_back(d.op, t);
+      else if (d.family == OpFamily::transformer)
+        c.op_dtypes.emplace_back(d.op, DType::f32);
       else
         for (DType t : types) c.op_dtypes.emplace_back(d.op, t);
     }
     c.dtypes = types;
     c.dtypes.push_back(DType::f64);  // read_sum's output
-    c.dtypes.push_back(DType::u64);  // the chase ring, the patterns' words
+    for (DType t : {DType::u64, DType::f16, DType::bf16, DType::i32, DType::q8_0, DType::q4_0}) c.dtypes.push_back(t);
     c.memory_bytes = device_value<cl_ulong>(ctx_->device, CL_DEVICE_GLOBAL_MEM_SIZE);
     c.max_threads = 0;  // the device schedules its own work-items
     c.numeric_profile = {{"accumulation", "the element type (read_sum: per work-item, then a tree per work-group)"},
@@ -218,15 +232,15 @@ class ClDevice final : public Device {
     for (const Node& n : g.nodes()) {
       // The dtype a claim is about (DeviceCaps::op_dtypes): the weights' for matmul and
       // embedding, the input's for read_sum, else the output's.
-      const TensorId about = n.op == Op::matmul ? n.inputs[1]
-                             : n.op == Op::embedding || n.op == Op::read_sum ? n.inputs[0]
-                                                                             : n.outputs[0];
+      const TensorId about = n.op == Op::matmul                                             ? n.inputs[1]
+                             : n.op == Op::attention                                        ? n.inputs[5]
+                             : n.op == Op::embedding || n.op == Op::read_sum || n.op == Op::argmax ? n.inputs[0]
+                                                                                            : n.outputs[0];
       const DType t = g.tensor(about).dtype;
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
-                                                       " is not supported by this driver yet (it runs chase, fill_pattern "
-                                                       "and verify_pattern on u64; copy, scale, add, triad, write_fill "
-                                                       "and read_sum on f32" +
+                                                       " is not supported by this driver (it runs every op of the "
+                                                       "catalogue; the memory ops on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};
       // A `nontemporal` attribute is a hint about stores the results never depend on: ignored

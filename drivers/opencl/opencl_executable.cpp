@@ -1,6 +1,7 @@
 #include "opencl_executable.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace xpb::opencl {
 
@@ -48,6 +49,11 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
       Step s;
       s.op = n.op;
       s.out = n.outputs[0];
+      if (op_def(n.op).family != OpFamily::memory) {
+        steps_.push_back(std::move(s));
+        plan_transformer(n, steps_.back());
+        continue;
+      }
       const bool on_words = n.op == Op::chase || n.op == Op::fill_pattern || n.op == Op::verify_pattern;
       const DType t = n.op == Op::read_sum ? graph_.tensor(n.inputs[0]).dtype : graph_.tensor(s.out).dtype;
       const bool f64 = t == DType::f64;
@@ -158,7 +164,9 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
     for (const Node& n : graph_.nodes())
       if (n.op == Op::chase) reset_chase(n.inputs[0]);
   } catch (...) {
+    if (error_ != nullptr) clReleaseMemObject(error_);
     for (auto& s : steps_) {
+      for (cl_kernel k : s.kernels) clReleaseKernel(k);
       if (s.kernel != nullptr) clReleaseKernel(s.kernel);
       if (s.finish != nullptr) clReleaseKernel(s.finish);
       if (s.partials != nullptr) clReleaseMemObject(s.partials);
@@ -169,36 +177,44 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
 
 ClExecutable::~ClExecutable() {
   clFinish(ctx_->queue);
+  if (error_ != nullptr) clReleaseMemObject(error_);
   for (auto& s : steps_) {
-    clReleaseKernel(s.kernel);
+    for (cl_kernel k : s.kernels) clReleaseKernel(k);
+    if (s.kernel != nullptr) clReleaseKernel(s.kernel);
     if (s.finish != nullptr) clReleaseKernel(s.finish);
     if (s.partials != nullptr) clReleaseMemObject(s.partials);
   }
 }
 
-void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, cl_event* first, cl_event* last) {
-  // The commands of one iteration in order; `first` gets the event of the first, `last` that of
-  // the last (the same event, retained twice, when there is one command).
-  struct Command {
-    cl_kernel kernel;
-    std::size_t global, local;
-  };
-  std::vector<Command> commands;
+void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const std::int64_t> dims, cl_event* first,
+                           cl_event* last) {
+  // The launches of one iteration in order; `first` gets the event of the first, `last` that of
+  // the last (the same event, retained twice, when there is one launch).
+  std::vector<Launch> launches;
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
+    if (s.plan) {
+      s.plan(dims, launches);
+      continue;
+    }
+    if (s.op == Op::chase) {  // one work-item walks every chain (patterns.cl)
+      launches.push_back({s.kernel, 1, {1, 1, 1}, {1, 1, 1}, true});
+      continue;
+    }
     // One work-item per element (read_sum: per kReadSumPerItem elements), in whole work-groups.
     const std::size_t items = s.op == Op::read_sum ? (counts[i] + kReadSumPerItem - 1) / kReadSumPerItem : counts[i];
     const std::size_t rounded = std::max<std::size_t>(local_, (items + local_ - 1) / local_ * local_);
-    commands.push_back({s.kernel, rounded, local_});
-    if (s.finish != nullptr) commands.push_back({s.finish, 1, 1});
+    launches.push_back({s.kernel, 1, {rounded, 1, 1}, {local_, 1, 1}, true});
+    if (s.finish != nullptr) launches.push_back({s.finish, 1, {1, 1, 1}, {1, 1, 1}, true});
   }
-  for (std::size_t c = 0; c < commands.size(); ++c) {
-    cl_event* ev = c == 0 && first != nullptr ? first : c + 1 == commands.size() ? last : nullptr;
-    check(clEnqueueNDRangeKernel(ctx_->queue, commands[c].kernel, 1, nullptr, &commands[c].global,
-                                 commands[c].local == 0 ? nullptr : &commands[c].local, 0, nullptr, ev),
+  for (std::size_t c = 0; c < launches.size(); ++c) {
+    const Launch& l = launches[c];
+    cl_event* ev = c == 0 && first != nullptr ? first : c + 1 == launches.size() ? last : nullptr;
+    check(clEnqueueNDRangeKernel(ctx_->queue, l.kernel, l.dims, nullptr, l.global, l.local_set ? l.local : nullptr, 0,
+                                 nullptr, ev),
           "clEnqueueNDRangeKernel");
   }
-  if (commands.size() == 1 && first != nullptr && last != nullptr) {
+  if (launches.size() == 1 && first != nullptr && last != nullptr) {
     check(clRetainEvent(*first), "clRetainEvent");
     *last = *first;
   }
@@ -211,6 +227,10 @@ RunResult ClExecutable::run(const RunArgs& args) {
   std::vector<cl_ulong> counts;
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Node& n = graph_.nodes()[i];
+    if (steps_[i].plan) {  // sets its own arguments when planned
+      counts.push_back(0);
+      continue;
+    }
     if (n.op == Op::chase) {
       counts.push_back(static_cast<cl_ulong>(n.attrs.get_int("chains", 1)));
       continue;
@@ -239,7 +259,7 @@ RunResult ClExecutable::run(const RunArgs& args) {
       const std::uint64_t batch = std::min(kIterationsPerBatch, args.iterations - done);
       cl_event first = nullptr, last = nullptr;
       for (std::uint64_t it = 0; it < batch; ++it)
-        enqueue(counts, it == 0 ? &first : nullptr, it + 1 == batch ? &last : nullptr);
+        enqueue(counts, args.dims, it == 0 ? &first : nullptr, it + 1 == batch ? &last : nullptr);
       check(clWaitForEvents(1, &last), "clWaitForEvents");
       // The batch on the device's timer: from the first kernel's start to the last one's end.
       const cl_ulong start = event_time(first, CL_PROFILING_COMMAND_START);
@@ -248,6 +268,19 @@ RunResult ClExecutable::run(const RunArgs& args) {
       clReleaseEvent(last);
       r.seconds += end > start ? static_cast<double>(end - start) * 1e-9 : 0.0;
       done += batch;
+      if (error_ != nullptr) {
+        cl_int err[3] = {0, 0, 0};
+        check(clEnqueueReadBuffer(ctx_->queue, error_, CL_TRUE, 0, sizeof err, err, 0, nullptr, nullptr), "clEnqueueReadBuffer");
+        if (err[0] != 0) {
+          const auto& table = graph_.tensor(embedding_table_);
+          r.error = "embedding: token id " + std::to_string(err[2]) + " at row " + std::to_string(err[1]) +
+                    " is outside the table's " + std::to_string(table.shape[0]) + " rows";
+          const cl_int zero[3] = {0, 0, 0};
+          check(clEnqueueWriteBuffer(ctx_->queue, error_, CL_TRUE, 0, sizeof zero, zero, 0, nullptr, nullptr),
+                "clEnqueueWriteBuffer");
+          break;
+        }
+      }
     }
     r.iterations = done;
   } catch (const ClError& e) {
@@ -285,6 +318,200 @@ void ClExecutable::reset_chase(TensorId ring) {
 
 nlohmann::json ClExecutable::describe() const {
   return {{"work_group_size", local_}, {"work_items", "one per element"}, {"timing", "OpenCL event profiling (device timer)"}};
+}
+
+void ClExecutable::plan_transformer(const Node& n, Step& s) {
+  const Graph& g = graph_;
+  auto mem = [this](TensorId id) { return buffers_[id]->mem(); };
+  auto cols = [&g](TensorId id) { return static_cast<cl_ulong>(g.tensor(id).shape.back()); };
+  auto live = [&g](TensorId id, std::span<const std::int64_t> dims) { return static_cast<cl_uint>(g.live_rows(id, dims)); };
+  // A power-of-two work-group size for the row-wise reductions.
+  std::size_t reduce_local = 1;
+  while (reduce_local * 2 <= std::min<std::size_t>(256, ctx_->max_work_group)) reduce_local *= 2;
+  auto make = [&](const std::string& options, const char* kernel) {
+    cl_int err = CL_SUCCESS;
+    cl_kernel k = clCreateKernel(ctx_->program("transformer", options), kernel, &err);
+    check(err, "clCreateKernel");
+    s.kernels.push_back(k);
+    return k;
+  };
+  const std::string plain = "-DWTYPE=2";
+  switch (n.op) {
+    case Op::embedding: {
+      const TensorId table = n.inputs[0], ids = n.inputs[1], out = n.outputs[0];
+      cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(table).dtype)), "embedding");
+      if (error_ == nullptr) {
+        cl_int err = CL_SUCCESS;
+        const cl_int zero[3] = {0, 0, 0};
+        error_ = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof zero,
+                                const_cast<cl_int*>(zero), &err);
+        check(err, "clCreateBuffer (embedding error flag)");
+      }
+      embedding_table_ = table;
+      const cl_ulong dim = cols(table);
+      set_arg(k, 0, mem(table));
+      set_arg(k, 1, static_cast<cl_ulong>(g.tensor(table).shape[0]));
+      set_arg(k, 2, dim);
+      set_arg(k, 3, mem(ids));
+      set_arg(k, 4, mem(out));
+      set_arg(k, 6, error_);
+      s.plan = [=, &g](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = std::min(live(ids, dims), live(out, dims));
+        set_arg(k, 5, rows);
+        if (rows > 0) l.push_back({k, 2, {dim, rows, 1}, {1, 1, 1}, false});
+      };
+      break;
+    }
+    case Op::rms_norm: {
+      cl_kernel k = make(plain, "rms_norm");
+      const TensorId x = n.inputs[0];
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(n.outputs[0]));
+      set_arg(k, 3, cols(x));
+      set_arg(k, 4, static_cast<float>(n.attrs.get_double("eps", 1e-5)));
+      check(clSetKernelArg(k, 6, reduce_local * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(x, dims);
+        set_arg(k, 5, rows);
+        if (rows > 0) l.push_back({k, 1, {reduce_local * rows, 1, 1}, {reduce_local, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::matmul: {
+      const TensorId x = n.inputs[0], w = n.inputs[1];
+      cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(w).dtype)), "matmul");
+      const cl_ulong n_out = static_cast<cl_ulong>(g.tensor(w).shape[0]);
+      const std::size_t local = std::min<std::size_t>(64, reduce_local);
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(w));
+      set_arg(k, 2, mem(n.outputs[0]));
+      set_arg(k, 3, cols(x));
+      set_arg(k, 4, n_out);
+      check(clSetKernelArg(k, 6, local * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(x, dims);
+        set_arg(k, 5, rows);
+        if (rows > 0) l.push_back({k, 2, {local * n_out, rows, 1}, {local, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::rope: {
+      cl_kernel k = make(plain, "rope");
+      const TensorId x = n.inputs[0];
+      const auto hd = static_cast<cl_uint>(n.attrs.get_int("head_dim", 0));
+      const cl_ulong width = cols(x);
+      const bool has_factor = n.inputs.size() > 2;
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(has_factor ? n.inputs[2] : x));  // unread without factors
+      set_arg(k, 3, static_cast<cl_uint>(has_factor ? 1 : 0));
+      set_arg(k, 4, mem(n.outputs[0]));
+      set_arg(k, 5, hd);
+      set_arg(k, 6, static_cast<float>(n.attrs.get_double("theta", 10000.0)));
+      set_arg(k, 7, width);
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(x, dims);
+        set_arg(k, 8, rows);
+        if (rows > 0 && hd >= 2) l.push_back({k, 3, {hd / 2, width / hd, rows}, {1, 1, 1}, false});
+      };
+      break;
+    }
+    case Op::attention: {
+      const TensorId q = n.inputs[0], kc = n.inputs[5];
+      const auto& cache = g.tensor(kc);
+      const std::string options = plain + (cache.dtype == DType::f16 ? " -DCACHE_HALF" : "");
+      cl_kernel store = make(options, "kv_store");
+      cl_kernel attend = make(options, "attend");
+      const auto heads = static_cast<cl_uint>(n.attrs.get_int("heads", 1));
+      const auto kv_heads = static_cast<cl_uint>(n.attrs.get_int("kv_heads", 1));
+      const auto hd = static_cast<cl_uint>(n.attrs.get_int("head_dim", 1));
+      const std::size_t group = hd;  // one item per element of a head
+      if (group > ctx_->max_work_group)
+        throw std::runtime_error("opencl attention: head_dim " + std::to_string(hd) + " needs work-groups of " +
+                                 std::to_string(group) + " items; the device allows " + std::to_string(ctx_->max_work_group));
+      const auto slots = static_cast<cl_uint>(cache.shape[0]), context = static_cast<cl_uint>(cache.shape[1]);
+      const cl_ulong kv_width = static_cast<cl_ulong>(kv_heads) * hd;
+      const float scale = static_cast<float>(n.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+      set_arg(store, 0, mem(n.inputs[1]));
+      set_arg(store, 1, mem(n.inputs[2]));
+      set_arg(store, 2, mem(n.inputs[3]));
+      set_arg(store, 3, mem(n.inputs[4]));
+      set_arg(store, 4, mem(kc));
+      set_arg(store, 5, mem(n.inputs[6]));
+      set_arg(store, 6, slots);
+      set_arg(store, 7, context);
+      set_arg(store, 8, kv_width);
+      set_arg(attend, 0, mem(q));
+      set_arg(attend, 1, mem(n.inputs[3]));
+      set_arg(attend, 2, mem(n.inputs[4]));
+      set_arg(attend, 3, mem(kc));
+      set_arg(attend, 4, mem(n.inputs[6]));
+      set_arg(attend, 5, mem(n.outputs[0]));
+      set_arg(attend, 6, heads);
+      set_arg(attend, 7, kv_heads);
+      set_arg(attend, 8, hd);
+      set_arg(attend, 9, scale);
+      set_arg(attend, 10, slots);
+      set_arg(attend, 11, context);
+      check(clSetKernelArg(attend, 13, group * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(q, dims);
+        set_arg(store, 9, rows);
+        set_arg(attend, 12, rows);
+        if (rows == 0) return;
+        l.push_back({store, 2, {kv_width, rows, 1}, {1, 1, 1}, false});
+        l.push_back({attend, 2, {static_cast<std::size_t>(heads) * group, rows, 1}, {group, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::silu_mul: {
+      cl_kernel k = make(plain, "silu_mul");
+      const TensorId a = n.inputs[0];
+      set_arg(k, 0, mem(a));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(n.outputs[0]));
+      const std::size_t local = local_;
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_ulong count = cols(a) * live(a, dims);
+        set_arg(k, 3, count);
+        if (count > 0) l.push_back({k, 1, {(count + local - 1) / local * local, 1, 1}, {local, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::argmax: {
+      cl_kernel k = make(plain, "argmax");
+      const TensorId x = n.inputs[0];
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(n.outputs[0]));
+      set_arg(k, 2, cols(x));
+      check(clSetKernelArg(k, 4, reduce_local * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      check(clSetKernelArg(k, 5, reduce_local * sizeof(cl_uint), nullptr), "clSetKernelArg (local scratch)");
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(x, dims);
+        set_arg(k, 3, rows);
+        if (rows > 0) l.push_back({k, 1, {reduce_local * rows, 1, 1}, {reduce_local, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::gather_rows: {
+      cl_kernel k = make(plain, "gather_rows");
+      const TensorId in = n.inputs[0], out = n.outputs[0];
+      const cl_ulong width = cols(in);
+      set_arg(k, 0, mem(in));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(out));
+      set_arg(k, 3, width);
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(out, dims);
+        set_arg(k, 4, live(in, dims));
+        set_arg(k, 5, rows);
+        if (rows > 0) l.push_back({k, 2, {width, rows, 1}, {1, 1, 1}, false});
+      };
+      break;
+    }
+    default: throw std::logic_error("ClExecutable: op " + std::string(name(n.op)) + " passed the device's check");
+  }
 }
 
 }  // namespace xpb::opencl

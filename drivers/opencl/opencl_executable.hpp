@@ -1,6 +1,7 @@
 // A graph compiled for an OpenCL device: one kernel object per node with its buffers set, run
 // on the context's in-order queue and timed by event profiling (the device's own timer).
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -23,8 +24,19 @@ class ClExecutable final : public Executable {
   nlohmann::json describe() const override;
 
  private:
+  // One kernel launch: its NDRange (work-group size left to the implementation when not set).
+  struct Launch {
+    cl_kernel kernel;
+    cl_uint dims = 1;
+    std::size_t global[3] = {1, 1, 1};
+    std::size_t local[3] = {1, 1, 1};
+    bool local_set = true;
+  };
   struct Step {
     Op op;
+    // The transformer ops: sets this run's arguments (live rows) and adds its launches.
+    std::function<void(std::span<const std::int64_t> dims, std::vector<Launch>& out)> plan;
+    std::vector<cl_kernel> kernels;  // theirs, released with the step
     std::size_t elem_bytes = 4;
     TensorId out = 0;
     cl_kernel kernel = nullptr;
@@ -38,13 +50,17 @@ class ClExecutable final : public Executable {
   // compile, and when the ring is written): the ring is read back and walked on the host.
   void reset_chase(TensorId ring);
   // Enqueues one iteration of every step; the first and last command's events when asked.
-  void enqueue(const std::vector<cl_ulong>& counts, cl_event* first, cl_event* last);
+  void enqueue(const std::vector<cl_ulong>& counts, std::span<const std::int64_t> dims, cl_event* first, cl_event* last);
+  // The launches of a transformer op's node (transformer.cl).
+  void plan_transformer(const Node& n, Step& s);
 
   std::shared_ptr<Context> ctx_;
   Graph graph_;
   std::vector<std::shared_ptr<ClBuffer>> buffers_;
   std::vector<Step> steps_;
   std::size_t local_ = 64;   // work-group size
+  cl_mem error_ = nullptr;   // {flag, row, id}: embedding's first token id outside the table
+  TensorId embedding_table_ = 0;
 };
 
 }  // namespace xpb::opencl

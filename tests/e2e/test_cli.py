@@ -235,3 +235,16 @@ def test_the_opencl_device_runs_the_memory_bandwidth_workload(cli, tmp_path):
     assert all(b["status"] == "passed" for b in doc["benchmarks"]), [b.get("reason") for b in doc["benchmarks"]]
     assert all(m["source"] == "measured" for b in doc["benchmarks"] for m in b["metrics"])
     assert cli("validate", out).returncode == 0
+
+
+def test_the_opencl_device_passes_conform_with_the_llm_checks(cli, tmp_path):
+    """Every op x dtype case and every workload check of suites/conform.yaml, the Llama decoder
+    in all five weight formats included, on the machine's OpenCL device (PoCL in CI)."""
+    env = dict(os.environ)
+    env.pop("OCL_ICD_VENDORS", None)
+    if "opencl" not in cli("list", "devices", env=env).stdout:
+        pytest.skip("no OpenCL device here")
+    r = cli("conform", "--device", "opencl:0", "--junit", tmp_path / "ocl.xml", env=env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "FAIL" not in r.stdout
+    assert "llm.bench/opencl" in r.stdout and "dtype=q4_0" in r.stdout

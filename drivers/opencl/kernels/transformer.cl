@@ -1,0 +1,214 @@
+// The transformer ops of the catalogue (graph.hpp) in OpenCL C 1.2: activations f32 [rows,
+// cols], row-major, only the live rows (an argument) touched. Weights are decoded where they
+// are read, exactly (a block scale times an integer), from the storage type WTYPE given at
+// build time with -DWTYPE=code (dtype.hpp): 2 f32, 3 f16, 4 bf16, 10 Q8_0, 11 Q4_0; one program
+// per weight type. Sums accumulate in f32.
+
+// Element k of a row of weights that starts at byte `row`.
+float weight_at(__global const uchar* row, ulong k) {
+#if WTYPE == 2
+  return ((__global const float*)row)[k];
+#elif WTYPE == 3
+  return vload_half(k, (__global const half*)row);
+#elif WTYPE == 4
+  return as_float((uint)((__global const ushort*)row)[k] << 16);
+#elif WTYPE == 10
+  // GGUF block_q8_0: f16 scale, 32 x int8; 34 bytes (an even size: the scale stays 2-aligned).
+  __global const uchar* b = row + (k / 32) * 34;
+  return vload_half(0, (__global const half*)b) * (float)((__global const char*)b)[2 + k % 32];
+#elif WTYPE == 11
+  // GGUF block_q4_0: f16 scale, 16 bytes; byte j holds element j (low nibble) and j + 16 (high).
+  __global const uchar* b = row + (k / 32) * 18;
+  const uint j = k % 32;
+  const uchar q = b[2 + (j & 15)];
+  return vload_half(0, (__global const half*)b) * (float)((j < 16 ? (q & 15) : (q >> 4)) - 8);
+#else
+#error "WTYPE must be a weight dtype code"
+#endif
+}
+
+// Bytes of one row of `cols` weights.
+ulong weight_row_bytes(ulong cols) {
+#if WTYPE == 2
+  return cols * 4;
+#elif WTYPE == 3 || WTYPE == 4
+  return cols * 2;
+#elif WTYPE == 10
+  return cols / 32 * 34;
+#else
+  return cols / 32 * 18;
+#endif
+}
+
+// Sums `v` over the work-group (of any size) through `scratch`; every item gets it.
+float group_sum(float v, __local float* scratch) {
+  const size_t lid = get_local_id(0), size = get_local_size(0);
+  scratch[lid] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  size_t top = 1;
+  while (top * 2 < size) top *= 2;
+  for (size_t step = top; step > 0; step /= 2) {
+    if (lid < step && lid + step < size) scratch[lid] += scratch[lid + step];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float total = scratch[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+
+// out[t] = row ids[t] of the table. Global (dim, rows). A bad id zeroes the row and records the
+// first such row and id in err {flag, row, id} for the host to report.
+__kernel void embedding(__global const uchar* table, const ulong vocab, const ulong dim, __global const int* ids,
+                        __global float* out, const uint rows, __global volatile int* err) {
+  const size_t e = get_global_id(0), t = get_global_id(1);
+  if (e >= dim || t >= rows) return;
+  const int id = ids[t];
+  if (id < 0 || (ulong)id >= vocab) {
+    out[t * dim + e] = 0;
+    if (e == 0 && atomic_cmpxchg(&err[0], 0, 1) == 0) {
+      err[1] = (int)t;
+      err[2] = id;
+    }
+    return;
+  }
+  out[t * dim + e] = weight_at(table + (ulong)id * weight_row_bytes(dim), e);
+}
+
+// One work-group per row: out = x / sqrt(mean(x^2) + eps) * w.
+__kernel void rms_norm(__global const float* x, __global const float* w, __global float* out, const ulong n,
+                       const float eps, const uint rows, __local float* scratch) {
+  const size_t t = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+  if (t >= rows) return;
+  float ss = 0;
+  for (ulong i = lid; i < n; i += size) ss += x[t * n + i] * x[t * n + i];
+  const float inv = rsqrt(group_sum(ss, scratch) / (float)n + eps);
+  for (ulong i = lid; i < n; i += size) out[t * n + i] = x[t * n + i] * inv * w[i];
+}
+
+// out[t][j] = x[t] . W[j]: one work-group per (j, t), its items striding over k, then a tree.
+__kernel void matmul(__global const float* x, __global const uchar* w, __global float* out, const ulong k_len,
+                     const ulong n_out, const uint rows, __local float* scratch) {
+  const size_t j = get_group_id(0), t = get_global_id(1), lid = get_local_id(0), size = get_local_size(0);
+  if (j >= n_out || t >= rows) return;
+  __global const uchar* row = w + j * weight_row_bytes(k_len);
+  __global const float* xt = x + t * k_len;
+  float s = 0;
+  for (ulong k = lid; k < k_len; k += size) s += xt[k] * weight_at(row, k);
+  s = group_sum(s, scratch);
+  if (lid == 0) out[t * n_out + j] = s;
+}
+
+// Rotary embedding of adjacent pairs. Global (head_dim / 2, heads, rows).
+__kernel void rope(__global const float* x, __global const int* pos, __global const float* factor, const uint has_factor,
+                   __global float* out, const uint head_dim, const float theta, const ulong width, const uint rows) {
+  const size_t i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
+  if (i >= head_dim / 2 || t >= rows) return;
+  float freq = pow(theta, -2.0f * (float)i / (float)head_dim);
+  if (has_factor) freq /= factor[i];
+  const float angle = (float)pos[t] * freq;
+  const float c = cos(angle), s = sin(angle);
+  const ulong at = t * width + h * head_dim + 2 * i;
+  const float a = x[at], b = x[at + 1];
+  out[at] = a * c - b * s;
+  out[at + 1] = a * s + b * c;
+}
+
+// Cache element i, in the cache's storage type (CACHE_HALF: f16).
+#ifdef CACHE_HALF
+#define CACHE_T half
+#define CACHE_LOAD(c, i) vload_half((i), (c))
+#define CACHE_STORE(c, i, v) vstore_half((v), (i), (c))
+#else
+#define CACHE_T float
+#define CACHE_LOAD(c, i) ((c)[i])
+#define CACHE_STORE(c, i, v) ((c)[i] = (v))
+#endif
+
+// attention, pass 1: row t's k and v into the caches at [seq[t]][pos[t]]. Global (kv_width, rows).
+__kernel void kv_store(__global const float* k, __global const float* v, __global const int* pos,
+                       __global const int* seq, __global CACHE_T* k_cache, __global CACHE_T* v_cache,
+                       const uint slots, const uint context, const ulong kv_width, const uint rows) {
+  const size_t e = get_global_id(0), t = get_global_id(1);
+  if (e >= kv_width || t >= rows) return;
+  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) return;
+  const ulong at = ((ulong)seq[t] * context + (ulong)pos[t]) * kv_width + e;
+  CACHE_STORE(k_cache, at, k[t * kv_width + e]);
+  CACHE_STORE(v_cache, at, v[t * kv_width + e]);
+}
+
+// attention, pass 2: one work-group per (head, row) with one item per element of the head; the
+// scores are folded in as they come (a running maximum and sum, as flash attention does), so no
+// row of scores is ever stored. Every item is a real element: a group rounded up to a power of
+// two with its extra items idle was seen to corrupt host memory on PoCL 3.1 at head_dim 48
+// (cause not found; group_sum takes any group size instead).
+__kernel void attend(__global const float* q, __global const int* pos, __global const int* seq,
+                     __global const CACHE_T* k_cache, __global const CACHE_T* v_cache, __global float* out,
+                     const uint heads, const uint kv_heads, const uint head_dim, const float scale, const uint slots,
+                     const uint context, const uint rows, __local float* scratch) {
+  const size_t e = get_local_id(0), h = get_group_id(0), t = get_global_id(1);
+  if (h >= heads || t >= rows) return;
+  const ulong width = (ulong)heads * head_dim, kv_width = (ulong)kv_heads * head_dim;
+  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) {
+    out[t * width + h * head_dim + e] = 0;
+    return;
+  }
+  const ulong kvh = h / (heads / kv_heads);
+  const float qe = q[t * width + h * head_dim + e];
+  const ulong base = (ulong)seq[t] * context * kv_width + kvh * head_dim + e;
+  float top = -INFINITY, total = 0, acc = 0;
+  for (uint j = 0; j <= (uint)pos[t]; ++j) {
+    const float s = group_sum(qe * CACHE_LOAD(k_cache, base + j * kv_width), scratch) * scale;
+    const float new_top = fmax(top, s);
+    const float keep = exp(top - new_top), weight = exp(s - new_top);
+    total = total * keep + weight;
+    acc = acc * keep + weight * CACHE_LOAD(v_cache, base + j * kv_width);
+    top = new_top;
+  }
+  out[t * width + h * head_dim + e] = acc / total;
+}
+
+// out = silu(a) * b over n elements.
+__kernel void silu_mul(__global const float* a, __global const float* b, __global float* out, const ulong n) {
+  const size_t i = get_global_id(0);
+  if (i < n) out[i] = a[i] / (1.0f + exp(-a[i])) * b[i];
+}
+
+// out[t] = the index of the largest value of row t (the first, on ties). One work-group per row.
+__kernel void argmax(__global const float* x, __global int* out, const ulong n, const uint rows,
+                     __local float* best, __local uint* where) {
+  const size_t t = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+  if (t >= rows) return;
+  float v = -INFINITY;
+  uint at = 0xFFFFFFFFu;
+  for (ulong i = lid; i < n; i += size) {
+    const float xi = x[t * n + i];
+    if (xi > v || at == 0xFFFFFFFFu) {
+      v = xi;
+      at = (uint)i;
+    }
+  }
+  best[lid] = v;
+  where[lid] = at;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t step = size / 2; step > 0; step /= 2) {
+    if (lid < step) {
+      const float o = best[lid + step];
+      const uint oi = where[lid + step];
+      if (oi != 0xFFFFFFFFu && (where[lid] == 0xFFFFFFFFu || o > best[lid] || (o == best[lid] && oi < where[lid]))) {
+        best[lid] = o;
+        where[lid] = oi;
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) out[t] = (int)where[0];
+}
+
+// out[r] = in[idx[r]], zeros for an index outside in's live rows. Global (n, rows).
+__kernel void gather_rows(__global const float* in, __global const int* idx, __global float* out, const ulong n,
+                          const uint src_rows, const uint rows) {
+  const size_t e = get_global_id(0), r = get_global_id(1);
+  if (e >= n || r >= rows) return;
+  const int i = idx[r];
+  out[r * n + e] = (i < 0 || (uint)i >= src_rows) ? 0.0f : in[(ulong)i * n + e];
+}
