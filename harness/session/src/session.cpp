@@ -1,8 +1,6 @@
 #include "xpubench/parse.hpp"
 #include "xpubench/session.hpp"
 
-#include "isolation.hpp"
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -19,6 +17,8 @@
 #include "xpubench/registry.hpp"
 #include "xpubench/result_writer.hpp"
 #include "xpubench/workload.hpp"
+
+#include "isolation.hpp"
 
 namespace xpb {
 namespace {
