@@ -382,7 +382,10 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       const TensorId x = n.inputs[0], w = n.inputs[1];
       cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(w).dtype)), "matmul");
       const cl_ulong n_out = static_cast<cl_ulong>(g.tensor(w).shape[0]);
-      const std::size_t local = std::min<std::size_t>(64, reduce_local);
+      // One item per block of 32 weights, up to 64 (a power of two, for the tree).
+      const std::size_t blocks = (static_cast<std::size_t>(cols(x)) + 31) / 32;
+      std::size_t local = 1;
+      while (local < blocks && local < std::min<std::size_t>(64, reduce_local)) local *= 2;
       set_arg(k, 0, mem(x));
       set_arg(k, 1, mem(w));
       set_arg(k, 2, mem(n.outputs[0]));

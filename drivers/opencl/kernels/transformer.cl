@@ -40,6 +40,29 @@ ulong weight_row_bytes(ulong cols) {
 #endif
 }
 
+// The dot product of block b (32 elements, or what is left of the row) of a row of weights with
+// the same elements of x: a quantized block's scale is read once for its 32 values.
+float block_dot(__global const uchar* row, __global const float* x, ulong b, ulong k_len) {
+  const ulong first = b * 32, count = min((ulong)32, k_len - first);
+  float s = 0;
+#if WTYPE == 10
+  __global const uchar* blk = row + b * 34;
+  __global const char* q = (__global const char*)(blk + 2);
+  for (uint i = 0; i < 32; ++i) s += x[first + i] * (float)q[i];
+  return s * vload_half(0, (__global const half*)blk);
+#elif WTYPE == 11
+  __global const uchar* blk = row + b * 18;
+  for (uint i = 0; i < 16; ++i) {
+    const uchar q = blk[2 + i];
+    s += x[first + i] * (float)((int)(q & 15) - 8) + x[first + i + 16] * (float)((int)(q >> 4) - 8);
+  }
+  return s * vload_half(0, (__global const half*)blk);
+#else
+  for (ulong i = 0; i < count; ++i) s += x[first + i] * weight_at(row, first + i);
+  return s;
+#endif
+}
+
 // Sums `v` over the work-group (of any size) through `scratch`; every item gets it.
 float group_sum(float v, __local float* scratch) {
   const size_t lid = get_local_id(0), size = get_local_size(0);
@@ -85,7 +108,8 @@ __kernel void rms_norm(__global const float* x, __global const float* w, __globa
   for (ulong i = lid; i < n; i += size) out[t * n + i] = x[t * n + i] * inv * w[i];
 }
 
-// out[t][j] = x[t] . W[j]: one work-group per (j, t), its items striding over k, then a tree.
+// out[t][j] = x[t] . W[j]: one work-group per (j, t), its items taking blocks of 32 weights in
+// turn (block_dot), then a tree.
 __kernel void matmul(__global const float* x, __global const uchar* w, __global float* out, const ulong k_len,
                      const ulong n_out, const uint rows, __local float* scratch) {
   const size_t j = get_group_id(0), t = get_global_id(1), lid = get_local_id(0), size = get_local_size(0);
@@ -93,7 +117,7 @@ __kernel void matmul(__global const float* x, __global const uchar* w, __global 
   __global const uchar* row = w + j * weight_row_bytes(k_len);
   __global const float* xt = x + t * k_len;
   float s = 0;
-  for (ulong k = lid; k < k_len; k += size) s += xt[k] * weight_at(row, k);
+  for (ulong b = lid; b * 32 < k_len; b += size) s += block_dot(row, xt, b, k_len);
   s = group_sum(s, scratch);
   if (lid == 0) out[t * n_out + j] = s;
 }
