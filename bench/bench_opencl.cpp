@@ -18,18 +18,23 @@ std::shared_ptr<xpb::Device> opencl() {
   return d;
 }
 
+// One write_fill of 64 floats, compiled on the device: a launch with next to no work.
+std::shared_ptr<xpb::Executable> tiny_kernel(xpb::Device& d) {
+  xpb::Graph g("launch");
+  auto out = g.add_tensor({"out", {64}, xpb::DType::f32, xpb::TensorRole::output, {}});
+  g.add_node(xpb::Op::write_fill, {}, {out}, xpb::Attrs{{"value", 1.0}});
+  return d.compile(g, {}).exe;
+}
+
 void BM_OpenClLaunchRoundTrip(benchmark::State& state) {
   auto d = opencl();
   if (!d) {
     state.SkipWithError("no OpenCL device");
     return;
   }
-  xpb::Graph g("launch");
-  auto out = g.add_tensor({"out", {64}, xpb::DType::f32, xpb::TensorRole::output, {}});
-  g.add_node(xpb::Op::write_fill, {}, {out}, xpb::Attrs{{"value", 1.0}});
-  auto c = d->compile(g, {});
+  auto exe = tiny_kernel(*d);
   double device_seconds = 0;
-  for (auto _ : state) device_seconds += c.exe->run(1).seconds;
+  for (auto _ : state) device_seconds += exe->run(1).seconds;
   // Seconds of device time per launch, beside the host time Google Benchmark reports.
   state.counters["device_time"] = benchmark::Counter(device_seconds / static_cast<double>(state.iterations()));
 }
@@ -43,11 +48,8 @@ void BM_OpenClLaunchQueued(benchmark::State& state) {
     state.SkipWithError("no OpenCL device");
     return;
   }
-  xpb::Graph g("launch");
-  auto out = g.add_tensor({"out", {64}, xpb::DType::f32, xpb::TensorRole::output, {}});
-  g.add_node(xpb::Op::write_fill, {}, {out}, xpb::Attrs{{"value", 1.0}});
-  auto c = d->compile(g, {});
-  for (auto _ : state) c.exe->run(256);
+  auto exe = tiny_kernel(*d);
+  for (auto _ : state) exe->run(256);
   state.SetItemsProcessed(state.iterations() * 256);
   state.counters["per_launch"] = benchmark::Counter(static_cast<double>(state.iterations() * 256),
                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);

@@ -1,5 +1,6 @@
 #include "opencl_context.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace xpb::opencl {
@@ -30,23 +31,26 @@ std::string error_name(cl_int code) {
 
 namespace {
 
-template <class T>
-T device_info(cl_device_id d, cl_device_info what) {
-  T v{};
-  check(clGetDeviceInfo(d, what, sizeof v, &v, nullptr), "clGetDeviceInfo");
-  return v;
-}
-
-std::string device_string(cl_device_id d, cl_device_info what) {
+// The text a clGet*Info call gives, asked for its size first.
+template <class Query>
+std::string info_string(Query query) {
   std::size_t n = 0;
-  check(clGetDeviceInfo(d, what, 0, nullptr, &n), "clGetDeviceInfo");
+  if (query(0, nullptr, &n) != CL_SUCCESS || n == 0) return "";
   std::string s(n, '\0');
-  check(clGetDeviceInfo(d, what, n, s.data(), nullptr), "clGetDeviceInfo");
+  if (query(n, s.data(), nullptr) != CL_SUCCESS) return "";
   while (!s.empty() && s.back() == '\0') s.pop_back();
   return s;
 }
 
 }  // namespace
+
+std::string device_string(cl_device_id d, cl_device_info what) {
+  return info_string([&](std::size_t n, void* p, std::size_t* r) { return clGetDeviceInfo(d, what, n, p, r); });
+}
+
+std::string platform_string(cl_platform_id p, cl_platform_info what) {
+  return info_string([&](std::size_t n, void* v, std::size_t* r) { return clGetPlatformInfo(p, what, n, v, r); });
+}
 
 Context::Context(cl_platform_id platform, cl_device_id d) : device(d) {
   const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(platform), 0};
@@ -60,9 +64,9 @@ Context::Context(cl_platform_id platform, cl_device_id d) : device(d) {
     throw ClError("clCreateCommandQueue", err);
   }
   fp64 = device_string(device, CL_DEVICE_EXTENSIONS).find("cl_khr_fp64") != std::string::npos;
-  max_work_group = device_info<std::size_t>(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
-  compute_units = device_info<cl_uint>(device, CL_DEVICE_MAX_COMPUTE_UNITS);
-  const auto ns = device_info<std::size_t>(device, CL_DEVICE_PROFILING_TIMER_RESOLUTION);
+  max_work_group = std::max<std::size_t>(1, device_value<std::size_t>(device, CL_DEVICE_MAX_WORK_GROUP_SIZE));
+  compute_units = std::max<cl_uint>(1, device_value<cl_uint>(device, CL_DEVICE_MAX_COMPUTE_UNITS));
+  const auto ns = device_value<std::size_t>(device, CL_DEVICE_PROFILING_TIMER_RESOLUTION);
   timer_resolution_s = ns > 0 ? static_cast<double>(ns) * 1e-9 : 1e-9;
 }
 

@@ -25,6 +25,17 @@ inline void check(cl_int code, const char* what) {
   if (code != CL_SUCCESS) throw ClError(what, code);
 }
 
+// Facts about a device or a platform: the text (without its terminating NUL) or the value, ""
+// or 0 where the implementation does not answer.
+std::string device_string(cl_device_id d, cl_device_info what);
+std::string platform_string(cl_platform_id p, cl_platform_info what);
+template <class T>
+T device_value(cl_device_id d, cl_device_info what) {
+  T v{};
+  clGetDeviceInfo(d, what, sizeof v, &v, nullptr);
+  return v;
+}
+
 struct Context {
   cl_device_id device = nullptr;
   cl_context context = nullptr;

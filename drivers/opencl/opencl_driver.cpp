@@ -21,31 +21,6 @@ struct Found {
   cl_device_id device;
 };
 
-std::string platform_string(cl_platform_id p, cl_platform_info what) {
-  std::size_t n = 0;
-  if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS) return "";
-  std::string s(n, '\0');
-  clGetPlatformInfo(p, what, n, s.data(), nullptr);
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
-
-std::string device_string(cl_device_id d, cl_device_info what) {
-  std::size_t n = 0;
-  if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS) return "";
-  std::string s(n, '\0');
-  clGetDeviceInfo(d, what, n, s.data(), nullptr);
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
-
-template <class T>
-T device_value(cl_device_id d, cl_device_info what) {
-  T v{};
-  clGetDeviceInfo(d, what, sizeof v, &v, nullptr);
-  return v;
-}
-
 // Every device of every platform, or why there is none.
 std::vector<Found> find_devices(std::string& why) {
   cl_uint platforms = 0;
@@ -193,13 +168,9 @@ class ClDevice final : public Device {
     auto b = std::make_shared<ClBuffer>(ctx_, mem, t.bytes());
     if (t.init.kind != TensorInit::Kind::none) {
       try {
-        if (t.init.kind == TensorInit::Kind::bytes) {
-          write_buffer(*ctx_, *b, 0, t.init.source, t.bytes());
-        } else {
-          std::vector<std::byte> staging(t.bytes());
-          fill_initial(t, staging);
-          write_buffer(*ctx_, *b, 0, staging.data(), staging.size());
-        }
+        std::vector<std::byte> staging;
+        const auto src = initial_contents(t, staging);
+        write_buffer(*ctx_, *b, 0, src.data(), src.size());
       } catch (const std::bad_alloc&) {
         return {Outcome::with(Status::failed, "the host could not stage " + std::to_string(t.bytes()) + " bytes for tensor '" +
                                                   t.name + "'"),

@@ -190,7 +190,8 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const 
                            cl_event* last) {
   // The launches of one iteration in order; `first` gets the event of the first, `last` that of
   // the last (the same event, retained twice, when there is one launch).
-  std::vector<Launch> launches;
+  std::vector<Launch>& launches = launches_;  // kept between calls: no allocation per iteration
+  launches.clear();
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
     if (s.plan) {
@@ -336,6 +337,15 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
     return k;
   };
   const std::string plain = "-DWTYPE=2";
+  // rms_norm and argmax: one reduce_local-item work-group per live row of x; `rows_arg` gets the
+  // count each run.
+  auto one_group_per_row = [&](cl_kernel k, cl_uint rows_arg, TensorId x) {
+    s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+      const cl_uint rows = live(x, dims);
+      set_arg(k, rows_arg, rows);
+      if (rows > 0) l.push_back({k, 1, {reduce_local * rows, 1, 1}, {reduce_local, 1, 1}, true});
+    };
+  };
   switch (n.op) {
     case Op::embedding: {
       const TensorId table = n.inputs[0], ids = n.inputs[1], out = n.outputs[0];
@@ -371,11 +381,7 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       set_arg(k, 3, cols(x));
       set_arg(k, 4, static_cast<float>(n.attrs.get_double("eps", 1e-5)));
       check(clSetKernelArg(k, 6, reduce_local * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
-      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
-        const cl_uint rows = live(x, dims);
-        set_arg(k, 5, rows);
-        if (rows > 0) l.push_back({k, 1, {reduce_local * rows, 1, 1}, {reduce_local, 1, 1}, true});
-      };
+      one_group_per_row(k, 5, x);
       break;
     }
     case Op::matmul: {
@@ -490,11 +496,7 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       set_arg(k, 2, cols(x));
       check(clSetKernelArg(k, 4, reduce_local * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
       check(clSetKernelArg(k, 5, reduce_local * sizeof(cl_uint), nullptr), "clSetKernelArg (local scratch)");
-      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
-        const cl_uint rows = live(x, dims);
-        set_arg(k, 3, rows);
-        if (rows > 0) l.push_back({k, 1, {reduce_local * rows, 1, 1}, {reduce_local, 1, 1}, true});
-      };
+      one_group_per_row(k, 3, x);
       break;
     }
     case Op::gather_rows: {

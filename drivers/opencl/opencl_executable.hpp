@@ -61,6 +61,7 @@ class ClExecutable final : public Executable {
   std::size_t local_ = 64;   // work-group size
   cl_mem error_ = nullptr;   // {flag, row, id}: embedding's first token id outside the table
   TensorId embedding_table_ = 0;
+  std::vector<Launch> launches_;  // one iteration's, rebuilt by enqueue()
 };
 
 }  // namespace xpb::opencl

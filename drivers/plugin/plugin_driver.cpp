@@ -180,14 +180,7 @@ class PluginDevice final : public Device {
     if (t.init.kind != TensorInit::Kind::none) {
       try {
         std::vector<std::byte> staging;
-        std::span<const std::byte> src;
-        if (t.init.kind == TensorInit::Kind::bytes) {
-          src = {t.init.source, t.bytes()};
-        } else {
-          staging.resize(t.bytes());
-          fill_initial(t, staging);
-          src = staging;
-        }
+        const auto src = initial_contents(t, staging);
         if (auto s = lib.api().upload(h_->handle, b, 0, src.data(), src.size()); s != XPB_OK)
           return {outcome_of(lib, "upload", s), nullptr};
       } catch (const std::bad_alloc&) {
@@ -239,8 +232,8 @@ class PluginDevice final : public Device {
     } catch (const std::bad_alloc&) {
       return {Outcome::with(Status::failed, "the host ran out of memory making the graph's initial contents"), nullptr};
     }
-    Graph kept = g;  // the plugin copied the initial contents; the executable keeps only shapes
-    return {Outcome::ok(), std::make_shared<PluginExecutable>(std::move(exe), strip_initial_contents(std::move(kept)))};
+    // The plugin copied the initial contents; the executable keeps only the shapes.
+    return {Outcome::ok(), std::make_shared<PluginExecutable>(std::move(exe), without_initial_contents(g))};
   }
 
  private:
@@ -248,7 +241,7 @@ class PluginDevice final : public Device {
     if (!can_bind(b)) throw std::invalid_argument("the buffer is not one of device " + info_.id() + "'s");
     return static_cast<const PluginBuffer&>(b);
   }
-  static Graph strip_initial_contents(Graph g) {
+  static Graph without_initial_contents(const Graph& g) {
     Graph out(g.name());
     out.set_identity(g.identity());
     for (const auto& d : g.dims()) out.add_dim(d.name, d.max);

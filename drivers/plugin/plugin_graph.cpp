@@ -22,14 +22,10 @@ FlatGraph::FlatGraph(const Graph& g, std::vector<xpb_buffer> bindings) : binding
     x.shape = shapes_[i].data();
     x.bytes = t.bytes();
     x.initial = nullptr;
-    if (bindings_[i] != nullptr || t.init.kind == TensorInit::Kind::none) continue;
-    if (t.init.kind == TensorInit::Kind::bytes) {
-      x.initial = t.init.source;  // a model file's tensor: handed over without a copy
-      continue;
-    }
-    initial_[i].resize(t.bytes());
-    fill_initial(t, initial_[i]);
-    x.initial = initial_[i].data();
+    if (bindings_[i] != nullptr) continue;
+    // A model file's tensor is handed over without a copy; other inits are made here.
+    const auto bytes = initial_contents(t, initial_[i]);
+    x.initial = bytes.empty() ? nullptr : bytes.data();
   }
 
   const auto& ns = g.nodes();

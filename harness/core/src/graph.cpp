@@ -288,4 +288,12 @@ std::vector<std::uint64_t> chase_start_lines(const std::uint64_t* ring, std::siz
   return starts;
 }
 
+std::span<const std::byte> initial_contents(const TensorDesc& t, std::vector<std::byte>& staging) {
+  if (t.init.kind == TensorInit::Kind::none) return {};
+  if (t.init.kind == TensorInit::Kind::bytes) return {t.init.source, t.bytes()};
+  staging.resize(t.bytes());
+  fill_initial(t, staging);
+  return staging;
+}
+
 }  // namespace xpb

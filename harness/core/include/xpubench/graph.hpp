@@ -261,4 +261,9 @@ XPB_API std::vector<std::uint64_t> chase_start_lines(const std::uint64_t* ring, 
 // that initialise on the host: ref, and the plugin driver, which hands plugins the bytes.
 XPB_API void fill_initial(const TensorDesc& t, std::span<std::byte> bytes);
 
+// Tensor t's initial contents as host bytes, for devices that copy them in (plugins, OpenCL):
+// a TensorInit::bytes source as it is (no copy), any other init filled into `staging` (resized
+// to t.bytes(); throws std::bad_alloc when it cannot be). Empty for TensorInit::none.
+XPB_API std::span<const std::byte> initial_contents(const TensorDesc& t, std::vector<std::byte>& staging);
+
 }  // namespace xpb
