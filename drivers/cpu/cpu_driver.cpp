@@ -36,13 +36,20 @@ class CpuDevice final : public Device {
 #if defined(__x86_64__)
     // Highway's Stream is a true streaming store on x86 only (a plain store on NEON/SVE).
     c.nontemporal_stores = true;
+    c.shares_host_memory = true;
 #endif
     c.numeric_profile = {{"accumulation", "f32"},
                          {"quantized_matmul", "activations rounded to Q8_0 per block of 32, int8 dot products"},
                          {"exp", "Highway's vectorised exponential"}};
+    // Each op on the dtypes of its definition that the cpu holds; fma_loop only on f32 and f64,
+    // where the CPU multiplies and adds natively (x86 has no f16 arithmetic before AVX-512 FP16
+    // and no 8-bit multiply): a peak figure is never one of emulation.
+    for (const auto& d : op_catalogue())
+      for (DType t : d.dtypes)
+        if (c.supports(t) && (d.op != Op::fma_loop || t == DType::f32 || t == DType::f64)) c.op_dtypes.emplace_back(d.op, t);
     return c;
   }
-  ClockInfo clock() const override { return {ClockKind::host, measure_host_clock_resolution(), false}; }
+  ClockInfo clock() const override { return host_clock(); }
 
   AllocResult alloc(const TensorDesc& t, const CompileOptions& opts) override {
     auto pus = pus_for(opts);
@@ -80,6 +87,12 @@ class CpuDevice final : public Device {
       return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"),
               nullptr};
     if (auto err = check_bindings(g, bound)) return {Outcome::with(Status::invalid, *err), nullptr};
+    for (const auto& n : nodes)
+      if (const DType t = g.tensor(n.outputs[0]).dtype; n.op == Op::fma_loop && t != DType::f32 && t != DType::f64)
+        return {Outcome::with(Status::unsupported, "cpu: fma_loop on " + std::string(name(t)) +
+                                                       " is not supported (the CPU has no native " + std::string(name(t)) +
+                                                       " multiply-add; f32 and f64 are)"),
+                nullptr};
     for (const auto& [id, buffer] : bound) {
       const TensorDesc& t = g.tensor(id);
       for (const auto& n : nodes)

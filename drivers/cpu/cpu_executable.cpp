@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "compute_kernels.hpp"
 #include "stream_kernels.hpp"
 #include "xpubench/quant.hpp"
 
@@ -199,6 +200,22 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
         else
           st.partials[t].errors +=
               verify_pattern(ptr<std::uint64_t>(buf), c0, c1, pattern, seed, invert, max_errors, st.error_lists[t]);
+      }
+      return;
+    }
+    case Op::fma_loop: {
+      const TensorDesc& out = graph_.tensor(node.outputs[0]);
+      const std::size_t elem = traits(out.dtype).block_bytes;
+      const Share s = share_of(out.elements(), elem, thread, threads);
+      const auto chain = static_cast<std::uint64_t>(node.attrs.get_int("chain", 1));
+      // In chunks of whole blocks worth about 2^26 steps (a few ms), each after a look at the
+      // cancel flag, so a long chain still stops soon after Ctrl-C.
+      const std::size_t block = fma_chain_block(elem);
+      const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{1} << 26) / chain / block) * block;
+      for (std::size_t c0 = s.begin; c0 < s.end && !cancelled(); c0 += chunk) {
+        const std::size_t len = std::min(chunk, s.end - c0);
+        if (out.dtype == DType::f64) fma_chain_f64(ptr<double>(node.inputs[0]) + c0, ptr<double>(node.outputs[0]) + c0, len, chain);
+        else fma_chain_f32(ptr<float>(node.inputs[0]) + c0, ptr<float>(node.outputs[0]) + c0, len, chain);
       }
       return;
     }

@@ -30,8 +30,10 @@ std::size_t CpuExecutable::live_rows(TensorId id) const { return graph_.live_row
 
 void CpuExecutable::prepare_transformer() {
   const auto& nodes = graph_.nodes();
-  transformer_ = std::any_of(nodes.begin(), nodes.end(),
-                             [](const Node& n) { return op_def(n.op).family != OpFamily::memory; });
+  // Memory and compute ops are elementwise over page shares: alone, each thread repeats its own.
+  transformer_ = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
+    return op_def(n.op).family != OpFamily::memory && op_def(n.op).family != OpFamily::compute;
+  });
   if (!transformer_) return;
   written_at_.assign(graph_.tensors().size(), 0);
   quantized_.resize(graph_.tensors().size());

@@ -915,6 +915,7 @@ std::string make_caps() {
   const std::uint64_t memory =
       pages > 0 && page_size > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) : 0;
   j += cat("], \"memory_bytes\": ", memory);
+  j += ", \"shares_host_memory\": true";  // its "device memory" is host memory it allocates
   j += cat(", \"clock\": {\"kind\": ", static_cast<int>(XPB_CLOCK_HOST), ", \"resolution_s\": ", clock_resolution_ns(),
            "e-9, \"deterministic\": false}");
   j += ", \"numeric_profile\": {\"accumulation\": \"f32\", "

@@ -64,6 +64,16 @@ Context::Context(cl_platform_id platform, cl_device_id d) : device(d) {
     throw ClError("clCreateCommandQueue", err);
   }
   fp64 = device_string(device, CL_DEVICE_EXTENSIONS).find("cl_khr_fp64") != std::string::npos;
+  host_unified = device_value<cl_bool>(device, CL_DEVICE_HOST_UNIFIED_MEMORY) == CL_TRUE;
+  cpu_device = (device_value<cl_device_type>(device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
+  max_alloc = device_value<cl_ulong>(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+  auto vector_width = [](cl_uint preferred) {
+    int w = 1;
+    while (w < 16 && static_cast<cl_uint>(w * 2) <= preferred) w *= 2;
+    return w;
+  };
+  preferred_width_f32 = vector_width(device_value<cl_uint>(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT));
+  preferred_width_f64 = vector_width(device_value<cl_uint>(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_DOUBLE));
   max_work_group = std::max<std::size_t>(1, device_value<std::size_t>(device, CL_DEVICE_MAX_WORK_GROUP_SIZE));
   compute_units = std::max<cl_uint>(1, device_value<cl_uint>(device, CL_DEVICE_MAX_COMPUTE_UNITS));
   const auto ns = device_value<std::size_t>(device, CL_DEVICE_PROFILING_TIMER_RESOLUTION);

@@ -5,6 +5,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,16 @@ struct Context {
   cl_context context = nullptr;
   cl_command_queue queue = nullptr;
   bool fp64 = false;
+  // CL_DEVICE_HOST_UNIFIED_MEMORY: the device's global memory is the host's (PoCL, integrated GPUs).
+  bool host_unified = false;
+  // CL_DEVICE_TYPE_CPU (PoCL, Intel's CPU runtime): kernels without barriers suit it better.
+  bool cpu_device = false;
+  // CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer.
+  std::uint64_t max_alloc = 0;
+  // CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT / _DOUBLE, rounded down to a width OpenCL C has a
+  // type for (1, 2, 4, 8, 16): the memory ops' vector width when a node does not set one.
+  int preferred_width_f32 = 1;
+  int preferred_width_f64 = 1;
   std::size_t max_work_group = 1;
   unsigned compute_units = 1;
   double timer_resolution_s = 1e-9;

@@ -3,13 +3,15 @@
 // (cl_mem); time is the device's own, from event profiling. Every op of the catalogue runs:
 // the memory ops on f32 (and f64 where the device has cl_khr_fp64), the pointer chase and the
 // test patterns on u64, and the transformer ops with f32 activations, weights in any of f32,
-// f16, bf16, Q8_0 and Q4_0 and an f32 or f16 KV cache (kernels/*.cl).
+// f16, bf16, Q8_0 and Q4_0 and an f32 or f16 KV cache, and fma_loop on f32 and i8 (f64 and
+// f16 with cl_khr_fp64 and cl_khr_fp16) at any vector width (kernels/*.cl).
 #include <algorithm>
 #include <cstring>
 #include <new>
 #include <vector>
 
 #include "opencl_buffer.hpp"
+#include "opencl_compute.hpp"
 #include "opencl_executable.hpp"
 #include "xpubench/registry.hpp"
 
@@ -78,6 +80,7 @@ DeviceInfo describe(const Found& f, int index) {
       {"compute_units", std::to_string(device_value<cl_uint>(f.device, CL_DEVICE_MAX_COMPUTE_UNITS))},
       {"max_clock_mhz", std::to_string(device_value<cl_uint>(f.device, CL_DEVICE_MAX_CLOCK_FREQUENCY))},
       {"global_memory_bytes", std::to_string(device_value<cl_ulong>(f.device, CL_DEVICE_GLOBAL_MEM_SIZE))},
+      {"global_memory_cache_bytes", std::to_string(device_value<cl_ulong>(f.device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE))},
       {"local_memory_bytes", std::to_string(device_value<cl_ulong>(f.device, CL_DEVICE_LOCAL_MEM_SIZE))},
       {"max_allocation_bytes", std::to_string(device_value<cl_ulong>(f.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE))},
       {"host_unified_memory", device_value<cl_bool>(f.device, CL_DEVICE_HOST_UNIFIED_MEMORY) ? "true" : "false"},
@@ -110,7 +113,8 @@ bool runs(Op op) {
     case Op::attention:
     case Op::silu_mul:
     case Op::argmax:
-    case Op::gather_rows: return true;
+    case Op::gather_rows:
+    case Op::fma_loop: return true;
     default: return false;
   }
 }
@@ -135,6 +139,8 @@ class ClDevice final : public Device {
         for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) c.op_dtypes.emplace_back(d.op, t);
       else if (d.op == Op::attention)  // the KV cache's type
         for (DType t : {DType::f32, DType::f16}) c.op_dtypes.emplace_back(d.op, t);
+      else if (d.op == Op::fma_loop)
+        for (DType t : fma_loop_dtypes(*ctx_)) c.op_dtypes.emplace_back(d.op, t);
       else if (d.family == OpFamily::transformer)
         c.op_dtypes.emplace_back(d.op, DType::f32);
       else
@@ -142,9 +148,12 @@ class ClDevice final : public Device {
     }
     c.dtypes = types;
     c.dtypes.push_back(DType::f64);  // read_sum's output
-    for (DType t : {DType::u64, DType::f16, DType::bf16, DType::i32, DType::q8_0, DType::q4_0}) c.dtypes.push_back(t);
+    for (DType t : {DType::u64, DType::f16, DType::bf16, DType::i8, DType::i32, DType::q8_0, DType::q4_0}) c.dtypes.push_back(t);
     c.memory_bytes = device_value<cl_ulong>(ctx_->device, CL_DEVICE_GLOBAL_MEM_SIZE);
     c.max_threads = 0;  // the device schedules its own work-items
+    c.vector_widths = {1, 2, 4, 8, 16};  // OpenCL C's vector types
+    c.shares_host_memory = ctx_->host_unified;
+    c.max_buffer_bytes = ctx_->max_alloc;
     c.numeric_profile = {{"accumulation", "the element type (read_sum: per work-item, then a tree per work-group)"},
                          {"compiler", "the device's OpenCL C compiler, default options (no -cl-fast-relaxed-math)"}};
     return c;
@@ -153,7 +162,7 @@ class ClDevice final : public Device {
 
   AllocResult alloc(const TensorDesc& t, const CompileOptions&) override {
     if (t.bytes() == 0) return {Outcome::with(Status::invalid, "tensor '" + t.name + "' has no bytes"), nullptr};
-    const auto max_alloc = device_value<cl_ulong>(ctx_->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+    const auto max_alloc = ctx_->max_alloc;
     if (t.bytes() > max_alloc)
       return {Outcome::with(Status::unsupported, "tensor '" + t.name + "' needs " + std::to_string(t.bytes()) +
                                                      " bytes; the device allocates at most " + std::to_string(max_alloc) +
@@ -180,6 +189,26 @@ class ClDevice final : public Device {
       }
     }
     return {Outcome::ok(), std::move(b)};
+  }
+  AllocResult alloc_host(std::size_t bytes) override {
+    if (bytes == 0) return {Outcome::with(Status::invalid, "a host buffer of 0 bytes"), nullptr};
+    if (bytes > ctx_->max_alloc)
+      return {Outcome::with(Status::unsupported, std::to_string(bytes) + " bytes of pinned host memory: the device maps at most " +
+                                                     std::to_string(ctx_->max_alloc) + " in one buffer"),
+              nullptr};
+    cl_int err = CL_SUCCESS;
+    cl_mem mem = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, nullptr, &err);
+    if (err != CL_SUCCESS)
+      return {Outcome::with(Status::failed, "clCreateBuffer(CL_MEM_ALLOC_HOST_PTR) of " + std::to_string(bytes) +
+                                                " bytes: " + error_name(err)),
+              nullptr};
+    void* mapped = clEnqueueMapBuffer(ctx_->queue, mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, nullptr,
+                                      nullptr, &err);
+    if (err != CL_SUCCESS || mapped == nullptr) {
+      clReleaseMemObject(mem);
+      return {Outcome::with(Status::failed, "clEnqueueMapBuffer of a pinned host buffer: " + error_name(err)), nullptr};
+    }
+    return {Outcome::ok(), std::make_shared<ClHostBuffer>(ctx_, mem, static_cast<std::byte*>(mapped), bytes)};
   }
   void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
     auto& b = own(dst);
@@ -208,6 +237,8 @@ class ClDevice final : public Device {
                              : n.op == Op::embedding || n.op == Op::read_sum || n.op == Op::argmax ? n.inputs[0]
                                                                                             : n.outputs[0];
       const DType t = g.tensor(about).dtype;
+      if (n.op == Op::fma_loop && !c.claims(n.op, t))
+        return {Outcome::with(Status::unsupported, fma_loop_refusal(*ctx_, t)), nullptr};
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
                                                        " is not supported by this driver (it runs every op of the "

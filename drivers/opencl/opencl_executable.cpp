@@ -15,6 +15,16 @@ void read_buffer(Context& ctx, const ClBuffer& b, std::size_t offset, void* dst,
   check(clEnqueueReadBuffer(ctx.queue, b.mem(), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
 }
 
+ClHostBuffer::~ClHostBuffer() {
+  // Unmapped before release, as the specification asks; a failure here has no one to tell.
+  cl_event done = nullptr;
+  if (clEnqueueUnmapMemObject(ctx_->queue, mem_, mapped_, 0, nullptr, &done) == CL_SUCCESS) {
+    clWaitForEvents(1, &done);
+    clReleaseEvent(done);
+  }
+  clReleaseMemObject(mem_);
+}
+
 namespace {
 
 template <class V>
@@ -49,6 +59,11 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
       Step s;
       s.op = n.op;
       s.out = n.outputs[0];
+      if (n.op == Op::fma_loop) {
+        steps_.push_back(std::move(s));
+        plan_compute(n, steps_.back());
+        continue;
+      }
       if (op_def(n.op).family != OpFamily::memory) {
         steps_.push_back(std::move(s));
         plan_transformer(n, steps_.back());
@@ -59,9 +74,12 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
       const bool f64 = t == DType::f64;
       s.elem_bytes = f64 || on_words ? 8 : 4;
       const std::string suffix = f64 ? "f64" : "f32";
+      if (!on_words)
+        s.width = static_cast<std::size_t>(n.attrs.get_int("vector_width", f64 ? ctx_->preferred_width_f64 : ctx_->preferred_width_f32));
       cl_program p = on_words ? ctx_->program("patterns", "")
-                              : ctx_->program("memory", f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32");
-      const std::string kernel = n.op == Op::read_sum         ? "read_sum_partial_" + suffix
+                              : ctx_->program("memory", (f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32") +
+                                                            std::string(" -DW=") + std::to_string(s.width));
+      const std::string kernel = n.op == Op::read_sum         ? (ctx_->cpu_device ? "read_sum_items_" : "read_sum_partial_") + suffix
                                  : n.op == Op::verify_pattern ? std::string("verify_count")
                                  : on_words                   ? std::string(name(n.op))
                                                               : std::string(name(n.op)) + "_" + suffix;
@@ -97,15 +115,18 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_scalar(st.kernel, 2, n.attrs.get_double("value", 0.0), f64);
           break;
         case Op::read_sum: {
-          // Enough partials for the whole input: one per block of local x kReadSumPerItem.
-          st.groups = std::max<std::size_t>(1, (graph_.tensor(n.inputs[0]).elements() + local_ * kReadSumPerItem - 1) /
-                                                   (local_ * kReadSumPerItem));
+          // Enough partials for the whole input: one per block of local x kReadSumPerItem vectors
+          // (a work-group's tree, read_sum_partial), or on a CPU device one per work-item of
+          // kReadSumPerItem vectors (read_sum_items, without barriers: memory.cl says why).
+          const std::size_t vectors = (graph_.tensor(n.inputs[0]).elements() + st.width - 1) / st.width;
+          st.groups = std::max<std::size_t>(1, (vectors + local_ * kReadSumPerItem - 1) / (local_ * kReadSumPerItem));
+          if (ctx_->cpu_device) st.groups *= local_;  // read_sum_items: a partial per work-item
           st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * st.elem_bytes, nullptr, &err);
           check(err, "clCreateBuffer (read_sum partials)");
           set_arg(st.kernel, 0, mem(n.inputs[0]));
           st.n_arg = 1;
           set_arg(st.kernel, 2, st.partials);
-          check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
+          if (!ctx_->cpu_device) check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
           st.finish = clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
           check(err, "clCreateKernel");
           set_arg(st.finish, 0, st.partials);
@@ -202,8 +223,10 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const 
       launches.push_back({s.kernel, 1, {1, 1, 1}, {1, 1, 1}, true});
       continue;
     }
-    // One work-item per element (read_sum: per kReadSumPerItem elements), in whole work-groups.
-    const std::size_t items = s.op == Op::read_sum ? (counts[i] + kReadSumPerItem - 1) / kReadSumPerItem : counts[i];
+    // One work-item per vector of `width` elements (read_sum: per kReadSumPerItem vectors; the
+    // patterns: per word), in whole work-groups.
+    const std::size_t vectors = (counts[i] + s.width - 1) / s.width;
+    const std::size_t items = s.op == Op::read_sum ? (vectors + kReadSumPerItem - 1) / kReadSumPerItem : vectors;
     const std::size_t rounded = std::max<std::size_t>(local_, (items + local_ - 1) / local_ * local_);
     launches.push_back({s.kernel, 1, {rounded, 1, 1}, {local_, 1, 1}, true});
     if (s.finish != nullptr) launches.push_back({s.finish, 1, {1, 1, 1}, {1, 1, 1}, true});
@@ -318,7 +341,17 @@ void ClExecutable::reset_chase(TensorId ring) {
 }
 
 nlohmann::json ClExecutable::describe() const {
-  return {{"work_group_size", local_}, {"work_items", "one per element"}, {"timing", "OpenCL event profiling (device timer)"}};
+  nlohmann::json j = {{"work_group_size", local_}, {"timing", "OpenCL event profiling (device timer)"}};
+  for (const Step& s : steps_)
+    if (op_def(s.op).family == OpFamily::memory && s.op != Op::chase && s.op != Op::fill_pattern &&
+        s.op != Op::verify_pattern) {
+      // The width a memory op ran at, and whether the node chose it or the device preferred it.
+      j["vector_width"] = s.width;
+      j["work_items"] = s.width == 1 ? "one per element" : "one per vector of " + std::to_string(s.width) + " elements";
+    }
+  for (const Step& s : steps_)
+    if (s.op == Op::fma_loop) j["vector_width"] = s.width;  // the node's, or the device's preferred
+  return j;
 }
 
 void ClExecutable::plan_transformer(const Node& n, Step& s) {

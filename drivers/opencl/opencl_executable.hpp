@@ -38,6 +38,7 @@ class ClExecutable final : public Executable {
     std::function<void(std::span<const std::int64_t> dims, std::vector<Launch>& out)> plan;
     std::vector<cl_kernel> kernels;  // theirs, released with the step
     std::size_t elem_bytes = 4;
+    std::size_t width = 1;          // memory ops: elements per work-item (the vector width)
     TensorId out = 0;
     cl_kernel kernel = nullptr;
     bool counted = true;            // takes the element count as an argument, set per run
@@ -53,6 +54,8 @@ class ClExecutable final : public Executable {
   void enqueue(const std::vector<cl_ulong>& counts, std::span<const std::int64_t> dims, cl_event* first, cl_event* last);
   // The launches of a transformer op's node (transformer.cl).
   void plan_transformer(const Node& n, Step& s);
+  // The launch of an fma_loop node (compute.cl; opencl_compute.cpp).
+  void plan_compute(const Node& n, Step& s);
 
   std::shared_ptr<Context> ctx_;
   Graph graph_;

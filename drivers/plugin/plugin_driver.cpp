@@ -290,6 +290,10 @@ std::string parse_caps(const std::string& text, DeviceCaps& caps, ClockInfo& clo
   caps.ops.assign(ops.begin(), ops.end());
   caps.dtypes.assign(dtypes.begin(), dtypes.end());
   if (j.contains("memory_bytes") && j["memory_bytes"].is_number_unsigned()) caps.memory_bytes = j["memory_bytes"].get<std::uint64_t>();
+  if (j.contains("shares_host_memory")) {
+    if (!j["shares_host_memory"].is_boolean()) return "caps.shares_host_memory must be true or false";
+    caps.shares_host_memory = j["shares_host_memory"].get<bool>();
+  }
   const auto profile = j.value("numeric_profile", nlohmann::json::object());
   for (const auto& [k, v] : profile.items())
     caps.numeric_profile[k] = v.is_string() ? v.get<std::string>() : v.dump();

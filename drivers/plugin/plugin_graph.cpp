@@ -38,6 +38,10 @@ FlatGraph::FlatGraph(const Graph& g, std::vector<xpb_buffer> bindings) : binding
     ids.assign(n.inputs.begin(), n.inputs.end());
     ids.insert(ids.end(), n.outputs.begin(), n.outputs.end());
     for (const auto& [key, value] : n.attrs.all()) {
+      // `vector_width` is for devices that declare vector widths (DeviceCaps::vector_widths),
+      // which ABI 1 cannot: a plugin picks its own and never sees it, so plugins that refuse
+      // attributes they do not know keep passing the ops they had before it was added.
+      if (key == "vector_width") continue;
       xpb_attr a{};
       a.key = key.c_str();
       std::visit(

@@ -233,6 +233,9 @@ typedef struct xpb_plugin {
    *                                                        weights for matmul/embedding, else of
    *                                                        the data)
    *    "memory_bytes": 1073741824,                        (0: unknown)
+   *    "shares_host_memory": false,                       (optional: true when the device
+   *                                                        computes on host DRAM, so upload and
+   *                                                        download are copies within it)
    *    "clock": {"kind": 0, "resolution_s": 1e-9, "deterministic": false},
    *    "numeric_profile": {"accumulation": "f32", ...}}   (free text, for readers and tolerances)
    */

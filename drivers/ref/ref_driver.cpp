@@ -19,15 +19,16 @@ class RefDevice final : public Device {
   DeviceCaps caps() const override {
     DeviceCaps c;
     for (const auto& d : op_catalogue()) c.ops.push_back(d.op);
-    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32, DType::u64, DType::q8_0, DType::q4_0};
+    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::u64, DType::q8_0, DType::q4_0};
     c.max_threads = 1;
     // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
     c.memory_bytes = read_memory_info().usable_bytes();
+    c.shares_host_memory = true;
     c.numeric_profile = {{"accumulation", "f64"}, {"weights", "decoded exactly to f32"},
                          {"activations", "f32, never rounded to a smaller format"}};
     return c;
   }
-  ClockInfo clock() const override { return {ClockKind::host, measure_host_clock_resolution(), false}; }
+  ClockInfo clock() const override { return host_clock(); }
 
   AllocResult alloc(const TensorDesc& t, const CompileOptions&) override {
     try {

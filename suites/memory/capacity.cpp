@@ -1,6 +1,8 @@
 // memory.capacity: fill a requested fraction of the memory that is *available* (MemAvailable,
 // and the cgroup's memory.max headroom) with memtester/stressapptest-style patterns, verify
-// every word, and report every error found with its offset and the bits that flipped.
+// every word, and report every error found with its offset and the bits that flipped. A device
+// with memory of its own (a GPU) is tested on that fraction of its memory, in one buffer no
+// larger than the largest it allocates.
 //
 // Each pass writes and verifies each pattern and then its complement, so every bit of the
 // buffer is tested at 0 and at 1. The buffer is locked (mlock) when the OS permits, so the
@@ -96,6 +98,23 @@ class Capacity final : public Workload {
     seed_ = p["seed"].get<std::int64_t>();
     lock_ = p["lock"].get<bool>();
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
+    // A device with memory of its own is tested on `fraction` of that memory rather than of the
+    // host's; every device in one buffer no larger than the largest it allocates (a GPU's is
+    // often a quarter of its memory): the record says which limit applied.
+    const auto caps = ctx.device.caps();
+    if (!caps.shares_host_memory && caps.memory_bytes != 0) {
+      const auto share = static_cast<std::uint64_t>(p["fraction"].get<double>() * static_cast<double>(caps.memory_bytes));
+      if (share < bytes_) {
+        bytes_ = share;
+        limited_by_ = "fraction of the device's memory";
+      }
+    }
+    if (caps.max_buffer_bytes != 0 && caps.max_buffer_bytes < bytes_) {
+      bytes_ = caps.max_buffer_bytes;
+      limited_by_ = "the device's largest allocation";
+    }
+    bytes_ = bytes_ / 4096 * 4096;
+    if (bytes_ == 0) return Outcome::with(Status::unsupported, "the device allocates less than 4 KiB in one buffer");
     // The buffer, and each verification's error list (three words per error listed).
     const std::uint64_t lists = patterns_.size() * 2 * static_cast<std::uint64_t>(max_errors_) * 3 * 8;
     return memory_fits(ctx, bytes_ + lists);
@@ -171,6 +190,8 @@ class Capacity final : public Workload {
     record.metrics.push_back(Metric::of("errors", "words", Direction::lower_is_better, m[0].time_source(),
                                         errors_per_pass_, "mismatching words per pass"));
     record.details = {{"bytes_tested", bytes_},
+                      {"bytes_limited_by", limited_by_},
+                      {"device_max_buffer_bytes", ctx.device.caps().max_buffer_bytes},
                       {"passes_done", m[0].sample_seconds.size()},
                       {"patterns", patterns_text()},
                       {"usable_bytes", ctx.system.memory.usable_bytes()},
@@ -192,6 +213,7 @@ class Capacity final : public Workload {
   }
 
   std::uint64_t bytes_ = 0, passes_ = 1, total_errors_ = 0;
+  std::string limited_by_ = "the bytes asked for";
   std::vector<Pattern> patterns_;
   int threads_ = 1;
   std::int64_t max_errors_ = 64, seed_ = 1;

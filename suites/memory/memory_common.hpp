@@ -2,8 +2,12 @@
 // lives in the cache hierarchy, the pointer-chase graph and its check against ref, and the
 // read stage of the sweep and NUMA workloads.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -59,5 +63,25 @@ struct ReadGraph {
 };
 ReadGraph read_graph(std::uint64_t bytes);
 nlohmann::json check_read_sum(const ReadGraph& r, const Executable& exe);
+
+// n seeded random values in [1, 2) with every mantissa bit random (1 + m / 2^digits): data a
+// memory system that compresses cannot store in fewer bytes, whose sums and products by small
+// integers stay far from overflow and underflow. T is float or double.
+template <class T>
+std::shared_ptr<std::vector<T>> random_array(std::size_t n, std::uint64_t seed) {
+  constexpr int kBits = std::numeric_limits<T>::digits - 1;  // 23 (f32) or 52 (f64)
+  auto v = std::make_shared<std::vector<T>>(n);
+  std::uint64_t z = seed;
+  for (auto& x : *v) {
+    // splitmix64 (Steele, Lea, Flood, OOPSLA 2014): every output bit random.
+    z += 0x9E3779B97F4A7C15ull;
+    std::uint64_t r = z;
+    r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ull;
+    r = (r ^ (r >> 27)) * 0x94D049BB133111EBull;
+    r ^= r >> 31;
+    x = static_cast<T>(1) + std::ldexp(static_cast<T>(r >> (64 - kBits)), -kBits);
+  }
+  return v;
+}
 
 }  // namespace xpb::memory

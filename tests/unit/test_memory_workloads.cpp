@@ -328,3 +328,123 @@ TEST(MemoryWorkloads, CapacityOnHealthyMemoryPasses) {
 }
 
 }  // namespace
+
+// A device that does everything ref does, except that each run flips a bit of its last
+// output's seventh byte after the graph ran (the exponent of an f64 there, of the second f32),
+// and each upload one bit of the first byte it moves:
+// what the memory workloads' checks are there to catch.
+namespace {
+class CorruptingDevice final : public xpb::Device {
+ public:
+  explicit CorruptingDevice(std::shared_ptr<xpb::Device> inner) : inner_(std::move(inner)) {}
+  const xpb::DeviceInfo& info() const override { return inner_->info(); }
+  xpb::DeviceCaps caps() const override { return inner_->caps(); }
+  xpb::ClockInfo clock() const override { return inner_->clock(); }
+  xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner_->alloc(t, o); }
+  void upload(xpb::Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
+    std::vector<std::byte> bad(src.begin(), src.end());
+    if (!bad.empty()) bad[0] ^= std::byte{1};
+    inner_->upload(dst, bad, offset);
+  }
+  void download(const xpb::Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
+    inner_->download(src, dst, offset);
+  }
+  bool can_bind(const xpb::Buffer& b) const override { return inner_->can_bind(b); }
+  xpb::CompileResult compile(const xpb::Graph& g, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
+    auto r = inner_->compile(g, bound, o);
+    if (r.exe) r.exe = std::make_shared<Exe>(r.exe, g.nodes().back().outputs[0]);
+    return r;
+  }
+
+ private:
+  struct Exe final : xpb::Executable {
+    Exe(std::shared_ptr<xpb::Executable> wrapped, xpb::TensorId corrupted) : inner(std::move(wrapped)), out(corrupted) {}
+    xpb::RunResult run(const xpb::RunArgs& a) override {
+      auto r = inner->run(a);
+      auto b = inner->buffer(out);
+      b->host_data()[6] ^= std::byte{0x40};  // ref's buffers are host memory
+      return r;
+    }
+    void read(xpb::TensorId id, std::span<std::byte> dst) const override { inner->read(id, dst); }
+    void write(xpb::TensorId id, std::span<const std::byte> src) override { inner->write(id, src); }
+    std::shared_ptr<xpb::Buffer> buffer(xpb::TensorId id) const override { return inner->buffer(id); }
+    std::shared_ptr<xpb::Executable> inner;
+    xpb::TensorId out;
+  };
+  std::shared_ptr<xpb::Device> inner_;
+};
+}  // namespace
+
+TEST(MemoryWorkloads, BandwidthOnRandomDataCatchesOneWrongElementInEveryKernel) {
+  Harness h;
+  CorruptingDevice bad(h.ref);
+  for (const char* dtype : {"f64", "f32"})
+    for (const char* kernel : {"copy", "scale", "add", "triad", "read", "write"}) {
+      auto good = h.run("memory.bandwidth", {{"kernel", kernel}, {"threads", 1}, {"array_bytes", "64KiB"}, {"dtype", dtype}});
+      ASSERT_EQ(good.size(), 1u);
+      EXPECT_EQ(good[0].conformance["status"], "passed") << kernel << " " << dtype << ": " << good[0].conformance.dump();
+      EXPECT_EQ(good[0].details["data"], "random values in [1, 2), every mantissa bit random (seeded)");
+      auto r = h.run("memory.bandwidth", {{"kernel", kernel}, {"threads", 1}, {"array_bytes", "64KiB"}, {"dtype", dtype}}, &bad);
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].conformance["status"], "failed") << kernel << " " << dtype << ": " << r[0].conformance.dump();
+      if (std::string(kernel) != "read") {
+        EXPECT_NE(r[0].conformance["reason"].get<std::string>().find(std::string(dtype) == "f64" ? "at index 0" : "at index 1"),
+                  std::string::npos)
+            << r[0].conformance.dump();
+      }
+    }
+}
+
+TEST(MemoryWorkloads, AVectorWidthIsForDevicesThatTakeOne) {
+  Harness h;
+  auto r = h.run("memory.bandwidth", {{"kernel", "copy"}, {"threads", 1}, {"array_bytes", "64KiB"}, {"vector_width", 8}});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].outcome.status, xpb::Status::skipped);
+  EXPECT_NE(r[0].outcome.reason.find("picks its own vector width"), std::string::npos) << r[0].outcome.reason;
+  auto w = xpb::WorkloadRegistry::instance().create("memory.bandwidth");
+  auto p = nlohmann::json{{"kernel", "copy"}, {"stores", "regular"}, {"threads", 1}, {"array_bytes", "auto"},
+                          {"dtype", "f64"}, {"vector_width", 3}};
+  EXPECT_THROW(w->expand(p, h.system), xpb::InputError);
+}
+
+TEST(MemoryWorkloads, TransfersOnAHostMemoryDeviceAreLabelledZeroCopyAndTimedOnTheHost) {
+  Harness h;
+  for (const char* direction : {"host_to_device", "device_to_host"}) {
+    auto r = h.run("memory.transfer", {{"direction", direction}, {"bytes", "1MiB"}});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].outcome.status, xpb::Status::passed) << r[0].outcome.reason;
+    EXPECT_EQ(r[0].conformance["status"], "passed") << r[0].conformance.dump();
+    ASSERT_EQ(r[0].metrics.size(), 1u);
+    EXPECT_EQ(r[0].metrics[0].name, "host_copy_bandwidth");  // never "transfer_bandwidth" here
+    EXPECT_NE(r[0].metrics[0].note.find("zero-copy"), std::string::npos);
+    EXPECT_EQ(r[0].details["zero_copy"], true);
+    EXPECT_EQ(r[0].timing["clock"]["kind"], "host");
+  }
+  // ref has no page-locked memory of its own: pinned is unsupported, saying so.
+  auto pinned = h.run("memory.transfer", {{"host_memory", "pinned"}, {"bytes", "1MiB"}});
+  EXPECT_EQ(pinned[0].outcome.status, xpb::Status::unsupported);
+  EXPECT_NE(pinned[0].outcome.reason.find("page-locked"), std::string::npos);
+}
+
+TEST(MemoryWorkloads, ATransferThatCorruptsAByteFails) {
+  Harness h;
+  CorruptingDevice bad(h.ref);
+  auto r = h.run("memory.transfer", {{"direction", "host_to_device"}, {"bytes", "64KiB"}}, &bad);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].conformance["status"], "failed") << r[0].conformance.dump();
+  EXPECT_NE(r[0].conformance["reason"].get<std::string>().find("differ from the source"), std::string::npos);
+}
+
+TEST(MemoryWorkloads, LaunchLatencyIsTimedOnTheHostInBothModes) {
+  Harness h;
+  for (const char* mode : {"round_trip", "back_to_back"}) {
+    auto r = h.run("memory.launch", {{"mode", mode}});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].outcome.status, xpb::Status::passed) << r[0].outcome.reason;
+    EXPECT_EQ(r[0].conformance["status"], "passed");
+    ASSERT_EQ(r[0].metrics.size(), 1u);
+    EXPECT_EQ(r[0].metrics[0].unit, "us");
+    EXPECT_GT(*r[0].metrics[0].stats.median, 0.0);
+    EXPECT_EQ(r[0].timing["clock"]["kind"], "host");
+  }
+}

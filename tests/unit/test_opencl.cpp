@@ -8,6 +8,7 @@
 #include "test_devices.hpp"
 #include "xpubench/conformance.hpp"
 #include "xpubench/registry.hpp"
+#include "xpubench/workload.hpp"
 
 namespace {
 
@@ -113,6 +114,77 @@ TEST(OpenCl, BuffersAreTheDevicesAndBindAcrossExecutables) {
   auto host = ref->alloc(g.tensor(in), {});
   EXPECT_FALSE(device->can_bind(*host.buffer));
   EXPECT_EQ(device->compile(g, xpb::Bindings{{in, host.buffer}}, {}).outcome.status, xpb::Status::invalid);
+}
+
+// The memory workloads that only a device with its own queue makes interesting, end to end.
+std::vector<xpb::BenchmarkRecord> run_workload(xpb::Device& device, const std::string& workload, const nlohmann::json& params) {
+  xpb::SystemInfo system;
+  system.topology.pus = 2;
+  system.topology.cores = 2;
+  system.topology.caches = {{3, "unified", 4 << 20, 64, 1, 2}};
+  xpb::RunPolicy policy;
+  policy.warmup_seconds = 0;
+  policy.min_seconds = 0;
+  policy.max_seconds = 0.5;
+  policy.min_samples = 3;
+  policy.max_samples = 3;
+  policy.min_sample_seconds = 1e-5;
+  auto ref = xpb::test::open_device("ref");
+  auto w = xpb::WorkloadRegistry::instance().create(workload);
+  auto full = nlohmann::json::object();
+  for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
+  full.update(params);
+  std::vector<xpb::BenchmarkRecord> out;
+  for (const auto& point : w->expand(full, system)) {
+    xpb::RunContext ctx{device, system, policy, nullptr, nullptr, ref.get(), nullptr};
+    auto fresh = xpb::WorkloadRegistry::instance().create(workload);
+    out.push_back(xpb::run_benchmark(*fresh, point, ctx));
+  }
+  return out;
+}
+
+TEST(OpenCl, BandwidthRunsAtEveryVectorWidthOnRandomData) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  ASSERT_EQ(device->caps().vector_widths, (std::vector<int>{1, 2, 4, 8, 16}));
+  for (int width : {1, 2, 4, 8, 16})
+    for (const char* kernel : {"triad", "read"}) {
+      // 1 MiB + 12 bytes of f32: a tail past the last whole vector at every width but 1.
+      auto r = run_workload(*device, "memory.bandwidth",
+                            {{"kernel", kernel}, {"dtype", "f32"}, {"array_bytes", (1 << 20) + 12}, {"vector_width", width}});
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].outcome.status, xpb::Status::passed) << width << " " << kernel << ": " << r[0].outcome.reason;
+      EXPECT_EQ(r[0].conformance["status"], "passed") << width << " " << kernel << ": " << r[0].conformance.dump();
+      EXPECT_EQ(r[0].details["executable"]["vector_width"], width);
+      EXPECT_EQ(r[0].timing["clock"]["kind"], "device_events");
+    }
+}
+
+TEST(OpenCl, TransfersFromPinnedAndPageableMemoryArriveAndAreLabelledByWhereTheMemoryIs) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  const bool zero_copy = device->caps().shares_host_memory;
+  for (const char* direction : {"host_to_device", "device_to_host"})
+    for (const char* host_memory : {"pageable", "pinned"}) {
+      auto r = run_workload(*device, "memory.transfer", {{"direction", direction}, {"host_memory", host_memory}, {"bytes", "4MiB"}});
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].outcome.status, xpb::Status::passed) << direction << " " << host_memory << ": " << r[0].outcome.reason;
+      EXPECT_EQ(r[0].conformance["status"], "passed") << r[0].conformance.dump();
+      EXPECT_EQ(r[0].metrics.at(0).name, zero_copy ? "host_copy_bandwidth" : "transfer_bandwidth");
+      EXPECT_EQ(r[0].timing["clock"]["kind"], "host");
+    }
+  auto pinned = device->alloc_host(4096);
+  ASSERT_TRUE(pinned.outcome.passed()) << pinned.outcome.reason;
+  EXPECT_NE(pinned.buffer->host_data(), nullptr);  // mapped for the host for its whole life
+}
+
+TEST(OpenCl, LaunchLatencyIsMeasuredOnTheHostBothWays) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  for (const char* mode : {"round_trip", "back_to_back"}) {
+    auto r = run_workload(*device, "memory.launch", {{"mode", mode}});
+    ASSERT_EQ(r[0].outcome.status, xpb::Status::passed) << mode << ": " << r[0].outcome.reason;
+    EXPECT_EQ(r[0].conformance["status"], "passed");
+    EXPECT_EQ(r[0].timing["clock"]["kind"], "host");  // the device's clock does not see the launch
+    EXPECT_GT(*r[0].metrics[0].stats.median, 0.0);
+  }
 }
 
 }  // namespace

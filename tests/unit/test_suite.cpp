@@ -299,7 +299,7 @@ TEST(Suite, OverridesParseValuesAsYaml) {
 }
 
 TEST(Suite, ShippedSuitesParse) {
-  for (const char* name : {"memory", "llm", "standard", "quick"}) {
+  for (const char* name : {"memory", "compute", "llm", "standard", "quick"}) {
     const auto path = xpb::find_suite(name);
     ASSERT_FALSE(path.empty()) << name;
     const auto s = xpb::load_suite(path);

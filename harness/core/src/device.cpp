@@ -55,6 +55,8 @@ double measure_host_clock_resolution() {
   return resolution;
 }
 
+ClockInfo host_clock() { return {ClockKind::host, measure_host_clock_resolution(), false}; }
+
 void accumulate(RunResult& total, const RunResult& part) {
   // Energy is known for the whole only if it is known for every part: the first part decides.
   const bool first = total.seconds == 0 && total.work.flops == 0 && total.work.bytes_read == 0 &&

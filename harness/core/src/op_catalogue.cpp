@@ -1,5 +1,6 @@
-// The catalogue table: the memory and transformer families define their ops (op_memory.cpp,
-// op_transformer.cpp); this file puts them in code order and answers lookups.
+// The catalogue table: the memory, transformer and compute families define their ops
+// (op_memory.cpp, op_transformer.cpp, op_compute.cpp); this file puts them in code order and
+// answers lookups.
 #include "xpubench/op_catalogue.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@ const std::vector<OpDef>& table() {
   static const std::vector<OpDef> all = [] {
     std::vector<OpDef> out = memory_op_defs();
     for (auto& d : transformer_op_defs()) out.push_back(std::move(d));
+    for (auto& d : compute_op_defs()) out.push_back(std::move(d));
     std::sort(out.begin(), out.end(), [](const OpDef& a, const OpDef& b) { return a.op < b.op; });
     return out;
   }();
@@ -28,6 +30,7 @@ std::string_view name(OpFamily f) {
     case OpFamily::memory: return "memory";
     case OpFamily::linear_algebra: return "linear_algebra";
     case OpFamily::transformer: return "transformer";
+    case OpFamily::compute: return "compute";
   }
   return "unknown";
 }

@@ -21,8 +21,17 @@ double live_elements(const Graph& g, TensorId id, std::span<const std::int64_t> 
   return per_row * static_cast<double>(g.live_rows(id, dims));
 }
 
+// The optional vector width, when given, is a width OpenCL has a vector type for.
+Problem vector_width_ok(const Node& n) {
+  const auto w = n.attrs.get_int("vector_width", 1);
+  if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
+    return "expects 'vector_width' 1, 2, 4, 8 or 16, got " + std::to_string(w);
+  return std::nullopt;
+}
+
 // Every input of the same shape and dtype as the output, which is f32 or f64.
 Problem same_as_out(const Graph& g, const Node& n) {
+  if (auto p = vector_width_ok(n)) return p;
   const TensorDesc& out = g.tensor(n.outputs[0]);
   if (!is_float(out.dtype)) return "expects f32 or f64 tensors, output is " + std::string(name(out.dtype));
   for (auto id : n.inputs) {
@@ -80,7 +89,7 @@ Problem check_read_sum(const Graph& g, const Node& n) {
   const auto& out = g.tensor(n.outputs[0]);
   if (!is_float(in.dtype)) return "expects an f32 or f64 input";
   if (out.dtype != DType::f64 || out.elements() != 1) return "expects an f64 [1] output";
-  return std::nullopt;
+  return vector_width_ok(n);
 }
 
 Problem check_chase(const Graph& g, const Node& n) {
@@ -125,17 +134,20 @@ std::vector<T> varied(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-// copy/scale/add/triad/write_fill at sizes that hit vector tails and uneven thread shares.
+// copy/scale/add/triad/write_fill at sizes that hit vector tails and uneven thread shares; with
+// regular and streaming stores, and at the widest vector a device can be told to use (16: a
+// tail of 7 and of 3 elements past the last whole vector).
 std::vector<ConformanceCase> stream_cases(Op op, int inputs) {
   std::vector<ConformanceCase> out;
   for (DType t : {DType::f64, DType::f32})
     for (std::int64_t n : {7, 1000003})
-      for (bool nt : {false, true}) {
+      for (int variant : {0, 1, 2}) {
+      const bool nt = variant == 1;
       ConformanceCase c;
       c.op = op;
       c.dtype = t;
       c.name = std::string(name(op)) + " " + std::string(name(t)) + " [" + std::to_string(n) + "]" +
-               (nt ? " non-temporal stores" : "");
+               (nt ? " non-temporal stores" : variant == 2 ? " vector width 16" : "");
       auto input = [&](const char* nm, std::uint64_t seed) {
         TensorDesc d{nm, {n}, t, TensorRole::input, {}};
         d.init = t == DType::f64 ? TensorInit::values(varied<double>(static_cast<std::size_t>(n), seed))
@@ -146,7 +158,9 @@ std::vector<ConformanceCase> stream_cases(Op op, int inputs) {
       if (inputs >= 1) ins.push_back(input("a", 11));
       if (inputs >= 2) ins.push_back(input("b", 12));
       const auto o = c.graph.add_tensor({"out", {n}, t, TensorRole::output, TensorInit::filled(0)});
-      c.graph.add_node(op, ins, {o}, Attrs{{"scalar", 1.75}, {"value", -4.5}, {"nontemporal", nt}});
+      Attrs attrs{{"scalar", 1.75}, {"value", -4.5}, {"nontemporal", nt}};
+      if (variant == 2) attrs.set("vector_width", std::int64_t{16});
+      c.graph.add_node(op, ins, {o}, attrs);
       c.outputs = {o};
       c.iterations = 3;
       const double eps = t == DType::f64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
@@ -167,14 +181,16 @@ std::vector<ConformanceCase> write_fill_cases() { return stream_cases(Op::write_
 std::vector<ConformanceCase> read_sum_cases() {
   std::vector<ConformanceCase> out;
   for (DType t : {DType::f64, DType::f32})
-    for (std::int64_t n : {13, 3000017}) {
+    for (std::int64_t n : {13, 3000017})
+      for (std::int64_t width : {0, 16}) {  // the device's own width; 16, with a tail of 13 and of 1
       ConformanceCase c;
       c.op = Op::read_sum;
       c.dtype = t;
-      c.name = "read_sum " + std::string(name(t)) + " [" + std::to_string(n) + "] of ones";
+      c.name = "read_sum " + std::string(name(t)) + " [" + std::to_string(n) + "] of ones" +
+               (width != 0 ? " vector width 16" : "");
       const auto a = c.graph.add_tensor({"a", {n}, t, TensorRole::input, TensorInit::filled(1.0)});
       const auto s = c.graph.add_tensor({"sum", {1}, DType::f64, TensorRole::output, {}});
-      c.graph.add_node(Op::read_sum, {a}, {s});
+      c.graph.add_node(Op::read_sum, {a}, {s}, width != 0 ? Attrs{{"vector_width", width}} : Attrs{});
       c.outputs = {s};
       c.iterations = 2;
       c.tolerance = {0, 0, 0, "whole numbers below 2^24 per partial sum add exactly in any order"};
@@ -247,6 +263,9 @@ const std::vector<DType> kU64 = {DType::u64};
 std::vector<OpDef> memory_op_defs() {
   const AttrDef scalar{"scalar", AttrType::real, false, "the multiplier (default 3, STREAM's)"};
   const AttrDef nontemporal{"nontemporal", AttrType::boolean, false, "streaming stores past the caches, where the device has them"};
+  const AttrDef vector_width{"vector_width", AttrType::integer, false,
+                             "elements per vector access (1, 2, 4, 8, 16) where the device takes one "
+                             "(DeviceCaps::vector_widths); others pick their own"};
   const AttrDef value{"value", AttrType::real, false, "the value written (default 0)"};
   const std::vector<AttrDef> pattern_attrs{{"pattern", AttrType::string, true, "walking_ones, walking_zeros, checkerboard, random or address"},
                                            {"seed", AttrType::integer, false, "seed of the random pattern"},
@@ -254,17 +273,17 @@ std::vector<OpDef> memory_op_defs() {
   auto verify_attrs = pattern_attrs;
   verify_attrs.push_back({"max_errors", AttrType::integer, true, "mismatches listed (all are counted)"});
   return {
-      {Op::copy, "copy", OpFamily::memory, "out = in0", 1, 1, 1, {scalar, nontemporal, value}, kFloat, check_same,
+      {Op::copy, "copy", OpFamily::memory, "out = in0", 1, 1, 1, {scalar, nontemporal, value, vector_width}, kFloat, check_same,
        stream_cost<1, 0>, copy_cases},
-      {Op::scale, "scale", OpFamily::memory, "out = scalar * in0", 1, 1, 1, {scalar, nontemporal, value}, kFloat,
+      {Op::scale, "scale", OpFamily::memory, "out = scalar * in0", 1, 1, 1, {scalar, nontemporal, value, vector_width}, kFloat,
        check_same, stream_cost<1, 1>, scale_cases},
-      {Op::add, "add", OpFamily::memory, "out = in0 + in1", 2, 2, 1, {scalar, nontemporal, value}, kFloat, check_same,
+      {Op::add, "add", OpFamily::memory, "out = in0 + in1", 2, 2, 1, {scalar, nontemporal, value, vector_width}, kFloat, check_same,
        stream_cost<2, 1>, add_cases},
-      {Op::triad, "triad", OpFamily::memory, "out = in0 + scalar * in1", 2, 2, 1, {scalar, nontemporal, value}, kFloat,
+      {Op::triad, "triad", OpFamily::memory, "out = in0 + scalar * in1", 2, 2, 1, {scalar, nontemporal, value, vector_width}, kFloat,
        check_same, stream_cost<2, 2>, triad_cases},
-      {Op::read_sum, "read_sum", OpFamily::memory, "out[0] = sum of in0 (f64 [1])", 1, 1, 1, {scalar, nontemporal, value},
+      {Op::read_sum, "read_sum", OpFamily::memory, "out[0] = sum of in0 (f64 [1])", 1, 1, 1, {scalar, nontemporal, value, vector_width},
        kFloat, check_read_sum, read_sum_cost, read_sum_cases},
-      {Op::write_fill, "write_fill", OpFamily::memory, "out = value", 0, 0, 1, {scalar, nontemporal, value}, kFloat,
+      {Op::write_fill, "write_fill", OpFamily::memory, "out = value", 0, 0, 1, {scalar, nontemporal, value, vector_width}, kFloat,
        check_same, stream_cost<0, 0>, write_fill_cases},
       {Op::chase, "chase", OpFamily::memory, "dependent loads around a random cycle; out = where each chain stands", 1, 1, 1,
        {{"steps", AttrType::integer, true, "loads per chain per run"},

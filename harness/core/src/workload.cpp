@@ -89,7 +89,7 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
         }
         const RunPolicy policy = stage.policy.value_or(ctx.policy);
         Measurement m = measure([&](const RunArgs& args) { return workload.sample(i, exe, args); },
-                                ctx.device.clock(), policy, ctx.energy, ctx.cancel);
+                                stage.clock.value_or(ctx.device.clock()), policy, ctx.energy, ctx.cancel);
         auto timing = m.to_json();
         timing["policy"] = policy.to_json();
         if (const auto stage_energy = stage_energy_json(m); !stage_energy.is_null()) timing["energy"] = stage_energy;

@@ -64,6 +64,8 @@ inline Source time_source(ClockKind c) { return c == ClockKind::simulated ? Sour
 // The smallest nonzero step of std::chrono::steady_clock seen over many back-to-back reads
 // (a few microseconds of work; the answer is cached for the process).
 XPB_API double measure_host_clock_resolution();
+// The host's steady clock as a ClockInfo: kind host, its measured resolution, not deterministic.
+XPB_API ClockInfo host_clock();
 
 struct XPB_API DeviceInfo {
   std::string driver;  // "cpu", "ref", "opencl", ...
@@ -89,11 +91,22 @@ struct XPB_API DeviceCaps {
   std::vector<Op> ops;
   std::vector<DType> dtypes;
   std::uint64_t memory_bytes = 0;  // usable memory now, 0 when unknown
+  // The largest single buffer (tensor) it allocates (OpenCL: CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+  // 0 when only memory_bytes limits it.
+  std::uint64_t max_buffer_bytes = 0;
   // Host threads the device can be told to use (CompileOptions::threads, the workloads'
   // `threads`); 0 when the device schedules its own parallelism and that parameter does not
   // apply (a plugin, a GPU): every value of it then runs, and the figure is the device's.
   int max_threads = 1;
   bool nontemporal_stores = false;
+  // Vector widths (elements a work-item loads or computes as one vector, OpenCL's floatN) the
+  // device can be told to use through an op's `vector_width` attribute; empty when it picks its
+  // own width (the cpu's SIMD, chosen at run time) and ignores the attribute.
+  std::vector<int> vector_widths;
+  // The device computes on the host's own memory (the cpu, ref; OpenCL devices that report
+  // CL_DEVICE_HOST_UNIFIED_MEMORY, such as PoCL and integrated GPUs): upload and download copy
+  // bytes within host DRAM, so their rate is not that of a bus between two memories.
+  bool shares_host_memory = false;
   // How its arithmetic differs from ref's, for conformance tolerances and for readers:
   // e.g. {"accumulation": "f32", "quantized_matmul": "activations rounded to Q8_0"}.
   std::map<std::string, std::string> numeric_profile;
@@ -212,6 +225,16 @@ class XPB_API Device {
   // buffer must be this device's (or one it can bind) and the range inside it.
   virtual void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset = 0) = 0;
   virtual void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset = 0) = 0;
+  // `bytes` of page-locked host memory that this device's upload and download move at their
+  // fastest (DMA without a bounce through a pageable copy: OpenCL's CL_MEM_ALLOC_HOST_PTR,
+  // mapped), for a caller to stage transfers in; its host_data() is the host's view. Passing a
+  // span inside it to upload/download is what makes a transfer "pinned". `unsupported`, with
+  // the reason, where the device has no such memory.
+  virtual AllocResult alloc_host(std::size_t bytes) {
+    (void)bytes;
+    return {Outcome::with(Status::unsupported, "device " + info().id() + " has no page-locked host memory of its own"),
+            nullptr};
+  }
   // Whether compile() can bind `b`: its own buffers, and on host-memory devices any buffer
   // with host_data().
   virtual bool can_bind(const Buffer& b) const = 0;

@@ -139,6 +139,18 @@ enum class Op : std::uint16_t {
   // out[r] = in0[idx[r]]; an index outside the live rows of in0 gives zeros.
   // in0 f32 [T, n], in1 idx i32 [R]; out f32 [R, n]
   gather_rows = 17,
+
+  // --- compute: countable arithmetic for peak-throughput figures (GFLOPS, GIOPS).
+  //
+  // y[i] = f^chain(x[i]): `chain` dependent multiply-add steps on each element, in the tensor's
+  // own dtype. in0 x [n], out y [n], both f64, f32, f16 or i8. attrs: chain (>= 1), optional
+  // vector_width (1, 2, 4, 8, 16: the width a device that takes one computes in, see
+  // DeviceCaps::vector_widths). Floats: f(v) = v * 0.5 + 0.5, rounded to the dtype after every
+  // step; v * 0.5 is exact, so a fused and an unfused multiply-add give the same bits and every
+  // device agrees with ref exactly. i8: the byte's bits as unsigned, f(v) = (v * 5 + 1) mod 256
+  // (a full-period linear congruential step, so the values never settle). Cost: 2 operations
+  // per step per element.
+  fma_loop = 18,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.

@@ -71,6 +71,9 @@ struct Stage {
   CompileOptions options;
   Bindings bindings;            // tensors bound to existing buffers (a model's weights)
   std::optional<RunPolicy> policy;  // instead of the run's (a fixed number of passes, ...)
+  // The clock the stage's samples are timed on, instead of the device's: the host clock
+  // (host_clock()) for what only the host sees whole (a transfer, a launch and its wait).
+  std::optional<ClockInfo> clock;
 };
 
 class XPB_API Workload {
