@@ -46,7 +46,8 @@ cl_ulong event_time(cl_event e, cl_profiling_info what) {
 // Iterations enqueued between two looks at the cancel flag: enough to keep the queue full,
 // few enough that a stop is seen within a fraction of a second on any device.
 constexpr std::uint64_t kIterationsPerBatch = 256;
-// Elements each work-item of read_sum's first pass adds (READ_SUM_PER_ITEM in memory.cl).
+// Vectors each work-item of read_sum's first pass adds (ITEM_VECTORS in memory.cl; clpeak's
+// FETCH_PER_WI is the same 16). More per item, tried on PoCL (64, 256 / width), read slower.
 constexpr std::size_t kReadSumPerItem = 16;
 
 }  // namespace
@@ -76,9 +77,11 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
       const std::string suffix = f64 ? "f64" : "f32";
       if (!on_words)
         s.width = static_cast<std::size_t>(n.attrs.get_int("vector_width", f64 ? ctx_->preferred_width_f64 : ctx_->preferred_width_f32));
+      s.per_item = kReadSumPerItem;
       cl_program p = on_words ? ctx_->program("patterns", "")
                               : ctx_->program("memory", (f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32") +
-                                                            std::string(" -DW=") + std::to_string(s.width));
+                                                            std::string(" -DW=") + std::to_string(s.width) +
+                                                            " -DITEM_VECTORS=" + std::to_string(s.per_item));
       const std::string kernel = n.op == Op::read_sum         ? (ctx_->cpu_device ? "read_sum_items_" : "read_sum_partial_") + suffix
                                  : n.op == Op::verify_pattern ? std::string("verify_count")
                                  : on_words                   ? std::string(name(n.op))
@@ -115,11 +118,11 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_scalar(st.kernel, 2, n.attrs.get_double("value", 0.0), f64);
           break;
         case Op::read_sum: {
-          // Enough partials for the whole input: one per block of local x kReadSumPerItem vectors
-          // (a work-group's tree, read_sum_partial), or on a CPU device one per work-item of
-          // kReadSumPerItem vectors (read_sum_items, without barriers: memory.cl says why).
+          // Enough partials for the whole input: one per block of local x per_item vectors (a
+          // work-group's tree, read_sum_partial), or on a CPU device one per work-item
+          // (read_sum_items, without barriers: memory.cl says why).
           const std::size_t vectors = (graph_.tensor(n.inputs[0]).elements() + st.width - 1) / st.width;
-          st.groups = std::max<std::size_t>(1, (vectors + local_ * kReadSumPerItem - 1) / (local_ * kReadSumPerItem));
+          st.groups = std::max<std::size_t>(1, (vectors + local_ * st.per_item - 1) / (local_ * st.per_item));
           if (ctx_->cpu_device) st.groups *= local_;  // read_sum_items: a partial per work-item
           st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * st.elem_bytes, nullptr, &err);
           check(err, "clCreateBuffer (read_sum partials)");
@@ -223,10 +226,10 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const 
       launches.push_back({s.kernel, 1, {1, 1, 1}, {1, 1, 1}, true});
       continue;
     }
-    // One work-item per vector of `width` elements (read_sum: per kReadSumPerItem vectors; the
+    // One work-item per vector of `width` elements (read_sum: per `per_item` vectors; the
     // patterns: per word), in whole work-groups.
     const std::size_t vectors = (counts[i] + s.width - 1) / s.width;
-    const std::size_t items = s.op == Op::read_sum ? (vectors + kReadSumPerItem - 1) / kReadSumPerItem : vectors;
+    const std::size_t items = s.op == Op::read_sum ? (vectors + s.per_item - 1) / s.per_item : vectors;
     const std::size_t rounded = std::max<std::size_t>(local_, (items + local_ - 1) / local_ * local_);
     launches.push_back({s.kernel, 1, {rounded, 1, 1}, {local_, 1, 1}, true});
     if (s.finish != nullptr) launches.push_back({s.finish, 1, {1, 1, 1}, {1, 1, 1}, true});

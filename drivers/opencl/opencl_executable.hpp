@@ -39,6 +39,7 @@ class ClExecutable final : public Executable {
     std::vector<cl_kernel> kernels;  // theirs, released with the step
     std::size_t elem_bytes = 4;
     std::size_t width = 1;          // memory ops: elements per work-item (the vector width)
+    std::size_t per_item = 1;       // read_sum: vectors each work-item of its first pass adds
     TensorId out = 0;
     cl_kernel kernel = nullptr;
     bool counted = true;            // takes the element count as an argument, set per run

@@ -8,8 +8,8 @@
 // (PoCL) vectorise across the work-items of a group. The last work-item of an array whose length
 // is not a multiple of W finishes it element by element.
 //
-// Built with -DT=float (or double) -DSUFFIX=f32 (or f64) -DW=<width>; the host picks kernels by
-// name. Buffers start at their cl_mem's base, aligned for any vector type
+// Built with -DT=float (or double) -DSUFFIX=f32 (or f64) -DW=<width> -DITEM_VECTORS=<vectors
+// each work-item of read_sum adds>; the host picks kernels by name. Buffers start at their cl_mem's base, aligned for any vector type
 // (CL_DEVICE_MEM_BASE_ADDR_ALIGN is at least the largest built-in type), so the vector casts
 // below are aligned.
 #define CAT2(a, b) a##_##b
@@ -67,24 +67,23 @@ __kernel void CAT(write_fill, SUFFIX)(__global T* out, const ulong n, const T v)
   ELEMENTWISE(out, (VT)(v), v)
 }
 
-// read_sum, pass 1 on GPUs: work-group g sums the block of group_size x READ_SUM_PER_ITEM consecutive
+// read_sum, pass 1 on GPUs: work-group g sums the block of group_size x ITEM_VECTORS consecutive
 // vectors that starts at g times that (each work-item every group_size-th of them, so a group's
 // reads stay consecutive), in T (the device's accumulation), then a tree in local memory; one
 // partial per group. The elements past the last whole vector are added by work-item 0 of the
 // group whose block would hold them.
-#define READ_SUM_PER_ITEM 16
 __kernel void CAT(read_sum_partial, SUFFIX)(__global const T* a, const ulong n, __global T* partials,
                                             __local T* scratch) {
   const size_t lid = get_local_id(0), group_size = get_local_size(0);
-  const ulong base = (ulong)get_group_id(0) * group_size * READ_SUM_PER_ITEM;
+  const ulong base = (ulong)get_group_id(0) * group_size * ITEM_VECTORS;
   const ulong whole = n / W;
   VT acc = (VT)(0);
-  for (uint k = 0; k < READ_SUM_PER_ITEM; ++k) {
+  for (uint k = 0; k < ITEM_VECTORS; ++k) {
     const ulong i = base + k * group_size + lid;
     if (i < whole) acc += ((__global const VT*)a)[i];
   }
   T sum = HSUM(acc);
-  if (lid == 0 && whole >= base && whole < base + group_size * READ_SUM_PER_ITEM)
+  if (lid == 0 && whole >= base && whole < base + group_size * ITEM_VECTORS)
     for (ulong e = whole * W; e < n; ++e) sum += a[e];
   scratch[lid] = sum;
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -97,20 +96,28 @@ __kernel void CAT(read_sum_partial, SUFFIX)(__global const T* a, const ulong n, 
 
 // read_sum, pass 1 on CPU implementations: no local memory and no barrier (PoCL runs a
 // barrier-free work-group as one vectorised loop over its items; each barrier splits it into
-// separate loops, which on PoCL cost more than half the bandwidth: 10 against 22 GB/s). Work-item g adds vectors g,
-// g + items, g + 2 items, ... (items = the global size), READ_SUM_PER_ITEM of them, so each
-// sweep across the items reads one contiguous stretch; one partial per work-item. Work-item 0
-// adds the elements past the last whole vector.
+// separate loops, which on PoCL cost more than half the bandwidth: 10 against 22 GB/s).
+// Work-group g reads the block of group_size x ITEM_VECTORS consecutive vectors that starts at
+// g times that, work-item l vectors l, l + group_size, ... of it (so a group's reads stay in one
+// stretch, which a CPU thread's prefetcher follows, and consecutive items read consecutive
+// vectors: clpeak's layout); one partial per work-item. Work-item 0 of the group whose block
+// would hold them adds the elements past the last whole vector.
 __kernel void CAT(read_sum_items, SUFFIX)(__global const T* a, const ulong n, __global T* partials) {
-  const size_t g = get_global_id(0), items = get_global_size(0);
+  const size_t lid = get_local_id(0), group_size = get_local_size(0);
+  const ulong base = (ulong)get_group_id(0) * group_size * ITEM_VECTORS;
   const ulong whole = n / W;
   VT acc = (VT)(0);
-  for (uint k = 0; k < READ_SUM_PER_ITEM; ++k) {
-    const ulong i = g + (ulong)k * items;
-    if (i < whole) acc += ((__global const VT*)a)[i];
+  if (base + group_size * ITEM_VECTORS <= whole) {
+    // A whole block: no bounds to check, so the loop over the group's items vectorises.
+    for (uint k = 0; k < ITEM_VECTORS; ++k) acc += ((__global const VT*)a)[base + k * group_size + lid];
+  } else {
+    for (uint k = 0; k < ITEM_VECTORS; ++k) {
+      const ulong i = base + k * group_size + lid;
+      if (i < whole) acc += ((__global const VT*)a)[i];
+    }
   }
   T sum = HSUM(acc);
-  if (g == 0)
+  if (lid == 0 && whole >= base && whole < base + group_size * ITEM_VECTORS)
     for (ulong e = whole * W; e < n; ++e) sum += a[e];
-  partials[g] = sum;
+  partials[get_global_id(0)] = sum;
 }
