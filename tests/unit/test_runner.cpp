@@ -63,6 +63,26 @@ struct FakeDevice {
   }
 };
 
+TEST(Runner, BesideADeviceClockEachSampleHasTheHostsWaitToo) {
+  FakeDevice d;
+  d.clock = {xpb::ClockKind::device_events, 1e-9, false};
+  d.per_iteration = 1e-4;            // the device's own time
+  d.host_spin_per_iteration = 4e-4;  // what the host waits: launches and completion included
+  xpb::RunPolicy p;
+  p.warmup_seconds = 0;
+  p.min_seconds = 0;
+  p.min_samples = 4;
+  p.max_samples = 4;
+  p.min_sample_seconds = 1e-3;
+  const auto m = d.measure(p);
+  ASSERT_EQ(m.sample_seconds.size(), 4u);
+  ASSERT_EQ(m.host_sample_seconds.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_GE(m.host_sample_seconds[i], 4.0 * m.sample_seconds[i]);
+  EXPECT_EQ(m.to_json()["host_samples_s"].size(), 4u);
+  d.clock = {xpb::ClockKind::host, 1e-9, false};  // on the host clock they would only repeat the samples
+  EXPECT_FALSE(d.measure(p).to_json().contains("host_samples_s"));
+}
+
 TEST(Runner, CalibratesIterationsToTheMinimumSampleTime) {
   FakeDevice dev;
   dev.per_iteration = 1e-6;  // 1000 iterations make the 1 ms minimum

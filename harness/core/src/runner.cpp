@@ -143,6 +143,9 @@ nlohmann::json Measurement::to_json() const {
                         {"bytes_written", work_per_iteration.bytes_written}}}};
   if (!valid) j["invalid_reason"] = invalid_reason;
   if (!sample_joules.empty()) j["samples_j"] = sample_joules;
+  // On a host clock they are the samples themselves (give or take the call); beside any other
+  // clock they say what the host waited.
+  if (clock.kind != ClockKind::host) j["host_samples_s"] = host_sample_seconds;
   if (!error.empty()) j["error"] = error;
   return j;
 }
@@ -164,9 +167,12 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   std::optional<EnergySource> device_energy;
   // One call of the sample function; false when the measurement must end (interrupt, error,
   // or a result the device should not have given: it is never taken as a measurement).
+  double last_host_seconds = 0;
   auto call = [&](std::uint64_t iterations) {
     args.iterations = iterations;
+    const auto host_start = Clock::now();
     last = sample(args);
+    last_host_seconds = since(host_start);
     if (last.interrupted) {  // its other fields cover part of the work: none of them count
       m.interrupted = true;
       return false;
@@ -216,6 +222,7 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   // After each accepted sample: its time, and its energy when there is a figure per sample.
   auto keep_sample = [&] {
     m.sample_seconds.push_back(last.seconds);
+    m.host_sample_seconds.push_back(last_host_seconds);
     if (device_energy) {
       m.sample_joules.push_back(last.energy_joules);
       joules_total += last.energy_joules;

@@ -64,6 +64,9 @@ using SampleFn = std::function<RunResult(const RunArgs& args)>;
 struct Measurement {
   std::uint64_t iterations = 1;        // graph runs (or tests) per sample
   std::vector<double> sample_seconds;  // raw: one entry per sample, all its iterations, device clock
+  // The host's wall time around each kept sample (the same samples): beside a device's own
+  // clock, what the host waited for them — launches, queueing and completion included.
+  std::vector<double> host_sample_seconds;
   std::vector<double> sample_joules;   // per sample, when energy was taken per sample (else empty)
   std::uint64_t warmup_runs = 0;
   ClockInfo clock;
