@@ -41,6 +41,23 @@ Outcome threads_fit(RunContext& ctx, int threads) {
                                             std::to_string(threads) + " asked for");
 }
 
+int vector_width_param(const nlohmann::json& value, const std::string& param) {
+  if (value.is_string() && value.get<std::string>() == "auto") return 0;
+  const auto w = whole_number(value, param, 1, 16);
+  if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
+    throw InputError("parameter '" + param + "' expects \"auto\", 1, 2, 4, 8 or 16, got " + std::to_string(w));
+  return static_cast<int>(w);
+}
+
+Outcome vector_width_fits(RunContext& ctx, int width) {
+  if (width == 0) return Outcome::ok();
+  const auto widths = ctx.device.caps().vector_widths;
+  if (widths.empty()) return Outcome::with(Status::unsupported, "the device picks its own vector width (vector_width: auto)");
+  if (std::find(widths.begin(), widths.end(), width) == widths.end())
+    return Outcome::with(Status::unsupported, "the device takes no vector width of " + std::to_string(width));
+  return Outcome::ok();
+}
+
 Outcome memory_fits(RunContext& ctx, std::uint64_t bytes) {
   const std::uint64_t free = ctx.device.caps().memory_bytes;
   if (free == 0 || static_cast<double>(bytes) <= 0.9 * static_cast<double>(free)) return Outcome::ok();

@@ -23,6 +23,14 @@ std::int64_t whole_number(const nlohmann::json& value, const std::string& param,
 // Skipped, saying why, when the device has fewer threads than asked for; else passed.
 Outcome threads_fit(RunContext& ctx, int threads);
 
+// A `vector_width` parameter: "auto" -> 0 (the device's own choice), or 1, 2, 4, 8 or 16 (the
+// widths OpenCL C has vector types for). Throws InputError naming `param` for anything else.
+int vector_width_param(const nlohmann::json& value, const std::string& param);
+
+// Passed for width 0 or a width the device can be told to use (DeviceCaps::vector_widths);
+// else unsupported, saying why (a device that picks its own width, as the cpu's SIMD does).
+Outcome vector_width_fits(RunContext& ctx, int width);
+
 // Skipped, saying why, when tensors of `bytes` in all would take more than 90% of the memory
 // the device has free (so a large setting cannot push the host into the OOM killer); passed
 // when they fit or the device does not know its memory.

@@ -78,12 +78,7 @@ class Peak final : public Workload {
     auto base = p;
     base["chain"] = whole_number(p["chain"], "chain", 1, kMaxChain);
     base["elements"] = whole_number(p["elements"], "elements", 1, kMaxElements);
-    if (!(p["vector_width"].is_string() && p["vector_width"] == "auto")) {
-      const auto w = whole_number(p["vector_width"], "vector_width", 1, 16);
-      if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
-        throw InputError("parameter 'vector_width' expects \"auto\", 1, 2, 4, 8 or 16, got " + std::to_string(w));
-      base["vector_width"] = w;
-    }
+    if (const int w = vector_width_param(p["vector_width"], "vector_width"); w != 0) base["vector_width"] = w;
     std::vector<nlohmann::json> out;
     for (int t : thread_counts(p["threads"], system, "threads")) {
       auto q = base;
@@ -104,12 +99,7 @@ class Peak final : public Workload {
       return Outcome::with(Status::unsupported, "the device does not run fma_loop on " + std::string(xpb::name(dtype_)) +
                                                     ": it has no native " + std::string(xpb::name(dtype_)) +
                                                     " multiply-add (or lacks the extension for it)");
-    if (width_ != 0) {
-      if (caps.vector_widths.empty())
-        return Outcome::with(Status::unsupported, "the device picks its own vector width");
-      if (std::find(caps.vector_widths.begin(), caps.vector_widths.end(), width_) == caps.vector_widths.end())
-        return Outcome::with(Status::unsupported, "the device does not take vector width " + std::to_string(width_));
-    }
+    if (auto o = vector_width_fits(ctx, width_); !o.passed()) return o;
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
     return memory_fits(ctx, 2 * array_bytes());
   }

@@ -81,7 +81,7 @@ class Bandwidth final : public Workload {
     if (bytes < elem)
       throw InputError("parameter 'array_bytes' is " + std::to_string(bytes) + " bytes, less than one " +
                        p["dtype"].get<std::string>() + " element (" + std::to_string(elem) + " bytes)");
-    const auto width = vector_width_param(p.value("vector_width", nlohmann::json("auto")));
+    const auto width = vector_width_param(p.value("vector_width", nlohmann::json("auto")), "vector_width");
     std::vector<nlohmann::json> out;
     for (int t : thread_counts(p["threads"], system, "threads")) {
       auto q = p;
@@ -99,13 +99,10 @@ class Bandwidth final : public Workload {
     n_ = static_cast<std::int64_t>(p["array_bytes"].get<std::uint64_t>() / traits(dtype_).block_bytes);
     threads_ = p["threads"].get<int>();
     nontemporal_ = p["stores"] == "nontemporal";
-    vector_width_ = vector_width_param(p.value("vector_width", nlohmann::json("auto")));
+    vector_width_ = vector_width_param(p.value("vector_width", nlohmann::json("auto")), "vector_width");
     const auto caps = ctx.device.caps();
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
-    if (vector_width_ != 0 && std::find(caps.vector_widths.begin(), caps.vector_widths.end(), vector_width_) == caps.vector_widths.end())
-      return Outcome::with(Status::skipped, caps.vector_widths.empty()
-                                                ? "the device picks its own vector width (vector_width: auto)"
-                                                : "the device takes no vector width of " + std::to_string(vector_width_));
+    if (auto o = vector_width_fits(ctx, vector_width_); !o.passed()) return o;
     // The arrays on the device, and their random contents staged on the host (one array at a
     // time for a device with its own memory; all of them beside the device's copies when the
     // device's memory is the host's).
@@ -249,15 +246,6 @@ class Bandwidth final : public Workload {
       j["reason"] = std::to_string(wrong) + " output elements differ from the host's values (the first at index " +
                     std::to_string(first) + ")";
     return j;
-  }
-
-  // "auto" -> 0 (the device's choice), else the width. Throws InputError for anything else.
-  static int vector_width_param(const nlohmann::json& v) {
-    if (v.is_string() && v.get<std::string>() == "auto") return 0;
-    const auto w = whole_number(v, "vector_width", 1, 16);
-    if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
-      throw InputError("parameter 'vector_width' is " + std::to_string(w) + "; expected auto, 1, 2, 4, 8 or 16");
-    return static_cast<int>(w);
   }
 
   // The host's copy of each input array (x, then y), kept for the check.

@@ -195,25 +195,9 @@ TEST(FmaLoop, CpuClaimsF32AndF64AndRefusesTheRestByName) {
 
 // --- opencl --------------------------------------------------------------------------------------
 
-std::shared_ptr<xpb::Device> opencl_device(std::string& why) {
-  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("opencl");
-  if (!driver) {
-    why = "the opencl driver is not built (no OpenCL headers or loader)";
-    return nullptr;
-  }
-  auto e = driver->enumerate();
-  if (e.devices.empty()) {
-    why = e.reason;
-    return nullptr;
-  }
-  auto r = driver->open(e.devices.front(), {});
-  if (!r.outcome.passed()) why = r.outcome.reason;
-  return r.device;
-}
-
 TEST(FmaLoop, OpenClMatchesRefAtEveryVectorWidth) {
   std::string why;
-  auto cl = opencl_device(why);
+  auto cl = xpb::test::open_opencl(why);
   if (!cl) GTEST_SKIP() << why;
   auto ref = open_device("ref");
   const auto caps = cl->caps();
@@ -245,29 +229,8 @@ struct Harness {
     system.topology.pus = 2;
     system.topology.cores = 2;
   }
-  static xpb::RunPolicy policy() {
-    xpb::RunPolicy p;
-    p.warmup_seconds = 0;
-    p.min_seconds = 0;
-    p.max_seconds = 0.5;
-    p.min_samples = 3;
-    p.max_samples = 3;
-    p.min_sample_seconds = 1e-5;
-    return p;
-  }
   std::vector<xpb::BenchmarkRecord> run(nlohmann::json params, xpb::Device& device) {
-    auto w = xpb::WorkloadRegistry::instance().create("compute.peak");
-    EXPECT_NE(w, nullptr);
-    auto full = nlohmann::json::object();
-    for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
-    full.update(params);
-    std::vector<xpb::BenchmarkRecord> out;
-    for (const auto& point : w->expand(full, system)) {
-      xpb::RunContext ctx{device, system, policy(), nullptr, nullptr, ref.get(), nullptr};
-      auto fresh = xpb::WorkloadRegistry::instance().create("compute.peak");
-      out.push_back(xpb::run_benchmark(*fresh, point, ctx));
-    }
-    return out;
+    return xpb::test::run_workload("compute.peak", params, device, ref.get(), system);
   }
 };
 
@@ -310,7 +273,7 @@ TEST(ComputePeak, RefusesWhatTheDeviceDoesNotDoWithTheReason) {
   EXPECT_NE(i8[0].outcome.reason.find("fma_loop on i8"), std::string::npos) << i8[0].outcome.reason;
   auto width = h.run({{"vector_width", 4}, {"threads", 1}, {"elements", 1000}}, *cpu);
   EXPECT_EQ(width[0].outcome.status, xpb::Status::unsupported);
-  EXPECT_EQ(width[0].outcome.reason, "the device picks its own vector width");
+  EXPECT_NE(width[0].outcome.reason.find("the device picks its own vector width"), std::string::npos);
 }
 
 TEST(ComputePeak, AWrongChainFailsVerification) {

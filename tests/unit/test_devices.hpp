@@ -1,4 +1,5 @@
-// Opening the built-in devices in tests, and reading tensors back.
+// Opening the built-in devices in tests, reading tensors back, and running a workload's
+// benchmarks the way a session does.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "xpubench/registry.hpp"
+#include "xpubench/workload.hpp"
 
 namespace xpb::test {
 
@@ -21,6 +23,56 @@ inline std::shared_ptr<Device> open_device(const std::string& driver_name, const
   auto r = driver->open(e.devices.front(), options);
   EXPECT_TRUE(r.outcome.passed()) << r.outcome.reason;
   return r.device;
+}
+
+// The first device of the opencl driver, or null with `why` (the driver is not built, or the
+// machine has no OpenCL platform): for tests to skip with the reason.
+inline std::shared_ptr<Device> open_opencl(std::string& why) {
+  std::shared_ptr<Driver> driver = DriverRegistry::instance().create("opencl");
+  if (!driver) {
+    why = "the opencl driver is not built (no OpenCL headers or ICD loader)";
+    return nullptr;
+  }
+  auto e = driver->enumerate();
+  if (e.devices.empty()) {
+    why = e.reason;
+    return nullptr;
+  }
+  auto r = driver->open(e.devices.front(), {});
+  if (!r.outcome.passed()) why = r.outcome.reason;
+  return r.device;
+}
+
+// Three short samples: for tests of what a workload records, never of how fast it is.
+inline RunPolicy three_samples() {
+  RunPolicy p;
+  p.warmup_seconds = 0;
+  p.min_seconds = 0;
+  p.max_seconds = 0.5;
+  p.min_samples = 3;
+  p.max_samples = 3;
+  p.min_sample_seconds = 1e-5;
+  return p;
+}
+
+// Every benchmark that `params` (over the workload's defaults) expand into on `system`, each
+// run by a fresh workload object on `device`, with `reference` as the ref device.
+inline std::vector<BenchmarkRecord> run_workload(const std::string& workload, const nlohmann::json& params,
+                                                 Device& device, Device* reference, const SystemInfo& system,
+                                                 const std::atomic<bool>* cancel = nullptr) {
+  auto w = WorkloadRegistry::instance().create(workload);
+  EXPECT_NE(w, nullptr) << workload;
+  if (!w) return {};
+  auto full = nlohmann::json::object();
+  for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
+  if (params.is_object()) full.update(params);
+  std::vector<BenchmarkRecord> out;
+  for (const auto& point : w->expand(full, system)) {
+    RunContext ctx{device, system, three_samples(), nullptr, cancel, reference, nullptr};
+    auto fresh = WorkloadRegistry::instance().create(workload);  // one workload object per benchmark
+    out.push_back(run_benchmark(*fresh, point, ctx));
+  }
+  return out;
 }
 
 template <class T>

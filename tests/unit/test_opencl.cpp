@@ -12,25 +12,9 @@
 
 namespace {
 
-std::shared_ptr<xpb::Device> opencl_device(std::string& why) {
-  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("opencl");
-  if (!driver) {
-    why = "the opencl driver is not built (no OpenCL headers or ICD loader)";
-    return nullptr;
-  }
-  auto e = driver->enumerate();
-  if (e.devices.empty()) {
-    why = e.reason;
-    return nullptr;
-  }
-  auto r = driver->open(e.devices.front(), {});
-  if (!r.outcome.passed()) why = r.outcome.reason;
-  return r.device;
-}
-
 #define OPENCL_DEVICE_OR_SKIP(var)          \
   std::string why;                          \
-  auto var = opencl_device(why);            \
+  auto var = xpb::test::open_opencl(why);   \
   if (!var) GTEST_SKIP() << why
 
 TEST(OpenCl, DescribesTheDeviceAndItsClock) {
@@ -122,25 +106,8 @@ std::vector<xpb::BenchmarkRecord> run_workload(xpb::Device& device, const std::s
   system.topology.pus = 2;
   system.topology.cores = 2;
   system.topology.caches = {{3, "unified", 4 << 20, 64, 1, 2}};
-  xpb::RunPolicy policy;
-  policy.warmup_seconds = 0;
-  policy.min_seconds = 0;
-  policy.max_seconds = 0.5;
-  policy.min_samples = 3;
-  policy.max_samples = 3;
-  policy.min_sample_seconds = 1e-5;
   auto ref = xpb::test::open_device("ref");
-  auto w = xpb::WorkloadRegistry::instance().create(workload);
-  auto full = nlohmann::json::object();
-  for (const auto& spec : w->params()) full[spec.name] = spec.default_value;
-  full.update(params);
-  std::vector<xpb::BenchmarkRecord> out;
-  for (const auto& point : w->expand(full, system)) {
-    xpb::RunContext ctx{device, system, policy, nullptr, nullptr, ref.get(), nullptr};
-    auto fresh = xpb::WorkloadRegistry::instance().create(workload);
-    out.push_back(xpb::run_benchmark(*fresh, point, ctx));
-  }
-  return out;
+  return xpb::test::run_workload(workload, params, device, ref.get(), system);
 }
 
 TEST(OpenCl, BandwidthRunsAtEveryVectorWidthOnRandomData) {
