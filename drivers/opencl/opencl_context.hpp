@@ -44,8 +44,11 @@ struct Context {
   bool fp64 = false;
   // CL_DEVICE_HOST_UNIFIED_MEMORY: the device's global memory is the host's (PoCL, integrated GPUs).
   bool host_unified = false;
-  // CL_DEVICE_TYPE_CPU (PoCL, Intel's CPU runtime): kernels without barriers suit it better.
-  bool cpu_device = false;
+  // Kernels written for a CPU implementation (no barriers: PoCL vectorises a barrier-free
+  // work-group as one loop) rather than for a GPU (work-group trees in local memory). By default
+  // CL_DEVICE_TYPE_CPU; the device option `kernels=cpu|gpu` chooses (so both kinds run, and are
+  // tested, on any device).
+  bool cpu_kernels = false;
   // CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer.
   std::uint64_t max_alloc = 0;
   // CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT / _DOUBLE, rounded down to a width OpenCL C has a

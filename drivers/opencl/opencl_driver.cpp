@@ -291,7 +291,10 @@ class ClDriver final : public Driver {
     return e;
   }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
-    if (auto why = unknown_options("opencl", options, {}); !why.empty()) return {Outcome::with(Status::invalid, why), nullptr};
+    if (auto why = unknown_options("opencl", options, {"kernels"}); !why.empty()) return {Outcome::with(Status::invalid, why), nullptr};
+    const auto kernels = options.count("kernels") != 0 ? options.at("kernels") : std::string("auto");
+    if (kernels != "auto" && kernels != "cpu" && kernels != "gpu")
+      return {Outcome::with(Status::invalid, "option 'kernels' of opencl is '" + kernels + "'; expected auto, cpu or gpu"), nullptr};
     std::string why;
     const auto found = find_devices(why);
     if (info.index < 0 || static_cast<std::size_t>(info.index) >= found.size())
@@ -299,7 +302,10 @@ class ClDriver final : public Driver {
               nullptr};
     try {
       auto ctx = std::make_shared<Context>(found[info.index].platform, found[info.index].device);
-      return {Outcome::ok(), std::make_shared<ClDevice>(shared_from_this(), info, std::move(ctx))};
+      if (kernels != "auto") ctx->cpu_kernels = kernels == "cpu";
+      DeviceInfo opened = info;
+      opened.properties["kernels"] = ctx->cpu_kernels ? "cpu (barrier-free)" : "gpu (work-group trees)";
+      return {Outcome::ok(), std::make_shared<ClDevice>(shared_from_this(), std::move(opened), std::move(ctx))};
     } catch (const ClError& e) {
       return {Outcome::with(Status::failed, e.what()), nullptr};
     }

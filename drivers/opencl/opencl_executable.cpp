@@ -82,7 +82,7 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
                               : ctx_->program("memory", (f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32") +
                                                             std::string(" -DW=") + std::to_string(s.width) +
                                                             " -DITEM_VECTORS=" + std::to_string(s.per_item));
-      const std::string kernel = n.op == Op::read_sum         ? (ctx_->cpu_device ? "read_sum_items_" : "read_sum_partial_") + suffix
+      const std::string kernel = n.op == Op::read_sum         ? (ctx_->cpu_kernels ? "read_sum_items_" : "read_sum_partial_") + suffix
                                  : n.op == Op::verify_pattern ? std::string("verify_count")
                                  : on_words                   ? std::string(name(n.op))
                                                               : std::string(name(n.op)) + "_" + suffix;
@@ -123,13 +123,13 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           // (read_sum_items, without barriers: memory.cl says why).
           const std::size_t vectors = (graph_.tensor(n.inputs[0]).elements() + st.width - 1) / st.width;
           st.groups = std::max<std::size_t>(1, (vectors + local_ * st.per_item - 1) / (local_ * st.per_item));
-          if (ctx_->cpu_device) st.groups *= local_;  // read_sum_items: a partial per work-item
+          if (ctx_->cpu_kernels) st.groups *= local_;  // read_sum_items: a partial per work-item
           st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * st.elem_bytes, nullptr, &err);
           check(err, "clCreateBuffer (read_sum partials)");
           set_arg(st.kernel, 0, mem(n.inputs[0]));
           st.n_arg = 1;
           set_arg(st.kernel, 2, st.partials);
-          if (!ctx_->cpu_device) check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
+          if (!ctx_->cpu_kernels) check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
           st.finish = clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
           check(err, "clCreateKernel");
           set_arg(st.finish, 0, st.partials);

@@ -49,6 +49,30 @@ TEST(OpenCl, EveryCaseItClaimsMatchesRefAndTheRestIsRefusedByName) {
   EXPECT_GE(passed, 80);  // every op of the catalogue; f64 cases too where the device has cl_khr_fp64
 }
 
+// The kernels written for GPUs (work-group trees) and for CPU implementations (barrier-free)
+// both run wherever there is a platform, by the device option: neither goes untested because
+// this machine's device is only one kind.
+TEST(OpenCl, BothKernelKindsMatchRefWhateverTheDevice) {
+  OPENCL_DEVICE_OR_SKIP(device);
+  auto ref = xpb::test::open_device("ref");
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("opencl");  // open() needs a shared owner
+  const auto first = driver->enumerate().devices.at(0);
+  for (const char* kind : {"cpu", "gpu"}) {
+    auto opened = driver->open(first, {{"kernels", kind}});
+    ASSERT_TRUE(opened.outcome.passed()) << opened.outcome.reason;
+    EXPECT_EQ(opened.device->info().properties.at("kernels").rfind(kind, 0), 0u);
+    int ran = 0;
+    for (const auto& c : xpb::conformance_cases()) {
+      if (c.op != xpb::Op::read_sum || !opened.device->caps().claims(c.op, c.dtype)) continue;
+      const auto r = xpb::run_conformance_case(*opened.device, *ref, c);
+      EXPECT_TRUE(r.outcome.passed()) << kind << " " << c.name << ": " << r.outcome.reason;
+      ++ran;
+    }
+    EXPECT_GE(ran, 4) << kind;
+  }
+  EXPECT_EQ(driver->open(first, {{"kernels", "fpga"}}).outcome.status, xpb::Status::invalid);
+}
+
 TEST(OpenCl, RunsAreTimedOnTheDeviceAndCountTheirWork) {
   OPENCL_DEVICE_OR_SKIP(device);
   xpb::Graph g("triad");
