@@ -55,6 +55,7 @@ constexpr std::size_t kReadSumPerItem = 16;
 ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::vector<std::shared_ptr<ClBuffer>> buffers)
     : ctx_(std::move(ctx)), graph_(g), buffers_(std::move(buffers)) {
   local_ = std::min<std::size_t>(256, ctx_->max_work_group);
+  while (finish_local_ * 2 <= local_) finish_local_ *= 2;  // a power of two, for read_sum's tree
   try {
     for (const Node& n : graph_.nodes()) {
       Step s;
@@ -118,13 +119,24 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_scalar(st.kernel, 2, n.attrs.get_double("value", 0.0), f64);
           break;
         case Op::read_sum: {
-          // Enough partials for the whole input: one per block of local x per_item vectors (a
-          // work-group's tree, read_sum_partial), or on a CPU device one per work-item
-          // (read_sum_items, without barriers: memory.cl says why).
-          const std::size_t vectors = (graph_.tensor(n.inputs[0]).elements() + st.width - 1) / st.width;
-          st.groups = std::max<std::size_t>(1, (vectors + local_ * st.per_item - 1) / (local_ * st.per_item));
-          if (ctx_->cpu_kernels) st.groups *= local_;  // read_sum_items: a partial per work-item
-          st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, st.groups * st.elem_bytes, nullptr, &err);
+          // The first pass: on a GPU one work-group per block of local x per_item vectors, the
+          // last one partly past the end (read_sum_partial: a partial per group, from a tree); on
+          // a CPU device whole blocks only (read_sum_items: a partial per work-item, no bounds
+          // or barriers: memory.cl says why), the finish adding the elements past them.
+          const std::size_t elements = graph_.tensor(n.inputs[0]).elements();
+          const std::size_t block = local_ * st.per_item;  // vectors
+          std::size_t from = elements;                     // elements the finish adds from here
+          if (ctx_->cpu_kernels) {
+            const std::size_t blocks = elements / st.width / block;
+            st.first_pass_items = blocks * local_;
+            st.groups = st.first_pass_items;
+            from = blocks * block * st.width;
+          } else {
+            st.groups = std::max<std::size_t>(1, ((elements + st.width - 1) / st.width + block - 1) / block);
+            st.first_pass_items = st.groups * local_;
+          }
+          st.partials = clCreateBuffer(ctx_->context, CL_MEM_READ_WRITE, std::max<std::size_t>(1, st.groups) * st.elem_bytes,
+                                       nullptr, &err);
           check(err, "clCreateBuffer (read_sum partials)");
           set_arg(st.kernel, 0, mem(n.inputs[0]));
           st.n_arg = 1;
@@ -135,6 +147,11 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_arg(st.finish, 0, st.partials);
           set_arg(st.finish, 1, static_cast<cl_uint>(st.groups));
           set_arg(st.finish, 2, mem(st.out));
+          st.finish_local = finish_local_;
+          check(clSetKernelArg(st.finish, 3, st.finish_local * sizeof(double), nullptr), "clSetKernelArg (local scratch)");
+          set_arg(st.finish, 4, mem(n.inputs[0]));
+          set_arg(st.finish, 5, static_cast<cl_ulong>(from));
+          set_arg(st.finish, 6, static_cast<cl_ulong>(elements));
           break;
         }
         case Op::chase: {
@@ -226,13 +243,13 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const 
       launches.push_back({s.kernel, 1, {1, 1, 1}, {1, 1, 1}, true});
       continue;
     }
-    // One work-item per vector of `width` elements (read_sum: per `per_item` vectors; the
-    // patterns: per word), in whole work-groups.
-    const std::size_t vectors = (counts[i] + s.width - 1) / s.width;
-    const std::size_t items = s.op == Op::read_sum ? (vectors + s.per_item - 1) / s.per_item : vectors;
-    const std::size_t rounded = std::max<std::size_t>(local_, (items + local_ - 1) / local_ * local_);
-    launches.push_back({s.kernel, 1, {rounded, 1, 1}, {local_, 1, 1}, true});
-    if (s.finish != nullptr) launches.push_back({s.finish, 1, {1, 1, 1}, {1, 1, 1}, true});
+    // One work-item per vector of `width` elements (the patterns: per word), in whole
+    // work-groups; read_sum as planned at compile (its first pass may have no whole block).
+    const std::size_t items = s.op == Op::read_sum ? s.first_pass_items : (counts[i] + s.width - 1) / s.width;
+    const std::size_t rounded = (items + local_ - 1) / local_ * local_;
+    if (s.op != Op::read_sum || rounded > 0)
+      launches.push_back({s.kernel, 1, {std::max(rounded, local_), 1, 1}, {local_, 1, 1}, true});
+    if (s.finish != nullptr) launches.push_back({s.finish, 1, {s.finish_local, 1, 1}, {s.finish_local, 1, 1}, true});
   }
   for (std::size_t c = 0; c < launches.size(); ++c) {
     const Launch& l = launches[c];

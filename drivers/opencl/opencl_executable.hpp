@@ -40,11 +40,13 @@ class ClExecutable final : public Executable {
     std::size_t elem_bytes = 4;
     std::size_t width = 1;          // memory ops: elements per work-item (the vector width)
     std::size_t per_item = 1;       // read_sum: vectors each work-item of its first pass adds
+    std::size_t first_pass_items = 0;  // read_sum: work-items of its first pass (0: none)
     TensorId out = 0;
     cl_kernel kernel = nullptr;
     bool counted = true;            // takes the element count as an argument, set per run
     cl_uint n_arg = 0;              // its index
     cl_kernel finish = nullptr;     // read_sum, verify_pattern: the pass over the groups' partials
+    std::size_t finish_local = 1;   // its one work-group's size (read_sum's tree; 1 for verify_pattern)
     std::size_t groups = 1;         // work-groups of the first pass (one partial each)
     cl_mem partials = nullptr;
   };
@@ -63,6 +65,7 @@ class ClExecutable final : public Executable {
   std::vector<std::shared_ptr<ClBuffer>> buffers_;
   std::vector<Step> steps_;
   std::size_t local_ = 64;   // work-group size
+  std::size_t finish_local_ = 1;  // read_sum's second pass: the largest power of two <= local_
   cl_mem error_ = nullptr;   // {flag, row, id}: embedding's first token id outside the table
   TensorId embedding_table_ = 0;
   std::vector<Launch> launches_;  // one iteration's, rebuilt by enqueue()

@@ -94,30 +94,18 @@ __kernel void CAT(read_sum_partial, SUFFIX)(__global const T* a, const ulong n, 
   if (lid == 0) partials[get_group_id(0)] = scratch[0];
 }
 
-// read_sum, pass 1 on CPU implementations: no local memory and no barrier (PoCL runs a
-// barrier-free work-group as one vectorised loop over its items; each barrier splits it into
-// separate loops, which on PoCL cost more than half the bandwidth: 10 against 22 GB/s).
-// Work-group g reads the block of group_size x ITEM_VECTORS consecutive vectors that starts at
-// g times that, work-item l vectors l, l + group_size, ... of it (so a group's reads stay in one
-// stretch, which a CPU thread's prefetcher follows, and consecutive items read consecutive
-// vectors: clpeak's layout); one partial per work-item. Work-item 0 of the group whose block
-// would hold them adds the elements past the last whole vector.
+// read_sum, pass 1 on CPU implementations: no local memory, no barrier and no bounds (PoCL runs
+// a work-group whose items all take the same path as one vectorised loop over them; a barrier
+// splits it into a loop per region, which cost more than half the bandwidth: 10 against 22
+// GB/s). Work-group g reads the block of group_size x ITEM_VECTORS consecutive vectors that
+// starts at g times that, work-item l vectors l, l + group_size, ... of it (clpeak's layout:
+// a group's reads stay in one stretch, which a CPU thread's prefetcher follows); one partial per
+// work-item. The host launches whole blocks only; the finish adds what lies past the last.
 __kernel void CAT(read_sum_items, SUFFIX)(__global const T* a, const ulong n, __global T* partials) {
   const size_t lid = get_local_id(0), group_size = get_local_size(0);
-  const ulong base = (ulong)get_group_id(0) * group_size * ITEM_VECTORS;
-  const ulong whole = n / W;
+  __global const VT* v = (__global const VT*)a + (ulong)get_group_id(0) * group_size * ITEM_VECTORS;
   VT acc = (VT)(0);
-  if (base + group_size * ITEM_VECTORS <= whole) {
-    // A whole block: no bounds to check, so the loop over the group's items vectorises.
-    for (uint k = 0; k < ITEM_VECTORS; ++k) acc += ((__global const VT*)a)[base + k * group_size + lid];
-  } else {
-    for (uint k = 0; k < ITEM_VECTORS; ++k) {
-      const ulong i = base + k * group_size + lid;
-      if (i < whole) acc += ((__global const VT*)a)[i];
-    }
-  }
-  T sum = HSUM(acc);
-  if (lid == 0 && whole >= base && whole < base + group_size * ITEM_VECTORS)
-    for (ulong e = whole * W; e < n; ++e) sum += a[e];
-  partials[get_global_id(0)] = sum;
+#pragma unroll
+  for (uint k = 0; k < ITEM_VECTORS; ++k) acc += v[k * group_size + lid];
+  partials[get_global_id(0)] = HSUM(acc);
 }
