@@ -439,8 +439,24 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
     }
     case Op::matmul: {
       const TensorId x = n.inputs[0], w = n.inputs[1];
-      cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(w).dtype)), "matmul");
       const cl_ulong n_out = static_cast<cl_ulong>(g.tensor(w).shape[0]);
+      if (ctx_->cpu_kernels) {  // an item per output, a whole row each, no barrier
+        cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(w).dtype)), "matmul_rows");
+        set_arg(k, 0, mem(x));
+        set_arg(k, 1, mem(w));
+        set_arg(k, 2, mem(n.outputs[0]));
+        set_arg(k, 3, cols(x));
+        set_arg(k, 4, n_out);
+        const std::size_t local = std::min<std::size_t>(64, reduce_local);
+        const std::size_t global = (n_out + local - 1) / local * local;
+        s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+          const cl_uint rows = live(x, dims);
+          set_arg(k, 5, rows);
+          if (rows > 0) l.push_back({k, 2, {global, rows, 1}, {local, 1, 1}, true});
+        };
+        break;
+      }
+      cl_kernel k = make("-DWTYPE=" + std::to_string(static_cast<int>(g.tensor(w).dtype)), "matmul");
       // One item per block of 32 weights, up to 64 (a power of two, for the tree).
       const std::size_t blocks = (static_cast<std::size_t>(cols(x)) + 31) / 32;
       std::size_t local = 1;

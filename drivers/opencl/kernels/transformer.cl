@@ -122,6 +122,61 @@ __kernel void matmul(__global const float* x, __global const uchar* w, __global 
   if (lid == 0) out[t * n_out + j] = s;
 }
 
+// The dot product of a whole row of weights with x, in 8-wide vectors (explicit: a compiler may
+// not reorder a scalar float sum into SIMD lanes), for matmul_rows. Rows whose length is not a
+// multiple of 32 (only f32/f16/bf16 allow that) finish element by element.
+float row_dot(__global const uchar* row, __global const float* x, ulong k_len) {
+  float8 acc = (float8)(0);
+  float tail = 0;
+#if WTYPE == 10
+  for (ulong b = 0; b * 32 < k_len; ++b) {
+    __global const uchar* blk = row + b * 34;
+    __global const char* q = (__global const char*)(blk + 2);
+    __global const float* xb = x + b * 32;
+    float8 s = vload8(0, xb) * convert_float8(vload8(0, q));
+    s += vload8(1, xb) * convert_float8(vload8(1, q));
+    s += vload8(2, xb) * convert_float8(vload8(2, q));
+    s += vload8(3, xb) * convert_float8(vload8(3, q));
+    acc += s * vload_half(0, (__global const half*)blk);
+  }
+#elif WTYPE == 11
+  for (ulong b = 0; b * 32 < k_len; ++b) {
+    __global const uchar* blk = row + b * 18;
+    __global const float* xb = x + b * 32;
+    const uchar16 q = vload16(0, blk + 2);
+    const float16 lo = convert_float16(q & (uchar16)(15)) - 8.0f;
+    const float16 hi = convert_float16(q >> (uchar16)(4)) - 8.0f;
+    const float16 s = vload16(0, xb) * lo + vload16(1, xb) * hi;
+    acc += (s.lo + s.hi) * vload_half(0, (__global const half*)blk);
+  }
+#else
+  const ulong whole = k_len / 8 * 8;
+  for (ulong i = 0; i < whole; i += 8) {
+#if WTYPE == 2
+    const float8 w = vload8(0, (__global const float*)row + i);
+#elif WTYPE == 3
+    const float8 w = vload_half8(0, (__global const half*)row + i);
+#else
+    const float8 w = as_float8(convert_uint8(vload8(0, (__global const ushort*)row + i)) << 16);
+#endif
+    acc += vload8(0, x + i) * w;
+  }
+  for (ulong i = whole; i < k_len; ++i) tail += x[i] * weight_at(row, i);
+#endif
+  const float4 h = acc.lo + acc.hi;
+  return (h.x + h.y) + (h.z + h.w) + tail;
+}
+
+// out[t][j] = x[t] . W[j] on CPU implementations: one work-item per (j, t), the whole row in
+// 8-wide vectors, no barrier (PoCL runs the work-group as one loop; matmul's tree would split it).
+// Global (n_out rounded up, rows).
+__kernel void matmul_rows(__global const float* x, __global const uchar* w, __global float* out, const ulong k_len,
+                          const ulong n_out, const uint rows) {
+  const size_t j = get_global_id(0), t = get_global_id(1);
+  if (j >= n_out || t >= rows) return;
+  out[t * n_out + j] = row_dot(w + j * weight_row_bytes(k_len), x + t * k_len, k_len);
+}
+
 // Rotary embedding of adjacent pairs. Global (head_dim / 2, heads, rows).
 __kernel void rope(__global const float* x, __global const int* pos, __global const float* factor, const uint has_factor,
                    __global float* out, const uint head_dim, const float theta, const ulong width, const uint rows) {
