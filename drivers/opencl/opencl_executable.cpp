@@ -49,6 +49,8 @@ constexpr std::uint64_t kIterationsPerBatch = 256;
 // Vectors each work-item of read_sum's first pass adds (ITEM_VECTORS in memory.cl; clpeak's
 // FETCH_PER_WI is the same 16). More per item, tried on PoCL (64, 256 / width), read slower.
 constexpr std::size_t kReadSumPerItem = 16;
+// ATTEND_ROWS_MAX_HEAD_DIM in transformer.cl: the largest head attend_rows keeps in an item.
+constexpr std::uint32_t kAttendRowsMaxHeadDim = 256;
 
 }  // namespace
 
@@ -500,12 +502,14 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       const auto& cache = g.tensor(kc);
       const std::string options = plain + (cache.dtype == DType::f16 ? " -DCACHE_HALF" : "");
       cl_kernel store = make(options, "kv_store");
-      cl_kernel attend = make(options, "attend");
       const auto heads = static_cast<cl_uint>(n.attrs.get_int("heads", 1));
       const auto kv_heads = static_cast<cl_uint>(n.attrs.get_int("kv_heads", 1));
       const auto hd = static_cast<cl_uint>(n.attrs.get_int("head_dim", 1));
-      const std::size_t group = hd;  // one item per element of a head
-      if (group > ctx_->max_work_group)
+      // CPU devices: an item per (head, row), no barrier (attend_rows, up to its head size).
+      const bool per_head = ctx_->cpu_kernels && hd <= kAttendRowsMaxHeadDim;
+      cl_kernel attend = make(options, per_head ? "attend_rows" : "attend");
+      const std::size_t group = hd;  // attend: one item per element of a head
+      if (!per_head && group > ctx_->max_work_group)
         throw std::runtime_error("opencl attention: head_dim " + std::to_string(hd) + " needs work-groups of " +
                                  std::to_string(group) + " items; the device allows " + std::to_string(ctx_->max_work_group));
       const auto slots = static_cast<cl_uint>(cache.shape[0]), context = static_cast<cl_uint>(cache.shape[1]);
@@ -532,14 +536,17 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       set_arg(attend, 9, scale);
       set_arg(attend, 10, slots);
       set_arg(attend, 11, context);
-      check(clSetKernelArg(attend, 13, group * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      if (!per_head) check(clSetKernelArg(attend, 13, group * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
       s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
         const cl_uint rows = live(q, dims);
         set_arg(store, 9, rows);
         set_arg(attend, 12, rows);
         if (rows == 0) return;
         l.push_back({store, 2, {kv_width, rows, 1}, {1, 1, 1}, false});
-        l.push_back({attend, 2, {static_cast<std::size_t>(heads) * group, rows, 1}, {group, 1, 1}, true});
+        if (per_head)
+          l.push_back({attend, 2, {heads, rows, 1}, {1, 1, 1}, false});
+        else
+          l.push_back({attend, 2, {static_cast<std::size_t>(heads) * group, rows, 1}, {group, 1, 1}, true});
       };
       break;
     }

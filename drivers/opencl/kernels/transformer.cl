@@ -246,6 +246,42 @@ __kernel void attend(__global const float* q, __global const int* pos, __global 
   out[t * width + h * head_dim + e] = acc / total;
 }
 
+// attention, pass 2 on CPU implementations: one work-item per (head, row), each score a whole
+// dot product, the output row kept in the item's own array; no barrier (attend's group_sum puts
+// two in every key position, and PoCL runs each barrier region as a separate loop). Heads up to
+// ATTEND_ROWS_MAX_HEAD_DIM elements (the host uses attend beyond). Global (heads, rows).
+#define ATTEND_ROWS_MAX_HEAD_DIM 256
+__kernel void attend_rows(__global const float* q, __global const int* pos, __global const int* seq,
+                          __global const CACHE_T* k_cache, __global const CACHE_T* v_cache, __global float* out,
+                          const uint heads, const uint kv_heads, const uint head_dim, const float scale,
+                          const uint slots, const uint context, const uint rows) {
+  const size_t h = get_global_id(0), t = get_global_id(1);
+  if (h >= heads || t >= rows) return;
+  const ulong width = (ulong)heads * head_dim, kv_width = (ulong)kv_heads * head_dim;
+  __global float* o = out + t * width + h * head_dim;
+  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) {
+    for (uint e = 0; e < head_dim; ++e) o[e] = 0;
+    return;
+  }
+  __global const float* qh = q + t * width + h * head_dim;
+  const ulong base = (ulong)seq[t] * context * kv_width + (h / (heads / kv_heads)) * head_dim;
+  float acc[ATTEND_ROWS_MAX_HEAD_DIM];
+  for (uint e = 0; e < head_dim; ++e) acc[e] = 0;
+  float top = -INFINITY, total = 0;
+  for (uint j = 0; j <= (uint)pos[t]; ++j) {
+    const ulong row = base + j * kv_width;
+    float s = 0;
+    for (uint e = 0; e < head_dim; ++e) s += qh[e] * CACHE_LOAD(k_cache, row + e);
+    s *= scale;
+    const float new_top = fmax(top, s);
+    const float keep = exp(top - new_top), weight = exp(s - new_top);
+    total = total * keep + weight;
+    for (uint e = 0; e < head_dim; ++e) acc[e] = acc[e] * keep + weight * CACHE_LOAD(v_cache, row + e);
+    top = new_top;
+  }
+  for (uint e = 0; e < head_dim; ++e) o[e] = acc[e] / total;
+}
+
 // out = silu(a) * b over n elements.
 __kernel void silu_mul(__global const float* a, __global const float* b, __global float* out, const ulong n) {
   const size_t i = get_global_id(0);
