@@ -63,12 +63,14 @@ TEST(OpenCl, BothKernelKindsMatchRefWhateverTheDevice) {
     EXPECT_EQ(opened.device->info().properties.at("kernels").rfind(kind, 0), 0u);
     int ran = 0;
     for (const auto& c : xpb::conformance_cases()) {
-      if (c.op != xpb::Op::read_sum || !opened.device->caps().claims(c.op, c.dtype)) continue;
+      // The ops with a kernel of each kind.
+      const bool two_kinds = c.op == xpb::Op::read_sum || c.op == xpb::Op::matmul || c.op == xpb::Op::attention;
+      if (!two_kinds || !opened.device->caps().claims(c.op, c.dtype)) continue;
       const auto r = xpb::run_conformance_case(*opened.device, *ref, c);
       EXPECT_TRUE(r.outcome.passed()) << kind << " " << c.name << ": " << r.outcome.reason;
       ++ran;
     }
-    EXPECT_GE(ran, 4) << kind;
+    EXPECT_GE(ran, 4 + 15 + 2) << kind;  // read_sum, matmul in every weight dtype, attention
   }
   EXPECT_EQ(driver->open(first, {{"kernels", "fpga"}}).outcome.status, xpb::Status::invalid);
 }
