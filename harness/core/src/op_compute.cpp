@@ -28,9 +28,7 @@ Problem check_fma_loop(const Graph& g, const Node& n) {
   const auto chain = n.attrs.get_int("chain", 0);
   if (chain < 1 || chain > kMaxChain)
     return "expects 'chain' in 1.." + std::to_string(kMaxChain) + ", got " + std::to_string(chain);
-  const auto w = n.attrs.get_int("vector_width", 1);
-  if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
-    return "expects 'vector_width' 1, 2, 4, 8 or 16, got " + std::to_string(w);
+  if (auto p = opcheck::vector_width(n)) return p;
   const TensorDesc& x = g.tensor(n.inputs[0]);
   const TensorDesc& y = g.tensor(n.outputs[0]);
   if (!fma_dtype(y.dtype)) return "expects f64, f32, f16 or i8 tensors, output is " + opcheck::describe(g, n.outputs[0]);

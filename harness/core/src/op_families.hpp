@@ -41,6 +41,9 @@ Problem matrix(const Graph& g, TensorId id, std::int64_t rows, std::int64_t cols
 Problem vector_of(const Graph& g, TensorId id, std::int64_t len, DType dtype, const char* what);
 // A weight [rows, cols] in f32, f16, bf16, q8_0 or q4_0, cols whole blocks.
 Problem weight(const Graph& g, TensorId id, const char* what);
+// The node's optional `vector_width`, when given, is 1, 2, 4, 8 or 16 (the widths OpenCL C has
+// vector types for).
+Problem vector_width(const Node& n);
 
 }  // namespace opcheck
 

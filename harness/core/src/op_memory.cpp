@@ -21,17 +21,9 @@ double live_elements(const Graph& g, TensorId id, std::span<const std::int64_t> 
   return per_row * static_cast<double>(g.live_rows(id, dims));
 }
 
-// The optional vector width, when given, is a width OpenCL has a vector type for.
-Problem vector_width_ok(const Node& n) {
-  const auto w = n.attrs.get_int("vector_width", 1);
-  if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
-    return "expects 'vector_width' 1, 2, 4, 8 or 16, got " + std::to_string(w);
-  return std::nullopt;
-}
-
 // Every input of the same shape and dtype as the output, which is f32 or f64.
 Problem same_as_out(const Graph& g, const Node& n) {
-  if (auto p = vector_width_ok(n)) return p;
+  if (auto p = opcheck::vector_width(n)) return p;
   const TensorDesc& out = g.tensor(n.outputs[0]);
   if (!is_float(out.dtype)) return "expects f32 or f64 tensors, output is " + std::string(name(out.dtype));
   for (auto id : n.inputs) {
@@ -89,7 +81,7 @@ Problem check_read_sum(const Graph& g, const Node& n) {
   const auto& out = g.tensor(n.outputs[0]);
   if (!is_float(in.dtype)) return "expects an f32 or f64 input";
   if (out.dtype != DType::f64 || out.elements() != 1) return "expects an f64 [1] output";
-  return vector_width_ok(n);
+  return opcheck::vector_width(n);
 }
 
 Problem check_chase(const Graph& g, const Node& n) {
@@ -298,6 +290,13 @@ std::vector<OpDef> memory_op_defs() {
 }
 
 namespace opcheck {
+
+Problem vector_width(const Node& n) {
+  const auto w = n.attrs.get_int("vector_width", 1);
+  if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16)
+    return "expects 'vector_width' 1, 2, 4, 8 or 16, got " + std::to_string(w);
+  return std::nullopt;
+}
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
