@@ -367,7 +367,7 @@ nlohmann::json ClExecutable::describe() const {
   for (const Step& s : steps_)
     if (op_def(s.op).family == OpFamily::memory && s.op != Op::chase && s.op != Op::fill_pattern &&
         s.op != Op::verify_pattern) {
-      // The width a memory op ran at, and whether the node chose it or the device preferred it.
+      // The width a memory op ran at: the node's, or the device's preferred one.
       j["vector_width"] = s.width;
       j["work_items"] = s.width == 1 ? "one per element" : "one per vector of " + std::to_string(s.width) + " elements";
     }

@@ -9,9 +9,8 @@
 //
 // The input arrays hold random values in [1, 2) (every mantissa bit random, seeded), so a
 // memory system that compresses data (as some GPUs do) cannot move fewer bytes than counted;
-// each kernel is idempotent (scalar 3), and after
-// timing every output element is compared with its value computed on the host from the same
-// inputs: exactly (IEEE addition and multiplication are correctly rounded everywhere; triad
+// each kernel is idempotent (scalar 3), and after timing every output element is compared
+// with its value computed on the host from the same inputs: exactly (IEEE addition and multiplication are correctly rounded everywhere; triad
 // may be fused into one multiply-add, so either rounding is accepted), and read's sum within
 // the error its accumulation dtype allows. write stores one value (7), which a compressing
 // memory could store in fewer bytes: its note says so. Outputs start at 0.5, a value no
@@ -103,9 +102,8 @@ class Bandwidth final : public Workload {
     const auto caps = ctx.device.caps();
     if (auto o = threads_fit(ctx, threads_); !o.passed()) return o;
     if (auto o = vector_width_fits(ctx, vector_width_); !o.passed()) return o;
-    // The arrays on the device, and their random contents staged on the host (one array at a
-    // time for a device with its own memory; all of them beside the device's copies when the
-    // device's memory is the host's).
+    // The arrays on the device; when its memory is the host's, the host's copies of their
+    // random contents (kept for the check) take as much again from the same memory.
     const auto arrays = static_cast<std::uint64_t>(k_->arrays_moved) * (caps.shares_host_memory ? 2 : 1);
     if (auto o = memory_fits(ctx, bytes_per_array() * arrays); !o.passed()) return o;
     if (nontemporal_ && !caps.nontemporal_stores)
