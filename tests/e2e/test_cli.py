@@ -237,6 +237,38 @@ def test_the_opencl_device_runs_the_memory_bandwidth_workload(cli, tmp_path):
     assert cli("validate", out).returncode == 0
 
 
+def test_transfers_launches_and_compute_on_opencl_say_which_clock_and_what_the_figure_is(cli, tmp_path):
+    """memory.transfer and memory.launch are timed on the host clock, compute.peak on the
+    device's events; a device on host memory (PoCL) has its transfers labelled zero-copy, never
+    a transfer rate; the GPU kernels run on it too (kernels=gpu); and the result validates."""
+    env = dict(os.environ)
+    env.pop("OCL_ICD_VENDORS", None)
+    if "opencl" not in cli("list", "devices", env=env).stdout:
+        pytest.skip("no OpenCL device here")
+    out = tmp_path / "ocl.json"
+    r = cli("run", "memory.transfer", "memory.launch", "compute.peak", "--set", "bytes=4MiB",
+            "--set", "host_memory=[pageable,pinned]", "--set", "elements=65536", "--set", "chain=64", *FAST,
+            "--device", "opencl:0", "-o", out, env=env)
+    assert r.returncode == 0, r.stderr
+    doc = load(out)
+    zero_copy = doc["devices"][0]["properties"]["host_unified_memory"] == "true"
+    by = {}
+    for b in doc["benchmarks"]:
+        assert b["status"] == "passed", b.get("reason")
+        by.setdefault(b["workload"], []).append(b)
+    assert {b["timing"]["clock"]["kind"] for b in by["memory.transfer"] + by["memory.launch"]} == {"host"}
+    assert {b["timing"]["clock"]["kind"] for b in by["compute.peak"]} == {"device_events"}
+    assert all("host_samples_s" in b["timing"] for b in by["compute.peak"])
+    names = {m["name"] for b in by["memory.transfer"] for m in b["metrics"]}
+    assert names == ({"host_copy_bandwidth"} if zero_copy else {"transfer_bandwidth"})
+    assert cli("validate", out).returncode == 0
+    gpu = tmp_path / "gpu.json"
+    r = cli("run", "memory.bandwidth", "--set", "kernel=read", "--set", "dtype=f32", "--set", "array_bytes=4MiB", *FAST,
+            "--device", "opencl:0,kernels=gpu", "-o", gpu, env=env)
+    assert r.returncode == 0, r.stderr
+    assert load(gpu)["devices"][0]["properties"]["kernels"].startswith("gpu")
+
+
 def test_the_opencl_device_passes_conform_with_the_llm_checks(cli, tmp_path):
     """Every op x dtype case and every workload check of suites/conform.yaml, the Llama decoder
     in all five weight formats included, on the machine's OpenCL device (PoCL in CI)."""
