@@ -279,15 +279,9 @@ TEST(ComputePeak, RefusesWhatTheDeviceDoesNotDoWithTheReason) {
 TEST(ComputePeak, AWrongChainFailsVerification) {
   // A device that runs one step fewer than asked: the i8 chain never settles, so every element
   // differs from the expected value.
-  struct ShortChain final : xpb::Device {
-    std::shared_ptr<xpb::Device> inner;
-    const xpb::DeviceInfo& info() const override { return inner->info(); }
-    xpb::DeviceCaps caps() const override { return inner->caps(); }
-    xpb::ClockInfo clock() const override { return inner->clock(); }
-    xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner->alloc(t, o); }
-    void upload(xpb::Buffer& b, std::span<const std::byte> s, std::size_t o) override { inner->upload(b, s, o); }
-    void download(const xpb::Buffer& b, std::span<std::byte> d, std::size_t o) override { inner->download(b, d, o); }
-    bool can_bind(const xpb::Buffer& b) const override { return inner->can_bind(b); }
+  Harness h;
+  struct ShortChain final : xpb::test::DelegatingDevice {
+    using DelegatingDevice::DelegatingDevice;
     xpb::CompileResult compile(const xpb::Graph& g, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
       xpb::Graph shorter;
       for (const auto& t : g.tensors()) shorter.add_tensor(t);
@@ -298,9 +292,7 @@ TEST(ComputePeak, AWrongChainFailsVerification) {
       }
       return inner->compile(shorter, bound, o);
     }
-  } device;
-  Harness h;
-  device.inner = h.ref;
+  } device(h.ref);
   auto r = h.run({{"dtype", "i8"}, {"threads", 1}, {"elements", 512}, {"chain", 10}}, device);
   EXPECT_EQ(r[0].outcome.status, xpb::Status::failed);
   EXPECT_EQ(r[0].conformance["elements_wrong"], 512);

@@ -80,21 +80,13 @@ TEST(CpuConformance, AWrongOutputIsCaughtByTheCaseRunner) {
   const auto& n = c.graph.nodes()[0];
   wrong.graph.add_node(Op::add, n.inputs, n.outputs, n.attrs);
   // Device runs `wrong`, ref runs `c`: give the runner a device whose compile swaps the graph.
-  struct Swap final : xpb::Device {
-    std::shared_ptr<xpb::Device> inner;
+  struct Swap final : xpb::test::DelegatingDevice {
+    using DelegatingDevice::DelegatingDevice;
     xpb::Graph graph;
-    const xpb::DeviceInfo& info() const override { return inner->info(); }
-    xpb::DeviceCaps caps() const override { return inner->caps(); }
-    xpb::ClockInfo clock() const override { return inner->clock(); }
-    xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner->alloc(t, o); }
-    void upload(xpb::Buffer& b, std::span<const std::byte> s, std::size_t o) override { inner->upload(b, s, o); }
-    void download(const xpb::Buffer& b, std::span<std::byte> d, std::size_t o) override { inner->download(b, d, o); }
-    bool can_bind(const xpb::Buffer& b) const override { return inner->can_bind(b); }
     xpb::CompileResult compile(const xpb::Graph&, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
       return inner->compile(graph, bound, o);
     }
-  } swap;
-  swap.inner = open_device("cpu");
+  } swap(open_device("cpu"));
   swap.graph = wrong.graph;
   const auto r = xpb::run_conformance_case(swap, *ref, c);
   EXPECT_EQ(r.outcome.status, xpb::Status::failed);

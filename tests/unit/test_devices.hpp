@@ -25,6 +25,23 @@ inline std::shared_ptr<Device> open_device(const std::string& driver_name, const
   return r.device;
 }
 
+// A device that does what `inner` does: tests override the call they want to break (compile a
+// different graph, corrupt an upload) and inherit the rest.
+struct DelegatingDevice : Device {
+  explicit DelegatingDevice(std::shared_ptr<Device> wrapped) : inner(std::move(wrapped)) {}
+  const DeviceInfo& info() const override { return inner->info(); }
+  DeviceCaps caps() const override { return inner->caps(); }
+  ClockInfo clock() const override { return inner->clock(); }
+  AllocResult alloc(const TensorDesc& t, const CompileOptions& o) override { return inner->alloc(t, o); }
+  void upload(Buffer& b, std::span<const std::byte> s, std::size_t o) override { inner->upload(b, s, o); }
+  void download(const Buffer& b, std::span<std::byte> d, std::size_t o) override { inner->download(b, d, o); }
+  bool can_bind(const Buffer& b) const override { return inner->can_bind(b); }
+  CompileResult compile(const Graph& g, const Bindings& bound, const CompileOptions& o) override {
+    return inner->compile(g, bound, o);
+  }
+  std::shared_ptr<Device> inner;
+};
+
 // The first device of the opencl driver, or null with `why` (the driver is not built, or the
 // machine has no OpenCL platform): for tests to skip with the reason.
 inline std::shared_ptr<Device> open_opencl(std::string& why) {

@@ -312,24 +312,16 @@ TEST(MemoryWorkloads, CapacityOnHealthyMemoryPasses) {
 // and each upload one bit of the first byte it moves:
 // what the memory workloads' checks are there to catch.
 namespace {
-class CorruptingDevice final : public xpb::Device {
+class CorruptingDevice final : public xpb::test::DelegatingDevice {
  public:
-  explicit CorruptingDevice(std::shared_ptr<xpb::Device> inner) : inner_(std::move(inner)) {}
-  const xpb::DeviceInfo& info() const override { return inner_->info(); }
-  xpb::DeviceCaps caps() const override { return inner_->caps(); }
-  xpb::ClockInfo clock() const override { return inner_->clock(); }
-  xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner_->alloc(t, o); }
+  using DelegatingDevice::DelegatingDevice;
   void upload(xpb::Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
     std::vector<std::byte> bad(src.begin(), src.end());
     if (!bad.empty()) bad[0] ^= std::byte{1};
-    inner_->upload(dst, bad, offset);
+    inner->upload(dst, bad, offset);
   }
-  void download(const xpb::Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
-    inner_->download(src, dst, offset);
-  }
-  bool can_bind(const xpb::Buffer& b) const override { return inner_->can_bind(b); }
   xpb::CompileResult compile(const xpb::Graph& g, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
-    auto r = inner_->compile(g, bound, o);
+    auto r = inner->compile(g, bound, o);
     if (r.exe) r.exe = std::make_shared<Exe>(r.exe, g.nodes().back().outputs[0]);
     return r;
   }
@@ -349,7 +341,6 @@ class CorruptingDevice final : public xpb::Device {
     std::shared_ptr<xpb::Executable> inner;
     xpb::TensorId out;
   };
-  std::shared_ptr<xpb::Device> inner_;
 };
 }  // namespace
 
