@@ -123,15 +123,15 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
         case Op::read_sum: {
           // The first pass: on a GPU one work-group per block of local x per_item vectors, the
           // last one partly past the end (read_sum_partial: a partial per group, from a tree); on
-          // a CPU device whole blocks only (read_sum_items: a partial per work-item, no bounds
-          // or barriers: memory.cl says why), the finish adding the elements past them.
+          // a CPU device whole blocks only (read_sum_items: no bounds and one barrier, memory.cl
+          // says why; a partial per group too), the finish adding the elements past them.
           const std::size_t elements = graph_.tensor(n.inputs[0]).elements();
           const std::size_t block = local_ * st.per_item;  // vectors
           std::size_t from = elements;                     // elements the finish adds from here
           if (ctx_->cpu_kernels) {
             const std::size_t blocks = elements / st.width / block;
             st.first_pass_items = blocks * local_;
-            st.groups = st.first_pass_items;
+            st.groups = blocks;
             from = blocks * block * st.width;
           } else {
             st.groups = std::max<std::size_t>(1, ((elements + st.width - 1) / st.width + block - 1) / block);
@@ -143,7 +143,7 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_arg(st.kernel, 0, mem(n.inputs[0]));
           st.n_arg = 1;
           set_arg(st.kernel, 2, st.partials);
-          if (!ctx_->cpu_kernels) check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
+          check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
           st.finish = clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
           check(err, "clCreateKernel");
           set_arg(st.finish, 0, st.partials);

@@ -30,8 +30,8 @@
 #define HSUM(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
 #elif W == 16
 #define HSUM(v) (HSUM8((v).lo) + HSUM8((v).hi))
-#define HSUM8(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
 #endif
+#define HSUM8(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
 
 // Vector i covers elements [i*W, i*W + W); the tail past the last whole vector is handled by the
 // work-item of the vector it would be. ELEMENTWISE(expr) writes out = expr for one element index
@@ -94,18 +94,30 @@ __kernel void CAT(read_sum_partial, SUFFIX)(__global const T* a, const ulong n, 
   if (lid == 0) partials[get_group_id(0)] = scratch[0];
 }
 
-// read_sum, pass 1 on CPU implementations: no local memory, no barrier and no bounds (PoCL runs
-// a work-group whose items all take the same path as one vectorised loop over them; a barrier
-// splits it into a loop per region, which cost more than half the bandwidth: 10 against 22
-// GB/s). Work-group g reads the block of group_size x ITEM_VECTORS consecutive vectors that
-// starts at g times that, work-item l vectors l, l + group_size, ... of it (clpeak's layout:
-// a group's reads stay in one stretch, which a CPU thread's prefetcher follows); one partial per
-// work-item. The host launches whole blocks only; the finish adds what lies past the last.
-__kernel void CAT(read_sum_items, SUFFIX)(__global const T* a, const ulong n, __global T* partials) {
+// read_sum, pass 1 on CPU implementations: no bounds and one barrier. PoCL runs a work-group
+// whose items all take the same path as one vectorised loop over them, and splits it into a loop
+// per barrier region otherwise: the tree above (a barrier per level) read at 10 GB/s where this
+// reads at 14-25. Work-group g reads the block of group_size x ITEM_VECTORS consecutive vectors
+// that starts at g times that, work-item l vectors l, l + group_size, ... of it (clpeak's
+// layout: a group's reads stay in one stretch, which a CPU thread's prefetcher follows). After
+// the one barrier a single item adds the group's partials, 16 at a time (a partial per work-item
+// left the finish, one work-group on one thread, 1/16 of the array to add again at width 1:
+// 8 GB/s there, 14-19 this way). The host launches whole blocks only; the finish adds the rest.
+__kernel void CAT(read_sum_items, SUFFIX)(__global const T* a, const ulong n, __global T* partials,
+                                          __local T* scratch) {
   const size_t lid = get_local_id(0), group_size = get_local_size(0);
   __global const VT* v = (__global const VT*)a + (ulong)get_group_id(0) * group_size * ITEM_VECTORS;
   VT acc = (VT)(0);
 #pragma unroll
   for (uint k = 0; k < ITEM_VECTORS; ++k) acc += v[k * group_size + lid];
-  partials[get_global_id(0)] = HSUM(acc);
+  scratch[lid] = HSUM(acc);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (lid == 0) {
+    VEC(T, 16) s16 = (VEC(T, 16))(0);
+    size_t i = 0;
+    for (; i + 16 <= group_size; i += 16) s16 += vload16(0, scratch + i);
+    T sum = HSUM8(s16.lo) + HSUM8(s16.hi);
+    for (; i < group_size; ++i) sum += scratch[i];
+    partials[get_group_id(0)] = sum;
+  }
 }
