@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "llama_engine.hpp"
 
@@ -42,14 +43,123 @@ Tolerance tolerance_for(DType weights) {
   }
 }
 
+namespace {
+
+// Device and ref stepped together from ref's tokens; what the logits and tokens showed.
+struct Comparison {
+  std::string stopped;  // not empty: why the comparison ended early (then `failed` says whose fault)
+  bool failed = false;  // the device's run failed (else: ref's, or the user, or no scale)
+  int steps = 0, agree = 0, first_disagreement = -1;
+  double max_err = 0, rms_err = 0;  // over the logits' RMS: largest single, worst step's RMS
+  bool finite = true, varied = true;
+
+  double agreement() const { return steps > 0 ? static_cast<double>(agree) / steps : 0.0; }
+  void write(nlohmann::json& out) const {
+    out["steps"] = steps;
+    out["token_agreement"] = agreement();
+    out["first_disagreement"] = first_disagreement < 0 ? nlohmann::json(nullptr) : nlohmann::json(first_disagreement);
+    out["max_logit_error"] = max_err;
+    out["rms_logit_error"] = rms_err;
+  }
+};
+
+Comparison compare_steps(RunContext& ctx, LlamaEngine& dev, LlamaEngine& ref, int prompt, int steps, std::uint64_t prompt_seed) {
+  Comparison c;
+  StepInput in;
+  in.tokens = prompt_tokens(prompt_seed + 17, static_cast<std::size_t>(prompt), ref.config().vocab);
+  for (int i = 0; i < prompt; ++i) {
+    in.positions.push_back(i);
+    in.sequences.push_back(0);
+  }
+  in.output_rows = {prompt - 1};
+  for (int s = 0; s <= steps; ++s) {
+    if (ctx.cancelled()) {
+      c.stopped = "stopped by the user";
+      return c;
+    }
+    if (const auto r = dev.step(in); !r.error.empty()) {
+      c.stopped = "the device's run failed: " + r.error;
+      c.failed = true;
+      return c;
+    }
+    if (const auto r = ref.step(in); !r.error.empty()) {
+      c.stopped = "ref's run failed: " + r.error;
+      return c;
+    }
+    const auto dl = dev.logits(), rl = ref.logits();
+    double rms = 0, err = 0, err_sq = 0;
+    for (std::size_t i = 0; i < rl.size(); ++i) {
+      rms += double(rl[i]) * rl[i];
+      if (!std::isfinite(dl[i])) c.finite = false;
+      const double e = std::fabs(double(dl[i]) - rl[i]);
+      err = std::max(err, e);
+      err_sq += e * e;
+    }
+    const double n = static_cast<double>(std::max<std::size_t>(1, rl.size()));
+    rms = std::sqrt(rms / n);
+    if (rms == 0) {
+      c.stopped = "ref's logits are all zero at step " + std::to_string(s) + ": no scale to measure an error by";
+      return c;
+    }
+    if (std::all_of(dl.begin(), dl.end(), [&](float v) { return v == dl[0]; })) c.varied = false;
+    c.max_err = std::max(c.max_err, err / rms);
+    c.rms_err = std::max(c.rms_err, std::sqrt(err_sq / n) / rms);
+    const auto dt = dev.next_tokens()[0], rt = ref.next_tokens()[0];
+    ++c.steps;
+    if (dt == rt) ++c.agree;
+    else if (c.first_disagreement < 0) c.first_disagreement = s;
+    // Next step: ref's token at the next position.
+    in.tokens = {rt};
+    in.positions = {prompt + s};
+    in.sequences = {0};
+    in.output_rows = {0};
+  }
+  return c;
+}
+
+// A device that holds weights at fewer bits than it was given (DeviceCaps::alters_weights):
+// the same steps against ref on the weights as given, a second copy loaded from the source.
+nlohmann::json accuracy_cost(RunContext& ctx, LlamaEngine& dev, const ModelWeights& weights, const GraphShape& shape,
+                             int prompt, int steps, std::uint64_t prompt_seed) {
+  nlohmann::json out = {{"what", "the device against ref on the weights as given (not as the device holds them): "
+                                 "what the device's rounding costs, reported, not held to a tolerance"}};
+  auto [outcome, original] = ModelWeights::load(*ctx.reference, weights.config(), weights.source(), CompileOptions{});
+  if (!original) {
+    out["status"] = "skipped";
+    out["reason"] = "could not load the weights as given on ref: " + outcome.reason;
+    return out;
+  }
+  auto [ref_outcome, ref] = LlamaEngine::create(*ctx.reference, original, shape, CompileOptions{});
+  if (!ref) {
+    out["status"] = "skipped";
+    out["reason"] = "could not compile on ref: " + ref_outcome.reason;
+    return out;
+  }
+  const Comparison c = compare_steps(ctx, dev, *ref, prompt, steps, prompt_seed);
+  if (!c.stopped.empty()) {
+    out["status"] = "skipped";
+    out["reason"] = c.stopped;
+    return out;
+  }
+  out["status"] = "measured";
+  c.write(out);
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWeights>& weights, int threads, int prompt,
                                  int steps, std::uint64_t prompt_seed) {
-  const LlamaConfig& config = weights->config();
   const Tolerance tol = tolerance_for(weights->any_quantized() ? DType::q8_0 : weights->source().dtype);
+  const auto caps = ctx.device.caps();
   const std::string method =
       "prompt of " + std::to_string(prompt) + " seeded tokens, then " + std::to_string(steps) +
       " greedy steps on the device and on ref, both fed ref's tokens, KV cache f32; logits compared each step "
-      "(the f16 cache path is checked kernel by kernel in the unit tests)";
+      "(the f16 cache path is checked kernel by kernel in the unit tests)" +
+      (caps.alters_weights ? std::string("; ref computes on the weights as the device holds them (") +
+                                 (caps.numeric_profile.count("weights") ? caps.numeric_profile.at("weights") : "altered") +
+                                 "), and accuracy_cost compares with the weights as given"
+                           : std::string());
   nlohmann::json out = {{"method", method}, {"tolerance", {{"rms_logit_error", tol.rms_logit_error},
                                                              {"tokens_must_match", tol.tokens_must_match},
                                                              {"min_token_agreement", tol.min_token_agreement},
@@ -57,6 +167,11 @@ nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWei
   if (ctx.reference == nullptr || ctx.reference == &ctx.device) {
     out["status"] = "skipped";
     out["reason"] = "this is the reference device";
+    return out;
+  }
+  if (caps.timing_only) {
+    out["status"] = "skipped";
+    out["reason"] = "the device runs in timing-only mode: it models time and energy and computes no logits";
     return out;
   }
   GraphShape shape;
@@ -75,6 +190,11 @@ nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWei
     out["reason"] = "could not load the model on ref: " + shared_outcome.reason;
     return out;
   }
+  if (caps.alters_weights && !ref_weights->shared()) {
+    out["status"] = "skipped";
+    out["reason"] = "ref cannot address the weights as the device holds them";
+    return out;
+  }
   auto [ref_outcome, ref] = LlamaEngine::create(*ctx.reference, ref_weights, shape, CompileOptions{});
   if (!dev || !ref) {
     out["status"] = "skipped";
@@ -84,82 +204,28 @@ nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWei
   out["weights"] = ref_weights->shared() ? "ref bound the device's weights: one copy of the model"
                                          : "ref loaded a copy of its own (it cannot address the device's memory)";
   out["weights_shared"] = ref_weights->shared();
-  StepInput in;
-  in.tokens = prompt_tokens(prompt_seed + 17, static_cast<std::size_t>(prompt), config.vocab);
-  for (int i = 0; i < prompt; ++i) {
-    in.positions.push_back(i);
-    in.sequences.push_back(0);
+  const Comparison c = compare_steps(ctx, *dev, *ref, prompt, steps, prompt_seed);
+  if (!c.stopped.empty()) {
+    out["status"] = c.failed ? "failed" : "skipped";
+    out["reason"] = c.stopped;
+    return out;
   }
-  in.output_rows = {prompt - 1};
-  int agree = 0, first_disagreement = -1;
-  double max_err = 0, rms_err = 0;
-  bool finite = true, varied = true;
-  for (int s = 0; s <= steps; ++s) {
-    if (ctx.cancelled()) {
-      out["status"] = "skipped";
-      out["reason"] = "stopped by the user";
-      return out;
-    }
-    if (const auto r = dev->step(in); !r.error.empty()) {
-      out["status"] = "failed";
-      out["reason"] = "the device's run failed: " + r.error;
-      return out;
-    }
-    if (const auto r = ref->step(in); !r.error.empty()) {
-      out["status"] = "skipped";
-      out["reason"] = "ref's run failed: " + r.error;
-      return out;
-    }
-    const auto dl = dev->logits(), rl = ref->logits();
-    double rms = 0, err = 0, err_sq = 0;
-    for (std::size_t i = 0; i < rl.size(); ++i) {
-      rms += double(rl[i]) * rl[i];
-      if (!std::isfinite(dl[i])) finite = false;
-      const double e = std::fabs(double(dl[i]) - rl[i]);
-      err = std::max(err, e);
-      err_sq += e * e;
-    }
-    const double n = static_cast<double>(std::max<std::size_t>(1, rl.size()));
-    rms = std::sqrt(rms / n);
-    if (rms == 0) {
-      out["status"] = "skipped";
-      out["reason"] = "ref's logits are all zero at step " + std::to_string(s) + ": no scale to measure an error by";
-      return out;
-    }
-    if (std::all_of(dl.begin(), dl.end(), [&](float v) { return v == dl[0]; })) varied = false;
-    max_err = std::max(max_err, err / rms);
-    rms_err = std::max(rms_err, std::sqrt(err_sq / n) / rms);
-    const auto dt = dev->next_tokens()[0], rt = ref->next_tokens()[0];
-    if (dt == rt) ++agree;
-    else if (first_disagreement < 0) first_disagreement = s;
-    // Next step: ref's token at the next position.
-    const int pos = prompt + s;
-    in.tokens = {rt};
-    in.positions = {pos};
-    in.sequences = {0};
-    in.output_rows = {0};
-  }
-  const int total = steps + 1;
-  const double agreement = static_cast<double>(agree) / total;
-  out["steps"] = total;
-  out["token_agreement"] = agreement;
-  out["first_disagreement"] = first_disagreement < 0 ? nlohmann::json(nullptr) : nlohmann::json(first_disagreement);
-  out["max_logit_error"] = max_err;  // largest |difference| over the logits' RMS, any step
-  out["rms_logit_error"] = rms_err;  // RMS of the differences over the logits' RMS, worst step
-  out["max_error"] = max_err;  // the largest error seen, as the record's summary field
-  if (!finite || !varied) {
+  c.write(out);
+  out["max_error"] = c.max_err;  // the largest error seen, as the record's summary field
+  if (!c.finite || !c.varied) {
     out["status"] = "mistrusted";
-    out["reason"] = !finite ? "the device's logits are not all finite" : "the device's logits are all equal";
-  } else if (rms_err > tol.rms_logit_error) {
+    out["reason"] = !c.finite ? "the device's logits are not all finite" : "the device's logits are all equal";
+  } else if (c.rms_err > tol.rms_logit_error) {
     out["status"] = "failed";
-    out["reason"] = "logits differ from ref by an RMS of " + three_digits(rms_err) + " of theirs (tolerance " +
+    out["reason"] = "logits differ from ref by an RMS of " + three_digits(c.rms_err) + " of theirs (tolerance " +
                     three_digits(tol.rms_logit_error) + ")";
-  } else if (tol.tokens_must_match ? agree != total : agreement < tol.min_token_agreement) {
+  } else if (tol.tokens_must_match ? c.agree != c.steps : c.agreement() < tol.min_token_agreement) {
     out["status"] = "failed";
-    out["reason"] = "greedy tokens agree on " + std::to_string(agree) + " of " + std::to_string(total) + " steps";
+    out["reason"] = "greedy tokens agree on " + std::to_string(c.agree) + " of " + std::to_string(c.steps) + " steps";
   } else {
     out["status"] = "passed";
   }
+  if (caps.alters_weights) out["accuracy_cost"] = accuracy_cost(ctx, *dev, *weights, shape, prompt, steps, prompt_seed);
   return out;
 }
 

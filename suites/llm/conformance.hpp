@@ -30,7 +30,11 @@ Tolerance tolerance_for(DType weights);
 // max_error (the largest single difference seen, over the logits' RMS), tolerance,
 // weights_shared (whether ref bound the device's weights rather than loading a copy)}. Status
 // is passed, failed, mistrusted (non-finite or constant logits) or skipped (with the reason;
-// also when ref's own logits are all zero, which leave nothing to scale an error by).
+// also when ref's own logits are all zero, which leave nothing to scale an error by, and on a
+// timing-only device, which computes no logits). On a device that holds weights at fewer bits
+// than given (DeviceCaps::alters_weights: hc1-sim's ROM) ref computes on the weights as the
+// device holds them, so the tolerance is that of the dtype, and `accuracy_cost` adds the same
+// comparison against ref on the weights as given: what the rounding costs, reported, ungated.
 nlohmann::json check_against_ref(RunContext& ctx, const std::shared_ptr<ModelWeights>& weights, int threads, int prompt,
                                  int steps, std::uint64_t prompt_seed);
 

@@ -403,12 +403,14 @@ nlohmann::json device_entry(const OpenDevice& d, EnergySensor* sensor) {
     energy = why.empty() ? nlohmann::json{{"available", true}, {"source", sensor->name()}}
                          : nlohmann::json{{"available", false}, {"source", sensor->name()}, {"reason", why}};
   }
+  if (d.device->caps().models_energy)
+    energy = {{"available", true}, {"source", "modeled"}};
   nlohmann::json props = nlohmann::json::object();
   for (const auto& [k, v] : info.properties) props[k] = v;
   nlohmann::json options = nlohmann::json::object();
   for (const auto& [k, v] : d.options) options[k] = v;
   const auto clock = d.device->clock();
-  return {{"id", d.id},
+  nlohmann::json entry = {{"id", d.id},
           {"driver", info.driver},
           {"name", info.name},
           {"kind", info.kind},
@@ -418,6 +420,8 @@ nlohmann::json device_entry(const OpenDevice& d, EnergySensor* sensor) {
           {"options", options},
           {"properties", props},
           {"energy", energy}};
+  if (auto sim = d.device->describe(); !sim.empty()) entry["simulator"] = std::move(sim);
+  return entry;
 }
 
 }  // namespace

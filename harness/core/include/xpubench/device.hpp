@@ -107,6 +107,16 @@ struct XPB_API DeviceCaps {
   // CL_DEVICE_HOST_UNIFIED_MEMORY, such as PoCL and integrated GPUs): upload and download copy
   // bytes within host DRAM, so their rate is not that of a bus between two memories.
   bool shares_host_memory = false;
+  // Every RunResult carries modeled energy (a simulator): the record names the model as the
+  // device's energy source, not a missing sensor.
+  bool models_energy = false;
+  // It models time (and energy) without computing outputs (a simulator's timing-only mode):
+  // its tensors hold no results, so workloads skip their checks, saying so.
+  bool timing_only = false;
+  // It holds weight matrices at fewer bits than the graph's dtype (hc1-sim's 3/6-bit ROM), in
+  // buffers ref can bind: checks run ref on the weights as the device holds them, and report
+  // the rounding's cost against the weights as given.
+  bool alters_weights = false;
   // How its arithmetic differs from ref's, for conformance tolerances and for readers:
   // e.g. {"accumulation": "f32", "quantized_matmul": "activations rounded to Q8_0"}.
   std::map<std::string, std::string> numeric_profile;
@@ -249,6 +259,9 @@ class XPB_API Device {
   CompileResult compile(const Graph& g, const CompileOptions& opts) { return compile(g, Bindings{}, opts); }
   // The sensor that sees this device's energy, or null when it has none.
   virtual EnergySensor* energy_sensor() { return nullptr; }
+  // What a simulated device is built from, for the result document: its description with every
+  // parameter, unit, kind and source, and what follows from them. Empty for real devices.
+  virtual nlohmann::json describe() const { return nlohmann::json::object(); }
 };
 
 // Options given after a device id (`--device hc1-sim,mode=timing-only`), passed to open().

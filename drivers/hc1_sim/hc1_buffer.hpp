@@ -1,0 +1,37 @@
+// Memory of hc1-sim. In functional mode a cpu buffer holds the bytes (weights as the chip's
+// ROM holds them, rounded to its bits), which ref may bind: the conformance check runs ref on
+// the very weights the chip computes with. In timing-only mode only the small inputs and
+// outputs hold bytes, and weights, KV cache and activations are sizes without contents (an 8B
+// model simulates without 16 GB of memory); host_data() is then null.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "xpubench/device.hpp"
+
+namespace xpb::hc1 {
+
+class Hc1Buffer final : public Buffer {
+ public:
+  // Backed by a cpu buffer (functional mode).
+  explicit Hc1Buffer(std::shared_ptr<Buffer> inner) : bytes_(inner->bytes()), inner_(std::move(inner)) {}
+  // Its own bytes (`hold`: timing-only inputs and outputs) or none.
+  Hc1Buffer(std::size_t bytes, bool hold) : bytes_(bytes), own_(hold ? bytes : 0) {}
+
+  std::size_t bytes() const override { return bytes_; }
+  std::byte* host_data() const override { return inner_ ? inner_->host_data() : nullptr; }
+  // The bytes, or null for a timing-only tensor without contents.
+  std::byte* data() const {
+    if (inner_) return inner_->host_data();
+    return own_.empty() ? nullptr : const_cast<std::byte*>(own_.data());
+  }
+  const std::shared_ptr<Buffer>& inner() const { return inner_; }
+
+ private:
+  std::size_t bytes_;
+  std::shared_ptr<Buffer> inner_;
+  std::vector<std::byte> own_;
+};
+
+}  // namespace xpb::hc1
