@@ -147,14 +147,17 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
   // The record's energy is its first stage's (each stage's own is in its timing); per
   // iteration only from per-sample figures, which cover exactly the sampled iterations (a
   // window reading also covers the host's time between samples).
+  // What the workload's metrics() put there (J/token, ...) is kept.
   if (!measured.empty()) {
     const auto& m0 = measured[0];
-    record.energy = to_json(m0.energy);
+    nlohmann::json energy = to_json(m0.energy);
     // Only a reading has a stage to speak of; "unavailable" is the same for every stage.
-    if (timings.size() > 1 && record.energy.value("available", false))
-      record.energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
+    if (timings.size() > 1 && energy.value("available", false))
+      energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
     if (const auto joules = m0.sampled_joules())
-      record.energy["joules_per_iteration"] = *joules / static_cast<double>(m0.sample_joules.size() * m0.iterations);
+      energy["joules_per_iteration"] = *joules / static_cast<double>(m0.sample_joules.size() * m0.iterations);
+    if (record.energy.is_object()) energy.update(record.energy);
+    record.energy = std::move(energy);
   }
   for (std::size_t i = 0; i < measured.size(); ++i)
     if (!measured[i].valid && record.valid) {
