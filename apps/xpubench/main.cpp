@@ -99,8 +99,9 @@ int cmd_list(const std::string& what) {
       std::cout << "devices:\n";
       for (const auto& d : drivers)
         for (const auto& info : d.devices)
-          std::cout << fmt::format("  {:<{}} {} ({}{})\n", info.id(), width, info.name, info.kind,
-                                   info.simulated ? ", simulated" : "");
+          std::cout << fmt::format("  {:<{}} {} ({}{}){}\n", info.id(), width, info.name, info.kind,
+                                   info.simulated ? ", simulated" : "",
+                                   info.simulated || info.reference ? "  [runs when named: --device " + info.id() + "]" : "");
     }
   }
   if (all || what == "workloads") {

@@ -46,7 +46,13 @@ RunResult Hc1Executable::run(const RunArgs& args) {
     r.energy_joules += cost.joules * factor;
   }
   r.iterations = iterations;
-  r.work = graph_work(graph_, args.dims) * static_cast<double>(iterations);
+  std::vector<std::int64_t> key(args.dims.begin(), args.dims.end());
+  auto it = work_.find(key);
+  if (it == work_.end()) {
+    if (work_.size() >= 1 << 16) work_.clear();  // bounded: a sweep of every shape forgets
+    it = work_.emplace(std::move(key), graph_work(graph_, args.dims)).first;
+  }
+  r.work = it->second * static_cast<double>(iterations);
   return r;
 }
 

@@ -2,6 +2,7 @@
 // chip holds, rounded to its bits); in both modes each run's time and energy come from the
 // model (hc1_model.hpp), from the step's positions and sequences alone.
 #pragma once
+#include <map>
 #include <memory>
 #include <random>
 #include <vector>
@@ -38,6 +39,9 @@ class Hc1Executable final : public Executable {
   double jitter_sigma_ = 0;  // of the lognormal factor on each run's time; 0: deterministic
   std::mt19937_64 rng_;
   std::vector<std::int32_t> pos_, seq_;  // staging, kept between runs
+  // The op cost model's work per dims (a walk over every node): a decode loop revisits the
+  // same few thousand, and simulating a million tokens must not walk the graph a million times.
+  std::map<std::vector<std::int64_t>, Work> work_;
 };
 
 }  // namespace xpb::hc1

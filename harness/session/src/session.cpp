@@ -287,7 +287,8 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
   if (wanted.empty()) {
     for (const auto& d : drivers)
       for (const auto& info : d.devices) {
-        if (info.reference) continue;
+        // The machine's own devices: references and simulators only when named (--device).
+        if (info.reference || info.simulated) continue;
         if (auto o = open_one(info, {}); !o.passed())
           std::fprintf(stderr, "xpubench: skipping device %s: %s\n", info.id().c_str(), o.reason.c_str());
       }

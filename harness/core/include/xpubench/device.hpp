@@ -72,6 +72,8 @@ struct XPB_API DeviceInfo {
   int index = 0;       // position in the driver's enumeration
   std::string name;    // human-readable, e.g. the CPU model
   std::string kind;    // "cpu", "gpu", "npu", "reference", "simulator"
+  // A simulator (hc1-sim, photonic-sim): its figures are simulated or modeled, never measured.
+  // Like a reference, left out of the default device set: named with --device to use it.
   bool simulated = false;
   // A reference implementation (ref, a plugin's template such as npu_ref) rather than a product:
   // left out of the default device set, named with --device to use it.
