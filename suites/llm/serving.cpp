@@ -231,6 +231,12 @@ class Serving final : public Workload {
     record.metrics.push_back(single("total_token_throughput", "t/s", m.total_token_throughput,
                                     "(input + output tokens) / duration"));
     record.metrics.push_back(single("goodput", "req/s", m.goodput, "requests meeting both SLOs / duration"));
+    // Energy of the whole scenario (its one sample) per token: every token fed to the engine
+    // (prompt and output), and per output token, the figure a user pays per answer.
+    if (const auto joules = measured[0].sampled_joules()) {
+      if (m.tokens_fed > 0) record.energy["joules_per_token"] = *joules / static_cast<double>(m.tokens_fed);
+      if (m.output_tokens > 0) record.energy["joules_per_output_token"] = *joules / static_cast<double>(m.output_tokens);
+    }
     record.details["model"] = describe(model_);
     record.details["memory_needed_bytes"] = footprint_bytes(model_.config, model_.source, shape_);
     record.details["scenario"] = {{"completed", m.completed},
