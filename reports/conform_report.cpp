@@ -97,8 +97,14 @@ std::string render_conform_table(const ConformReport& report) {
   std::size_t failing = 0;
   for (const auto& r : report.rows) failing += r.fails_device() ? 1 : 0;
   if (report.interrupted) out += "\nINTERRUPTED: the report is incomplete\n";
-  out += report.passed() ? fmt::format("\nPASSED: {} checks; everything {} claims passes\n", report.rows.size(), report.device)
-                         : fmt::format("\nFAILED: {} of {} checks fail {}\n", failing, report.rows.size(), report.device);
+  std::size_t passing = 0;
+  for (const auto& r : report.rows) passing += r.outcome.status == Status::passed ? 1 : 0;
+  out += !report.passed()  ? fmt::format("\nFAILED: {} of {} checks fail {}\n", failing, report.rows.size(), report.device)
+         : passing == 0 ? fmt::format("\nPASSED, VACUOUSLY: none of {} checks ran on {}: it refused each with the reason "
+                                      "above, and claims none of them\n",
+                                      report.rows.size(), report.device)
+                        : fmt::format("\nPASSED: {} of {} checks passed; everything {} claims passes\n", passing,
+                                      report.rows.size(), report.device);
   return out;
 }
 
