@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "grid_rounding.hpp"
-#include "hc1_buffer.hpp"
+#include "sim_buffer.hpp"
 #include "hc1_executable.hpp"
 #include "hc1_model.hpp"
 #include "xpubench/error.hpp"
@@ -76,7 +76,7 @@ class Hc1Device final : public Device {
   AllocResult alloc(const TensorDesc& t, const CompileOptions& opts) override {
     if (!cpu_) {
       const bool hold = t.role == TensorRole::input || t.role == TensorRole::output;
-      auto b = std::make_shared<Hc1Buffer>(t.bytes(), hold);
+      auto b = std::make_shared<sim::SimBuffer>(t.bytes(), hold);
       if (hold) fill_initial(t, {b->data(), t.bytes()});
       return {Outcome::ok(), std::move(b)};
     }
@@ -88,7 +88,7 @@ class Hc1Device final : public Device {
       sim::round_rows(t.dtype, a.buffer->host_data(), static_cast<std::size_t>(t.shape[0]), cols, model_->weight_bits(t.name),
                       static_cast<std::size_t>(model_->weight_block()));
     }
-    return {Outcome::ok(), std::make_shared<Hc1Buffer>(std::move(a.buffer))};
+    return {Outcome::ok(), std::make_shared<sim::SimBuffer>(std::move(a.buffer))};
   }
   void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
     auto& b = mine(dst);
@@ -101,7 +101,7 @@ class Hc1Device final : public Device {
     if (b.data() == nullptr) throw std::invalid_argument("hc1-sim in timing-only mode holds no contents to download");
     if (!dst.empty()) std::memcpy(dst.data(), b.data() + offset, dst.size());
   }
-  bool can_bind(const Buffer& b) const override { return dynamic_cast<const Hc1Buffer*>(&b) != nullptr; }
+  bool can_bind(const Buffer& b) const override { return dynamic_cast<const sim::SimBuffer*>(&b) != nullptr; }
 
   CompileResult compile(const Graph& g, const Bindings& bound, const CompileOptions& opts) override {
     if (auto err = g.check()) return {Outcome::with(Status::invalid, *err), nullptr};
@@ -131,18 +131,18 @@ class Hc1Device final : public Device {
                                 std::to_string(static_cast<std::uint64_t>(model_->kv_sram_bytes()) >> 20) + " MiB (" +
                                 std::to_string(model_->kv_capacity_positions()) + " positions; kv_sram_bytes, an assumption)"),
               nullptr};
-    std::vector<std::shared_ptr<Hc1Buffer>> buffers;
+    std::vector<std::shared_ptr<sim::SimBuffer>> buffers;
     Bindings inner;
     for (TensorId id = 0; id < g.tensors().size(); ++id) {
-      std::shared_ptr<Hc1Buffer> b;
+      std::shared_ptr<sim::SimBuffer> b;
       if (auto it = bound.find(id); it != bound.end()) {
-        b = std::static_pointer_cast<Hc1Buffer>(it->second);
+        b = std::static_pointer_cast<sim::SimBuffer>(it->second);
       } else {
         if (opts.cancel != nullptr && opts.cancel->load())
           return {Outcome::with(Status::interrupted, "stopped by the user while allocating"), nullptr};
         auto a = alloc(g.tensor(id), opts);
         if (!a.outcome.passed()) return {a.outcome, nullptr};
-        b = std::static_pointer_cast<Hc1Buffer>(a.buffer);
+        b = std::static_pointer_cast<sim::SimBuffer>(a.buffer);
       }
       if (cpu_) inner[id] = b->inner();
       buffers.push_back(std::move(b));
@@ -184,10 +184,10 @@ class Hc1Device final : public Device {
     for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
     return s;
   }
-  Hc1Buffer& mine(const Buffer& b) const {
-    auto* h = dynamic_cast<const Hc1Buffer*>(&b);
+  sim::SimBuffer& mine(const Buffer& b) const {
+    auto* h = dynamic_cast<const sim::SimBuffer*>(&b);
     if (h == nullptr) throw std::invalid_argument("not a buffer of hc1-sim");
-    return const_cast<Hc1Buffer&>(*h);
+    return const_cast<sim::SimBuffer&>(*h);
   }
   // Why the chip cannot run `g`, or "": it runs the model it hardwires and nothing else.
   std::string refuses(const Graph& g) const {

@@ -7,7 +7,7 @@
 namespace xpb::hc1 {
 
 Hc1Executable::Hc1Executable(const Graph& g, std::shared_ptr<const Hc1Model> model,
-                             std::vector<std::shared_ptr<Hc1Buffer>> buffers, std::shared_ptr<Executable> inner,
+                             std::vector<std::shared_ptr<sim::SimBuffer>> buffers, std::shared_ptr<Executable> inner,
                              TensorId positions, TensorId sequences, DimId rows_dim, double jitter_cv,
                              std::uint64_t jitter_seed)
     : graph_(g), model_(std::move(model)), buffers_(std::move(buffers)), inner_(std::move(inner)), positions_(positions),

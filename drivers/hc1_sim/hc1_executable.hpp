@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "hc1_buffer.hpp"
+#include "sim_buffer.hpp"
 #include "hc1_model.hpp"
 #include "xpubench/device.hpp"
 
@@ -19,7 +19,7 @@ class Hc1Executable final : public Executable {
   // cpu buffers (functional mode), or null (timing-only). `positions`, `sequences`: the
   // graph's input tensors of the rows' positions and sequence slots; `rows_dim` the dynamic
   // dim of its token rows.
-  Hc1Executable(const Graph& g, std::shared_ptr<const Hc1Model> model, std::vector<std::shared_ptr<Hc1Buffer>> buffers,
+  Hc1Executable(const Graph& g, std::shared_ptr<const Hc1Model> model, std::vector<std::shared_ptr<sim::SimBuffer>> buffers,
                 std::shared_ptr<Executable> inner, TensorId positions, TensorId sequences, DimId rows_dim,
                 double jitter_cv, std::uint64_t jitter_seed);
 
@@ -32,7 +32,7 @@ class Hc1Executable final : public Executable {
  private:
   Graph graph_;
   std::shared_ptr<const Hc1Model> model_;
-  std::vector<std::shared_ptr<Hc1Buffer>> buffers_;
+  std::vector<std::shared_ptr<sim::SimBuffer>> buffers_;
   std::shared_ptr<Executable> inner_;
   TensorId positions_, sequences_;
   DimId rows_dim_;

@@ -1,6 +1,6 @@
-// Memory of hc1-sim. In functional mode a cpu buffer holds the bytes (weights as the chip's
-// ROM holds them, rounded to its bits), which ref may bind: the conformance check runs ref on
-// the very weights the chip computes with. In timing-only mode only the small inputs and
+// Memory of a simulated device. In functional mode a cpu buffer holds the bytes (hc1-sim's
+// weights as its ROM holds them, rounded to its bits), which ref may bind: a check runs ref on
+// the very weights the simulator computes with. In timing-only mode only the small inputs and
 // outputs hold bytes, and weights, KV cache and activations are sizes without contents (an 8B
 // model simulates without 16 GB of memory); host_data() is then null.
 #pragma once
@@ -10,14 +10,14 @@
 
 #include "xpubench/device.hpp"
 
-namespace xpb::hc1 {
+namespace xpb::sim {
 
-class Hc1Buffer final : public Buffer {
+class SimBuffer final : public Buffer {
  public:
   // Backed by a cpu buffer (functional mode).
-  explicit Hc1Buffer(std::shared_ptr<Buffer> inner) : bytes_(inner->bytes()), inner_(std::move(inner)) {}
+  explicit SimBuffer(std::shared_ptr<Buffer> inner) : bytes_(inner->bytes()), inner_(std::move(inner)) {}
   // Its own bytes (`hold`: timing-only inputs and outputs) or none.
-  Hc1Buffer(std::size_t bytes, bool hold) : bytes_(bytes), own_(hold ? bytes : 0) {}
+  SimBuffer(std::size_t bytes, bool hold) : bytes_(bytes), own_(hold ? bytes : 0) {}
 
   std::size_t bytes() const override { return bytes_; }
   std::byte* host_data() const override { return inner_ ? inner_->host_data() : nullptr; }
@@ -34,4 +34,4 @@ class Hc1Buffer final : public Buffer {
   std::vector<std::byte> own_;
 };
 
-}  // namespace xpb::hc1
+}  // namespace xpb::sim

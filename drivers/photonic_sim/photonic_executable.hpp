@@ -1,0 +1,36 @@
+// A graph on photonic-sim in timing-only mode: nothing is computed; each run's time and
+// energy come from the model (photonic_model.hpp) at the run's dynamic dims.
+#pragma once
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "photonic_model.hpp"
+#include "sim_buffer.hpp"
+#include "xpubench/device.hpp"
+
+namespace xpb::photonic {
+
+class PhotonicExecutable final : public Executable {
+ public:
+  PhotonicExecutable(const Graph& g, std::shared_ptr<const PhotonicModel> model,
+                     std::vector<std::shared_ptr<sim::SimBuffer>> buffers);
+
+  RunResult run(const RunArgs& args) override;
+  void read(TensorId id, std::span<std::byte> dst) const override;
+  void write(TensorId id, std::span<const std::byte> src) override;
+  std::shared_ptr<Buffer> buffer(TensorId id) const override { return buffers_.at(id); }
+  // The mode, and at the graph's largest dims: the time, the MACs on the arrays, TOPS, the
+  // average power and where the energy goes.
+  nlohmann::json describe() const override;
+
+ private:
+  const RunCost& cost(std::span<const std::int64_t> dims);
+
+  Graph graph_;
+  std::shared_ptr<const PhotonicModel> model_;
+  std::vector<std::shared_ptr<sim::SimBuffer>> buffers_;
+  std::map<std::vector<std::int64_t>, RunCost> costs_;  // per dims: a decode loop revisits them
+};
+
+}  // namespace xpb::photonic

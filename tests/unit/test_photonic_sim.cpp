@@ -1,0 +1,134 @@
+// photonic-sim (timing-only): its description, the model's arithmetic against hand-computed
+// figures, where the energy per MAC falls with the array's width and where it stops, refusing
+// what it does not model with the reason, and the LLM workload on it, labelled simulated.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "llm_common.hpp"
+#include "photonic_model.hpp"
+#include "sim_description.hpp"
+#include "test_devices.hpp"
+#include "xpubench/system_probe.hpp"
+
+namespace xpb::photonic {
+const std::string& builtin_description();
+}
+
+namespace {
+
+using xpb::DType;
+using xpb::test::open_device;
+
+xpb::sim::SimDescription described(const std::map<std::string, double>& changes = {}) {
+  auto d = xpb::sim::parse_description(xpb::photonic::builtin_description(), "photonic.yaml",
+                                       xpb::photonic::parameter_specs());
+  for (const auto& [k, v] : changes) d.parameters.at(k).value = v;
+  return d;
+}
+
+// x [m, k] times W [n, k].
+xpb::Graph matmul(std::int64_t m, std::int64_t k, std::int64_t n) {
+  xpb::Graph g("gemm");
+  const auto x = g.add_tensor({"x", {m, k}, DType::f32, xpb::TensorRole::input, xpb::TensorInit::filled(1)});
+  const auto w = g.add_tensor({"w", {n, k}, DType::f32, xpb::TensorRole::weight, xpb::TensorInit::filled(1)});
+  const auto y = g.add_tensor({"y", {m, n}, DType::f32, xpb::TensorRole::output, {}});
+  g.add_node(xpb::Op::matmul, {x, w}, {y});
+  return g;
+}
+
+TEST(PhotonicDescription, EveryParameterHasAUnitAKindAndACitedSource) {
+  const auto d = described();
+  EXPECT_EQ(d.parameters.size(), xpb::photonic::parameter_specs().size());
+  for (const auto& [name, p] : d.parameters) EXPECT_TRUE(d.sources.count(p.source)) << name;
+  EXPECT_EQ(d.parameters.at("dac_energy_j").source, "simphony");
+  EXPECT_EQ(d.parameters.at("output_noise").value, 0.06);
+}
+
+TEST(PhotonicModel, OneResidentTileMatchesTheEquationsByHand) {
+  // One 64x64 tile, 1000 input vectors: resident (1 tile, 1 array), no reprogramming.
+  const xpb::photonic::PhotonicModel m(described());
+  const auto c = m.run(matmul(1000, 64, 64), {});
+  const double t_optical = 1000 / 1e9 + 3e-9;
+  const double bytes = (1000.0 * 64 + 64 * 64) * 4 + 1000.0 * 64 * 4;  // x and W read, y written
+  EXPECT_NEAR(c.optical_seconds, t_optical, 1e-18);
+  EXPECT_NEAR(c.seconds, std::max(t_optical, bytes / 1e12), 1e-18);
+  EXPECT_DOUBLE_EQ(c.macs, 1000.0 * 64 * 64);
+  EXPECT_NEAR(c.energy.dac, 1000.0 * 64 * 3.6e-12, 1e-18);
+  EXPECT_NEAR(c.energy.modulator, 1000.0 * 64 * 8 * 450e-15, 1e-18);
+  EXPECT_NEAR(c.energy.adc, 1000.0 * 64 * 1.5e-12, 1e-18);
+  EXPECT_EQ(c.energy.weight_load, 0.0);
+  EXPECT_EQ(c.energy.digital, 0.0);  // one tile along K: no partial sums to add
+  EXPECT_NEAR(c.energy.laser, 0.1 / 0.2 * t_optical, 1e-18);
+  EXPECT_NEAR(c.energy.tuning, 64 * 64 * 0.015 * c.seconds, 1e-15);
+  EXPECT_NEAR(c.energy.memory, bytes * 31.2e-12, 1e-15);
+}
+
+TEST(PhotonicModel, WeightsThatDoNotStayOnTheArrayAreReloadedEveryPass) {
+  const xpb::photonic::PhotonicModel m(described());
+  // 128 x 128 weights on one 64x64 array: 4 tiles, 4 passes, each reprogrammed (10 us).
+  const auto c = m.run(matmul(1, 128, 128), {});
+  EXPECT_NEAR(c.optical_seconds, 4 * (10e-6 + 1e-9 + 3e-9), 1e-15);
+  EXPECT_NEAR(c.energy.weight_load, 4 * 64 * 64 * 3.6e-12, 1e-18);
+  EXPECT_GT(c.energy.digital, 0.0);  // two tiles along K: partial sums added digitally
+}
+
+TEST(PhotonicModel, ConversionEnergyPerMacFallsAsOneOverWidthUntilStaticPowerDominates) {
+  // A large resident GEMM on one array as wide as the matrix: DAC and modulator samples per MAC
+  // are 1/rows, ADC samples per MAC 1/cols, so doubling the width halves them; the static power
+  // that holds every cell grows with the cells and sets the floor.
+  double previous = 0;
+  for (double width : {16.0, 32.0, 64.0, 128.0}) {
+    const xpb::photonic::PhotonicModel m(described({{"array_rows", width}, {"array_cols", width}}));
+    const auto n = static_cast<std::int64_t>(width);
+    const auto c = m.run(matmul(100000, n, n), {});
+    const double conversion = (c.energy.dac + c.energy.modulator + c.energy.adc) / c.macs;
+    if (previous > 0) EXPECT_NEAR(conversion / previous, 0.5, 1e-9) << width;
+    previous = conversion;
+    // Holding the cells costs the same per MAC at every width while the arrays set the pace
+    // (cells x power x time / MACs), and more once memory cannot feed them: at 128 wide, x and
+    // y move 102 MB per 100 us of optics, past the 1 TB/s the description gives.
+    EXPECT_NEAR(c.energy.tuning / c.macs, 0.015 / 1e9 * c.seconds / c.optical_seconds, 1e-15);
+    EXPECT_EQ(c.seconds > c.optical_seconds * 1.001, width == 128.0) << width;
+  }
+}
+
+TEST(PhotonicDevice, RefusesWhatItDoesNotModelWithTheReason) {
+  auto dev = open_device("photonic-sim");
+  ASSERT_TRUE(dev);
+  xpb::Graph copy("copy");
+  const auto a = copy.add_tensor({"a", {64}, DType::f32, xpb::TensorRole::input, xpb::TensorInit::filled(1)});
+  const auto b = copy.add_tensor({"b", {64}, DType::f32, xpb::TensorRole::output, {}});
+  copy.add_node(xpb::Op::copy, {a}, {b});
+  auto c = dev->compile(copy, {});
+  EXPECT_EQ(c.outcome.status, xpb::Status::unsupported);
+  EXPECT_NE(c.outcome.reason.find("models no memory system"), std::string::npos) << c.outcome.reason;
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("photonic-sim");
+  const auto r = driver->open(driver->enumerate().devices.at(0), {{"mode", "functional"}});
+  EXPECT_EQ(r.outcome.status, xpb::Status::unsupported);
+  EXPECT_NE(r.outcome.reason.find("not built yet"), std::string::npos);
+}
+
+TEST(PhotonicDevice, RunsTheLlmTimingOnlyWithModeledEnergyAndItsBreakdown) {
+  auto dev = open_device("photonic-sim");
+  auto ref = open_device("ref");
+  ASSERT_TRUE(dev && ref);
+  const auto records = xpb::test::run_workload(
+      "llm.bench", {{"model", "tiny"}, {"n_gen", 4}, {"check", "on"}, {"roofline", "off"}}, *dev, ref.get(),
+      xpb::describe_system());
+  ASSERT_EQ(records.size(), 1u);
+  const nlohmann::json j = records[0].to_json();
+  EXPECT_EQ(j["status"], "passed") << j.dump(1);
+  EXPECT_EQ(j["conformance"]["status"], "skipped");
+  EXPECT_EQ(j["metrics"][0]["source"], "simulated");
+  EXPECT_EQ(j["energy"]["source"], "modeled");
+  const auto& e = j["details"]["executable"]["at_largest_dims"]["energy"];
+  EXPECT_GT(e["dac_j"].get<double>(), 0);
+  EXPECT_NEAR(e["total_j"].get<double>(),
+              e["dac_j"].get<double>() + e["modulator_j"].get<double>() + e["adc_j"].get<double>() +
+                  e["weight_load_j"].get<double>() + e["laser_j"].get<double>() + e["tuning_j"].get<double>() +
+                  e["digital_j"].get<double>() + e["memory_j"].get<double>(),
+              1e-12);
+}
+
+}  // namespace
