@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cpu_executable.hpp"
+#include "xpubench/analog.hpp"
 #include "xpubench/quant.hpp"
 
 namespace xpb::cpu {
@@ -241,6 +242,42 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         if (idx < 0 || static_cast<std::size_t>(idx) >= src_rows) std::fill_n(y, width, 0.0f);
         else std::memcpy(y, ptr<float>(node.inputs[0]) + static_cast<std::size_t>(idx) * width, width * 4);
       }
+      return;
+    }
+    case Op::dac_round: {  // rows split over the threads (a row's blocks share its full scale)
+      const std::size_t width = cols(node.inputs[0]);
+      const auto bits = static_cast<int>(node.attrs.get_int("bits", 8));
+      const auto given = static_cast<std::size_t>(node.attrs.get_int("block", 0));
+      const std::size_t block = given == 0 ? width : given;
+      const Range r = split(live_rows(node.inputs[0]), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const float* x = ptr<float>(node.inputs[0]) + t * width;
+        float* y = ptr<float>(node.outputs[0]) + t * width;
+        if (y != x) std::memcpy(y, x, width * sizeof(float));
+        float amax = 0;
+        for (std::size_t b = 0; b < width; b += block)
+          amax = std::max(amax, analog::round_block(y + b, std::min(block, width - b), bits));
+        ptr<float>(node.outputs[1])[t] = amax;
+      }
+      return;
+    }
+    case Op::analog_readout: {  // elements split over the threads; the step moves on after all
+      const std::size_t width = cols(node.inputs[0]);
+      const std::size_t count = live_rows(node.inputs[0]) * width;
+      const std::uint64_t step = ptr<std::uint64_t>(node.inputs[3])[0];
+      const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
+      const auto noise = static_cast<float>(node.attrs.get_double("noise", 0));
+      const auto bound = static_cast<float>(node.attrs.get_double("bound", 1));
+      const auto bits = static_cast<int>(node.attrs.get_int("bits", 8));
+      const float* y = ptr<float>(node.inputs[0]);
+      const float* xs = ptr<float>(node.inputs[1]);
+      const float* ws = ptr<float>(node.inputs[2]);
+      float* out = ptr<float>(node.outputs[0]);
+      const Range r = split(count, thread, threads, 64);
+      for (std::size_t i = r.begin; i < r.end; ++i)
+        out[i] = analog::readout(y[i], xs[i / width] * ws[i % width], analog::standard_normal(seed, step, i), noise, bound, bits);
+      barrier_.wait();  // every thread has read `step`
+      if (thread == 0) ptr<std::uint64_t>(node.outputs[1])[0] = step + 1;
       return;
     }
     default: return;

@@ -127,7 +127,9 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
     case Op::attention:
     case Op::silu_mul:
     case Op::argmax:
-    case Op::gather_rows: run_transformer_node(g, node, store); break;
+    case Op::gather_rows:
+    case Op::dac_round:
+    case Op::analog_readout: run_transformer_node(g, node, store); break;
     case Op::copy:
     case Op::scale:
     case Op::add:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ref_ops.hpp"
+#include "xpubench/analog.hpp"
 #include "xpubench/quant.hpp"
 
 namespace xpb::ref {
@@ -194,6 +195,43 @@ void gather_rows(const Graph& g, const Node& node, const TensorStore& store) {
   }
 }
 
+void dac_round(const Graph& g, const Node& node, const TensorStore& store) {
+  const std::size_t n = cols(g, node.inputs[0]);
+  const std::size_t rows = live_rows(g, store, node.inputs[0]);
+  const auto bits = static_cast<int>(node.attrs.get_int("bits", 8));
+  const auto given = static_cast<std::size_t>(node.attrs.get_int("block", 0));
+  const std::size_t block = given == 0 ? n : given;
+  const float* x = at<float>(store, node.inputs[0]);
+  float* y = at<float>(store, node.outputs[0]);
+  float* scale = at<float>(store, node.outputs[1]);
+  if (y != x) std::memmove(y, x, rows * n * sizeof(float));
+  for (std::size_t t = 0; t < rows; ++t) {
+    float amax = 0;
+    for (std::size_t b = 0; b < n; b += block) amax = std::max(amax, analog::round_block(y + t * n + b, std::min(block, n - b), bits));
+    scale[t] = amax;
+  }
+}
+
+void analog_readout(const Graph& g, const Node& node, const TensorStore& store) {
+  const std::size_t n = cols(g, node.inputs[0]);
+  const std::size_t rows = live_rows(g, store, node.inputs[0]);
+  const float* y = at<float>(store, node.inputs[0]);
+  const float* xs = at<float>(store, node.inputs[1]);
+  const float* ws = at<float>(store, node.inputs[2]);
+  const std::uint64_t step = at<std::uint64_t>(store, node.inputs[3])[0];
+  const auto seed = static_cast<std::uint64_t>(node.attrs.get_int("seed", 0));
+  const auto noise = static_cast<float>(node.attrs.get_double("noise", 0));
+  const auto bound = static_cast<float>(node.attrs.get_double("bound", 1));
+  const auto bits = static_cast<int>(node.attrs.get_int("bits", 8));
+  float* out = at<float>(store, node.outputs[0]);
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t i = t * n + j;
+      out[i] = analog::readout(y[i], xs[t] * ws[j], analog::standard_normal(seed, step, i), noise, bound, bits);
+    }
+  at<std::uint64_t>(store, node.outputs[1])[0] = step + 1;  // after every element used `step`
+}
+
 }  // namespace
 
 void run_transformer_node(const Graph& g, const Node& node, const TensorStore& store) {
@@ -206,6 +244,8 @@ void run_transformer_node(const Graph& g, const Node& node, const TensorStore& s
     case Op::silu_mul: return silu_mul(g, node, store);
     case Op::argmax: return argmax(g, node, store);
     case Op::gather_rows: return gather_rows(g, node, store);
+    case Op::dac_round: return dac_round(g, node, store);
+    case Op::analog_readout: return analog_readout(g, node, store);
     default: return;
   }
 }

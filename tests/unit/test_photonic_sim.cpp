@@ -83,7 +83,9 @@ TEST(PhotonicModel, ConversionEnergyPerMacFallsAsOneOverWidthUntilStaticPowerDom
     const auto n = static_cast<std::int64_t>(width);
     const auto c = m.run(matmul(100000, n, n), {});
     const double conversion = (c.energy.dac + c.energy.modulator + c.energy.adc) / c.macs;
-    if (previous > 0) EXPECT_NEAR(conversion / previous, 0.5, 1e-9) << width;
+    if (previous > 0) {
+      EXPECT_NEAR(conversion / previous, 0.5, 1e-9) << width;
+    }
     previous = conversion;
     // Holding the cells costs the same per MAC at every width while the arrays set the pace
     // (cells x power x time / MACs), and more once memory cannot feed them: at 128 wide, x and

@@ -1,5 +1,5 @@
-// The catalogue table: the memory, transformer and compute families define their ops
-// (op_memory.cpp, op_transformer.cpp, op_compute.cpp); this file puts them in code order and
+// The catalogue table: the memory, transformer, compute and analog families define their ops
+// (op_memory.cpp, op_transformer.cpp, op_compute.cpp, op_analog.cpp); this file puts them in code order and
 // answers lookups.
 #include "xpubench/op_catalogue.hpp"
 
@@ -17,6 +17,7 @@ const std::vector<OpDef>& table() {
     std::vector<OpDef> out = memory_op_defs();
     for (auto& d : transformer_op_defs()) out.push_back(std::move(d));
     for (auto& d : compute_op_defs()) out.push_back(std::move(d));
+    for (auto& d : analog_op_defs()) out.push_back(std::move(d));
     std::sort(out.begin(), out.end(), [](const OpDef& a, const OpDef& b) { return a.op < b.op; });
     return out;
   }();
@@ -31,6 +32,7 @@ std::string_view name(OpFamily f) {
     case OpFamily::linear_algebra: return "linear_algebra";
     case OpFamily::transformer: return "transformer";
     case OpFamily::compute: return "compute";
+    case OpFamily::analog: return "analog";
   }
   return "unknown";
 }

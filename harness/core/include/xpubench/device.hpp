@@ -119,6 +119,11 @@ struct XPB_API DeviceCaps {
   // buffers ref can bind: checks run ref on the weights as the device holds them, and report
   // the rounding's cost against the weights as given.
   bool alters_weights = false;
+  // Its outputs carry modeled analog effects (converter rounding, noise: photonic-sim's
+  // functional mode), so no digital tolerance applies: checks against ref report the
+  // difference from the weights as given as the accuracy cost, failing only outputs no closer
+  // to ref's than unrelated ones.
+  bool analog_outputs = false;
   // How its arithmetic differs from ref's, for conformance tolerances and for readers:
   // e.g. {"accumulation": "f32", "quantized_matmul": "activations rounded to Q8_0"}.
   std::map<std::string, std::string> numeric_profile;

@@ -151,6 +151,24 @@ enum class Op : std::uint16_t {
   // (a full-period linear congruential step, so the values never settle). Cost: 2 operations
   // per step per element.
   fma_loop = 18,
+
+  // --- analog: the numeric effects of an analog matrix engine (photonic-sim's functional
+  // mode puts them around each matmul), elementwise as analog.hpp defines them.
+  //
+  // Each live row of in0 x f32 [T, K] rounded through a `bits`-bit DAC: every `block` columns
+  // (attr block; 0 = the whole row: one full scale per row, a block = block floating point)
+  // to a symmetric grid scaled by their largest magnitude (analog::round_block).
+  // out0 f32 [T, K] (may be in0), out1 f32 [T] = each row's largest magnitude (its full
+  // scale). attrs: bits (2..16), block (>= 0).
+  dac_round = 19,
+  // The read-out of a matmul's output through noise, clipping and an ADC (analog::readout).
+  // in0 y f32 [T, N] (the exact product of DAC-rounded inputs and weights), in1 xs f32 [T]
+  // (the inputs' full scales, dac_round's out1), in2 ws f32 [N] (each weight row's full
+  // scale), in3 step u64 [1] (state: a run counter). out0 f32 [T, N] (may be in0): element
+  // (t, n) = readout(y, xs[t] * ws[n], standard_normal(seed, step, t * N + n), noise, bound,
+  // bits); out1 u64 [1] = step + 1, written after every element used the old value (may be in3:
+  // each run then draws fresh noise). attrs: noise (>= 0), bound (> 0), bits (2..24), seed.
+  analog_readout = 20,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.

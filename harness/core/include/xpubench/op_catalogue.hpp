@@ -17,7 +17,7 @@
 
 namespace xpb {
 
-enum class OpFamily : std::uint8_t { memory, linear_algebra, transformer, compute };
+enum class OpFamily : std::uint8_t { memory, linear_algebra, transformer, compute, analog };
 XPB_API std::string_view name(OpFamily f);
 
 enum class AttrType : std::uint8_t { integer, real, boolean, string };
