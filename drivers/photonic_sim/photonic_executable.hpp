@@ -1,5 +1,7 @@
-// A graph on photonic-sim in timing-only mode: nothing is computed; each run's time and
-// energy come from the model (photonic_model.hpp) at the run's dynamic dims.
+// A graph on photonic-sim. In functional mode the cpu runs it with the analog ops around each
+// matmul (the rewritten graph of photonic_driver.cpp); in timing-only mode nothing is computed.
+// In both, each run's time and energy come from the model (photonic_model.hpp) applied to the
+// graph as given, at the run's dynamic dims.
 #pragma once
 #include <map>
 #include <memory>
@@ -13,8 +15,10 @@ namespace xpb::photonic {
 
 class PhotonicExecutable final : public Executable {
  public:
+  // `inner`: the cpu's executable of the rewritten graph (whose first tensors are g's, same
+  // ids), or null for timing-only.
   PhotonicExecutable(const Graph& g, std::shared_ptr<const PhotonicModel> model,
-                     std::vector<std::shared_ptr<sim::SimBuffer>> buffers);
+                     std::vector<std::shared_ptr<sim::SimBuffer>> buffers, std::shared_ptr<Executable> inner);
 
   RunResult run(const RunArgs& args) override;
   void read(TensorId id, std::span<std::byte> dst) const override;
@@ -30,6 +34,7 @@ class PhotonicExecutable final : public Executable {
   Graph graph_;
   std::shared_ptr<const PhotonicModel> model_;
   std::vector<std::shared_ptr<sim::SimBuffer>> buffers_;
+  std::shared_ptr<Executable> inner_;
   std::map<std::vector<std::int64_t>, RunCost> costs_;  // per dims: a decode loop revisits them
 };
 

@@ -23,6 +23,7 @@ const std::vector<sim::ParameterSpec>& parameter_specs() {
       {"laser_optical_w", "W", 0, 1e4},
       {"laser_wall_plug_efficiency", "ratio", 1e-6, 1},
       {"tuning_w_per_cell", "W", 0, 10},
+      {"input_block", "elements", 0, 1 << 20},
       {"output_noise", "ratio", 0, 10},
       {"output_bound", "ratio", 1e-6, 1e6},
       {"noise_seed", "count", 0, 9007199254740992.0},

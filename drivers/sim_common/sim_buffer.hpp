@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "xpubench/device.hpp"
@@ -18,6 +19,17 @@ class SimBuffer final : public Buffer {
   explicit SimBuffer(std::shared_ptr<Buffer> inner) : bytes_(inner->bytes()), inner_(std::move(inner)) {}
   // Its own bytes (`hold`: timing-only inputs and outputs) or none.
   SimBuffer(std::size_t bytes, bool hold) : bytes_(bytes), own_(hold ? bytes : 0) {}
+  // None yet: made when a compile knows the mode (photonic-sim's auto mode runs a small model
+  // functional and a large one timing-only), from `t`, whose init says what to fill it with.
+  explicit SimBuffer(const TensorDesc& t) : bytes_(t.bytes()), pending_(t) {}
+
+  // The tensor a deferred buffer will hold (none once made, or when never deferred).
+  const std::optional<TensorDesc>& pending() const { return pending_; }
+  // Makes a deferred buffer: `inner` holds its bytes from now on.
+  void materialize(std::shared_ptr<Buffer> inner) {
+    inner_ = std::move(inner);
+    pending_.reset();
+  }
 
   std::size_t bytes() const override { return bytes_; }
   std::byte* host_data() const override { return inner_ ? inner_->host_data() : nullptr; }
@@ -32,6 +44,7 @@ class SimBuffer final : public Buffer {
   std::size_t bytes_;
   std::shared_ptr<Buffer> inner_;
   std::vector<std::byte> own_;
+  std::optional<TensorDesc> pending_;
 };
 
 }  // namespace xpb::sim

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 #include "llm_common.hpp"
 #include "photonic_model.hpp"
@@ -106,31 +109,69 @@ TEST(PhotonicDevice, RefusesWhatItDoesNotModelWithTheReason) {
   EXPECT_EQ(c.outcome.status, xpb::Status::unsupported);
   EXPECT_NE(c.outcome.reason.find("models no memory system"), std::string::npos) << c.outcome.reason;
   std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("photonic-sim");
-  const auto r = driver->open(driver->enumerate().devices.at(0), {{"mode", "functional"}});
-  EXPECT_EQ(r.outcome.status, xpb::Status::unsupported);
-  EXPECT_NE(r.outcome.reason.find("not built yet"), std::string::npos);
+  EXPECT_EQ(driver->open(driver->enumerate().devices.at(0), {{"mode", "fast"}}).outcome.status, xpb::Status::invalid);
 }
 
-TEST(PhotonicDevice, RunsTheLlmTimingOnlyWithModeledEnergyAndItsBreakdown) {
-  auto dev = open_device("photonic-sim");
-  auto ref = open_device("ref");
-  ASSERT_TRUE(dev && ref);
+nlohmann::json bench_on(xpb::Device& dev, xpb::Device& ref, const std::string& model) {
   const auto records = xpb::test::run_workload(
-      "llm.bench", {{"model", "tiny"}, {"n_gen", 4}, {"check", "on"}, {"roofline", "off"}}, *dev, ref.get(),
+      "llm.bench", {{"model", model}, {"dtype", "f32"}, {"n_gen", 8}, {"check", "on"}, {"roofline", "off"}}, dev, &ref,
       xpb::describe_system());
-  ASSERT_EQ(records.size(), 1u);
-  const nlohmann::json j = records[0].to_json();
-  EXPECT_EQ(j["status"], "passed") << j.dump(1);
-  EXPECT_EQ(j["conformance"]["status"], "skipped");
-  EXPECT_EQ(j["metrics"][0]["source"], "simulated");
-  EXPECT_EQ(j["energy"]["source"], "modeled");
-  const auto& e = j["details"]["executable"]["at_largest_dims"]["energy"];
-  EXPECT_GT(e["dac_j"].get<double>(), 0);
+  EXPECT_EQ(records.size(), 1u);
+  return records.empty() ? nlohmann::json() : records[0].to_json();
+}
+
+TEST(PhotonicDevice, FunctionalOutputsFollowRefWithinTheirAnalogCostAndTimeEqualsTimingOnly) {
+  auto functional = open_device("photonic-sim");  // auto: a tiny model runs functional
+  auto timing = open_device("photonic-sim", {{"mode", "timing-only"}});
+  auto ref = open_device("ref");
+  ASSERT_TRUE(functional && timing && ref);
+  const auto f = bench_on(*functional, *ref, "tiny"), t = bench_on(*timing, *ref, "tiny");
+  EXPECT_EQ(f["status"], "passed") << f.dump(1);
+  EXPECT_EQ(f["details"]["executable"]["mode"], "functional");
+  const auto& c = f["conformance"];
+  EXPECT_EQ(c["status"], "passed");
+  // 8-bit converters and noise of 0.06 full scale move the logits, but not to unrelated ones.
+  EXPECT_GT(c["rms_logit_error"].get<double>(), 1e-3);
+  EXPECT_LT(c["rms_logit_error"].get<double>(), 1.0);
+  EXPECT_EQ(c["accuracy_cost"]["status"], "measured");
+  EXPECT_EQ(t["conformance"]["status"], "skipped");
+  EXPECT_EQ(t["details"]["executable"]["mode"], "timing-only");
+  // The same simulated time and energy: both come from the model of the graph as given.
+  EXPECT_EQ(f["metrics"][0]["stats"]["median"], t["metrics"][0]["stats"]["median"]);
+  EXPECT_DOUBLE_EQ(f["energy"]["joules"].get<double>(), t["energy"]["joules"].get<double>());
+  EXPECT_EQ(f["metrics"][0]["source"], "simulated");
+  EXPECT_EQ(f["energy"]["source"], "modeled");
+  const auto& e = f["details"]["executable"]["at_largest_dims"]["energy"];
   EXPECT_NEAR(e["total_j"].get<double>(),
               e["dac_j"].get<double>() + e["modulator_j"].get<double>() + e["adc_j"].get<double>() +
                   e["weight_load_j"].get<double>() + e["laser_j"].get<double>() + e["tuning_j"].get<double>() +
                   e["digital_j"].get<double>() + e["memory_j"].get<double>(),
               1e-12);
+}
+
+TEST(PhotonicDevice, MoreConverterBitsAndLessNoiseCostLessAccuracy) {
+  auto ref = open_device("ref");
+  auto errors = [&](double noise, double bits) {
+    const auto dir = std::filesystem::temp_directory_path() / ("xpb-photonic-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::string text = xpb::photonic::builtin_description();
+    auto set = [&](const std::string& key, double v) {
+      const auto at = text.find("  " + key + ": {value: ");
+      const auto from = text.find("value: ", at) + 7, to = text.find(',', from);
+      text.replace(from, to - from, std::to_string(v));
+    };
+    set("output_noise", noise);
+    set("dac_bits", bits);
+    set("adc_bits", bits);
+    const auto path = (dir / "engine.yaml").string();
+    std::ofstream(path) << text;
+    auto dev = open_device("photonic-sim", {{"description", path}});
+    std::filesystem::remove_all(dir);
+    return bench_on(*dev, *ref, "tiny")["conformance"]["rms_logit_error"].get<double>();
+  };
+  const double coarse = errors(0.06, 6), fine = errors(0.001, 12);
+  EXPECT_LT(fine, coarse / 5) << fine << " vs " << coarse;
+  EXPECT_LT(fine, 0.02);
 }
 
 }  // namespace
