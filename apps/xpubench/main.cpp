@@ -196,7 +196,12 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
     throw xpb::InputError(join(where) + ": nothing to run: every benchmark of the selected suites was left out "
                           "(e.g. kernel=read with stores=nontemporal has no benchmark)");
   }
-  auto devices = xpb::open_devices(device_names);
+  // A suite may name the devices it is about (photonic.yaml: one engine per design point),
+  // used when the command line names none.
+  std::vector<std::string> wanted = device_names;
+  if (wanted.empty())
+    for (const auto& s : suites) wanted.insert(wanted.end(), s.devices.begin(), s.devices.end());
+  auto devices = xpb::open_devices(wanted);
   if (devices.empty()) throw xpb::InputError("no device could be opened (see `xpubench list drivers`)");
 
   nlohmann::json run_info;

@@ -226,7 +226,9 @@ class Hc1Driver final : public Driver {
     return {{d}, ""};
   }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
-    if (auto why = unknown_options("hc1-sim", options, {"mode", "description"}); !why.empty())
+    auto known = sim::option_names(parameter_specs());
+    known.insert(known.end(), {"mode", "description"});
+    if (auto why = unknown_options("hc1-sim", options, known); !why.empty())
       return {Outcome::with(Status::invalid, why), nullptr};
     const std::string mode = options.count("mode") ? options.at("mode") : "auto";
     if (mode != "auto" && mode != "functional" && mode != "timing-only")
@@ -238,6 +240,7 @@ class Hc1Driver final : public Driver {
       d = options.count("description") ? sim::load_description(options.at("description"), parameter_specs())
                                        : sim::parse_description(builtin_description(), "built in: hc1_sim/hc1.yaml",
                                                                 parameter_specs());
+      sim::apply_options(*d, options, parameter_specs());
       model = std::make_shared<Hc1Model>(*d);
     } catch (const InputError& e) {
       return {Outcome::with(Status::invalid, e.what()), nullptr};

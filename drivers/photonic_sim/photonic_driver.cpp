@@ -262,7 +262,9 @@ class PhotonicDriver final : public Driver {
     return {{d}, ""};
   }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
-    if (auto why = unknown_options("photonic-sim", options, {"mode", "description"}); !why.empty())
+    auto known = sim::option_names(parameter_specs());
+    known.insert(known.end(), {"mode", "description"});
+    if (auto why = unknown_options("photonic-sim", options, known); !why.empty())
       return {Outcome::with(Status::invalid, why), nullptr};
     const std::string mode = options.count("mode") ? options.at("mode") : "auto";
     if (mode != "auto" && mode != "functional" && mode != "timing-only")
@@ -274,6 +276,7 @@ class PhotonicDriver final : public Driver {
       d = options.count("description")
               ? sim::load_description(options.at("description"), parameter_specs())
               : sim::parse_description(builtin_description(), "built in: photonic_sim/photonic.yaml", parameter_specs());
+      sim::apply_options(*d, options, parameter_specs());
     } catch (const InputError& e) {
       return {Outcome::with(Status::invalid, e.what()), nullptr};
     }

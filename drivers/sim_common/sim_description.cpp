@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "xpubench/error.hpp"
+#include "xpubench/parse.hpp"
 
 namespace xpb::sim {
 namespace {
@@ -24,6 +26,8 @@ const std::set<std::string> kKinds = {"claim", "measurement", "fact", "assumptio
 
 std::string text(const YAML::Node& n, const std::string& file, const std::string& what) {
   if (!n.IsScalar()) fail(file, n, what + ": expected a string");
+  // It goes into every result document, which is JSON: UTF-8 only.
+  if (!valid_utf8(n.Scalar())) fail(file, n, what + ": expected UTF-8 text");
   return n.Scalar();
 }
 
@@ -155,6 +159,38 @@ SimDescription load_description(const std::string& path, const std::vector<Param
   os << in.rdbuf();
   if (in.bad()) throw InputError(path + ": cannot read the device description");
   return parse_description(os.str(), path, specs);
+}
+
+void apply_options(SimDescription& d, const std::map<std::string, std::string>& options,
+                   const std::vector<ParameterSpec>& specs) {
+  for (const auto& spec : specs) {
+    auto it = options.find(spec.name);
+    if (it == options.end() || spec.type != ParameterSpec::Type::number) continue;
+    const std::string& text = it->second;
+    char* end = nullptr;
+    const double x = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(x))
+      throw InputError("device option " + spec.name + "=" + text + ": expected a number in " + spec.unit);
+    if (x < spec.min || x > spec.max) {
+      std::ostringstream os;
+      os << "device option " << spec.name << "=" << text << ": outside " << spec.min << " .. " << spec.max << " " << spec.unit;
+      throw InputError(os.str());
+    }
+    Parameter& p = d.parameters.at(spec.name);
+    p.note = "set by the device option " + spec.name + "=" + text + " (the description said " + p.value.dump() + ", " +
+             p.kind + ", " + p.source + ")";
+    p.value = x;
+    p.kind = "assumption";
+    p.source = "device-option";
+    d.sources["device-option"] = "a value given on the command line after the device id (--device ID,NAME=VALUE)";
+  }
+}
+
+std::vector<std::string> option_names(const std::vector<ParameterSpec>& specs) {
+  std::vector<std::string> out;
+  for (const auto& s : specs)
+    if (s.type == ParameterSpec::Type::number) out.push_back(s.name);
+  return out;
 }
 
 }  // namespace xpb::sim

@@ -61,4 +61,13 @@ SimDescription parse_description(const std::string& text, const std::string& fil
 // Reads and parses a file. Throws InputError when it cannot be read or is wrong.
 SimDescription load_description(const std::string& path, const std::vector<ParameterSpec>& specs);
 
+// Sets number parameters from device options (`--device photonic-sim,dac_bits=6`), each checked
+// against its spec like a file's value; the parameter becomes an `assumption` whose source is
+// the option ("device-option"). Options that name no number parameter are left to the driver
+// (mode, description). Throws InputError naming the option.
+void apply_options(SimDescription& d, const std::map<std::string, std::string>& options,
+                   const std::vector<ParameterSpec>& specs);
+// The option names apply_options takes: every number parameter of `specs`.
+std::vector<std::string> option_names(const std::vector<ParameterSpec>& specs);
+
 }  // namespace xpb::sim

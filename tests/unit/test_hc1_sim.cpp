@@ -85,6 +85,9 @@ TEST(Hc1Description, MistakesNameTheFileLineAndWhatWasExpected) {
   EXPECT_NE(error_of(builtin_with("source: meta-llama-3.1}", "source: nobody}")).find("source 'nobody' is not listed"),
             std::string::npos);
   EXPECT_NE(error_of("name: [unclosed").find("chip.yaml:"), std::string::npos);
+  // Text goes into JSON results: bytes that are not UTF-8 are refused (found by the fuzzer).
+  EXPECT_NE(error_of(builtin_with("name: Taalas HC1 (simulated)", "name: Taalas \x8a")).find("expected UTF-8 text"),
+            std::string::npos);
 }
 
 TEST(Hc1Description, AUserFileThatIsWrongIsRefusedAtOpenWithItsPlace) {

@@ -272,13 +272,13 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
     for (const auto& info : d.devices) ids.push_back(info.id());
   std::vector<OpenDevice> out;
   // Opens one device; the outcome says why not.
-  auto open_one = [&](const DeviceInfo& info, const DeviceOptions& options) -> Outcome {
+  auto open_one = [&](const DeviceInfo& info, const DeviceOptions& options, const std::string& id) -> Outcome {
     try {
       std::shared_ptr<Driver> driver = DriverRegistry::instance().create(info.driver);
       auto r = driver->open(info, options);
       if (!r.outcome.passed()) return r.outcome;
       if (!r.device) return Outcome::with(Status::failed, "the driver opened no device");
-      out.push_back({r.device, info.id(), options});
+      out.push_back({r.device, id, options});
       return Outcome::ok();
     } catch (const std::exception& e) {
       return Outcome::with(Status::failed, std::string("the driver failed while opening it: ") + e.what());
@@ -289,12 +289,20 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
       for (const auto& info : d.devices) {
         // The machine's own devices: references and simulators only when named (--device).
         if (info.reference || info.simulated) continue;
-        if (auto o = open_one(info, {}); !o.passed())
+        if (auto o = open_one(info, {}, info.id()); !o.passed())
           std::fprintf(stderr, "xpubench: skipping device %s: %s\n", info.id().c_str(), o.reason.c_str());
       }
     return out;
   }
-  std::set<std::string> opened;
+  // One device named with different options (a simulator at several design points) is opened
+  // once per set of options, each then known by its spec as given ("photonic-sim,dac_bits=4");
+  // named once, by its id alone.
+  std::map<std::string, std::set<DeviceOptions>> variants;
+  for (const auto& w : wanted) {
+    const auto spec = parse_device_spec(w);
+    variants[spec.id].insert(spec.options);
+  }
+  std::set<std::pair<std::string, DeviceOptions>> opened;
   for (const auto& w : wanted) {
     const auto spec = parse_device_spec(w);
     const DeviceInfo* found = nullptr;
@@ -307,8 +315,10 @@ std::vector<OpenDevice> open_devices(const std::vector<std::string>& wanted) {
         if (d.name == spec.id.substr(0, spec.id.find(':')) && !d.reason.empty()) why = " (driver " + d.name + ": " + d.reason + ")";
       throw InputError("--device " + w + ": no such device" + why + " (available: " + join(ids) + ")");
     }
-    if (!opened.insert(found->id()).second) continue;  // `--device cpu --device cpu:0` opens it once
-    if (auto o = open_one(*found, spec.options); !o.passed()) throw InputError("--device " + w + ": " + o.reason);
+    // `--device cpu --device cpu:0` opens it once
+    if (!opened.insert({found->id(), spec.options}).second) continue;
+    const std::string id = variants[spec.id].size() > 1 ? w : found->id();
+    if (auto o = open_one(*found, spec.options, id); !o.passed()) throw InputError("--device " + w + ": " + o.reason);
   }
   return out;
 }

@@ -253,7 +253,7 @@ void include_suites(Suite& s, const YAML::Node& inc, const std::string& file, in
 Suite parse_node(const YAML::Node& root, const std::string& file, int depth, Budget& budget) {
   if (!root.IsMap()) fail(file, root.Mark(), "expected a suite: a mapping with 'suite' and 'benchmarks' keys");
   check_unique_keys(root, file);
-  check_keys(root, file, {"suite", "description", "policy", "quick_policy", "benchmarks", "include", "quick"},
+  check_keys(root, file, {"suite", "description", "policy", "quick_policy", "benchmarks", "include", "quick", "devices"},
              "a suite");
   Suite s;
   s.file = file;
@@ -266,6 +266,13 @@ Suite parse_node(const YAML::Node& root, const std::string& file, int depth, Bud
     const auto v = q.IsScalar() ? scalar_to_json(q) : nlohmann::json();
     if (!v.is_boolean()) fail(file, q.Mark(), "expected 'quick' to be true or false");
     s.quick = v.get<bool>();
+  }
+  if (const YAML::Node d = root["devices"]) {
+    if (!d.IsSequence()) fail(file, d.Mark(), "expected 'devices' to be a list of device ids with options (--device syntax)");
+    for (const auto& item : d) {
+      budget.spend(file, item.Mark());
+      s.devices.push_back(expect_string(item, file, "a device"));
+    }
   }
   if (root["include"]) include_suites(s, root["include"], file, depth, budget);
   if (const YAML::Node b = root["benchmarks"]) {

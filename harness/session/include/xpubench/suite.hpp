@@ -11,6 +11,8 @@
 //       quick_params: { array_bytes: 64MiB }                        # overrides with --quick
 //   include: [memory]          # appends the benchmarks of other suites (standard.yaml)
 //   quick: true                # always the quick variants (quick.yaml)
+//   devices: [photonic-sim,dac_bits=4, ...]   # the devices it runs on when --device is not
+//                              # given (--device syntax: a design-space sweep over simulators)
 #pragma once
 #include <filesystem>
 #include <map>
@@ -43,6 +45,9 @@ struct Suite {
   nlohmann::json policy = nlohmann::json::object();
   nlohmann::json quick_policy = nlohmann::json::object();
   bool quick = false;  // `quick: true`: always use the quick variants (quick.yaml)
+  // Devices (--device syntax) to run on when the command line names none; empty: the default
+  // device set. Not inherited through `include`.
+  std::vector<std::string> devices;
   std::vector<SuiteEntry> entries;
 };
 
