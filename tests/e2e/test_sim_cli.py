@@ -68,3 +68,33 @@ def test_a_wrong_description_is_an_input_error_naming_its_line(cli, tmp_path):
     r = cli("run", "llm.bench", "--device", f"hc1-sim,description={bad}", "-o", tmp_path / "r.json")
     assert r.returncode == 2
     assert f"{bad}:" in r.stderr and "is in W, not 'kW'" in r.stderr
+
+
+def test_the_photonic_suite_sweeps_its_design_points_each_a_device(cli, tmp_path):
+    out = tmp_path / "r.json"
+    r = cli("run", "photonic", "--quick", "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = load(out)
+    ids = [b["device"] for b in doc["benchmarks"]]
+    assert len(ids) == len(set(ids)) == 8 and "photonic-sim" in ids and "photonic-sim,dac_bits=6,adc_bits=6" in ids
+    for b in doc["benchmarks"]:
+        assert b["status"] == "passed", b
+        assert b["metrics"][0]["source"] == "simulated" and b["energy"]["source"] == "modeled"
+        assert b["conformance"]["accuracy_cost"]["status"] == "measured"
+    by = {b["device"]: b for b in doc["benchmarks"]}
+    # Fewer converter bits cost accuracy; a wider array costs less energy per token.
+    assert (by["photonic-sim,dac_bits=6,adc_bits=6"]["conformance"]["rms_logit_error"]
+            > by["photonic-sim,dac_bits=12,adc_bits=12"]["conformance"]["rms_logit_error"])
+    assert (by["photonic-sim,array_rows=128,array_cols=128"]["energy"]["joules_per_token"]
+            < by["photonic-sim"]["energy"]["joules_per_token"])
+    sim = next(d for d in doc["devices"] if d["id"] == "photonic-sim,dac_bits=6,adc_bits=6")["simulator"]
+    assert sim["parameters"]["dac_bits"] == {**sim["parameters"]["dac_bits"], "value": 6.0, "source": "device-option"}
+    assert cli("validate", out).returncode == 0
+
+
+def test_photonic_sim_refuses_memory_benchmarks_with_the_reason(cli, tmp_path):
+    out = tmp_path / "r.json"
+    r = cli("run", "memory.bandwidth", "--device", "photonic-sim", *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    b = load(out)["benchmarks"][0]
+    assert b["status"] == "unsupported" and "models no memory system" in b["reason"]

@@ -12,6 +12,8 @@
 #include "photonic_model.hpp"
 #include "sim_description.hpp"
 #include "test_devices.hpp"
+#include "xpubench/error.hpp"
+#include "xpubench/session.hpp"
 #include "xpubench/system_probe.hpp"
 
 namespace xpb::photonic {
@@ -174,4 +176,34 @@ TEST(PhotonicDevice, MoreConverterBitsAndLessNoiseCostLessAccuracy) {
   EXPECT_LT(fine, 0.02);
 }
 
+TEST(PhotonicDevice, DeviceOptionsSetParametersAndSayThatTheyDid) {
+  std::shared_ptr<xpb::Driver> driver = xpb::DriverRegistry::instance().create("photonic-sim");
+  const auto info = driver->enumerate().devices.at(0);
+  auto r = driver->open(info, {{"dac_bits", "6"}, {"array_rows", "128"}});
+  ASSERT_TRUE(r.outcome.passed()) << r.outcome.reason;
+  const auto sim = r.device->describe();
+  EXPECT_EQ(sim["parameters"]["dac_bits"]["value"], 6.0);
+  EXPECT_EQ(sim["parameters"]["dac_bits"]["kind"], "assumption");
+  EXPECT_EQ(sim["parameters"]["dac_bits"]["source"], "device-option");
+  EXPECT_TRUE(sim["sources"].contains("device-option"));
+  EXPECT_NE(sim["parameters"]["dac_bits"]["note"].get<std::string>().find("the description said 8"), std::string::npos);
+  r = driver->open(info, {{"dac_bits", "many"}});
+  EXPECT_EQ(r.outcome.status, xpb::Status::invalid);
+  EXPECT_NE(r.outcome.reason.find("dac_bits=many: expected a number"), std::string::npos) << r.outcome.reason;
+  EXPECT_EQ(driver->open(info, {{"dac_bits", "99"}}).outcome.status, xpb::Status::invalid);
+  EXPECT_EQ(driver->open(info, {{"output_nosie", "0.1"}}).outcome.status, xpb::Status::invalid);  // misspelt: refused
+}
+
+TEST(PhotonicDevice, OneSimulatorAtSeveralDesignPointsIsOneDeviceEach) {
+  const auto opened = xpb::open_devices({"photonic-sim", "photonic-sim,dac_bits=6", "photonic-sim,dac_bits=6", "cpu"});
+  ASSERT_EQ(opened.size(), 3u);
+  EXPECT_EQ(opened[0].id, "photonic-sim");
+  EXPECT_EQ(opened[1].id, "photonic-sim,dac_bits=6");
+  EXPECT_EQ(opened[2].id, "cpu");
+  EXPECT_EQ(opened[1].device->describe()["parameters"]["dac_bits"]["value"], 6.0);
+  // Named once, a device keeps its plain id whatever its options.
+  EXPECT_EQ(xpb::open_devices({"photonic-sim,dac_bits=6"}).at(0).id, "photonic-sim");
+}
+
 }  // namespace
+

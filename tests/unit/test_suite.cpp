@@ -308,3 +308,15 @@ TEST(Suite, ShippedSuitesParse) {
 }
 
 }  // namespace
+
+TEST(Suite, NamesTheDevicesItIsAbout) {
+  const auto s = xpb::parse_suite(R"(suite: sweep
+devices: [photonic-sim, "photonic-sim,dac_bits=6"]
+benchmarks:
+  - workload: llm.bench
+)",
+                                  "s.yaml");
+  EXPECT_EQ(s.devices, (std::vector<std::string>{"photonic-sim", "photonic-sim,dac_bits=6"}));
+  EXPECT_NE(error_of("suite: s\ndevices: photonic-sim\nbenchmarks:\n  - workload: llm.bench\n").find("s.yaml:2:10"),
+            std::string::npos);
+}
