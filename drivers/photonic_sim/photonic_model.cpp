@@ -31,6 +31,7 @@ const std::vector<sim::ParameterSpec>& parameter_specs() {
       {"digital_ops_per_s", "ops/s", 1, 1e18},
       {"memory_energy_j_per_byte", "J/byte", 0, 1e-6},
       {"memory_bandwidth_bytes_per_s", "bytes/s", 1, 1e16},
+      {"static_w", "W", 0, 1e6},
       {"clock_resolution_s", "s", 1e-15, 1},
   };
   return specs;
@@ -39,7 +40,7 @@ const std::vector<sim::ParameterSpec>& parameter_specs() {
 nlohmann::json EnergyBreakdown::to_json() const {
   return {{"dac_j", dac},       {"modulator_j", modulator}, {"adc_j", adc},         {"weight_load_j", weight_load},
           {"laser_j", laser},  {"tuning_j", tuning},       {"digital_j", digital}, {"memory_j", memory},
-          {"total_j", total()}};
+          {"static_j", static_}, {"total_j", total()}};
 }
 
 PhotonicModel::PhotonicModel(const sim::SimDescription& d)
@@ -49,7 +50,8 @@ PhotonicModel::PhotonicModel(const sim::SimDescription& d)
       mod_j_(d.number("modulator_energy_j_per_bit")), laser_w_(d.number("laser_optical_w")),
       wall_plug_(d.number("laser_wall_plug_efficiency")), tuning_w_(d.number("tuning_w_per_cell")),
       digital_j_(d.number("digital_energy_j_per_op")), digital_rate_(d.number("digital_ops_per_s")),
-      mem_j_(d.number("memory_energy_j_per_byte")), mem_bw_(d.number("memory_bandwidth_bytes_per_s")) {}
+      mem_j_(d.number("memory_energy_j_per_byte")), mem_bw_(d.number("memory_bandwidth_bytes_per_s")),
+      static_w_(d.number("static_w")) {}
 
 bool PhotonicModel::runs(Op op) {
   switch (op) {
@@ -102,6 +104,7 @@ RunCost PhotonicModel::run(const Graph& g, std::span<const std::int64_t> dims) c
     c.energy.laser += arrays_ * laser_w_ / wall_plug_ * t_optical;
   }
   c.energy.tuning = arrays_ * rows_ * cols_ * tuning_w_ * c.seconds;
+  c.energy.static_ = static_w_ * c.seconds;
   return c;
 }
 

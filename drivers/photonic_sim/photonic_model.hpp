@@ -17,7 +17,8 @@
 // every other op (the electronic co-processor):
 //   t = max(ops / digital_ops_per_s, bytes / memory_bandwidth), energy = ops * digital_energy_j_per_op
 // every node: + bytes moved * memory_energy_j_per_byte; the whole run: + the static power
-//   holding the phase shifters, arrays * rows * cols * tuning_w_per_cell, over its time.
+//   holding the phase shifters, arrays * rows * cols * tuning_w_per_cell, and the other
+//   electronics, static_w, over its time.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -33,8 +34,8 @@ const std::vector<sim::ParameterSpec>& parameter_specs();
 
 // Where the energy of a run went, in joules.
 struct EnergyBreakdown {
-  double dac = 0, modulator = 0, adc = 0, weight_load = 0, laser = 0, tuning = 0, digital = 0, memory = 0;
-  double total() const { return dac + modulator + adc + weight_load + laser + tuning + digital + memory; }
+  double dac = 0, modulator = 0, adc = 0, weight_load = 0, laser = 0, tuning = 0, digital = 0, memory = 0, static_ = 0;
+  double total() const { return dac + modulator + adc + weight_load + laser + tuning + digital + memory + static_; }
   nlohmann::json to_json() const;
 };
 
@@ -58,7 +59,7 @@ class PhotonicModel {
 
  private:
   double rows_, cols_, arrays_, clock_, latency_, reprogram_, dac_bits_, dac_j_, adc_j_, mod_j_, laser_w_, wall_plug_,
-      tuning_w_, digital_j_, digital_rate_, mem_j_, mem_bw_;
+      tuning_w_, digital_j_, digital_rate_, mem_j_, mem_bw_, static_w_;
 };
 
 }  // namespace xpb::photonic
