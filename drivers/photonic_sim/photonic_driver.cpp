@@ -69,7 +69,7 @@ class PhotonicDevice final : public Device {
     ClockInfo c;
     c.kind = ClockKind::simulated;
     c.resolution_s = description_.number("clock_resolution_s");
-    c.deterministic = true;
+    c.deterministic = description_.number("clock_jitter_cv") == 0;
     return c;
   }
   AllocResult alloc(const TensorDesc& t, const CompileOptions& opts) override {
@@ -133,14 +133,18 @@ class PhotonicDevice final : public Device {
         if (auto o = make(*b, opts); !o.passed()) return {o, nullptr};
       buffers.push_back(std::move(b));
     }
-    if (!functional) return {Outcome::ok(), std::make_shared<PhotonicExecutable>(g, model_, std::move(buffers), nullptr)};
+    const double cv = description_.number("clock_jitter_cv");
+    const auto seed = static_cast<std::uint64_t>(description_.number("clock_jitter_seed"));
+    if (!functional)
+      return {Outcome::ok(), std::make_shared<PhotonicExecutable>(g, model_, std::move(buffers), nullptr, cv, seed)};
     Bindings inner;
     for (TensorId id = 0; id < buffers.size(); ++id) inner[id] = buffers[id]->inner();
     CompileOptions o = opts;
     o.threads = 0;  // host threads change how long the math takes here, never the engine's time
     auto c = cpu_->compile(analog_graph(g, buffers), inner, o);
     if (!c.outcome.passed()) return c;
-    return {Outcome::ok(), std::make_shared<PhotonicExecutable>(g, model_, std::move(buffers), std::move(c.exe))};
+    return {Outcome::ok(),
+            std::make_shared<PhotonicExecutable>(g, model_, std::move(buffers), std::move(c.exe), cv, seed)};
   }
 
   nlohmann::json describe() const override {

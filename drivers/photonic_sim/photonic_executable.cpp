@@ -1,5 +1,6 @@
 #include "photonic_executable.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -7,8 +8,10 @@ namespace xpb::photonic {
 
 PhotonicExecutable::PhotonicExecutable(const Graph& g, std::shared_ptr<const PhotonicModel> model,
                                        std::vector<std::shared_ptr<sim::SimBuffer>> buffers,
-                                       std::shared_ptr<Executable> inner)
-    : graph_(g), model_(std::move(model)), buffers_(std::move(buffers)), inner_(std::move(inner)) {}
+                                       std::shared_ptr<Executable> inner, double jitter_cv,
+                                       std::uint64_t jitter_seed)
+    : graph_(g), model_(std::move(model)), buffers_(std::move(buffers)), inner_(std::move(inner)),
+      jitter_sigma_(std::sqrt(std::log1p(jitter_cv * jitter_cv))), rng_(jitter_seed) {}
 
 const RunCost& PhotonicExecutable::cost(std::span<const std::int64_t> dims) {
   std::vector<std::int64_t> key(dims.begin(), dims.end());
@@ -36,9 +39,16 @@ RunResult PhotonicExecutable::run(const RunArgs& args) {
     return r;
   }
   const RunCost& c = cost(args.dims);
+  for (std::uint64_t i = 0; i < iterations; ++i) {
+    double factor = 1.0;
+    if (jitter_sigma_ > 0) {
+      std::normal_distribution<double> z(0.0, 1.0);
+      factor = std::exp(jitter_sigma_ * z(rng_) - jitter_sigma_ * jitter_sigma_ / 2);  // mean 1
+    }
+    r.seconds += c.seconds * factor;
+    r.energy_joules += c.energy.total() * factor;
+  }
   const auto n = static_cast<double>(iterations);
-  r.seconds = c.seconds * n;
-  r.energy_joules = c.energy.total() * n;
   r.iterations = iterations;
   r.work = graph_work(graph_, args.dims) * n;
   return r;

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "photonic_model.hpp"
@@ -18,7 +19,8 @@ class PhotonicExecutable final : public Executable {
   // `inner`: the cpu's executable of the rewritten graph (whose first tensors are g's, same
   // ids), or null for timing-only.
   PhotonicExecutable(const Graph& g, std::shared_ptr<const PhotonicModel> model,
-                     std::vector<std::shared_ptr<sim::SimBuffer>> buffers, std::shared_ptr<Executable> inner);
+                     std::vector<std::shared_ptr<sim::SimBuffer>> buffers, std::shared_ptr<Executable> inner,
+                     double jitter_cv, std::uint64_t jitter_seed);
 
   RunResult run(const RunArgs& args) override;
   void read(TensorId id, std::span<std::byte> dst) const override;
@@ -35,6 +37,8 @@ class PhotonicExecutable final : public Executable {
   std::shared_ptr<const PhotonicModel> model_;
   std::vector<std::shared_ptr<sim::SimBuffer>> buffers_;
   std::shared_ptr<Executable> inner_;
+  double jitter_sigma_ = 0;  // of the lognormal factor on each run's time; 0: deterministic
+  std::mt19937_64 rng_;
   std::map<std::vector<std::int64_t>, RunCost> costs_;  // per dims: a decode loop revisits them
 };
 

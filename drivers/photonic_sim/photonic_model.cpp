@@ -32,6 +32,8 @@ const std::vector<sim::ParameterSpec>& parameter_specs() {
       {"memory_energy_j_per_byte", "J/byte", 0, 1e-6},
       {"memory_bandwidth_bytes_per_s", "bytes/s", 1, 1e16},
       {"static_w", "W", 0, 1e6},
+      {"clock_jitter_cv", "ratio", 0, 1},
+      {"clock_jitter_seed", "count", 0, 9007199254740992.0},
       {"clock_resolution_s", "s", 1e-15, 1},
   };
   return specs;

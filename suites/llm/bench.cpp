@@ -242,8 +242,11 @@ class Bench final : public Workload {
                           ((spec_.test == "tg" ? 0 : spec_.n_prompt) + (spec_.test == "pp" ? 0 : spec_.n_gen));
     record.metrics.push_back(Metric::from(m, "tokens_per_second", "t/s", Direction::higher_is_better,
                                           [=](double s) { return tokens / s; }));
-    if (const auto joules = m.sampled_joules())
-      record.energy["joules_per_token"] = *joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
+    if (const auto joules = m.sampled_joules()) {
+      const double per_token = *joules / (static_cast<double>(m.sample_seconds.size() * m.iterations) * tokens);
+      record.energy["joules_per_token"] = per_token;
+      if (per_token > 0) record.energy["tokens_per_joule"] = 1.0 / per_token;  // = tokens/s per W
+    }
     record.details["model"] = describe(model_);
     record.details["graph"] = {{"max_rows", shape_.max_rows},
                                {"slots", shape_.slots},

@@ -209,6 +209,19 @@ TEST(PhotonicDevice, DeviceOptionsSetParametersAndSayThatTheyDid) {
   EXPECT_NE(r.outcome.reason.find("dac_bits=many: expected a number"), std::string::npos) << r.outcome.reason;
   EXPECT_EQ(driver->open(info, {{"dac_bits", "99"}}).outcome.status, xpb::Status::invalid);
   EXPECT_EQ(driver->open(info, {{"output_nosie", "0.1"}}).outcome.status, xpb::Status::invalid);  // misspelt: refused
+  // Deterministic unless jitter is asked for; then seeded: the same seed, the same times.
+  EXPECT_TRUE(driver->open(info, {}).device->clock().deterministic);
+  auto j1 = driver->open(info, {{"clock_jitter_cv", "0.1"}, {"mode", "timing-only"}}).device;
+  auto j2 = driver->open(info, {{"clock_jitter_cv", "0.1"}, {"mode", "timing-only"}}).device;
+  ASSERT_TRUE(j1 && j2);
+  EXPECT_FALSE(j1->clock().deterministic);
+  const auto g = matmul(8, 64, 64);
+  auto e1 = j1->compile(g, {}).exe, e2 = j2->compile(g, {}).exe;
+  ASSERT_TRUE(e1 && e2);
+  const double a = e1->run(1).seconds, b = e1->run(1).seconds;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, e2->run(1).seconds);
+  EXPECT_EQ(b, e2->run(1).seconds);
 }
 
 TEST(PhotonicDevice, OneSimulatorAtSeveralDesignPointsIsOneDeviceEach) {
