@@ -3,11 +3,11 @@
 // energy come from the model in hc1_model.hpp, parameterised by a description (hc1.yaml built
 // in, or --device hc1-sim,description=FILE); in functional mode the cpu driver computes the
 // outputs on weights rounded to the chip's bits, in timing-only mode nothing is computed.
-#include <cstring>
 #include <stdexcept>
 
 #include "grid_rounding.hpp"
 #include "sim_buffer.hpp"
+#include "sim_support.hpp"
 #include "hc1_executable.hpp"
 #include "hc1_model.hpp"
 #include "xpubench/error.hpp"
@@ -91,15 +91,10 @@ class Hc1Device final : public Device {
     return {Outcome::ok(), std::make_shared<sim::SimBuffer>(std::move(a.buffer))};
   }
   void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
-    auto& b = mine(dst);
-    check_range(b.bytes(), offset, src.size());
-    if (b.data() != nullptr && !src.empty()) std::memcpy(b.data() + offset, src.data(), src.size());
+    sim::upload("hc1-sim", dst, src, offset);
   }
   void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
-    const auto& b = mine(src);
-    check_range(b.bytes(), offset, dst.size());
-    if (b.data() == nullptr) throw std::invalid_argument("hc1-sim in timing-only mode holds no contents to download");
-    if (!dst.empty()) std::memcpy(dst.data(), b.data() + offset, dst.size());
+    sim::download("hc1-sim", src, dst, offset);
   }
   bool can_bind(const Buffer& b) const override { return dynamic_cast<const sim::SimBuffer*>(&b) != nullptr; }
 
@@ -184,11 +179,6 @@ class Hc1Device final : public Device {
     for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
     return s;
   }
-  sim::SimBuffer& mine(const Buffer& b) const {
-    auto* h = dynamic_cast<const sim::SimBuffer*>(&b);
-    if (h == nullptr) throw std::invalid_argument("not a buffer of hc1-sim");
-    return const_cast<sim::SimBuffer&>(*h);
-  }
   // Why the chip cannot run `g`, or "": it runs the model it hardwires and nothing else.
   std::string refuses(const Graph& g) const {
     const std::string mine = model_->model_name() + " (llama " + model_->model_shape() + ")";
@@ -248,12 +238,8 @@ class Hc1Driver final : public Driver {
     const bool functional = mode == "functional" || (mode == "auto" && model->model_parameters() <= kFunctionalUpTo);
     std::shared_ptr<Device> cpu;
     if (functional) {
-      std::shared_ptr<Driver> cpu_driver = DriverRegistry::instance().create("cpu");
-      if (!cpu_driver) return {Outcome::with(Status::unsupported, "functional mode needs the cpu driver, which is not built in"), nullptr};
-      auto e = cpu_driver->enumerate();
-      if (e.devices.empty()) return {Outcome::with(Status::unsupported, "functional mode needs the cpu device: " + e.reason), nullptr};
-      auto o = cpu_driver->open(e.devices[0], {});
-      if (!o.outcome.passed()) return {o.outcome, nullptr};
+      auto o = sim::open_cpu_device();
+      if (!o.outcome.passed()) return o;
       cpu = std::move(o.device);
     }
     DeviceInfo i = info;

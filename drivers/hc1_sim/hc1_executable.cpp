@@ -11,8 +11,7 @@ Hc1Executable::Hc1Executable(const Graph& g, std::shared_ptr<const Hc1Model> mod
                              TensorId positions, TensorId sequences, DimId rows_dim, double jitter_cv,
                              std::uint64_t jitter_seed)
     : graph_(g), model_(std::move(model)), buffers_(std::move(buffers)), inner_(std::move(inner)), positions_(positions),
-      sequences_(sequences), rows_dim_(rows_dim), jitter_sigma_(std::sqrt(std::log1p(jitter_cv * jitter_cv))),
-      rng_(jitter_seed) {}
+      sequences_(sequences), rows_dim_(rows_dim), jitter_(jitter_cv, jitter_seed) {}
 
 RunResult Hc1Executable::run(const RunArgs& args) {
   if (auto err = graph_.check_dims(args.dims)) throw std::invalid_argument(*err);
@@ -37,11 +36,7 @@ RunResult Hc1Executable::run(const RunArgs& args) {
   std::memcpy(seq_.data(), buffers_[sequences_]->data(), rows * sizeof(std::int32_t));
   const StepCost cost = model_->step(pos_, seq_);
   for (std::uint64_t i = 0; i < iterations; ++i) {
-    double factor = 1.0;
-    if (jitter_sigma_ > 0) {
-      std::normal_distribution<double> z(0.0, 1.0);
-      factor = std::exp(jitter_sigma_ * z(rng_) - jitter_sigma_ * jitter_sigma_ / 2);  // mean 1
-    }
+    const double factor = jitter_.next();
     r.seconds += cost.seconds * factor;
     r.energy_joules += cost.joules * factor;
   }

@@ -4,10 +4,10 @@
 #pragma once
 #include <map>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "sim_buffer.hpp"
+#include "sim_support.hpp"
 #include "hc1_model.hpp"
 #include "xpubench/device.hpp"
 
@@ -36,8 +36,7 @@ class Hc1Executable final : public Executable {
   std::shared_ptr<Executable> inner_;
   TensorId positions_, sequences_;
   DimId rows_dim_;
-  double jitter_sigma_ = 0;  // of the lognormal factor on each run's time; 0: deterministic
-  std::mt19937_64 rng_;
+  sim::ClockJitter jitter_;  // scales each run's time; exactly 1 on a deterministic clock
   std::vector<std::int32_t> pos_, seq_;  // staging, kept between runs
   // The op cost model's work per dims (a walk over every node): a decode loop revisits the
   // same few thousand, and simulating a million tokens must not walk the graph a million times.

@@ -6,7 +6,6 @@
 // arrays hold them), and around each matmul the catalogue's dac_round (the inputs) and
 // analog_readout (noise, clipping and the ADC on the outputs). Timing-only computes nothing.
 #include <cmath>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -14,6 +13,7 @@
 #include "photonic_model.hpp"
 #include "grid_rounding.hpp"
 #include "sim_buffer.hpp"
+#include "sim_support.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/quant.hpp"
 #include "xpubench/registry.hpp"
@@ -85,15 +85,10 @@ class PhotonicDevice final : public Device {
     return {Outcome::ok(), std::move(b)};
   }
   void upload(Buffer& dst, std::span<const std::byte> src, std::size_t offset) override {
-    auto& b = mine(dst);
-    check_range(b.bytes(), offset, src.size());
-    if (b.data() != nullptr && !src.empty()) std::memcpy(b.data() + offset, src.data(), src.size());
+    sim::upload("photonic-sim", dst, src, offset);
   }
   void download(const Buffer& src, std::span<std::byte> dst, std::size_t offset) override {
-    const auto& b = mine(src);
-    check_range(b.bytes(), offset, dst.size());
-    if (b.data() == nullptr) throw std::invalid_argument("photonic-sim holds no contents for this buffer (timing-only)");
-    if (!dst.empty()) std::memcpy(dst.data(), b.data() + offset, dst.size());
+    sim::download("photonic-sim", src, dst, offset);
   }
   bool can_bind(const Buffer& b) const override { return dynamic_cast<const sim::SimBuffer*>(&b) != nullptr; }
 
@@ -157,12 +152,6 @@ class PhotonicDevice final : public Device {
   }
 
  private:
-  sim::SimBuffer& mine(const Buffer& b) const {
-    auto* s = dynamic_cast<const sim::SimBuffer*>(&b);
-    if (s == nullptr) throw std::invalid_argument("not a buffer of photonic-sim");
-    return const_cast<sim::SimBuffer&>(*s);
-  }
-
   // Gives a deferred buffer its cpu memory, filled as its tensor says; a weight matrix is then
   // rounded through the DACs, per block of array_cols (each tile programmed at its own scale).
   Outcome make(sim::SimBuffer& b, const CompileOptions& opts) {
@@ -287,12 +276,8 @@ class PhotonicDriver final : public Driver {
     auto model = std::make_shared<const PhotonicModel>(*d);
     std::shared_ptr<Device> cpu;
     if (mode != "timing-only") {
-      std::shared_ptr<Driver> cpu_driver = DriverRegistry::instance().create("cpu");
-      if (!cpu_driver) return {Outcome::with(Status::unsupported, "functional mode needs the cpu driver, which is not built in"), nullptr};
-      auto e = cpu_driver->enumerate();
-      if (e.devices.empty()) return {Outcome::with(Status::unsupported, "functional mode needs the cpu device: " + e.reason), nullptr};
-      auto o = cpu_driver->open(e.devices[0], {});
-      if (!o.outcome.passed()) return {o.outcome, nullptr};
+      auto o = sim::open_cpu_device();
+      if (!o.outcome.passed()) return o;
       cpu = std::move(o.device);
     }
     DeviceInfo i = info;

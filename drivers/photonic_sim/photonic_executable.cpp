@@ -11,7 +11,7 @@ PhotonicExecutable::PhotonicExecutable(const Graph& g, std::shared_ptr<const Pho
                                        std::shared_ptr<Executable> inner, double jitter_cv,
                                        std::uint64_t jitter_seed)
     : graph_(g), model_(std::move(model)), buffers_(std::move(buffers)), inner_(std::move(inner)),
-      jitter_sigma_(std::sqrt(std::log1p(jitter_cv * jitter_cv))), rng_(jitter_seed) {}
+      jitter_(jitter_cv, jitter_seed) {}
 
 const RunCost& PhotonicExecutable::cost(std::span<const std::int64_t> dims) {
   std::vector<std::int64_t> key(dims.begin(), dims.end());
@@ -40,11 +40,7 @@ RunResult PhotonicExecutable::run(const RunArgs& args) {
   }
   const RunCost& c = cost(args.dims);
   for (std::uint64_t i = 0; i < iterations; ++i) {
-    double factor = 1.0;
-    if (jitter_sigma_ > 0) {
-      std::normal_distribution<double> z(0.0, 1.0);
-      factor = std::exp(jitter_sigma_ * z(rng_) - jitter_sigma_ * jitter_sigma_ / 2);  // mean 1
-    }
+    const double factor = jitter_.next();
     r.seconds += c.seconds * factor;
     r.energy_joules += c.energy.total() * factor;
   }

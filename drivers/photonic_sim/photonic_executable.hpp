@@ -5,11 +5,11 @@
 #pragma once
 #include <map>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "photonic_model.hpp"
 #include "sim_buffer.hpp"
+#include "sim_support.hpp"
 #include "xpubench/device.hpp"
 
 namespace xpb::photonic {
@@ -37,8 +37,7 @@ class PhotonicExecutable final : public Executable {
   std::shared_ptr<const PhotonicModel> model_;
   std::vector<std::shared_ptr<sim::SimBuffer>> buffers_;
   std::shared_ptr<Executable> inner_;
-  double jitter_sigma_ = 0;  // of the lognormal factor on each run's time; 0: deterministic
-  std::mt19937_64 rng_;
+  sim::ClockJitter jitter_;  // scales each run's time; exactly 1 on a deterministic clock
   std::map<std::vector<std::int64_t>, RunCost> costs_;  // per dims: a decode loop revisits them
 };
 

@@ -12,18 +12,14 @@
 #include <string>
 
 #include "xpubench/error.hpp"
+#include "xpubench/quant.hpp"
 
 namespace xpb::llm {
 namespace {
 
-// SplitMix64's finalizer: turns (seed, stream number) into well-mixed seeds, so the arrival
+// Turns (seed, stream number) into well-mixed seeds (splitmix64, quant.hpp), so the arrival
 // and length streams are unrelated even for seeds 0, 1, 2, ...
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }
 
 // Uniform in [0, 1) with 53 random bits: the top bits of one 64-bit draw.
 double unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }

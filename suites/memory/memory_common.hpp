@@ -13,6 +13,7 @@
 
 #include "workload_common.hpp"
 #include "xpubench/device.hpp"
+#include "xpubench/quant.hpp"
 #include "xpubench/system.hpp"
 #include "xpubench/workload.hpp"
 
@@ -73,12 +74,9 @@ std::shared_ptr<std::vector<T>> random_array(std::size_t n, std::uint64_t seed) 
   auto v = std::make_shared<std::vector<T>>(n);
   std::uint64_t z = seed;
   for (auto& x : *v) {
-    // splitmix64 (Steele, Lea, Flood, OOPSLA 2014): every output bit random.
-    z += 0x9E3779B97F4A7C15ull;
-    std::uint64_t r = z;
-    r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ull;
-    r = (r ^ (r >> 27)) * 0x94D049BB133111EBull;
-    r ^= r >> 31;
+    // splitmix64 (quant.hpp): every output bit random.
+    z += kGoldenGamma;
+    const std::uint64_t r = mix64(z);
     x = static_cast<T>(1) + std::ldexp(static_cast<T>(r >> (64 - kBits)), -kBits);
   }
   return v;

@@ -4,18 +4,9 @@
 #include <cmath>
 #include <numbers>
 
+#include "xpubench/quant.hpp"
+
 namespace xpb::analog {
-namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 float round_block(float* x, std::size_t n, int bits) {
   float amax = 0;
   for (std::size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));

@@ -69,11 +69,8 @@ std::uint64_t pattern_word(Pattern p, std::uint64_t seed, std::uint64_t i, bool 
     case Pattern::walking_zeros: w = ~(std::uint64_t{1} << (i & 63)); break;
     case Pattern::checkerboard: w = (i & 1) ? 0x5555555555555555ull : 0xAAAAAAAAAAAAAAAAull; break;
     case Pattern::random: {
-      // splitmix64 (Steele, Lea, Flood 2014): a bijective mixer, so every word differs.
-      std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      w = z ^ (z >> 31);
+      // splitmix64 (quant.hpp): a bijective mixer, so every word differs.
+      w = mix64(seed + (i + 1) * kGoldenGamma);
       break;
     }
     case Pattern::address: w = i * 8; break;

@@ -153,10 +153,7 @@ void decode_row(DType dtype, const std::byte* src, float* dst, std::size_t n) {
 }
 
 float synthetic_value(std::uint64_t seed, std::uint64_t index, float scale) {
-  std::uint64_t z = seed ^ ((index + 1) * 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
+  const std::uint64_t z = mix64(seed ^ ((index + 1) * kGoldenGamma));
   // Top 24 bits -> [0, 1) exactly representable, then to [-1, 1).
   const float u = static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
   return scale * (2.0f * u - 1.0f);

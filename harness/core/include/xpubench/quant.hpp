@@ -49,6 +49,18 @@ XPB_API void decode_row(DType dtype, const std::byte* src, float* dst, std::size
 // The dtypes encode_row/decode_row accept: f32, f16, bf16, q8_0, q4_0.
 XPB_API bool is_weight_dtype(DType dtype);
 
+// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014), the one hash behind every seeded value in
+// xpubench (weights, test patterns, random arrays, noise, arrival times). mix64 is its
+// finalizer, a bijection whose every output bit depends on every input bit; splitmix64 adds the
+// golden-ratio increment first (one step of the generator from state x).
+inline constexpr std::uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;
+inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+inline std::uint64_t splitmix64(std::uint64_t x) { return mix64(x + kGoldenGamma); }
+
 // The synthetic value of element `index` of a tensor with seed `seed`: uniform in
 // [-scale, scale), from a counter-based hash (splitmix64), so any range of a tensor can be
 // generated independently, on any thread, in any order, with the same result.
