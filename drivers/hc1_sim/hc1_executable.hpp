@@ -28,6 +28,7 @@ class Hc1Executable final : public Executable {
   void write(TensorId id, std::span<const std::byte> src) override;
   std::shared_ptr<Buffer> buffer(TensorId id) const override { return buffers_.at(id); }
   nlohmann::json describe() const override;
+  bool computes_outputs() const override { return inner_ != nullptr; }
 
  private:
   Graph graph_;

@@ -29,6 +29,7 @@ class PhotonicExecutable final : public Executable {
   // The mode, and at the graph's largest dims: the time, the MACs on the arrays, TOPS, the
   // average power and where the energy goes.
   nlohmann::json describe() const override;
+  bool computes_outputs() const override { return inner_ != nullptr; }
 
  private:
   const RunCost& cost(std::span<const std::int64_t> dims);

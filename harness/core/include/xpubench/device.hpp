@@ -217,6 +217,9 @@ class XPB_API Executable {
   virtual std::shared_ptr<Buffer> buffer(TensorId id) const = 0;
   // What this executable actually got: threads, ISA target, huge-page coverage, mlock, ...
   virtual nlohmann::json describe() const { return nlohmann::json::object(); }
+  // Whether its runs compute the outputs: false for a simulator's graph run timing-only (a
+  // photonic-sim in auto mode decides per graph), whose outputs hold nothing to check.
+  virtual bool computes_outputs() const { return true; }
 };
 
 struct CompileResult {
