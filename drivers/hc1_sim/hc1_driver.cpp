@@ -20,6 +20,8 @@ const std::string& builtin_description();  // hc1.yaml, embedded by CMakeLists.t
 
 namespace {
 
+sim::BuiltinDescription builtin() { return {builtin_description(), "built in: hc1_sim/hc1.yaml"}; }
+
 // Models up to this many parameters run functional by default (mode=auto); larger ones
 // timing-only, so an 8B model simulates in a blink without 16 GB of weights.
 constexpr std::uint64_t kFunctionalUpTo = 1'200'000'000;
@@ -203,34 +205,14 @@ class Hc1Driver final : public Driver {
     return "simulated Taalas-HC1-style chip hardwiring one Llama model: modeled time and energy, "
            "functional (cpu math on its 3/6-bit weights) or timing-only";
   }
-  Enumeration enumerate() override {
-    DeviceInfo d;
-    d.driver = "hc1-sim";
-    d.kind = "simulator";
-    d.simulated = true;
-    try {
-      d.name = sim::parse_description(builtin_description(), "built in: hc1_sim/hc1.yaml", parameter_specs()).name;
-    } catch (const std::exception& e) {
-      return {{}, std::string("its built-in description does not load: ") + e.what()};
-    }
-    return {{d}, ""};
-  }
+  Enumeration enumerate() override { return sim::enumerate_simulator("hc1-sim", builtin(), parameter_specs()); }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
-    auto known = sim::option_names(parameter_specs());
-    known.insert(known.end(), {"mode", "description"});
-    if (auto why = unknown_options("hc1-sim", options, known); !why.empty())
-      return {Outcome::with(Status::invalid, why), nullptr};
-    const std::string mode = options.count("mode") ? options.at("mode") : "auto";
-    if (mode != "auto" && mode != "functional" && mode != "timing-only")
-      return {Outcome::with(Status::invalid, "hc1-sim option mode expects auto, functional or timing-only, got '" + mode + "'"),
-              nullptr};
-    std::optional<sim::SimDescription> d;
+    auto o = sim::read_options("hc1-sim", options, builtin(), parameter_specs());
+    if (!o.outcome.passed()) return {o.outcome, nullptr};
+    const std::string& mode = o.mode;
+    auto& d = o.description;
     std::shared_ptr<const Hc1Model> model;
     try {
-      d = options.count("description") ? sim::load_description(options.at("description"), parameter_specs())
-                                       : sim::parse_description(builtin_description(), "built in: hc1_sim/hc1.yaml",
-                                                                parameter_specs());
-      sim::apply_options(*d, options, parameter_specs());
       model = std::make_shared<Hc1Model>(*d);
     } catch (const InputError& e) {
       return {Outcome::with(Status::invalid, e.what()), nullptr};
@@ -238,9 +220,9 @@ class Hc1Driver final : public Driver {
     const bool functional = mode == "functional" || (mode == "auto" && model->model_parameters() <= kFunctionalUpTo);
     std::shared_ptr<Device> cpu;
     if (functional) {
-      auto o = sim::open_cpu_device();
-      if (!o.outcome.passed()) return o;
-      cpu = std::move(o.device);
+      auto opened = sim::open_cpu_device();
+      if (!opened.outcome.passed()) return opened;
+      cpu = std::move(opened.device);
     }
     DeviceInfo i = info;
     i.name = d->name;

@@ -24,6 +24,8 @@ const std::string& builtin_description();  // photonic.yaml, embedded by CMakeLi
 
 namespace {
 
+sim::BuiltinDescription builtin() { return {builtin_description(), "built in: photonic_sim/photonic.yaml"}; }
+
 // Graphs with up to this many weight elements run functional in mode=auto; larger ones
 // timing-only (an 8B model simulates without its 8 GB of weights).
 constexpr double kFunctionalUpTo = 1.2e9;
@@ -242,43 +244,18 @@ class PhotonicDriver final : public Driver {
            "co-processor, memory) of matrix products tiled onto optical arrays; functional (cpu math with converter "
            "rounding and analog noise) or timing-only";
   }
-  Enumeration enumerate() override {
-    DeviceInfo d;
-    d.driver = "photonic-sim";
-    d.kind = "simulator";
-    d.simulated = true;
-    try {
-      d.name = sim::parse_description(builtin_description(), "built in: photonic_sim/photonic.yaml", parameter_specs()).name;
-    } catch (const std::exception& e) {
-      return {{}, std::string("its built-in description does not load: ") + e.what()};
-    }
-    return {{d}, ""};
-  }
+  Enumeration enumerate() override { return sim::enumerate_simulator("photonic-sim", builtin(), parameter_specs()); }
   OpenResult open(const DeviceInfo& info, const DeviceOptions& options) override {
-    auto known = sim::option_names(parameter_specs());
-    known.insert(known.end(), {"mode", "description"});
-    if (auto why = unknown_options("photonic-sim", options, known); !why.empty())
-      return {Outcome::with(Status::invalid, why), nullptr};
-    const std::string mode = options.count("mode") ? options.at("mode") : "auto";
-    if (mode != "auto" && mode != "functional" && mode != "timing-only")
-      return {Outcome::with(Status::invalid,
-                            "photonic-sim option mode expects auto, functional or timing-only, got '" + mode + "'"),
-              nullptr};
-    std::optional<sim::SimDescription> d;
-    try {
-      d = options.count("description")
-              ? sim::load_description(options.at("description"), parameter_specs())
-              : sim::parse_description(builtin_description(), "built in: photonic_sim/photonic.yaml", parameter_specs());
-      sim::apply_options(*d, options, parameter_specs());
-    } catch (const InputError& e) {
-      return {Outcome::with(Status::invalid, e.what()), nullptr};
-    }
+    auto o = sim::read_options("photonic-sim", options, builtin(), parameter_specs());
+    if (!o.outcome.passed()) return {o.outcome, nullptr};
+    const std::string& mode = o.mode;
+    auto& d = o.description;
     auto model = std::make_shared<const PhotonicModel>(*d);
     std::shared_ptr<Device> cpu;
     if (mode != "timing-only") {
-      auto o = sim::open_cpu_device();
-      if (!o.outcome.passed()) return o;
-      cpu = std::move(o.device);
+      auto opened = sim::open_cpu_device();
+      if (!opened.outcome.passed()) return opened;
+      cpu = std::move(opened.device);
     }
     DeviceInfo i = info;
     i.name = d->name;

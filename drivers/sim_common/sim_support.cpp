@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::sim {
@@ -16,6 +17,45 @@ SimBuffer& mine(const std::string& device, const Buffer& b) {
 }
 
 }  // namespace
+
+Enumeration enumerate_simulator(const std::string& driver, const BuiltinDescription& builtin,
+                                const std::vector<ParameterSpec>& specs) {
+  DeviceInfo d;
+  d.driver = driver;
+  d.kind = "simulator";
+  d.simulated = true;
+  try {
+    d.name = parse_description(builtin.text, builtin.name, specs).name;
+  } catch (const std::exception& e) {
+    return {{}, std::string("its built-in description does not load: ") + e.what()};
+  }
+  return {{d}, ""};
+}
+
+SimOptions read_options(const std::string& driver, const DeviceOptions& options, const BuiltinDescription& builtin,
+                        const std::vector<ParameterSpec>& specs) {
+  SimOptions o;
+  auto known = option_names(specs);
+  known.insert(known.end(), {"mode", "description"});
+  if (auto why = unknown_options(driver, options, known); !why.empty()) {
+    o.outcome = Outcome::with(Status::invalid, why);
+    return o;
+  }
+  o.mode = options.count("mode") ? options.at("mode") : "auto";
+  if (o.mode != "auto" && o.mode != "functional" && o.mode != "timing-only") {
+    o.outcome = Outcome::with(Status::invalid, driver + " option mode expects auto, functional or timing-only, got '" + o.mode + "'");
+    return o;
+  }
+  try {
+    o.description = options.count("description") ? load_description(options.at("description"), specs)
+                                                 : parse_description(builtin.text, builtin.name, specs);
+    apply_options(*o.description, options, specs);
+  } catch (const InputError& e) {
+    o.outcome = Outcome::with(Status::invalid, e.what());
+    o.description.reset();
+  }
+  return o;
+}
 
 OpenResult open_cpu_device() {
   std::shared_ptr<Driver> driver = DriverRegistry::instance().create("cpu");
