@@ -22,6 +22,7 @@
 #include "xpubench/conform_report.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/model_export.hpp"
+#include "xpubench/model_run.hpp"
 #include "xpubench/op_catalogue.hpp"
 #include "xpubench/parse.hpp"
 #include "xpubench/plugins.hpp"
@@ -344,6 +345,31 @@ int cmd_model_export(const std::string& preset, const std::string& dtype, const 
   return 0;
 }
 
+// `model run`: the greedy tokens printed, every step's logits in the --json file.
+int cmd_model_run(const std::string& model, const std::string& device_name, const std::string& dtype,
+                  const std::string& tokens_text, const std::string& n_text, const std::string& json_out) {
+  if (!json_out.empty()) xpb::check_output_path(json_out, "model run --json");
+  std::vector<std::int32_t> prompt;
+  std::size_t at = 0;
+  while (at <= tokens_text.size()) {
+    const std::size_t comma = std::min(tokens_text.find(',', at), tokens_text.size());
+    const std::string item = tokens_text.substr(at, comma - at);
+    prompt.push_back(static_cast<std::int32_t>(
+        xpb::parse_whole(nlohmann::json(item), "--tokens item " + std::to_string(prompt.size() + 1), 0, INT32_MAX)));
+    at = comma + 1;
+  }
+  const auto n = static_cast<int>(xpb::parse_whole(nlohmann::json(n_text), "--n", 0, 1 << 20));
+  auto devices = xpb::open_devices({device_name});
+  if (devices.empty()) throw xpb::InputError("--device " + device_name + ": no device opened");
+  const auto r = xpb::greedy_run(*devices.front().device, devices.front().id, model, dtype, prompt, n);
+  std::string line;
+  for (auto t : r.tokens) line += (line.empty() ? "" : " ") + std::to_string(t);
+  std::cout << fmt::format("{} on {}: {} tokens after {} prompt tokens\n{}\n", model, r.device, r.tokens.size(),
+                           r.prompt.size(), line);
+  if (!json_out.empty()) xpb::write_file_atomically(json_out, xpb::to_json(r).dump() + "\n");
+  return 0;
+}
+
 // Standard output that could not be written (a full disk, a closed pipe) is an error, not a
 // silent exit 0: whatever was to be printed did not reach its reader.
 int finish_stdout(int rc) {
@@ -428,10 +454,19 @@ int main(int argc, char** argv) {
   model->require_subcommand(1);
   auto* model_export = model->add_subcommand("export", "write a preset with its synthetic weights as a GGUF file");
   model_export->add_option("--preset,-p", export_preset, "preset to write")->required();
-  model_export->add_option("--dtype,-t", export_dtype, "weight dtype: f32, f16, bf16, q8_0, q4_0")->capture_default_str();
+  model_export->add_option("--dtype,-t", export_dtype, "weight dtype: f32, f16, bf16 or a GGUF block format (q8_0, q4_0, q4_1, "
+                           "q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs)")->capture_default_str();
   model_export->add_option("--seed", export_seed, "seed of the synthetic weights (the llm workloads' weight_seed), 0 to 2^64-1")
       ->capture_default_str();
   model_export->add_option("-o,--output", export_path, "GGUF file to write (a regular file or a new path)")->required();
+  std::string run_model, run_device = "cpu", run_dtype = "f32", run_tokens, run_n = "32", run_json;
+  auto* model_run = model->add_subcommand("run", "greedy generation from given token ids, with every step's logits");
+  model_run->add_option("model", run_model, "preset name or GGUF file")->required();
+  model_run->add_option("--device,-d", run_device, "device to run on")->capture_default_str();
+  model_run->add_option("--dtype,-t", run_dtype, "weight dtype of a preset (a file has its own)")->capture_default_str();
+  model_run->add_option("--tokens", run_tokens, "prompt token ids, fed one position after another: 1,10,20")->required();
+  model_run->add_option("--n", run_n, "tokens to generate")->capture_default_str();
+  model_run->add_option("--json", run_json, "write {model, device, prompt, tokens, logits} here (logits[i] chose tokens[i])");
 
   try {
     app.parse(argc, argv);
@@ -463,6 +498,7 @@ int main(int argc, char** argv) {
     else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
     else if (*validate) rc = cmd_validate(validate_files);
     else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);
+    else if (*model_run) rc = cmd_model_run(run_model, run_device, run_dtype, run_tokens, run_n, run_json);
   } catch (const xpb::InputError& e) {
     std::fprintf(stderr, "xpubench: error: %s\n", e.what());
     rc = 2;

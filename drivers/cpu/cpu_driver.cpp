@@ -7,6 +7,7 @@
 #include <new>
 
 #include "cpu_buffer.hpp"
+#include "xpubench/gguf_blocks.hpp"
 #include "cpu_executable.hpp"
 #include "stream_kernels.hpp"
 #include "topology_handle.hpp"
@@ -29,14 +30,16 @@ class CpuDevice final : public Device {
   DeviceCaps caps() const override {
     DeviceCaps c;
     for (const auto& d : op_catalogue()) c.ops.push_back(d.op);
-    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32, DType::u64, DType::q8_0, DType::q4_0};
+    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32, DType::u64};
+    for (DType t : all_dtypes())
+      if (is_block_quantized(t)) c.dtypes.push_back(t);
     c.max_threads = static_cast<int>(pinning_order().size());
     // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
     c.memory_bytes = read_memory_info().usable_bytes();
+    c.shares_host_memory = true;
 #if defined(__x86_64__)
     // Highway's Stream is a true streaming store on x86 only (a plain store on NEON/SVE).
     c.nontemporal_stores = true;
-    c.shares_host_memory = true;
 #endif
     c.numeric_profile = {{"accumulation", "f32"},
                          {"quantized_matmul", "activations rounded to Q8_0 per block of 32, int8 dot products"},

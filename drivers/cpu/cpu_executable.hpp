@@ -2,6 +2,7 @@
 // use them (or bound to buffers that already exist), every op split across a pinned
 // ThreadPool in page-aligned shares.
 #pragma once
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -46,12 +47,12 @@ class CpuExecutable final : public Executable {
     std::vector<double> rope_freq;  // rope: the angle per position of each pair, factors applied
   };
 
-  // Activations of one tensor rounded to Q8_0 for the integer matmuls, kept while the tensor
-  // is unchanged so q, k and v (and gate and up) projections of one input round it once.
+  // Activations of one tensor rounded to Q8_0 or Q8_K for the integer matmuls, kept while the
+  // tensor is unchanged so q, k and v (and gate and up) projections of one input round it once.
   struct QuantizedCopy {
     std::vector<std::int8_t> q;
     std::vector<float> d, sum;
-    std::vector<std::int32_t> neg_sum;
+    std::vector<std::int32_t> neg_sum, sum16;
     std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
     std::size_t rows = 0;                       // and how many of its rows were live
   };
@@ -96,7 +97,7 @@ class CpuExecutable final : public Executable {
   SpinBarrier barrier_;
   std::vector<std::uint64_t> written_at_;  // per tensor: the node step that last wrote it
   std::uint64_t step_ = 0;
-  std::vector<QuantizedCopy> quantized_;   // per tensor, for matmul inputs
+  std::vector<std::array<QuantizedCopy, 2>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };
 

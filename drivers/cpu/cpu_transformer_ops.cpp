@@ -8,6 +8,7 @@
 
 #include "cpu_executable.hpp"
 #include "xpubench/analog.hpp"
+#include "xpubench/gguf_blocks.hpp"
 #include "xpubench/quant.hpp"
 
 namespace xpb::cpu {
@@ -42,13 +43,14 @@ void CpuExecutable::prepare_transformer() {
   for (const Node& node : nodes) {
     if (node.op == Op::matmul) {
       const DType wt = graph_.tensor(node.inputs[1]).dtype;
-      if (wt != DType::q8_0 && wt != DType::q4_0) continue;
+      if (!is_block_quantized(wt)) continue;
       const TensorDesc& x = graph_.tensor(node.inputs[0]);
-      auto& qc = quantized_[node.inputs[0]];
+      auto& qc = quantized_[node.inputs[0]][static_cast<std::size_t>(activation_blocks(wt))];
       qc.q.resize(x.elements());
       qc.d.resize(x.elements() / kQuantBlock);
       qc.sum.resize(x.elements() / kQuantBlock);
       qc.neg_sum.resize(x.elements() / kQuantBlock);
+      qc.sum16.resize(x.elements() / 16);
     } else if (node.op == Op::attention) {
       context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[5]).shape[1]));
     } else if (node.op == Op::rope) {
@@ -124,20 +126,24 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       const std::size_t k = cols(x), nout = static_cast<std::size_t>(wd.shape[0]);
       const std::size_t rows = live_rows(x);
       const Range r = split(nout, thread, threads, 4);
-      if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0) {
-        auto& qc = quantized_[x];
-        const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), k};
+      if (is_block_quantized(wd.dtype)) {
+        const ActivationBlocks form = activation_blocks(wd.dtype);
+        auto& qc = quantized_[x][static_cast<std::size_t>(form)];
+        const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), qc.sum16.data(), k};
         if (qc.made_at != written_at_[x] || qc.rows < rows) {
           const Range rr = split(rows, thread, threads);
-          quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);
+          if (form == ActivationBlocks::q8_K) quantize_rows_q8_K(ptr<float>(x), rr.begin, rr.end, qx);
+          else quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);
           barrier_.wait();
           if (thread == 0) {
             qc.made_at = written_at_[x];
             qc.rows = rows;
           }
         }
-        matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows,
-                         ptr<float>(out), nout);
+        if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0)
+          matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
+        else
+          matmul_gguf(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
       } else {
         matmul_float(wd.dtype, data_[w], k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
       }

@@ -28,14 +28,20 @@ void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, 
       const float* v = x + t * out.k + b * kQuantBlock;
       float amax = 0;
       for (std::size_t i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float d = amax / 127.0f;
+      // The codes from the f32 scale, the scale kept as fp16 (llama.cpp's quantize_row_q8_0).
+      const float d = f16_to_f32(f32_to_f16(amax / 127.0f));
       const float inv = amax != 0 ? 127.0f / amax : 0.0f;
       std::int8_t* q = out.q + t * out.k + b * kQuantBlock;
       int sum = 0;
-      for (std::size_t i = 0; i < kQuantBlock; ++i) {
-        const int c = static_cast<int>(std::nearbyint(v[i] * inv));
-        q[i] = static_cast<std::int8_t>(c);
-        sum += c;
+      for (std::size_t half = 0; half < 2; ++half) {
+        int s16 = 0;
+        for (std::size_t i = 16 * half; i < 16 * half + 16; ++i) {
+          const int c = static_cast<int>(std::nearbyint(v[i] * inv));
+          q[i] = static_cast<std::int8_t>(c);
+          s16 += c;
+        }
+        out.sum16[(t * out.k + b * kQuantBlock) / 16 + half] = s16;
+        sum += s16;
       }
       out.d[t * nb + b] = d;
       out.sum[t * nb + b] = d * static_cast<float>(sum);
@@ -623,6 +629,17 @@ HWY_EXPORT(ExpShifted);
 
 void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
   HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, row_begin, row_end, out);
+}
+ActivationBlocks activation_blocks(DType weights) {
+  switch (weights) {
+    case DType::q2_K:
+    case DType::q3_K:
+    case DType::q4_K:
+    case DType::q5_K:
+    case DType::q6_K:
+    case DType::iq4_xs: return ActivationBlocks::q8_K;
+    default: return ActivationBlocks::q8_0;
+  }
 }
 void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
                       std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {

@@ -20,22 +20,38 @@ namespace xpb::cpu {
 // neg_sum is minus the sum of each block's codes, for the AVX-512 kernels' offsets that make
 // weights unsigned. (Everything but q is 4 bytes per 32 values: the activations are re-read
 // for every weight row, and must stay small next to the weights so they stay in L1.)
+// sum16 holds the sum of each 16 codes (for the offsets of Q4_1, Q5_1 and the K-quants).
 struct QuantizedRows {
   std::int8_t* q;
   float* d;
   float* sum;
   std::int32_t* neg_sum;
-  std::size_t k;  // values per row, a multiple of 32
+  std::int32_t* sum16;
+  std::size_t k;  // values per row, a multiple of 32 (of 256 for Q8_K)
 };
 
-// Rounds rows [row_begin, row_end) of x (rows of k floats) into `out`.
+// How llama.cpp rounds the activations a weight format multiplies (its vec_dot_type): Q8_0
+// per 32 values (Q8_1, its twin with the sums, for Q4_1 and Q5_1), or Q8_K per 256 for the
+// K-quants and IQ4_XS.
+enum class ActivationBlocks { q8_0, q8_K };
+ActivationBlocks activation_blocks(DType weights);
+
+// Rounds rows [row_begin, row_end) of x (rows of k floats) into `out`: Q8_0 with its fp16
+// scale (as llama.cpp stores it), or Q8_K (gguf_kernels.cpp) with d repeated per 32 values
+// (sum and neg_sum are left alone: Q4_0 and Q8_0 weights never take Q8_K).
 void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out);
+void quantize_rows_q8_K(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out);
 
 // out[t * ldo + j] for t in [0, rows), j in [j_begin, j_end): weights Q8_0 or Q4_0 (row j at
 // w + j * row_bytes), activations from quantize_rows_q8.
 void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
                       std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out,
                       std::size_t ldo);
+
+// The same for the other GGUF block formats (gguf_kernels.cpp), with activations rounded as
+// activation_blocks(weights) says.
+void matmul_gguf(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
+                 const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo);
 
 // The same for f32, f16 or bf16 weights with f32 activations x (rows of k floats).
 void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,

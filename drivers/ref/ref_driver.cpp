@@ -6,6 +6,7 @@
 
 #include "ref_buffer.hpp"
 #include "ref_executable.hpp"
+#include "xpubench/gguf_blocks.hpp"
 #include "xpubench/registry.hpp"
 #include "xpubench/system_probe.hpp"
 
@@ -19,7 +20,9 @@ class RefDevice final : public Device {
   DeviceCaps caps() const override {
     DeviceCaps c;
     for (const auto& d : op_catalogue()) c.ops.push_back(d.op);
-    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::u64, DType::q8_0, DType::q4_0};
+    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::u64};
+    for (DType t : all_dtypes())
+      if (is_block_quantized(t)) c.dtypes.push_back(t);  // decoded exactly (unpack_block)
     c.max_threads = 1;
     // Host memory, read afresh: what other processes (and earlier benchmarks) left free now.
     c.memory_bytes = read_memory_info().usable_bytes();

@@ -63,7 +63,17 @@ std::uint32_t file_type(DType t) {
     case DType::f32: return 0;
     case DType::f16: return 1;
     case DType::q4_0: return 2;
+    case DType::q4_1: return 3;
     case DType::q8_0: return 7;
+    case DType::q5_0: return 8;
+    case DType::q5_1: return 9;
+    case DType::q2_K: return 10;
+    case DType::q3_K: return 11;  // Q3_K_S: every matrix q3_K
+    case DType::q4_K: return 14;  // Q4_K_S
+    case DType::q5_K: return 16;  // Q5_K_S
+    case DType::q6_K: return 18;
+    case DType::iq4_nl: return 25;
+    case DType::iq4_xs: return 30;
     case DType::bf16: return 32;
     default: return 0;
   }
@@ -100,7 +110,7 @@ std::string LlamaConfig::problem(DType weights) const {
     return "every dimension must be at least 1";
   if (heads % kv_heads != 0) return "heads must be a multiple of kv_heads";
   if (head_dim % 2 != 0) return "head_dim must be even for RoPE";
-  if (!is_weight_dtype(weights)) return "weights must be f32, f16, bf16, q8_0 or q4_0";
+  if (!is_weight_dtype(weights)) return "weights must be " + weight_dtype_list();
   const auto block = static_cast<std::int64_t>(traits(weights).block_elements);
   if (dim % block != 0 || ffn % block != 0 || (heads * head_dim) % block != 0)
     return "dim, ffn and heads x head_dim must be multiples of " + std::to_string(block) + " for " +
@@ -166,7 +176,7 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
       }
       if (matrix ? !is_weight_dtype(t->dtype) : t->dtype != DType::f32)
         throw InputError(file->path() + ": tensor '" + w.name + "' is " + std::string(xpb::name(t->dtype)) + ", expected " +
-                         (matrix ? "f32, f16, bf16, q8_0 or q4_0" : "f32"));
+                         (matrix ? weight_dtype_list() : std::string("f32")));
       w.dtype = t->dtype;
       w.init = TensorInit::copy_of(t->span(), src.file);
     } else {

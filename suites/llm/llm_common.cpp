@@ -11,7 +11,7 @@ std::vector<ParamSpec> model_params() {
   for (const auto& m : preset_names()) presets += (presets.empty() ? "" : ", ") + m;
   return {
       {"model", "a preset (" + presets + ") or the path of a llama GGUF file", "stories-15m", {}},
-      {"dtype", "weight dtype of a preset (a GGUF file has its own)", "q8_0", {"f32", "f16", "bf16", "q8_0", "q4_0"}},
+      {"dtype", "weight dtype of a preset (a GGUF file has its own)", "q8_0", weight_dtype_names()},
       {"threads", "worker threads: a number, \"all\" or \"scaling\" (1, 2, 4, ... all)", "all", {}},
       {"kv_dtype", "KV cache element type", "f16", {"f32", "f16"}},
       {"weight_seed", "seed of a preset's synthetic weights (model export --seed)", 1, {}},
@@ -37,7 +37,7 @@ ModelChoice resolve_model(const nlohmann::json& params) {
     throw InputError("parameter 'model': '" + model + "' is neither a preset (" + names + ") nor a .gguf file");
   }
   const auto dt = params["dtype"].is_string() ? parse_dtype(params["dtype"].get<std::string>()) : std::nullopt;
-  if (!dt || !is_weight_dtype(*dt)) throw InputError("parameter 'dtype' expects f32, f16, bf16, q8_0 or q4_0");
+  if (!dt || !is_weight_dtype(*dt)) throw InputError("parameter 'dtype' expects " + weight_dtype_list());
   if (auto why = p->problem(*dt); !why.empty()) throw InputError("model " + model + " at " + params["dtype"].get<std::string>() + ": " + why);
   m.config = *p;
   m.source.dtype = *dt;

@@ -16,7 +16,7 @@ void export_model(const std::string& preset_name, const std::string& dtype, std:
     throw InputError("unknown preset '" + preset_name + "'; expected one of " + names);
   }
   const auto t = parse_dtype(dtype);
-  if (!t || !is_weight_dtype(*t)) throw InputError("unknown dtype '" + dtype + "'; expected f32, f16, bf16, q8_0 or q4_0");
+  if (!t || !is_weight_dtype(*t)) throw InputError("unknown dtype '" + dtype + "'; expected " + weight_dtype_list());
   if (auto why = c->problem(*t); !why.empty()) throw InputError(preset_name + " at " + dtype + ": " + why);
   llm::export_gguf(*c, *t, seed, path);
 }

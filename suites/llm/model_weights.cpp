@@ -2,6 +2,8 @@
 
 #include <tuple>
 
+#include "xpubench/gguf_blocks.hpp"
+
 namespace xpb::llm {
 
 std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& device, const LlamaConfig& c,
@@ -13,7 +15,7 @@ std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& dev
     if (opts.cancel != nullptr && opts.cancel->load(std::memory_order_relaxed))
       return {Outcome::with(Status::interrupted, "stopped by the user while the model's weights were made"), nullptr};
     const TensorDesc t{spec.name, spec.shape, spec.dtype, TensorRole::weight, spec.init};
-    w->any_quantized_ = w->any_quantized_ || spec.dtype == DType::q8_0 || spec.dtype == DType::q4_0;
+    w->any_quantized_ = w->any_quantized_ || is_block_quantized(spec.dtype);
     auto a = device.alloc(t, opts);
     if (!a.outcome.passed()) return {a.outcome, nullptr};
     w->bytes_ += t.bytes();

@@ -611,9 +611,10 @@ TEST_F(GgufTest, BadTensorShapes) {
 }
 
 TEST_F(GgufTest, UnsupportedTensorTypes) {
-  expect_error(tensors_file({{"blk.0.ffn_up.weight", {256}, 12, 0}}, 256),
-               {"tensor 'blk.0.ffn_up.weight': type 12 (Q4_K) is not supported; "
-                "supported: F32, F16, Q4_0, Q8_0, I8, I32, F64, BF16"});
+  expect_error(tensors_file({{"blk.0.ffn_up.weight", {256}, 16, 0}}, 256),
+               {"tensor 'blk.0.ffn_up.weight': type 16 (IQ2_XXS) is not supported; "
+                "supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, I8, "
+                "I32, F64, BF16"});
   expect_error(tensors_file({{"w", {4}, 1000, 0}}, 64), {"type 1000 (unknown to ggml) is not supported"});
   expect_error(tensors_file({{"w", {4}, 4, 0}}, 64), {"type 4 (unknown to ggml)"});  // retired by ggml
 }

@@ -15,8 +15,15 @@ TEST(DType, QuantizedBlocksFollowGguf) {
   EXPECT_EQ(xpb::storage_bytes(DType::q8_0, 64), 68u);  // 2 blocks x (2 + 32)
   EXPECT_EQ(xpb::storage_bytes(DType::q4_0, 64), 36u);  // 2 blocks x (2 + 16)
   EXPECT_EQ(xpb::storage_bytes(DType::bf16, 3), 6u);
+  EXPECT_EQ(xpb::storage_bytes(DType::q4_K, 512), 288u);  // 2 super-blocks x 144
+  EXPECT_EQ(xpb::storage_bytes(DType::iq4_xs, 256), 136u);
   EXPECT_EQ(xpb::parse_dtype("q4_0"), DType::q4_0);
-  EXPECT_FALSE(xpb::parse_dtype("q5_1").has_value());
+  // ggml's names, in any case (llama-quantize writes Q4_K, ggml_type_name says q4_K).
+  EXPECT_EQ(xpb::parse_dtype("q4_K"), DType::q4_K);
+  EXPECT_EQ(xpb::parse_dtype("Q6_K"), DType::q6_K);
+  EXPECT_EQ(xpb::parse_dtype("IQ4_XS"), DType::iq4_xs);
+  EXPECT_FALSE(xpb::parse_dtype("q4_K_M").has_value());  // a llama-quantize preset, not a type
+  EXPECT_FALSE(xpb::parse_dtype("q8_1").has_value());
 }
 
 TEST(Graph, CheckAcceptsWellFormedMemoryOps) {

@@ -10,25 +10,43 @@
 
 #include "drivers/cpu/llm_kernels.hpp"
 #include "drivers/cpu/stream_kernels.hpp"
+#include "xpubench/gguf_blocks.hpp"
 #include "xpubench/quant.hpp"
 
 namespace {
 
 using xpb::DType;
 
+// Activations rounded as the weight format `t` has them rounded (Q8_0 or Q8_K).
 struct Rows {
   std::vector<float> x;
   std::vector<std::int8_t> q;
   std::vector<float> d, sum;
-  std::vector<std::int32_t> neg_sum;
+  std::vector<std::int32_t> neg_sum, sum16;
   xpb::cpu::QuantizedRows view;
-  Rows(std::size_t rows, std::size_t k)
-      : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), neg_sum(rows * k / 32) {
+  Rows(std::size_t rows, std::size_t k, DType t)
+      : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), neg_sum(rows * k / 32), sum16(rows * k / 16) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(11, i, 2.0f);
-    view = {q.data(), d.data(), sum.data(), neg_sum.data(), k};
-    xpb::cpu::quantize_rows_q8(x.data(), 0, rows, view);
+    view = {q.data(), d.data(), sum.data(), neg_sum.data(), sum16.data(), k};
+    if (xpb::cpu::activation_blocks(t) == xpb::cpu::ActivationBlocks::q8_K)
+      xpb::cpu::quantize_rows_q8_K(x.data(), 0, rows, view);
+    else
+      xpb::cpu::quantize_rows_q8(x.data(), 0, rows, view);
   }
 };
+
+// Every weight format of the catalogue, and two row lengths for it: an odd and an even number
+// of its blocks (a multiple of 256 for the K-quants and IQ4_XS).
+std::vector<std::pair<DType, std::size_t>> formats_and_lengths() {
+  std::vector<std::pair<DType, std::size_t>> out;
+  for (DType t : xpb::all_dtypes()) {
+    if (!xpb::is_weight_dtype(t)) continue;
+    const std::size_t block = xpb::traits(t).block_elements;
+    for (std::size_t k : block == 256 ? std::vector<std::size_t>{256, 768} : std::vector<std::size_t>{96, 128})
+      out.emplace_back(t, k);
+  }
+  return out;
+}
 
 // Restores the CPU's own targets however the test ends.
 struct TargetGuard {
@@ -49,13 +67,13 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
     const std::string tname = hwy::TargetName(target);
     RecordProperty("target_" + tname, "tested");
     std::printf("kernels on %s (dispatch picks %s)\n", tname.c_str(), xpb::cpu::simd_target());
-    for (std::size_t k : {std::size_t{96}, std::size_t{128}}) {  // an odd and an even number of blocks
+    for (const auto& [t, k] : formats_and_lengths()) {
       for (std::size_t rows : {std::size_t{1}, std::size_t{6}}) {
-        Rows a(rows, k);
+        Rows a(rows, k, t);
         // The rounded activations exactly as the kernels see them.
         std::vector<float> xr(rows * k);
         for (std::size_t i = 0; i < xr.size(); ++i) xr[i] = a.d[i / 32] * a.q[i];
-        for (DType t : {DType::q8_0, DType::q4_0, DType::f32, DType::f16, DType::bf16}) {
+        {
           std::vector<float> wf(n * k), wr(n * k);
           for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = xpb::synthetic_value(12, i, 0.5f);
           const std::size_t row_bytes = xpb::storage_bytes(t, k);
@@ -64,10 +82,14 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
             xpb::encode_row(t, wf.data() + j * k, w.data() + j * row_bytes, k);
             xpb::decode_row(t, w.data() + j * row_bytes, wr.data() + j * k, k);
           }
-          const bool quantized = t == DType::q8_0 || t == DType::q4_0;
+          const bool quantized = xpb::is_block_quantized(t);
           std::vector<float> out(rows * n, -1.0f);
-          if (quantized) xpb::cpu::matmul_quantized(t, w.data(), row_bytes, 0, n, a.view, rows, out.data(), n);
-          else xpb::cpu::matmul_float(t, w.data(), k, 0, n, a.x.data(), rows, out.data(), n);
+          if (t == DType::q8_0 || t == DType::q4_0)
+            xpb::cpu::matmul_quantized(t, w.data(), row_bytes, 0, n, a.view, rows, out.data(), n);
+          else if (quantized)
+            xpb::cpu::matmul_gguf(t, w.data(), row_bytes, 0, n, a.view, rows, out.data(), n);
+          else
+            xpb::cpu::matmul_float(t, w.data(), k, 0, n, a.x.data(), rows, out.data(), n);
           for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t j = 0; j < n; ++j) {
               double want = 0, scale = 0;

@@ -35,7 +35,11 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
 TEST(OpCatalogue, DtypeCodesAreFrozenToo) {
   const std::pair<DType, unsigned> frozen[] = {{DType::f64, 1}, {DType::f32, 2}, {DType::f16, 3}, {DType::bf16, 4},
                                                {DType::i8, 5},  {DType::u8, 6},  {DType::i32, 7}, {DType::u32, 8},
-                                               {DType::u64, 9}, {DType::q8_0, 10}, {DType::q4_0, 11}};
+                                               {DType::u64, 9}, {DType::q8_0, 10}, {DType::q4_0, 11},
+                                               {DType::q4_1, 12}, {DType::q5_0, 13}, {DType::q5_1, 14},
+                                               {DType::q2_K, 15}, {DType::q3_K, 16}, {DType::q4_K, 17},
+                                               {DType::q5_K, 18}, {DType::q6_K, 19}, {DType::iq4_nl, 20},
+                                               {DType::iq4_xs, 21}};
   for (const auto& [t, code] : frozen) {
     EXPECT_EQ(static_cast<unsigned>(t), code);
     EXPECT_EQ(xpb::dtype_from_code(code), t);
@@ -43,7 +47,7 @@ TEST(OpCatalogue, DtypeCodesAreFrozenToo) {
   }
   EXPECT_EQ(xpb::all_dtypes().size(), std::size(frozen));
   EXPECT_FALSE(xpb::dtype_from_code(0));
-  EXPECT_FALSE(xpb::dtype_from_code(12));
+  EXPECT_FALSE(xpb::dtype_from_code(22));
 }
 
 TEST(OpCatalogue, NamesAreUniqueAndParseBack) {

@@ -1,6 +1,7 @@
 #include "xpubench/dtype.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,13 +12,23 @@ struct Entry {
   DType type;
   DTypeTraits traits;
 };
-// Q8_0: fp16 scale + 32 int8; Q4_0: fp16 scale + 16 bytes of nibbles (GGUF).
-constexpr std::array<Entry, 11> kTypes{{
+// Block sizes and bytes of ggml's layouts (xpubench/gguf_blocks.hpp has the structs).
+constexpr std::array<Entry, 21> kTypes{{
     {DType::f64, {"f64", 1, 8}},     {DType::f32, {"f32", 1, 4}},     {DType::f16, {"f16", 1, 2}},
     {DType::bf16, {"bf16", 1, 2}},   {DType::i8, {"i8", 1, 1}},       {DType::u8, {"u8", 1, 1}},
     {DType::i32, {"i32", 1, 4}},     {DType::u32, {"u32", 1, 4}},     {DType::u64, {"u64", 1, 8}},
-    {DType::q8_0, {"q8_0", 32, 34}}, {DType::q4_0, {"q4_0", 32, 18}},
+    {DType::q8_0, {"q8_0", 32, 34}}, {DType::q4_0, {"q4_0", 32, 18}}, {DType::q4_1, {"q4_1", 32, 20}},
+    {DType::q5_0, {"q5_0", 32, 22}}, {DType::q5_1, {"q5_1", 32, 24}}, {DType::q2_K, {"q2_K", 256, 84}},
+    {DType::q3_K, {"q3_K", 256, 110}}, {DType::q4_K, {"q4_K", 256, 144}}, {DType::q5_K, {"q5_K", 256, 176}},
+    {DType::q6_K, {"q6_K", 256, 210}}, {DType::iq4_nl, {"iq4_nl", 32, 18}}, {DType::iq4_xs, {"iq4_xs", 256, 136}},
 }};
+
+bool same_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
 
 const Entry* find(DType t) {
   for (const auto& e : kTypes)
@@ -38,7 +49,7 @@ const DTypeTraits& traits(DType t) {
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (const auto& e : kTypes)
-    if (e.traits.name == name) return e.type;
+    if (same_ignoring_case(e.traits.name, name)) return e.type;
   return std::nullopt;
 }
 

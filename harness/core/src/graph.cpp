@@ -172,7 +172,7 @@ std::optional<std::string> Graph::check() const {
       return "tensor '" + t.name + "': " + std::to_string(t.elements()) + " elements are not whole blocks of " +
              std::string(xpb::name(t.dtype));
     if (t.init.kind == TensorInit::Kind::synthetic && !is_weight_dtype(t.dtype))
-      return "tensor '" + t.name + "': synthetic values need f32, f16, bf16, q8_0 or q4_0";
+      return "tensor '" + t.name + "': synthetic values need " + weight_dtype_list();
     if (t.init.kind == TensorInit::Kind::bytes && t.init.source == nullptr)
       return "tensor '" + t.name + "': a copied tensor needs its source bytes";
     if (t.init.kind == TensorInit::Kind::bytes && t.init.source_bytes != t.bytes())

@@ -330,7 +330,7 @@ Problem weight(const Graph& g, TensorId id, const char* what) {
   const TensorDesc& t = g.tensor(id);
   if (!is_weight_dtype(t.dtype) || t.shape.size() != 2 ||
       t.shape[1] % static_cast<std::int64_t>(traits(t.dtype).block_elements) != 0)
-    return std::string("expects ") + what + " [rows, cols] of f32, f16, bf16, q8_0 or q4_0 (cols whole blocks), got " +
+    return std::string("expects ") + what + " [rows, cols] of " + weight_dtype_list() + " (cols whole blocks), got " +
            describe(g, id);
   return std::nullopt;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "xpubench/gguf_blocks.hpp"
+
 namespace xpb {
 
 float f16_to_f32(std::uint16_t h) {
@@ -64,8 +66,21 @@ std::uint16_t f32_to_bf16(float f) {
 }
 
 bool is_weight_dtype(DType dtype) {
-  return dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16 || dtype == DType::q8_0 ||
-         dtype == DType::q4_0;
+  return dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16 || is_block_quantized(dtype);
+}
+
+std::vector<std::string> weight_dtype_names() {
+  std::vector<std::string> out;
+  for (DType t : all_dtypes())
+    if (is_weight_dtype(t)) out.emplace_back(name(t));
+  return out;
+}
+
+std::string weight_dtype_list() {
+  const auto names = weight_dtype_names();
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
 }
 
 void encode_row(DType dtype, const float* src, std::byte* dst, std::size_t n) {
@@ -114,7 +129,12 @@ void encode_row(DType dtype, const float* src, std::byte* dst, std::size_t n) {
         std::memcpy(dst + b * sizeof(BlockQ4_0), &blk, sizeof blk);
       }
       return;
-    default: break;
+    default:
+      if (!is_block_quantized(dtype)) return;
+      const auto& tr = traits(dtype);
+      for (std::size_t b = 0; b < n / tr.block_elements; ++b)
+        quantize_block(dtype, src + b * tr.block_elements, dst + b * tr.block_bytes);
+      return;
   }
 }
 
@@ -148,7 +168,17 @@ void decode_row(DType dtype, const std::byte* src, float* dst, std::size_t n) {
         }
       }
       return;
-    default: break;
+    default:
+      if (!is_block_quantized(dtype)) return;
+      const auto& tr = traits(dtype);
+      UnpackedBlock u;
+      for (std::size_t b = 0; b < n / tr.block_elements; ++b) {
+        unpack_block(dtype, src + b * tr.block_bytes, u);
+        float* y = dst + b * tr.block_elements;
+        for (std::size_t i = 0; i < tr.block_elements; ++i)
+          y[i] = u.scale[i / 16] * static_cast<float>(u.code[i]) - u.offset[i / 16];
+      }
+      return;
   }
 }
 

@@ -11,11 +11,13 @@
 namespace xpb {
 
 // Codes are frozen: the plugin ABI and result files carry them. New types are appended with
-// the next free code; none is ever renumbered. Q8_0 and Q4_0 follow GGUF exactly (a block of
-// 32 values with one fp16 scale), so a GGUF tensor maps to an xpubench tensor without
-// conversion.
+// the next free code; none is ever renumbered. The block-quantized types (q8_0 to iq4_xs) are
+// ggml's block layouts byte for byte (xpubench/gguf_blocks.hpp), so a GGUF tensor maps to an
+// xpubench tensor without conversion. Their names are ggml's ("q4_K"); parse_dtype ignores case.
 enum class DType : std::uint8_t {
   f64 = 1, f32 = 2, f16 = 3, bf16 = 4, i8 = 5, u8 = 6, i32 = 7, u32 = 8, u64 = 9, q8_0 = 10, q4_0 = 11,
+  q4_1 = 12, q5_0 = 13, q5_1 = 14, q2_K = 15, q3_K = 16, q4_K = 17, q5_K = 18, q6_K = 19, iq4_nl = 20,
+  iq4_xs = 21,
 };
 
 struct DTypeTraits {

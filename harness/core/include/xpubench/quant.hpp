@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "xpubench/dtype.hpp"
 #include "xpubench/export.hpp"
@@ -41,13 +43,19 @@ struct BlockQ4_0 {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "GGUF block layout");
 
 // Converts n values (n a multiple of the block size for quantized types) from f32 into
-// `dtype`'s storage, or back. Quantization follows ggml's reference rounding: Q8_0 scales by
-// amax / 127 and rounds to nearest; Q4_0 scales by (the value of largest magnitude) / -8 so
-// that value maps exactly to code 0, and truncates x / d + 8.5 into 0..15.
+// `dtype`'s storage, or back. Quantization of Q8_0 and Q4_0 follows ggml's reference rounding:
+// Q8_0 scales by amax / 127 and rounds to nearest; Q4_0 scales by (the value of largest
+// magnitude) / -8 so that value maps exactly to code 0, and truncates x / d + 8.5 into 0..15.
+// The other block formats quantize through quantize_block and decode through unpack_block
+// (xpubench/gguf_blocks.hpp): decoding is bit-identical to ggml's.
 XPB_API void encode_row(DType dtype, const float* src, std::byte* dst, std::size_t n);
 XPB_API void decode_row(DType dtype, const std::byte* src, float* dst, std::size_t n);
-// The dtypes encode_row/decode_row accept: f32, f16, bf16, q8_0, q4_0.
+// The dtypes encode_row/decode_row accept: f32, f16, bf16 and every block format.
 XPB_API bool is_weight_dtype(DType dtype);
+// Their names in code order ("f32", "f16", "bf16", "q8_0", ...), and the same as one phrase
+// ("f32, f16, bf16, q8_0, ... or iq4_xs") for messages that say what was expected.
+XPB_API std::vector<std::string> weight_dtype_names();
+XPB_API std::string weight_dtype_list();
 
 // SplitMix64 (Steele, Lea and Flood, OOPSLA 2014), the one hash behind every seeded value in
 // xpubench (weights, test patterns, random arrays, noise, arrival times). mix64 is its

@@ -1,0 +1,457 @@
+// Matrix products with the GGUF block formats beyond Q8_0 and Q4_0 (llm_kernels.cpp has
+// those two): Q4_1, Q5_0, Q5_1, IQ4_NL (blocks of 32) and Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS
+// (super-blocks of 256). Each weight block is unpacked with SIMD into int8 codes and f32 scales
+// and offsets per 16 values (the form of xpubench/gguf_blocks.hpp), which stay in L1, and
+// multiplied with the activations' int8 codes: value = scale * code - offset, so
+//   sum_i w_i x_i = sum_g dx * (scale_g * sum_{i in g} code_i q_i - offset_g * sum_{i in g} q_i).
+// One kernel serves every format; only the unpacking differs.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "llm_kernels.hpp"
+#include "xpubench/gguf_blocks.hpp"
+#include "xpubench/quant.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "gguf_kernels.cpp"
+#include <hwy/foreach_target.h>  // re-includes this file once per target
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace xpb::cpu::HWY_NAMESPACE {
+
+// Whether T's blocks are super-blocks of 256 (else blocks of 32), and their bytes.
+constexpr bool IsSuper(DType t) {
+  return t == DType::q2_K || t == DType::q3_K || t == DType::q4_K || t == DType::q5_K || t == DType::q6_K ||
+         t == DType::iq4_xs;
+}
+template <DType T>
+constexpr std::size_t kSmallBlockBytes = T == DType::q4_1   ? sizeof(BlockQ4_1)
+                                         : T == DType::q5_0 ? sizeof(BlockQ5_0)
+                                         : T == DType::q5_1 ? sizeof(BlockQ5_1)
+                                                            : sizeof(BlockIQ4_NL);
+template <DType T>
+constexpr std::size_t kSuperBlockBytes = T == DType::q2_K   ? sizeof(BlockQ2_K)
+                                         : T == DType::q3_K ? sizeof(BlockQ3_K)
+                                         : T == DType::q4_K ? sizeof(BlockQ4_K)
+                                         : T == DType::q5_K ? sizeof(BlockQ5_K)
+                                         : T == DType::q6_K ? sizeof(BlockQ6_K)
+                                                            : sizeof(BlockIQ4_XS);
+
+// Up to 256 values of one weight row unpacked: codes, and per 16 values a scale and an offset.
+struct Chunk {
+  alignas(32) std::int8_t code[kSuperBlock];
+  alignas(32) float scale[kSuperBlock / 16];
+  alignas(32) float offset[kSuperBlock / 16];
+};
+
+#if HWY_TARGET == HWY_AVX3_DL
+// As in llm_kernels.cpp: the EVEX form of vpdpbusd, for everything down to MatmulGguf (an
+// always-inline callee must have its caller's target options).
+#pragma GCC push_options
+#pragma GCC target("avx512vnni,no-avxvnni")
+#endif
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+
+HWY_INLINE __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+HWY_INLINE void store32(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+HWY_INLINE __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(15)); }
+HWY_INLINE __m256i high_nibbles(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(15)); }
+// Bits at `shift` and `shift + 1` of every byte, as 0..3.
+HWY_INLINE __m256i two_bits(__m256i v, int shift) {
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(3));
+}
+// Bit `shift` of every byte, as 0 or 1.
+HWY_INLINE __m256i one_bit(__m256i v, int shift) {
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(1));
+}
+
+// The 32 codes of a 32-value block's qs[16] in value order (low nibbles, then high nibbles).
+HWY_INLINE __m256i nibble_codes(const std::uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(15);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+}
+// Bit i of the little-endian 32-bit qh as 16 in byte i, else 0 (Q5's fifth bits).
+HWY_INLINE __m256i fifth_bits(const std::uint8_t* qh) {
+  std::uint32_t h;
+  std::memcpy(&h, qh, 4);
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)),
+                                            _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                              0x0101010101010101, 0x0000000000000000));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
+}
+// IQ4 levels of 32 nibble indices.
+HWY_INLINE __m256i iq4_levels(__m256i idx) {
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values));
+  return _mm256_shuffle_epi8(_mm256_set_m128i(t, t), idx);
+}
+
+// Blocks of 32: `count` (up to 8) blocks from block `first` of the row.
+template <DType T>
+HWY_INLINE void UnpackSmall(const std::byte* row, std::size_t first, std::size_t count, Chunk& c) {
+  for (std::size_t b = 0; b < count; ++b) {
+    const std::byte* p = row + (first + b) * kSmallBlockBytes<T>;
+    __m256i codes;
+    float d, off = 0.0f;
+    if constexpr (T == DType::q4_1) {
+      BlockQ4_1 blk;
+      std::memcpy(&blk, p, sizeof blk);
+      codes = nibble_codes(blk.qs);
+      d = _cvtsh_ss(blk.d);
+      off = -_cvtsh_ss(blk.m);
+    } else if constexpr (T == DType::q5_0) {
+      BlockQ5_0 blk;
+      std::memcpy(&blk, p, sizeof blk);
+      codes = _mm256_sub_epi8(_mm256_or_si256(nibble_codes(blk.qs), fifth_bits(blk.qh)), _mm256_set1_epi8(16));
+      d = _cvtsh_ss(blk.d);
+    } else if constexpr (T == DType::q5_1) {
+      BlockQ5_1 blk;
+      std::memcpy(&blk, p, sizeof blk);
+      codes = _mm256_or_si256(nibble_codes(blk.qs), fifth_bits(blk.qh));
+      d = _cvtsh_ss(blk.d);
+      off = -_cvtsh_ss(blk.m);
+    } else {  // iq4_nl
+      BlockIQ4_NL blk;
+      std::memcpy(&blk, p, sizeof blk);
+      codes = iq4_levels(nibble_codes(blk.qs));
+      d = _cvtsh_ss(blk.d);
+    }
+    store32(c.code + 32 * b, codes);
+    c.scale[2 * b] = c.scale[2 * b + 1] = d;
+    c.offset[2 * b] = c.offset[2 * b + 1] = off;
+  }
+}
+
+// Q4_K/Q5_K: scale and min j of 8 from the 12 packed bytes.
+HWY_INLINE void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// One super-block of 256 values.
+template <DType T>
+HWY_INLINE void UnpackSuper(const std::byte* p, Chunk& c) {
+  if constexpr (T == DType::q4_K || T == DType::q5_K) {
+    const std::uint8_t *scales, *qs, *qh = nullptr;
+    std::uint16_t d16, dmin16;
+    BlockQ4_K b4;
+    BlockQ5_K b5;
+    if constexpr (T == DType::q4_K) {
+      std::memcpy(&b4, p, sizeof b4);
+      scales = b4.scales, qs = b4.qs, d16 = b4.d, dmin16 = b4.dmin;
+    } else {
+      std::memcpy(&b5, p, sizeof b5);
+      scales = b5.scales, qs = b5.qs, qh = b5.qh, d16 = b5.d, dmin16 = b5.dmin;
+    }
+    const __m256i high = qh != nullptr ? load32(qh) : _mm256_setzero_si256();
+    for (int ch = 0; ch < 4; ++ch) {
+      const __m256i q = load32(qs + 32 * ch);
+      __m256i lo = low_nibbles(q), hi = high_nibbles(q);
+      if (qh != nullptr) {
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(one_bit(high, 2 * ch), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(one_bit(high, 2 * ch + 1), 4));
+      }
+      store32(c.code + 64 * ch, lo);
+      store32(c.code + 64 * ch + 32, hi);
+    }
+    const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      scale_min_k4(j, scales, sc, m);
+      c.scale[2 * j] = c.scale[2 * j + 1] = d * static_cast<float>(sc);
+      c.offset[2 * j] = c.offset[2 * j + 1] = dmin * static_cast<float>(m);
+    }
+  } else if constexpr (T == DType::q6_K) {
+    BlockQ6_K b;
+    std::memcpy(&b, p, sizeof b);
+    const __m256i bias = _mm256_set1_epi8(32);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load32(b.ql + 64 * h), l1 = load32(b.ql + 64 * h + 32), hb = load32(b.qh + 32 * h);
+      const __m256i q[4] = {low_nibbles(l0), low_nibbles(l1), high_nibbles(l0), high_nibbles(l1)};
+      for (int k = 0; k < 4; ++k)
+        store32(c.code + 128 * h + 32 * k,
+                _mm256_sub_epi8(_mm256_or_si256(q[k], _mm256_slli_epi16(two_bits(hb, 2 * k), 4)), bias));
+    }
+    const float d = _cvtsh_ss(b.d);
+    for (int g = 0; g < 16; ++g) {
+      c.scale[g] = d * static_cast<float>(b.scales[g]);
+      c.offset[g] = 0.0f;
+    }
+  } else if constexpr (T == DType::q2_K || T == DType::q3_K) {
+    const std::uint8_t* qs;
+    BlockQ2_K b2;
+    BlockQ3_K b3;
+    if constexpr (T == DType::q2_K) {
+      std::memcpy(&b2, p, sizeof b2);
+      qs = b2.qs;
+    } else {
+      std::memcpy(&b3, p, sizeof b3);
+      qs = b3.qs;
+    }
+    for (int n = 0; n < 2; ++n) {
+      const __m256i q = load32(qs + 32 * n);
+      for (int j = 0; j < 4; ++j) {
+        __m256i v = two_bits(q, 2 * j);
+        if constexpr (T == DType::q3_K)  // the third bit set: code 0..3, clear: code - 4
+          v = _mm256_sub_epi8(_mm256_or_si256(v, _mm256_slli_epi16(one_bit(load32(b3.hmask), 4 * n + j), 2)),
+                              _mm256_set1_epi8(4));
+        store32(c.code + 128 * n + 32 * j, v);
+      }
+    }
+    if constexpr (T == DType::q2_K) {
+      const float d = _cvtsh_ss(b2.d), dmin = _cvtsh_ss(b2.dmin);
+      for (int g = 0; g < 16; ++g) {
+        c.scale[g] = d * static_cast<float>(b2.scales[g] & 15);
+        c.offset[g] = dmin * static_cast<float>(b2.scales[g] >> 4);
+      }
+    } else {
+      // The 16 six-bit scales: low nibbles in bytes 0-7, top two bits in bytes 8-11.
+      const std::uint8_t* s = b3.scales;
+      const float d = _cvtsh_ss(b3.d);
+      for (int i = 0; i < 4; ++i) {
+        const int v[4] = {(s[i] & 15) | ((s[8 + i] & 3) << 4), (s[4 + i] & 15) | (((s[8 + i] >> 2) & 3) << 4),
+                          (s[i] >> 4) | (((s[8 + i] >> 4) & 3) << 4), (s[4 + i] >> 4) | (((s[8 + i] >> 6) & 3) << 4)};
+        for (int k = 0; k < 4; ++k) {
+          c.scale[4 * k + i] = d * static_cast<float>(v[k] - 32);
+          c.offset[4 * k + i] = 0.0f;
+        }
+      }
+    }
+  } else {  // iq4_xs
+    BlockIQ4_XS b;
+    std::memcpy(&b, p, sizeof b);
+    for (int h = 0; h < 4; ++h) {  // two groups of 32 per 32 bytes of qs
+      const __m256i q = load32(b.qs + 32 * h);
+      // Bytes 0-15 are group 2h (low nibbles first), 16-31 group 2h + 1.
+      const __m256i lo = low_nibbles(q), hi = high_nibbles(q);
+      store32(c.code + 64 * h, iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x20)));
+      store32(c.code + 64 * h + 32, iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x31)));
+    }
+    const float d = _cvtsh_ss(b.d);
+    for (int g = 0; g < 8; ++g) {
+      const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b.scales_h >> (2 * g)) & 3) << 4);
+      c.scale[2 * g] = c.scale[2 * g + 1] = d * static_cast<float>(ls - 32);
+      c.offset[2 * g] = c.offset[2 * g + 1] = 0.0f;
+    }
+  }
+}
+
+// Sums of a[i] * b[i] over groups of 4 bytes, in 8 int32 lanes; a and b signed, |a| <= 128,
+// |b| <= 127 (the sign moves onto b so vpmaddubsw's unsigned operand is |a|).
+HWY_INLINE __m256i dot_s8(__m256i a, __m256i b) {
+  const __m256i ua = _mm256_sign_epi8(a, a), sb = _mm256_sign_epi8(b, a);
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ua, sb);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ua, sb), _mm256_set1_epi16(1));
+#endif
+}
+
+HWY_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// The dot product of `blocks32` unpacked blocks of 32 with activation row x from value `at`.
+HWY_INLINE float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at,
+                          bool offsets) {
+  const std::int8_t* xq = x.q + row * x.k + at;
+  const float* dx = x.d + (row * x.k + at) / kQuantBlock;
+  alignas(32) float sd[kSuperBlock / 16];
+  for (std::size_t g = 0; g < 2 * blocks32; ++g) sd[g] = c.scale[g] * dx[g / 2];
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const __m256i spread = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
+  std::size_t b = 0;
+  for (; b + 2 <= blocks32; b += 2) {
+    const __m256i p0 = dot_s8(load32(c.code + 32 * b), load32(xq + 32 * b));
+    const __m256i p1 = dot_s8(load32(c.code + 32 * b + 32), load32(xq + 32 * b + 32));
+    const __m256 s0 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(sd + 2 * b)))), spread);
+    const __m256 s1 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(sd + 2 * b + 2)))), spread);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), s0, acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), s1, acc1);
+  }
+  if (b < blocks32) {
+    const __m256i p0 = dot_s8(load32(c.code + 32 * b), load32(xq + 32 * b));
+    const __m256 s0 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(sd + 2 * b)))), spread);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), s0, acc0);
+  }
+  float s = hsum(_mm256_add_ps(acc0, acc1));
+  if (offsets) {
+    const std::int32_t* sum16 = x.sum16 + (row * x.k + at) / 16;
+    float corr = 0;
+    for (std::size_t g = 0; g < 2 * blocks32; ++g) corr += c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
+    s -= corr;
+  }
+  return s;
+}
+
+#else  // other targets: the portable unpacking of xpubench/gguf_blocks.hpp and plain loops
+
+template <DType T>
+void UnpackSmall(const std::byte* row, std::size_t first, std::size_t count, Chunk& c) {
+  UnpackedBlock u;
+  for (std::size_t b = 0; b < count; ++b) {
+    unpack_block(T, row + (first + b) * kSmallBlockBytes<T>, u);
+    std::memcpy(c.code + 32 * b, u.code, 32);
+    for (int g = 0; g < 2; ++g) {
+      c.scale[2 * b + g] = u.scale[g];
+      c.offset[2 * b + g] = u.offset[g];
+    }
+  }
+}
+template <DType T>
+void UnpackSuper(const std::byte* p, Chunk& c) {
+  UnpackedBlock u;
+  unpack_block(T, p, u);
+  std::memcpy(c.code, u.code, sizeof c.code);
+  std::memcpy(c.scale, u.scale, sizeof c.scale);
+  std::memcpy(c.offset, u.offset, sizeof c.offset);
+}
+float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at, bool offsets) {
+  const std::int8_t* xq = x.q + row * x.k + at;
+  const float* dx = x.d + (row * x.k + at) / kQuantBlock;
+  const std::int32_t* sum16 = x.sum16 + (row * x.k + at) / 16;
+  float s = 0;
+  for (std::size_t g = 0; g < 2 * blocks32; ++g) {
+    int acc = 0;
+    for (int i = 0; i < 16; ++i) acc += c.code[16 * g + i] * xq[16 * g + i];
+    s += dx[g / 2] * c.scale[g] * static_cast<float>(acc);
+    if (offsets) s -= c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
+  }
+  return s;
+}
+
+#endif
+
+template <DType T>
+constexpr bool kHasOffsets = T == DType::q4_1 || T == DType::q5_1 || T == DType::q2_K || T == DType::q4_K || T == DType::q5_K;
+
+// Values [at, at + 256) (or fewer at a small format's row end) of weight row `row` into c.
+template <DType T>
+HWY_INLINE std::size_t Unpack(const std::byte* row, std::size_t at, std::size_t k, Chunk& c) {
+  if constexpr (IsSuper(T)) {
+    UnpackSuper<T>(row + at / kSuperBlock * kSuperBlockBytes<T>, c);
+    return kSuperBlock / kQuantBlock;
+  } else {
+    const std::size_t count = std::min<std::size_t>(8, (k - at) / kQuantBlock);
+    UnpackSmall<T>(row, at / kQuantBlock, count, c);
+    return count;
+  }
+}
+
+template <DType T>
+void GgufLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end, const QuantizedRows& x,
+              std::size_t rows, float* out, std::size_t ldo) {
+  const std::size_t k = x.k;
+  if (rows == 1) {
+    // Decode: a chunk unpacked and used at once, while it is in L1; rows one after another
+    // (one sequential stream for the prefetcher, as llm_kernels.cpp explains).
+    Chunk c;
+    for (std::size_t j = j_begin; j < j_end; ++j) {
+      const std::byte* row = w + j * row_bytes;
+      float s = 0;
+      for (std::size_t at = 0; at < k; at += kSuperBlock) {
+        const std::size_t blocks = Unpack<T>(row, at, k, c);
+        s += DotChunk(c, blocks, x, 0, at, kHasOffsets<T>);
+      }
+      out[j] = s;
+    }
+    return;
+  }
+  // Prompt rows: each weight row is unpacked once, chunk by chunk, into a row-long buffer and
+  // used for every activation row.
+  thread_local std::vector<Chunk> unpacked;
+  thread_local std::vector<std::size_t> counts;
+  const std::size_t chunks = (k + kSuperBlock - 1) / kSuperBlock;
+  unpacked.resize(chunks);
+  counts.resize(chunks);
+  for (std::size_t j = j_begin; j < j_end; ++j) {
+    const std::byte* row = w + j * row_bytes;
+    for (std::size_t ch = 0; ch < chunks; ++ch) counts[ch] = Unpack<T>(row, ch * kSuperBlock, k, unpacked[ch]);
+    for (std::size_t t = 0; t < rows; ++t) {
+      float s = 0;
+      for (std::size_t ch = 0; ch < chunks; ++ch) s += DotChunk(unpacked[ch], counts[ch], x, t, ch * kSuperBlock, kHasOffsets<T>);
+      out[t * ldo + j] = s;
+    }
+  }
+}
+
+void MatmulGguf(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
+                const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  switch (weights) {
+    case DType::q4_1: return GgufLoop<DType::q4_1>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q5_0: return GgufLoop<DType::q5_0>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q5_1: return GgufLoop<DType::q5_1>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::iq4_nl: return GgufLoop<DType::iq4_nl>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q2_K: return GgufLoop<DType::q2_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q3_K: return GgufLoop<DType::q3_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q4_K: return GgufLoop<DType::q4_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q5_K: return GgufLoop<DType::q5_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q6_K: return GgufLoop<DType::q6_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::iq4_xs: return GgufLoop<DType::iq4_xs>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    default: return;
+  }
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC pop_options
+#endif
+
+// Activations rounded as llama.cpp rounds them for the K-quants (its Q8_K): per 256 values,
+// the value of largest magnitude maps to -127, codes round to nearest (even) and stop at 127,
+// and the scale is the reciprocal of that factor, in f32. Written in this form: the scale
+// repeated for each block of 32, the sums of each 16 codes.
+void QuantizeRowsQ8K(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
+  const std::size_t nb = out.k / kSuperBlock;
+  for (std::size_t t = row_begin; t < row_end; ++t)
+    for (std::size_t b = 0; b < nb; ++b) {
+      const float* v = x + t * out.k + b * kSuperBlock;
+      std::int8_t* q = out.q + t * out.k + b * kSuperBlock;
+      float amax = 0, max = 0;
+      for (std::size_t i = 0; i < kSuperBlock; ++i)
+        if (std::fabs(v[i]) > amax) {
+          amax = std::fabs(v[i]);
+          max = v[i];
+        }
+      const float iscale = amax != 0 ? -127.0f / max : 0.0f;
+      for (std::size_t i = 0; i < kSuperBlock; ++i)
+        q[i] = static_cast<std::int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * v[i]))));
+      const float d = amax != 0 ? 1.0f / iscale : 0.0f;
+      for (std::size_t i = 0; i < kSuperBlock / kQuantBlock; ++i) out.d[(t * out.k + b * kSuperBlock) / kQuantBlock + i] = d;
+      for (std::size_t g = 0; g < kSuperBlock / 16; ++g) {
+        int s = 0;
+        for (std::size_t i = 0; i < 16; ++i) s += q[16 * g + i];
+        out.sum16[(t * out.k + b * kSuperBlock) / 16 + g] = s;
+      }
+    }
+}
+
+}  // namespace xpb::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace xpb::cpu {
+HWY_EXPORT(MatmulGguf);
+HWY_EXPORT(QuantizeRowsQ8K);
+
+void matmul_gguf(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
+                 const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(MatmulGguf)(weights, w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+}
+void quantize_rows_q8_K(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8K)(x, row_begin, row_end, out);
+}
+}  // namespace xpb::cpu
+#endif
