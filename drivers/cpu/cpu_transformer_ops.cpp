@@ -250,6 +250,17 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       }
       return;
     }
+    case Op::add_bias: {
+      const std::size_t width = cols(node.inputs[0]);
+      const float* b = ptr<float>(node.inputs[1]);
+      const Range r = split(live_rows(node.inputs[0]), thread, threads);
+      for (std::size_t t = r.begin; t < r.end; ++t) {
+        const float* x = ptr<float>(node.inputs[0]) + t * width;
+        float* y = ptr<float>(node.outputs[0]) + t * width;
+        for (std::size_t j = 0; j < width; ++j) y[j] = x[j] + b[j];
+      }
+      return;
+    }
     case Op::dac_round: {  // rows split over the threads (a row's blocks share its full scale)
       const std::size_t width = cols(node.inputs[0]);
       const auto bits = static_cast<int>(node.attrs.get_int("bits", 8));

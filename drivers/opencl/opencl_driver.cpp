@@ -112,6 +112,7 @@ bool runs(Op op) {
     case Op::rope:
     case Op::attention:
     case Op::silu_mul:
+    case Op::add_bias:
     case Op::argmax:
     case Op::gather_rows:
     case Op::fma_loop: return true;

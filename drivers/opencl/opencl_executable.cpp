@@ -564,6 +564,21 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       };
       break;
     }
+    case Op::add_bias: {
+      cl_kernel k = make(plain, "add_bias");
+      const TensorId x = n.inputs[0];
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(n.outputs[0]));
+      set_arg(k, 3, cols(x));
+      const std::size_t local = local_;
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_ulong count = cols(x) * live(x, dims);
+        set_arg(k, 4, count);
+        if (count > 0) l.push_back({k, 1, {(count + local - 1) / local * local, 1, 1}, {local, 1, 1}, true});
+      };
+      break;
+    }
     case Op::argmax: {
       cl_kernel k = make(plain, "argmax");
       const TensorId x = n.inputs[0];

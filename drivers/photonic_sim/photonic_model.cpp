@@ -64,6 +64,7 @@ bool PhotonicModel::runs(Op op) {
     case Op::attention:
     case Op::add:
     case Op::silu_mul:
+    case Op::add_bias:
     case Op::gather_rows:
     case Op::argmax:
       return true;

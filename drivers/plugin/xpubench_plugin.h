@@ -113,7 +113,19 @@ enum {
   XPB_DTYPE_F64 = 1, XPB_DTYPE_F32 = 2, XPB_DTYPE_F16 = 3, XPB_DTYPE_BF16 = 4, XPB_DTYPE_I8 = 5,
   XPB_DTYPE_U8 = 6, XPB_DTYPE_I32 = 7, XPB_DTYPE_U32 = 8, XPB_DTYPE_U64 = 9,
   XPB_DTYPE_Q8_0 = 10, /* GGUF block: f16 scale + 32 int8, 34 bytes per 32 values */
-  XPB_DTYPE_Q4_0 = 11  /* GGUF block: f16 scale + 16 bytes of 4-bit values, 18 bytes per 32 */
+  XPB_DTYPE_Q4_0 = 11, /* GGUF block: f16 scale + 16 bytes of 4-bit values, 18 bytes per 32 */
+  /* The other GGUF block formats, ggml's layouts byte for byte (xpubench/gguf_blocks.hpp has
+   * the structs and where each value lives); bytes per block of 32 or 256 values: */
+  XPB_DTYPE_Q4_1 = 12,   /* 20 per 32 */
+  XPB_DTYPE_Q5_0 = 13,   /* 22 per 32 */
+  XPB_DTYPE_Q5_1 = 14,   /* 24 per 32 */
+  XPB_DTYPE_Q2_K = 15,   /* 84 per 256 */
+  XPB_DTYPE_Q3_K = 16,   /* 110 per 256 */
+  XPB_DTYPE_Q4_K = 17,   /* 144 per 256 */
+  XPB_DTYPE_Q5_K = 18,   /* 176 per 256 */
+  XPB_DTYPE_Q6_K = 19,   /* 210 per 256 */
+  XPB_DTYPE_IQ4_NL = 20, /* 18 per 32 */
+  XPB_DTYPE_IQ4_XS = 21  /* 136 per 256 */
 };
 
 /* ---- the graph, as flat arrays ------------------------------------------------------------- */

@@ -128,6 +128,7 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
     case Op::silu_mul:
     case Op::argmax:
     case Op::gather_rows:
+    case Op::add_bias:
     case Op::dac_round:
     case Op::analog_readout: run_transformer_node(g, node, store); break;
     case Op::copy:

@@ -195,6 +195,17 @@ void gather_rows(const Graph& g, const Node& node, const TensorStore& store) {
   }
 }
 
+void add_bias(const Graph& g, const Node& node, const TensorStore& store) {
+  const std::size_t n = cols(g, node.inputs[0]);
+  const std::size_t rows = live_rows(g, store, node.inputs[0]);
+  const float* b = at<float>(store, node.inputs[1]);
+  for (std::size_t t = 0; t < rows; ++t) {
+    const float* x = at<float>(store, node.inputs[0]) + t * n;
+    float* y = at<float>(store, node.outputs[0]) + t * n;
+    for (std::size_t j = 0; j < n; ++j) y[j] = x[j] + b[j];
+  }
+}
+
 void dac_round(const Graph& g, const Node& node, const TensorStore& store) {
   const std::size_t n = cols(g, node.inputs[0]);
   const std::size_t rows = live_rows(g, store, node.inputs[0]);
@@ -244,6 +255,7 @@ void run_transformer_node(const Graph& g, const Node& node, const TensorStore& s
     case Op::silu_mul: return silu_mul(g, node, store);
     case Op::argmax: return argmax(g, node, store);
     case Op::gather_rows: return gather_rows(g, node, store);
+    case Op::add_bias: return add_bias(g, node, store);
     case Op::dac_round: return dac_round(g, node, store);
     case Op::analog_readout: return analog_readout(g, node, store);
     default: return;

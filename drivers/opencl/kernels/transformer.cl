@@ -288,6 +288,13 @@ __kernel void silu_mul(__global const float* a, __global const float* b, __globa
   if (i < n) out[i] = a[i] / (1.0f + exp(-a[i])) * b[i];
 }
 
+// out[i] = x[i] + b[i % cols] over n elements (a bias on every row).
+__kernel void add_bias(__global const float* x, __global const float* b, __global float* out, const ulong cols,
+                       const ulong n) {
+  const size_t i = get_global_id(0);
+  if (i < n) out[i] = x[i] + b[i % cols];
+}
+
 // out[t] = the index of the largest value of row t (the first, on ties). One work-group per row.
 __kernel void argmax(__global const float* x, __global int* out, const ulong n, const uint rows,
                      __local float* best, __local uint* where) {

@@ -106,7 +106,7 @@ enum class Op : std::uint16_t {
   verify_pattern = 9,
 
   // --- transformer. Activations are f32 [rows, cols], row-major; their rows may be dynamic
-  // (TensorDesc::rows_dim). Weights may be f32, f16, bf16, q8_0, q4_0.
+  // (TensorDesc::rows_dim). Weights may be f32, f16, bf16 or any GGUF block format (dtype.hpp).
   //
   // out[t] = row ids[t] of table, as f32                in0 table [vocab, dim], in1 ids i32 [T]
   // An id outside 0..vocab-1 is an error: the run fails (RunResult::error), it never reads a
@@ -115,8 +115,8 @@ enum class Op : std::uint16_t {
   // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w        in0 x [T, n], in1 w f32 [n]; attr eps
   rms_norm = 11,
   // out[t][j] = sum_k x[t][k] * W[j][k]                 in0 x f32 [T, K], in1 W [N, K]
-  // A device may round x to the weight's block format first (Q8_0 for q8_0 and q4_0 weights,
-  // as llama.cpp does); the conformance tolerances allow for it.          out f32 [T, N]
+  // A device may round x to 8 bits first, as llama.cpp does (Q8_0 per 32 values, or Q8_K per
+  // 256 for the K-quants and IQ4_XS); the conformance tolerances allow for it. out f32 [T, N]
   matmul = 12,
   // Rotary position embedding on adjacent pairs (x[2i], x[2i+1]) of every head, by the angle
   // pos[t] * theta^(-2i / head_dim) / factor[i]. in0 x [T, heads * head_dim], in1 pos i32 [T],
@@ -169,6 +169,11 @@ enum class Op : std::uint16_t {
   // bits); out1 u64 [1] = step + 1, written after every element used the old value (may be in3:
   // each run then draws fresh noise). attrs: noise (>= 0), bound (> 0), bits (2..24), seed.
   analog_readout = 20,
+
+  // --- transformer, continued.
+  // out[t][j] = x[t][j] + b[j] over the live rows       in0 x f32 [T, n], in1 b f32 [n]
+  // (the biases of Qwen2's Q, K and V projections).   out f32 [T, n] (may be in0)
+  add_bias = 21,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.
