@@ -1,5 +1,6 @@
 #include "llama_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -30,9 +31,19 @@ LlamaConfig make(std::string name, std::int64_t dim, std::int64_t layers, std::i
   return c;
 }
 
-// Shapes from the models' published configurations (DESIGN.md §10; stories-* are the
-// TinyStories models of Karpathy's llama2.c: 6 layers x 288 and 12 layers x 768, shared
-// classifier). tiny and tiny-tied are test shapes that exercise every feature in milliseconds.
+// A qwen2 shape: biases on Q, K and V, RMSNorm epsilon 1e-6.
+LlamaConfig qwen2(LlamaConfig c) {
+  c.arch = "qwen2";
+  c.qkv_bias = true;
+  c.norm_eps = 1e-6;
+  return c;
+}
+
+// Shapes from the models' published configurations (DESIGN.md §10; the config.json of each
+// Hugging Face repository: Qwen/Qwen2.5-0.5B and -7B, mistralai/Mistral-7B-v0.3; stories-* are
+// the TinyStories models of Karpathy's llama2.c: 6 layers x 288 and 12 layers x 768, shared
+// classifier). tiny, tiny-tied and tiny-qwen2 are test shapes that exercise every feature in
+// milliseconds.
 std::map<std::string, LlamaConfig> presets() {
   std::map<std::string, LlamaConfig> p;
   auto llama31 = make("llama-3.1-8b", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0, false);
@@ -47,6 +58,10 @@ std::map<std::string, LlamaConfig> presets() {
   tiny.rope_scaling_applied = "llama3 frequency factors (factor 4, original context 64)";
   p[tiny.name] = tiny;
   p["tiny-tied"] = make("tiny-tied", 96, 3, 6, 6, 160, 320, 256, 10000.0, true);
+  p["mistral-7b"] = make("mistral-7b", 4096, 32, 32, 8, 14336, 32768, 32768, 1000000.0, false);
+  p["qwen2.5-7b"] = qwen2(make("qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 32768, 1000000.0, false));
+  p["qwen2.5-0.5b"] = qwen2(make("qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.0, true));
+  p["tiny-qwen2"] = qwen2(make("tiny-qwen2", 64, 2, 4, 2, 128, 256, 256, 1000000.0, false));
   return p;
 }
 
@@ -84,7 +99,8 @@ std::uint32_t file_type(DType t) {
 std::uint64_t LlamaConfig::parameters() const {
   const auto d = static_cast<std::uint64_t>(dim);
   const std::uint64_t attn = d * static_cast<std::uint64_t>(heads * head_dim) * 2 +
-                             d * static_cast<std::uint64_t>(kv_heads * head_dim) * 2;
+                             d * static_cast<std::uint64_t>(kv_heads * head_dim) * 2 +
+                             (qkv_bias ? static_cast<std::uint64_t>((heads + 2 * kv_heads) * head_dim) : 0);
   const std::uint64_t mlp = 3 * d * static_cast<std::uint64_t>(ffn);
   const std::uint64_t per_layer = attn + mlp + 2 * d;
   const std::uint64_t embed = static_cast<std::uint64_t>(vocab) * d;
@@ -156,12 +172,49 @@ std::vector<float> rope_factors(const LlamaConfig& c) {
   return f;
 }
 
+namespace {
+
+// NEOX RoPE rotates element i of a head with element i + hd/2; the catalogue's rope rotates
+// adjacent pairs. Row r of a Q or K projection in NEOX order is row neox_to_adjacent(r) in
+// adjacent order (the same permutation inside every head).
+std::int64_t neox_to_adjacent(std::int64_t r, std::int64_t hd) {
+  const std::int64_t head = r / hd, i = r % hd;
+  return head * hd + (i < hd / 2 ? 2 * i : 2 * (i - hd / 2) + 1);
+}
+
+// A copy of a [rows, cols] tensor's bytes with row r moved to neox_to_adjacent(r).
+TensorInit neox_rows_to_adjacent(const gguf::TensorInfo& t, std::int64_t hd) {
+  const auto rows = t.shape[0];  // a vector (a bias): each element is a "row" of 4 bytes
+  const std::size_t row_bytes = t.bytes / static_cast<std::size_t>(rows);
+  auto owner = std::make_shared<std::vector<std::byte>>(t.bytes);
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::memcpy(owner->data() + static_cast<std::size_t>(neox_to_adjacent(r, hd)) * row_bytes,
+                t.data + static_cast<std::size_t>(r) * row_bytes, row_bytes);
+  return TensorInit::copy_of({owner->data(), owner->size()}, owner);
+}
+
+bool neox_ordered(const std::string& name) {
+  for (const char* suffix : {"attn_q.weight", "attn_k.weight", "attn_q.bias", "attn_k.bias"})
+    if (name.size() > std::strlen(suffix) && name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+      return true;
+  return false;
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_architectures() {
+  static const std::vector<std::string> archs = {"llama", "qwen2"};
+  return archs;
+}
+
 std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& src) {
   std::vector<WeightSpec> out;
   const auto* file = static_cast<const gguf::File*>(src.file.get());
   std::uint64_t tensor_seed = 0;
-  // A weight of shape [rows, cols]: synthetic, or the file's tensor of that name.
-  auto add = [&](std::string name, std::vector<std::int64_t> shape, bool matrix, double scale) {
+  enum class Kind { matrix, norm, bias };
+  // A weight of shape [rows, cols] (a matrix) or [n]: synthetic, or the file's tensor of that name.
+  auto add = [&](std::string name, std::vector<std::int64_t> shape, Kind kind, double scale) {
+    const bool matrix = kind == Kind::matrix;
     WeightSpec w{std::move(name), std::move(shape), matrix ? src.dtype : DType::f32, {}};
     ++tensor_seed;
     if (file != nullptr) {
@@ -172,16 +225,18 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
         for (auto v : w.shape) want += (want.empty() ? "" : ", ") + std::to_string(v);
         for (auto v : t->shape) got += (got.empty() ? "" : ", ") + std::to_string(v);
         throw InputError(file->path() + ": tensor '" + w.name + "' has shape [" + got + "], expected [" + want +
-                         "] from the llama.* metadata");
+                         "] from the " + c.arch + ".* metadata");
       }
       if (matrix ? !is_weight_dtype(t->dtype) : t->dtype != DType::f32)
         throw InputError(file->path() + ": tensor '" + w.name + "' is " + std::string(xpb::name(t->dtype)) + ", expected " +
                          (matrix ? weight_dtype_list() : std::string("f32")));
       w.dtype = t->dtype;
-      w.init = TensorInit::copy_of(t->span(), src.file);
+      w.init = c.arch == "qwen2" && neox_ordered(w.name) ? neox_rows_to_adjacent(*t, c.head_dim)
+                                                          : TensorInit::copy_of(t->span(), src.file);
     } else {
       // Each tensor its own stream of the seed, so adding a layer does not shift the others.
-      w.init = matrix ? TensorInit::random(src.seed * 0x100000001B3ull + tensor_seed, scale) : TensorInit::filled(1.0);
+      w.init = kind == Kind::norm ? TensorInit::filled(1.0)
+                                  : TensorInit::random(src.seed * 0x100000001B3ull + tensor_seed, scale);
     }
     out.push_back(std::move(w));
   };
@@ -191,26 +246,31 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
   // The embedding is small (std 0.02, the usual initialisation of GPT-2 and Llama), so the
   // layers' outputs (unit RMS) dominate the residual stream: with a large embedding a tied
   // output head would mostly see the input token again and greedy decoding would repeat it.
-  add("token_embd.weight", {c.vocab, c.dim}, true, 0.02 * std::sqrt(3.0));
+  add("token_embd.weight", {c.vocab, c.dim}, Kind::matrix, 0.02 * std::sqrt(3.0));
   for (std::int64_t l = 0; l < c.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add(p + "attn_norm.weight", {c.dim}, false, 0);
-    add(p + "attn_q.weight", {q_width, c.dim}, true, proj(c.dim));
-    add(p + "attn_k.weight", {kv_width, c.dim}, true, proj(c.dim));
-    add(p + "attn_v.weight", {kv_width, c.dim}, true, proj(c.dim));
-    add(p + "attn_output.weight", {c.dim, q_width}, true, proj(q_width));
-    add(p + "ffn_norm.weight", {c.dim}, false, 0);
-    add(p + "ffn_gate.weight", {c.ffn, c.dim}, true, proj(c.dim));
-    add(p + "ffn_up.weight", {c.ffn, c.dim}, true, proj(c.dim));
-    add(p + "ffn_down.weight", {c.dim, c.ffn}, true, proj(c.ffn));
+    add(p + "attn_norm.weight", {c.dim}, Kind::norm, 0);
+    add(p + "attn_q.weight", {q_width, c.dim}, Kind::matrix, proj(c.dim));
+    add(p + "attn_k.weight", {kv_width, c.dim}, Kind::matrix, proj(c.dim));
+    add(p + "attn_v.weight", {kv_width, c.dim}, Kind::matrix, proj(c.dim));
+    if (c.qkv_bias) {
+      add(p + "attn_q.bias", {q_width}, Kind::bias, 0.1 * std::sqrt(3.0));
+      add(p + "attn_k.bias", {kv_width}, Kind::bias, 0.1 * std::sqrt(3.0));
+      add(p + "attn_v.bias", {kv_width}, Kind::bias, 0.1 * std::sqrt(3.0));
+    }
+    add(p + "attn_output.weight", {c.dim, q_width}, Kind::matrix, proj(q_width));
+    add(p + "ffn_norm.weight", {c.dim}, Kind::norm, 0);
+    add(p + "ffn_gate.weight", {c.ffn, c.dim}, Kind::matrix, proj(c.dim));
+    add(p + "ffn_up.weight", {c.ffn, c.dim}, Kind::matrix, proj(c.dim));
+    add(p + "ffn_down.weight", {c.dim, c.ffn}, Kind::matrix, proj(c.ffn));
   }
-  add("output_norm.weight", {c.dim}, false, 0);
-  if (!c.tied_embeddings) add("output.weight", {c.vocab, c.dim}, true, proj(c.dim));
+  add("output_norm.weight", {c.dim}, Kind::norm, 0);
+  if (!c.tied_embeddings) add("output.weight", {c.vocab, c.dim}, Kind::matrix, proj(c.dim));
   // RoPE frequency factors: a file's own (times a linear factor, when it also has one), or
   // those of the preset's llama3 scaling, or a linear factor alone.
   const gguf::TensorInfo* freqs = file != nullptr ? file->tensor("rope_freqs.weight") : nullptr;
   if (freqs != nullptr) {
-    add("rope_freqs.weight", {c.head_dim / 2}, false, 0);  // checks shape and dtype
+    add("rope_freqs.weight", {c.head_dim / 2}, Kind::norm, 0);  // checks shape and dtype
     std::vector<float> f(static_cast<std::size_t>(c.head_dim / 2));
     std::memcpy(f.data(), freqs->data, f.size() * 4);
     // Each factor divides a rotation frequency: zero, negative or not finite is no model's.
@@ -230,31 +290,33 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
 
 namespace {
 
-// RoPE scaling as GGUF states it (llama.cpp's keys): "linear" (position interpolation) with
-// llama.rope.scaling.factor, or the older llama.rope.scale_linear, is applied; a
-// rope_freqs.weight tensor (llama3's frequency factors) is applied; "none" is nothing; any
-// other type (yarn, longrope, ...) is refused, naming the key, rather than run as if absent.
+// RoPE scaling as GGUF states it (llama.cpp's keys, under the architecture's prefix):
+// "linear" (position interpolation) with <arch>.rope.scaling.factor, or the older
+// <arch>.rope.scale_linear, is applied; a rope_freqs.weight tensor (llama3's frequency factors)
+// is applied; "none" is nothing; any other type (yarn, longrope, ...) is refused, naming the
+// key, rather than run as if absent.
 void read_rope_scaling(const gguf::File& file, LlamaConfig& c) {
   const std::string& path = file.path();
+  const std::string key = c.arch + ".rope.";
   std::vector<std::string> applied;
   if (file.tensor("rope_freqs.weight") != nullptr) applied.push_back("llama3 frequency factors (rope_freqs.weight)");
-  const auto type = file.get_string("llama.rope.scaling.type");
+  const auto type = file.get_string(key + "scaling.type");
   double factor = 1.0;
   if (type && *type != "none" && *type != "linear")
-    throw InputError(path + ": llama.rope.scaling.type is '" + *type +
+    throw InputError(path + ": " + key + "scaling.type is '" + *type +
                      "'; only linear RoPE scaling (and llama3 frequency factors) are implemented");
   if (type && *type == "linear") {
-    const auto f = file.get_float("llama.rope.scaling.factor");
+    const auto f = file.get_float(key + "scaling.factor");
     if (!f || !std::isfinite(*f) || *f <= 0)
-      throw InputError(path + ": llama.rope.scaling.type is linear but llama.rope.scaling.factor is " +
+      throw InputError(path + ": " + key + "scaling.type is linear but " + key + "scaling.factor is " +
                        (f ? std::to_string(*f) : std::string("missing")) + " (expected a positive number)");
     factor = *f;
-    applied.push_back("linear, factor " + std::to_string(factor) + " (llama.rope.scaling.type)");
-  } else if (const auto old = file.get_float("llama.rope.scale_linear"); old && (!type || *type != "none")) {
+    applied.push_back("linear, factor " + std::to_string(factor) + " (" + key + "scaling.type)");
+  } else if (const auto old = file.get_float(key + "scale_linear"); old && (!type || *type != "none")) {
     if (!std::isfinite(*old) || *old <= 0)
-      throw InputError(path + ": llama.rope.scale_linear is " + std::to_string(*old) + " (expected a positive number)");
+      throw InputError(path + ": " + key + "scale_linear is " + std::to_string(*old) + " (expected a positive number)");
     factor = *old;
-    applied.push_back("linear, factor " + std::to_string(factor) + " (llama.rope.scale_linear)");
+    applied.push_back("linear, factor " + std::to_string(factor) + " (" + key + "scale_linear)");
   }
   c.rope_linear_factor = factor;
   c.rope_scaling_applied = "none";
@@ -266,8 +328,13 @@ void read_rope_scaling(const gguf::File& file, LlamaConfig& c) {
 GgufModel open_gguf(const std::string& path) {
   auto file = std::make_shared<gguf::File>(gguf::File::open(path));
   const std::string arch = file->get_string("general.architecture").value_or("");
-  if (arch != "llama")
-    throw InputError(path + ": general.architecture is '" + arch + "'; only 'llama' models are supported");
+  const auto& archs = supported_architectures();
+  if (std::find(archs.begin(), archs.end(), arch) == archs.end()) {
+    std::string list;
+    for (const auto& a : archs) list += (list.empty() ? "'" : ", '") + a + "'";
+    throw InputError(path + ": general.architecture is '" + arch + "'; supported: " + list);
+  }
+  const std::string k = arch + ".";  // the prefix of the architecture's keys
   auto need = [&](const std::string& key) {
     auto v = file->get_int(key);
     if (!v || *v < 1 || *v > (std::int64_t{1} << 31))
@@ -276,36 +343,38 @@ GgufModel open_gguf(const std::string& path) {
   };
   GgufModel m;
   LlamaConfig& c = m.config;
+  c.arch = arch;
+  c.qkv_bias = arch == "qwen2";
   c.name = file->get_string("general.name").value_or(path);
-  c.dim = need("llama.embedding_length");
-  c.layers = need("llama.block_count");
-  c.heads = need("llama.attention.head_count");
-  c.kv_heads = file->get_int("llama.attention.head_count_kv").value_or(c.heads);
-  c.ffn = need("llama.feed_forward_length");
-  c.context = need("llama.context_length");
-  c.head_dim = file->get_int("llama.attention.key_length").value_or(c.dim / c.heads);
-  c.rope_theta = file->get_float("llama.rope.freq_base").value_or(10000.0);
-  c.norm_eps = file->get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5);
+  c.dim = need(k + "embedding_length");
+  c.layers = need(k + "block_count");
+  c.heads = need(k + "attention.head_count");
+  c.kv_heads = file->get_int(k + "attention.head_count_kv").value_or(c.heads);
+  c.ffn = need(k + "feed_forward_length");
+  c.context = need(k + "context_length");
+  c.head_dim = file->get_int(k + "attention.key_length").value_or(c.dim / c.heads);
+  c.rope_theta = file->get_float(k + "rope.freq_base").value_or(10000.0);
+  c.norm_eps = file->get_float(k + "attention.layer_norm_rms_epsilon").value_or(1e-5);
   if (!std::isfinite(c.rope_theta) || c.rope_theta <= 0)
-    throw InputError(path + ": llama.rope.freq_base must be a positive number");
+    throw InputError(path + ": " + k + "rope.freq_base must be a positive number");
   if (!std::isfinite(c.norm_eps) || c.norm_eps <= 0 || c.norm_eps > 1)
-    throw InputError(path + ": llama.attention.layer_norm_rms_epsilon must be in (0, 1]");
+    throw InputError(path + ": " + k + "attention.layer_norm_rms_epsilon must be in (0, 1]");
   // Bounds that keep every product of dimensions far from overflow; real models are far
   // inside them (Llama 3.1 405B: dim 16384, head 128, FFN 53248).
   if (c.head_dim > (std::int64_t{1} << 16) || c.heads > (std::int64_t{1} << 16) || c.kv_heads > c.heads)
     throw InputError(path + ": head count or head size out of range (head size at most 65536, kv heads at most heads)");
-  if (auto v = file->get_int("llama.attention.value_length"); v && *v != c.head_dim)
-    throw InputError(path + ": llama.attention.value_length differs from key_length; not supported");
-  if (auto r = file->get_int("llama.rope.dimension_count"); r && *r != c.head_dim)
-    throw InputError(path + ": llama.rope.dimension_count " + std::to_string(*r) +
+  if (auto v = file->get_int(k + "attention.value_length"); v && *v != c.head_dim)
+    throw InputError(path + ": " + k + "attention.value_length differs from key_length; not supported");
+  if (auto r = file->get_int(k + "rope.dimension_count"); r && *r != c.head_dim)
+    throw InputError(path + ": " + k + "rope.dimension_count " + std::to_string(*r) +
                      " is not the head size " + std::to_string(c.head_dim) + " (partial RoPE is not supported)");
   const gguf::TensorInfo* embd = file->tensor("token_embd.weight");
   if (embd == nullptr || embd->shape.size() != 2) throw InputError(path + ": no 2-D tensor 'token_embd.weight'");
   c.vocab = embd->shape[0];
   // The vocabulary the metadata states, and every token id it names, must fit the table: a
   // BOS id beyond it would be looked up in rows that are not there.
-  if (auto v = file->get_int("llama.vocab_size"); v && *v != c.vocab)
-    throw InputError(path + ": llama.vocab_size is " + std::to_string(*v) + " but 'token_embd.weight' has " +
+  if (auto v = file->get_int(k + "vocab_size"); v && *v != c.vocab)
+    throw InputError(path + ": " + k + "vocab_size is " + std::to_string(*v) + " but 'token_embd.weight' has " +
                      std::to_string(c.vocab) + " rows");
   for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                           "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"})
@@ -336,19 +405,20 @@ GgufModel open_gguf(const std::string& path) {
 
 void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const std::string& path) {
   gguf::Writer w;
-  w.set_string("general.architecture", "llama");
+  w.set_string("general.architecture", c.arch);
+  const std::string k = c.arch + ".";
   w.set_string("general.name", "xpubench " + c.name + " (synthetic weights, seed " + std::to_string(seed) + ")");
   w.set_u32("general.file_type", file_type(dtype));
-  w.set_u32("llama.context_length", static_cast<std::uint32_t>(c.context));
-  w.set_u32("llama.embedding_length", static_cast<std::uint32_t>(c.dim));
-  w.set_u32("llama.block_count", static_cast<std::uint32_t>(c.layers));
-  w.set_u32("llama.feed_forward_length", static_cast<std::uint32_t>(c.ffn));
-  w.set_u32("llama.rope.dimension_count", static_cast<std::uint32_t>(c.head_dim));
-  w.set_u32("llama.attention.head_count", static_cast<std::uint32_t>(c.heads));
-  w.set_u32("llama.attention.head_count_kv", static_cast<std::uint32_t>(c.kv_heads));
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
-  w.set_f32("llama.rope.freq_base", static_cast<float>(c.rope_theta));
-  w.set_u32("llama.vocab_size", static_cast<std::uint32_t>(c.vocab));
+  w.set_u32(k + "context_length", static_cast<std::uint32_t>(c.context));
+  w.set_u32(k + "embedding_length", static_cast<std::uint32_t>(c.dim));
+  w.set_u32(k + "block_count", static_cast<std::uint32_t>(c.layers));
+  w.set_u32(k + "feed_forward_length", static_cast<std::uint32_t>(c.ffn));
+  w.set_u32(k + "rope.dimension_count", static_cast<std::uint32_t>(c.head_dim));
+  w.set_u32(k + "attention.head_count", static_cast<std::uint32_t>(c.heads));
+  w.set_u32(k + "attention.head_count_kv", static_cast<std::uint32_t>(c.kv_heads));
+  w.set_f32(k + "attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
+  w.set_f32(k + "rope.freq_base", static_cast<float>(c.rope_theta));
+  w.set_u32(k + "vocab_size", static_cast<std::uint32_t>(c.vocab));
   // A placeholder SentencePiece vocabulary (control tokens, the 256 byte tokens, then
   // numbered pieces) so engines that load a vocabulary before benchmarking accept the file.
   // Benchmarks feed token ids, never text.
@@ -385,16 +455,26 @@ void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const st
     auto init = spec.init;
     const auto shape = spec.shape;
     const DType t = spec.dtype;
-    w.add_tensor(spec.name, spec.shape, spec.dtype, [init, shape, t](std::span<std::byte> out) {
+    // qwen2 files hold Q and K rows in NEOX order: file row r is the preset's row
+    // neox_to_adjacent(r).
+    const std::int64_t neox_hd = c.arch == "qwen2" && neox_ordered(spec.name) ? c.head_dim : 0;
+    w.add_tensor(spec.name, spec.shape, spec.dtype, [init, shape, t, neox_hd](std::span<std::byte> out) {
       const auto cols = static_cast<std::size_t>(shape.back());
       std::size_t rows = 1;
       for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= static_cast<std::size_t>(shape[i]);
       const std::size_t row_bytes = storage_bytes(t, cols);
       std::vector<float> row(cols);
       for (std::size_t r = 0; r < rows; ++r) {
+        // A vector (a bias) is one row of `cols` values: its elements move, not its rows.
+        const bool vec = shape.size() == 1;
+        auto from = [&](std::size_t row_index, std::size_t i) {
+          if (neox_hd == 0) return row_index * cols + i;
+          if (vec) return static_cast<std::size_t>(neox_to_adjacent(static_cast<std::int64_t>(i), neox_hd));
+          return static_cast<std::size_t>(neox_to_adjacent(static_cast<std::int64_t>(row_index), neox_hd)) * cols + i;
+        };
         for (std::size_t i = 0; i < cols; ++i) {
           if (init.kind == TensorInit::Kind::synthetic)
-            row[i] = synthetic_value(init.seed, r * cols + i, static_cast<float>(init.value));
+            row[i] = synthetic_value(init.seed, from(r, i), static_cast<float>(init.value));
           else if (init.kind == TensorInit::Kind::bytes)  // the f32 rope factors, held by the spec
             row[i] = reinterpret_cast<const float*>(init.source)[r * cols + i];
           else
@@ -418,7 +498,7 @@ ModelIdentity model_identity(const LlamaConfig& c, const WeightSource& src) {
                             " heads=" + std::to_string(c.heads) + " kv_heads=" + std::to_string(c.kv_heads) +
                             " head_dim=" + std::to_string(c.head_dim) + " ffn=" + std::to_string(c.ffn) +
                             " vocab=" + std::to_string(c.vocab) + (c.tied_embeddings ? " tied" : "");
-  return ModelIdentity::make("llama", shape, format);
+  return ModelIdentity::make(c.arch, shape, format);
 }
 
 LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const GraphShape& shape) {
@@ -470,6 +550,11 @@ LlamaGraph build_graph(const LlamaConfig& c, const WeightSource& src, const Grap
     g.add_node(Op::matmul, {xn, w[p + "attn_q.weight"]}, {q});
     g.add_node(Op::matmul, {xn, w[p + "attn_k.weight"]}, {k});
     g.add_node(Op::matmul, {xn, w[p + "attn_v.weight"]}, {v});
+    if (c.qkv_bias) {
+      g.add_node(Op::add_bias, {q, w[p + "attn_q.bias"]}, {q});
+      g.add_node(Op::add_bias, {k, w[p + "attn_k.bias"]}, {k});
+      g.add_node(Op::add_bias, {v, w[p + "attn_v.bias"]}, {v});
+    }
     if (scaled) {
       g.add_node(Op::rope, {q, lg.positions, w["rope_freqs.weight"]}, {q}, rope_attrs);
       g.add_node(Op::rope, {k, lg.positions, w["rope_freqs.weight"]}, {k}, rope_attrs);

@@ -1,4 +1,6 @@
-// A Llama-architecture decoder (DESIGN.md §5, §10): its shape, where its weights come from
+// A Llama-family decoder (DESIGN.md §5, §10): the `llama` architecture (Llama 2/3.x,
+// TinyLlama, Mistral-style files) and `qwen2` (Qwen2/2.5: biases on Q, K and V). Its shape,
+// where its weights come from
 // (a preset with seeded synthetic weights, or a GGUF file), and the graph of catalogue ops
 // that runs it, so every device runs the same workload.
 #pragma once
@@ -13,8 +15,13 @@
 
 namespace xpb::llm {
 
+// The GGUF architectures the decoder runs (general.architecture): "llama", "qwen2".
+const std::vector<std::string>& supported_architectures();
+
 struct LlamaConfig {
   std::string name;
+  std::string arch = "llama";  // GGUF general.architecture, and the prefix of its metadata keys
+  bool qkv_bias = false;       // Q, K and V projections add a bias (qwen2)
   std::int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, vocab = 0;
   std::int64_t context = 0;  // positions the model was trained for
   double rope_theta = 10000.0;
@@ -37,7 +44,8 @@ struct LlamaConfig {
   std::string problem(DType weights) const;
 };
 
-// The preset shapes: llama-3.1-8b, tinyllama-1.1b, stories-15m, stories-110m, tiny, tiny-tied.
+// The preset shapes: llama-3.1-8b, mistral-7b, qwen2.5-7b, qwen2.5-0.5b, tinyllama-1.1b,
+// stories-15m, stories-110m, tiny, tiny-tied, tiny-qwen2.
 std::vector<std::string> preset_names();
 std::optional<LlamaConfig> preset(const std::string& name);
 
@@ -54,12 +62,15 @@ struct WeightSource {
 };
 
 // The name, shape, dtype and contents (synthetic or mapped) of every weight, in GGUF naming
-// (token_embd.weight, blk.N.attn_q.weight, ...). Synthetic values are uniform with the
+// (token_embd.weight, blk.N.attn_q.weight, ...). A qwen2 file's Q and K rows (and biases) are
+// permuted at load from NEOX RoPE's order (each head's first half pairs with its second) to
+// the adjacent pairs the catalogue's rope rotates (what llama.cpp's converter does to llama
+// files), so attention scores are unchanged. Synthetic values are uniform with the
 // standard deviation 1/sqrt(fan_in) for projections (so a product of a unit-RMS input keeps
 // unit RMS: activations stay finite through every layer, and logits have a spread of about 1,
 // so greedy decoding does not collapse onto one token), 0.02 for the embedding table (small
 // next to the layers' outputs, or a tied head would keep predicting the input token), and 1
-// for norm weights.
+// for norm weights, 0.1 for biases.
 struct WeightSpec {
   std::string name;
   std::vector<std::int64_t> shape;
@@ -71,7 +82,7 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
 // matrices and f32 for norms).
 std::uint64_t weight_bytes(const LlamaConfig& c, const WeightSource& src);
 
-// A model opened from a GGUF file: its shape from the llama.* metadata and its weights
+// A model opened from a GGUF file: its shape from the <arch>.* metadata and its weights
 // (mapped, not copied, until a device copies them). Throws InputError naming the file and the
 // key or tensor: for metadata out of range, RoPE scaling it does not implement (yarn, ...),
 // a vocabulary size or BOS/EOS id that disagrees with the embedding table.
@@ -82,8 +93,9 @@ struct GgufModel {
 };
 GgufModel open_gguf(const std::string& path);
 
-// Writes a preset with its synthetic weights as a GGUF v3 file (llama architecture), so other
-// engines can run the very same model.
+// Writes a preset with its synthetic weights as a GGUF v3 file of its architecture (qwen2's Q
+// and K rows in NEOX order, as such files hold them), so other engines can run the very same
+// model.
 void export_gguf(const LlamaConfig& c, DType dtype, std::uint64_t seed, const std::string& path);
 
 // The shape a graph is compiled for.
