@@ -30,7 +30,8 @@ struct Activations {
   std::vector<float> x;
   std::vector<std::int8_t> q;
   std::vector<float> d, sum;
-  std::vector<std::int32_t> neg_sum, sum16;
+  std::vector<std::int32_t> neg_sum;
+  std::vector<std::int16_t> sum16;
   xpb::cpu::QuantizedRows rows;
   Activations(std::size_t n, xpb::DType t)
       : x(n * kK), q(n * kK), d(n * kK / 32), sum(n * kK / 32), neg_sum(n * kK / 32), sum16(n * kK / 16) {

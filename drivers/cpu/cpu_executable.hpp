@@ -52,7 +52,8 @@ class CpuExecutable final : public Executable {
   struct QuantizedCopy {
     std::vector<std::int8_t> q;
     std::vector<float> d, sum;
-    std::vector<std::int32_t> neg_sum, sum16;
+    std::vector<std::int32_t> neg_sum;
+    std::vector<std::int16_t> sum16;
     std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
     std::size_t rows = 0;                       // and how many of its rows were live
   };

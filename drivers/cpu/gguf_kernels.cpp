@@ -7,6 +7,7 @@
 // One kernel serves every format; only the unpacking differs.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -289,12 +290,207 @@ HWY_INLINE float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedR
   }
   float s = hsum(_mm256_add_ps(acc0, acc1));
   if (offsets) {
-    const std::int32_t* sum16 = x.sum16 + (row * x.k + at) / 16;
+    const std::int16_t* sum16 = x.sum16 + (row * x.k + at) / 16;
     float corr = 0;
     for (std::size_t g = 0; g < 2 * blocks32; ++g) corr += c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
     s -= corr;
   }
   return s;
+}
+
+// ---- super-blocks fused: unpacking in registers, integer sums, one float step per block ----
+//
+// For the K-quants and IQ4_XS (always with Q8_K activations) a super-block's products are
+// summed in integers, as llama.cpp does: per 32 values, vpmaddubsw of the weight codes (made
+// unsigned: Q6_K's and Q3_K's offsets come off afterwards) with the activation codes, then
+// vpmaddwd with each 16 values' integer sub-scale; the super-block's sum is scaled once by
+// d_w * d_x. The sub-minimums (Q2_K, Q4_K, Q5_K) and the code offsets (Q3_K: 4, Q6_K: 32)
+// multiply the activations' sums per 16 values. One weight row is decoded once for up to
+// four activation rows.
+
+// The decoded head of one super-block: d and dmin (f32), the 16 sub-scales as int16 (the low
+// eight in both halves of `lo`, the high eight in both halves of `hi`), and per 16 values the
+// integer factor of the activations' sums: scaled by d (`by_d`) or by dmin.
+struct SuperHead {
+  float d, dmin;
+  __m256i lo, hi;
+  __m256i k;  // int16 factors of sum16[0..15]
+  bool by_d;
+};
+
+// sc16: the 16 sub-scales as int16 lanes s0..s15; k16: the factors of the activations' sums,
+// int16 per 16 values (at most 32 x 128). Built in registers: scalar stores read back as
+// vectors would stall on store forwarding.
+HWY_INLINE SuperHead make_head(__m256i sc16, __m256i k16, float d, float dmin, bool by_d) {
+  return {d, dmin, _mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11), k16, by_d};
+}
+// Eight 8-bit values (one per 32 values) as the 16 per-16 lanes: each twice.
+HWY_INLINE __m256i twice_epu8_epi16(__m128i eight) { return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(eight, eight)); }
+HWY_INLINE __m256i twice_epi8_epi16(__m128i eight) { return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight)); }
+
+template <DType T>
+HWY_INLINE SuperHead DecodeHead(const std::byte* p) {
+  if constexpr (T == DType::q4_K || T == DType::q5_K) {
+    std::uint16_t d16, dmin16;
+    std::uint32_t w[3];
+    std::memcpy(&d16, p, 2);
+    std::memcpy(&dmin16, p + 2, 2);
+    std::memcpy(w, p + 4, 12);
+    // The 6-bit scales and mins of the 12 packed bytes, four at a time per 32-bit word.
+    const std::uint32_t sc_lo = w[0] & 0x3f3f3f3fu, sc_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
+    const std::uint32_t m_lo = w[1] & 0x3f3f3f3fu, m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
+    const __m128i scales = _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+    const __m128i mins = _mm_set_epi32(0, 0, static_cast<int>(m_hi), static_cast<int>(m_lo));
+    return make_head(twice_epu8_epi16(scales), twice_epu8_epi16(mins), _cvtsh_ss(d16), _cvtsh_ss(dmin16), false);
+  } else if constexpr (T == DType::q6_K) {
+    std::uint16_t d16;
+    std::memcpy(&d16, p + offsetof(BlockQ6_K, d), 2);
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ6_K, scales)));
+    // Codes are stored + 32: the sums come off times 32 * scale.
+    const __m256i s16 = _mm256_cvtepi8_epi16(sc);
+    return make_head(s16, _mm256_slli_epi16(s16, 5), _cvtsh_ss(d16), 0.0f, true);
+  } else if constexpr (T == DType::q3_K) {
+    std::uint16_t d16;
+    std::uint32_t a[3];
+    std::memcpy(&d16, p + offsetof(BlockQ3_K, d), 2);
+    std::memcpy(a, p + offsetof(BlockQ3_K, scales), 12);
+    // Scales 0-3 and 8-11 have their low nibbles in bytes 0-3, 4-7 and 12-15 in bytes 4-7; the
+    // top two bits of all 16 are in bytes 8-11 (xpubench/gguf_blocks.hpp).
+    const std::uint32_t s0 = (a[0] & 0x0f0f0f0fu) | ((a[2] & 0x03030303u) << 4);
+    const std::uint32_t s1 = (a[1] & 0x0f0f0f0fu) | (((a[2] >> 2) & 0x03030303u) << 4);
+    const std::uint32_t s2 = ((a[0] >> 4) & 0x0f0f0f0fu) | (((a[2] >> 4) & 0x03030303u) << 4);
+    const std::uint32_t s3 = ((a[1] >> 4) & 0x0f0f0f0fu) | (((a[2] >> 6) & 0x03030303u) << 4);
+    const __m128i biased = _mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2), static_cast<int>(s1), static_cast<int>(s0));
+    const __m128i sc = _mm_sub_epi8(biased, _mm_set1_epi8(32));  // -32..31
+    // Codes are stored + 4: the sums come off times 4 * scale.
+    const __m256i s16 = _mm256_cvtepi8_epi16(sc);
+    return make_head(s16, _mm256_slli_epi16(s16, 2), _cvtsh_ss(d16), 0.0f, true);
+  } else if constexpr (T == DType::q2_K) {
+    std::uint16_t d16, dmin16;
+    std::memcpy(&d16, p + offsetof(BlockQ2_K, d), 2);
+    std::memcpy(&dmin16, p + offsetof(BlockQ2_K, dmin), 2);
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ2_K, scales)));
+    const __m128i sc = _mm_and_si128(raw, _mm_set1_epi8(15));
+    const __m128i mn = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(15));
+    return make_head(_mm256_cvtepu8_epi16(sc), _mm256_cvtepu8_epi16(mn), _cvtsh_ss(d16), _cvtsh_ss(dmin16), false);
+  } else {  // iq4_xs
+    BlockIQ4_XS b;
+    std::memcpy(&b, p, 8);
+    std::uint64_t packed = 0;
+    for (int g = 0; g < 8; ++g) {
+      const std::uint64_t ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b.scales_h >> (2 * g)) & 3) << 4);
+      packed |= ls << (8 * g);
+    }
+    const __m128i sc = _mm_sub_epi8(_mm_cvtsi64_si128(static_cast<long long>(packed)), _mm_set1_epi8(32));
+    return make_head(twice_epi8_epi16(sc), _mm256_setzero_si256(), _cvtsh_ss(b.d), 0.0f, true);
+  }
+}
+
+// The codes of values [32c, 32c + 32) of the super-block: unsigned (signed for IQ4_XS).
+template <DType T, int c>
+HWY_INLINE __m256i DecodeChunk(const std::byte* p) {
+  if constexpr (T == DType::q4_K || T == DType::q5_K) {
+    constexpr std::size_t qs = T == DType::q4_K ? offsetof(BlockQ4_K, qs) : offsetof(BlockQ5_K, qs);
+    const __m256i q = load32(p + qs + 32 * (c / 2));
+    __m256i v = c % 2 == 0 ? low_nibbles(q) : high_nibbles(q);
+    if constexpr (T == DType::q5_K) v = _mm256_or_si256(v, _mm256_slli_epi16(one_bit(load32(p + offsetof(BlockQ5_K, qh)), c), 4));
+    return v;
+  } else if constexpr (T == DType::q6_K) {
+    const int h = c / 4, k = c % 4;
+    const __m256i l = load32(p + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (k % 2));
+    const __m256i lo = k < 2 ? low_nibbles(l) : high_nibbles(l);
+    return _mm256_or_si256(lo, _mm256_slli_epi16(two_bits(load32(p + offsetof(BlockQ6_K, qh) + 32 * h), 2 * k), 4));
+  } else if constexpr (T == DType::q3_K) {
+    const int n = c / 4, j = c % 4;
+    const __m256i low = two_bits(load32(p + offsetof(BlockQ3_K, qs) + 32 * n), 2 * j);
+    return _mm256_or_si256(low, _mm256_slli_epi16(one_bit(load32(p + offsetof(BlockQ3_K, hmask)), 4 * n + j), 2));
+  } else if constexpr (T == DType::q2_K) {
+    return two_bits(load32(p + offsetof(BlockQ2_K, qs) + 32 * (c / 4)), 2 * (c % 4));
+  } else {  // iq4_xs: two halves of 16 nibbles
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockIQ4_XS, qs) + 16 * c));
+    const __m128i mask = _mm_set1_epi8(15);
+    return iq4_levels(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask)));
+  }
+}
+
+// The int16 sub-scales of chunk c, spread over its 16 lanes of pairs: [s(2c) x8, s(2c+1) x8].
+template <int c>
+HWY_INLINE __m256i ChunkScales(const SuperHead& h) {
+  constexpr int q = c % 4;
+  const __m256i pick = _mm256_set_epi8(
+      static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2), static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2),
+      static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2), static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2),
+      static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2), static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2),
+      static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2), static_cast<char>(4 * q + 3), static_cast<char>(4 * q + 2),
+      static_cast<char>(4 * q + 1), static_cast<char>(4 * q), static_cast<char>(4 * q + 1), static_cast<char>(4 * q),
+      static_cast<char>(4 * q + 1), static_cast<char>(4 * q), static_cast<char>(4 * q + 1), static_cast<char>(4 * q),
+      static_cast<char>(4 * q + 1), static_cast<char>(4 * q), static_cast<char>(4 * q + 1), static_cast<char>(4 * q),
+      static_cast<char>(4 * q + 1), static_cast<char>(4 * q), static_cast<char>(4 * q + 1), static_cast<char>(4 * q));
+  if constexpr (c < 4) return _mm256_shuffle_epi8(h.lo, pick);
+  else return _mm256_shuffle_epi8(h.hi, pick);
+}
+
+// Chunks c .. 7 of one super-block (decoded at p) into the integer sums of RT activation rows
+// (row r's codes of the block at xq + r * k). The chunk index is a template parameter so that
+// every shift, offset and shuffle mask is a constant.
+template <DType T, int RT, int c>
+HWY_INLINE void SuperChunks(const std::byte* p, const SuperHead& h, const std::int8_t* xq, std::size_t k, __m256i* sumi) {
+  constexpr bool kSigned = T == DType::iq4_xs;
+  const __m256i w = DecodeChunk<T, c>(p);
+  const __m256i sc = ChunkScales<c>(h);
+  const __m256i uw = kSigned ? _mm256_sign_epi8(w, w) : w;
+  for (int r = 0; r < RT; ++r) {
+    const __m256i xv = load32(xq + static_cast<std::size_t>(r) * k + 32 * c);
+    const __m256i prod = _mm256_maddubs_epi16(uw, kSigned ? _mm256_sign_epi8(xv, w) : xv);
+    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(prod, sc));
+  }
+  if constexpr (c + 1 < 8) SuperChunks<T, RT, c + 1>(p, h, xq, k, sumi);
+}
+
+// RT activation rows (t .. t + RT - 1) against weight row `row`: out[(t + r) * ldo + j].
+template <DType T, int RT>
+HWY_INLINE void SuperTile(const std::byte* row, std::size_t nsb, const QuantizedRows& x, std::size_t t, float* out,
+                          std::size_t ldo, std::size_t j) {
+  constexpr std::size_t kBytes = kSuperBlockBytes<T>;
+  __m256 acc[RT];
+  for (int r = 0; r < RT; ++r) acc[r] = _mm256_setzero_ps();
+  for (std::size_t sb = 0; sb < nsb; ++sb) {
+    const std::byte* p = row + sb * kBytes;
+    // Ask for the weights 8 KiB ahead (see llm_kernels.cpp's QuantRowDot512).
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8192), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8192 + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8192 + 128), _MM_HINT_T0);
+    const SuperHead h = DecodeHead<T>(p);
+    __m256i sumi[RT];
+    for (int r = 0; r < RT; ++r) sumi[r] = _mm256_setzero_si256();
+    SuperChunks<T, RT, 0>(p, h, x.q + t * x.k + sb * kSuperBlock, x.k, sumi);
+    for (int r = 0; r < RT; ++r) {
+      const std::size_t at = (t + static_cast<std::size_t>(r)) * x.k + sb * kSuperBlock;
+      const float dx = x.d[at / kQuantBlock];
+      // The offsets' part, k_g * sum16_g, in eight int32 lanes: taken from the sums before
+      // scaling where it shares d (the code offsets), scaled apart by dmin (the minimums).
+      const __m256i corr = _mm256_madd_epi16(h.k, load32(x.sum16 + at / 16));
+      if (h.by_d) {
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[r], corr)), _mm256_set1_ps(h.d * dx), acc[r]);
+      } else {
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r]), _mm256_set1_ps(h.d * dx), acc[r]);
+        acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(h.dmin * dx), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < RT; ++r) out[(t + static_cast<std::size_t>(r)) * ldo + j] = hsum(acc[r]);
+}
+
+template <DType T>
+void SuperLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end, const QuantizedRows& x,
+               std::size_t rows, float* out, std::size_t ldo) {
+  const std::size_t nsb = x.k / kSuperBlock;
+  for (std::size_t j = j_begin; j < j_end; ++j) {
+    const std::byte* row = w + j * row_bytes;
+    std::size_t t = 0;
+    for (; t + 4 <= rows; t += 4) SuperTile<T, 4>(row, nsb, x, t, out, ldo, j);
+    for (; t < rows; ++t) SuperTile<T, 1>(row, nsb, x, t, out, ldo, j);
+  }
 }
 
 #else  // other targets: the portable unpacking of xpubench/gguf_blocks.hpp and plain loops
@@ -322,7 +518,7 @@ void UnpackSuper(const std::byte* p, Chunk& c) {
 float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at, bool offsets) {
   const std::int8_t* xq = x.q + row * x.k + at;
   const float* dx = x.d + (row * x.k + at) / kQuantBlock;
-  const std::int32_t* sum16 = x.sum16 + (row * x.k + at) / 16;
+  const std::int16_t* sum16 = x.sum16 + (row * x.k + at) / 16;
   float s = 0;
   for (std::size_t g = 0; g < 2 * blocks32; ++g) {
     int acc = 0;
@@ -388,6 +584,15 @@ void GgufLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, st
   }
 }
 
+// The super-block formats: fused on x86 targets with AVX2, unpacked chunk by chunk elsewhere.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+template <DType T>
+constexpr auto kSuper = SuperLoop<T>;
+#else
+template <DType T>
+constexpr auto kSuper = GgufLoop<T>;
+#endif
+
 void MatmulGguf(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin, std::size_t j_end,
                 const QuantizedRows& x, std::size_t rows, float* out, std::size_t ldo) {
   switch (weights) {
@@ -395,12 +600,12 @@ void MatmulGguf(DType weights, const std::byte* w, std::size_t row_bytes, std::s
     case DType::q5_0: return GgufLoop<DType::q5_0>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
     case DType::q5_1: return GgufLoop<DType::q5_1>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
     case DType::iq4_nl: return GgufLoop<DType::iq4_nl>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::q2_K: return GgufLoop<DType::q2_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::q3_K: return GgufLoop<DType::q3_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::q4_K: return GgufLoop<DType::q4_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::q5_K: return GgufLoop<DType::q5_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::q6_K: return GgufLoop<DType::q6_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
-    case DType::iq4_xs: return GgufLoop<DType::iq4_xs>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q2_K: return kSuper<DType::q2_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q3_K: return kSuper<DType::q3_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q4_K: return kSuper<DType::q4_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q5_K: return kSuper<DType::q5_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::q6_K: return kSuper<DType::q6_K>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
+    case DType::iq4_xs: return kSuper<DType::iq4_xs>(w, row_bytes, j_begin, j_end, x, rows, out, ldo);
     default: return;
   }
 }
@@ -433,7 +638,7 @@ void QuantizeRowsQ8K(const float* x, std::size_t row_begin, std::size_t row_end,
       for (std::size_t g = 0; g < kSuperBlock / 16; ++g) {
         int s = 0;
         for (std::size_t i = 0; i < 16; ++i) s += q[16 * g + i];
-        out.sum16[(t * out.k + b * kSuperBlock) / 16 + g] = s;
+        out.sum16[(t * out.k + b * kSuperBlock) / 16 + g] = static_cast<std::int16_t>(s);
       }
     }
 }

@@ -40,7 +40,7 @@ void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, 
           q[i] = static_cast<std::int8_t>(c);
           s16 += c;
         }
-        out.sum16[(t * out.k + b * kQuantBlock) / 16 + half] = s16;
+        out.sum16[(t * out.k + b * kQuantBlock) / 16 + half] = static_cast<std::int16_t>(s16);
         sum += s16;
       }
       out.d[t * nb + b] = d;

@@ -20,13 +20,14 @@ namespace xpb::cpu {
 // neg_sum is minus the sum of each block's codes, for the AVX-512 kernels' offsets that make
 // weights unsigned. (Everything but q is 4 bytes per 32 values: the activations are re-read
 // for every weight row, and must stay small next to the weights so they stay in L1.)
-// sum16 holds the sum of each 16 codes (for the offsets of Q4_1, Q5_1 and the K-quants).
+// sum16 holds the sum of each 16 codes (for the offsets of Q4_1, Q5_1 and the K-quants; at
+// most 16 x 127 in magnitude, so int16 as llama.cpp's Q8_K bsums).
 struct QuantizedRows {
   std::int8_t* q;
   float* d;
   float* sum;
   std::int32_t* neg_sum;
-  std::int32_t* sum16;
+  std::int16_t* sum16;
   std::size_t k;  // values per row, a multiple of 32 (of 256 for Q8_K)
 };
 

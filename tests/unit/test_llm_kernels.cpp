@@ -22,7 +22,8 @@ struct Rows {
   std::vector<float> x;
   std::vector<std::int8_t> q;
   std::vector<float> d, sum;
-  std::vector<std::int32_t> neg_sum, sum16;
+  std::vector<std::int32_t> neg_sum;
+  std::vector<std::int16_t> sum16;
   xpb::cpu::QuantizedRows view;
   Rows(std::size_t rows, std::size_t k, DType t)
       : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), neg_sum(rows * k / 32), sum16(rows * k / 16) {
