@@ -61,7 +61,8 @@ std::map<std::string, LlamaConfig> presets() {
   p["mistral-7b"] = make("mistral-7b", 4096, 32, 32, 8, 14336, 32768, 32768, 1000000.0, false);
   p["qwen2.5-7b"] = qwen2(make("qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 32768, 1000000.0, false));
   p["qwen2.5-0.5b"] = qwen2(make("qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.0, true));
-  p["tiny-qwen2"] = qwen2(make("tiny-qwen2", 64, 2, 4, 2, 128, 256, 256, 1000000.0, false));
+  // Rows of 256 values: every weight format applies, the K-quants included.
+  p["tiny-qwen2"] = qwen2(make("tiny-qwen2", 256, 2, 4, 2, 512, 320, 256, 1000000.0, false));
   return p;
 }
 

@@ -47,3 +47,34 @@ def test_a_broken_model_file_is_an_input_error_naming_it(cli, tmp_path):
     r = cli("model", "export", "--preset", "nope", "-o", tmp_path / "n.gguf")
     assert r.returncode == 2
     assert "unknown preset 'nope'" in r.stderr
+
+
+def test_model_run_prints_greedy_tokens_and_writes_every_steps_logits(cli, tmp_path):
+    model = tmp_path / "tq.gguf"
+    assert cli("model", "export", "--preset", "tiny-qwen2", "--dtype", "q4_K", "-o", model).returncode == 0
+    out = tmp_path / "run.json"
+    r = cli("model", "run", model, "--device", "cpu", "--tokens", "1,10,20", "--n", "5", "--json", out)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"model", "device", "prompt", "tokens", "logits"}
+    assert doc["prompt"] == [1, 10, 20] and len(doc["tokens"]) == 5 and doc["device"] == "cpu"
+    # logits[i] is the whole vocabulary row that chose tokens[i].
+    assert all(len(row) == 320 for row in doc["logits"])
+    assert all(max(range(320), key=row.__getitem__) == t for row, t in zip(doc["logits"], doc["tokens"]))
+    assert " ".join(map(str, doc["tokens"])) in r.stdout
+    # The same file on ref: the same first token (the logits differ only by activation rounding).
+    r = cli("model", "run", model, "--device", "ref", "--tokens", "1,10,20", "--n", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[1].strip() == str(doc["tokens"][0])
+
+
+def test_model_run_and_export_refuse_bad_input_by_name(cli, tmp_path):
+    r = cli("model", "run", "tiny", "--tokens", "1,99999", "--n", "2")
+    assert r.returncode == 2 and "token 2 (99999) is outside the vocabulary of 256" in r.stderr
+    r = cli("model", "run", "tiny", "--tokens", "1,x", "--n", "2")
+    assert r.returncode == 2 and "--tokens item 2" in r.stderr
+    # K-quants need rows of whole super-blocks: tiny's 64 values are not.
+    r = cli("model", "export", "--preset", "tiny", "--dtype", "q4_K", "-o", tmp_path / "t.gguf")
+    assert r.returncode == 2 and "multiples of 256 for q4_K" in r.stderr
+    r = cli("model", "export", "--preset", "tiny", "--dtype", "q4_K_M", "-o", tmp_path / "t.gguf")
+    assert r.returncode == 2 and "unknown dtype 'q4_K_M'" in r.stderr
