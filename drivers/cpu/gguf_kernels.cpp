@@ -376,12 +376,16 @@ HWY_INLINE SuperHead DecodeHead(const std::byte* p) {
   } else {  // iq4_xs
     BlockIQ4_XS b;
     std::memcpy(&b, p, 8);
-    std::uint64_t packed = 0;
-    for (int g = 0; g < 8; ++g) {
-      const std::uint64_t ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b.scales_h >> (2 * g)) & 3) << 4);
-      packed |= ls << (8 * g);
-    }
-    const __m128i sc = _mm_sub_epi8(_mm_cvtsi64_si128(static_cast<long long>(packed)), _mm_set1_epi8(32));
+    std::uint32_t low;
+    std::memcpy(&low, b.scales_l, 4);
+    // Group g's scale: nibble g of scales_l (low nibble first) and bits 2g, 2g + 1 of scales_h.
+    const __m128i l = _mm_cvtsi32_si128(static_cast<int>(low));
+    const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(l, _mm_set1_epi8(15)), _mm_and_si128(_mm_srli_epi16(l, 4), _mm_set1_epi8(15)));
+    const __m256i top = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)), _mm256_set1_epi32(3));
+    const __m128i top16 = _mm_packus_epi32(_mm256_castsi256_si128(top), _mm256_extracti128_si256(top, 1));
+    const __m128i top8 = _mm_packus_epi16(top16, top16);
+    const __m128i sc = _mm_sub_epi8(_mm_or_si128(nib, _mm_slli_epi16(top8, 4)), _mm_set1_epi8(32));
     return make_head(twice_epi8_epi16(sc), _mm256_setzero_si256(), _cvtsh_ss(b.d), 0.0f, true);
   }
 }
@@ -406,10 +410,11 @@ HWY_INLINE __m256i DecodeChunk(const std::byte* p) {
     return _mm256_or_si256(low, _mm256_slli_epi16(one_bit(load32(p + offsetof(BlockQ3_K, hmask)), 4 * n + j), 2));
   } else if constexpr (T == DType::q2_K) {
     return two_bits(load32(p + offsetof(BlockQ2_K, qs) + 32 * (c / 4)), 2 * (c % 4));
-  } else {  // iq4_xs: two halves of 16 nibbles
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockIQ4_XS, qs) + 16 * c));
-    const __m128i mask = _mm_set1_epi8(15);
-    return iq4_levels(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask)));
+  } else {  // iq4_xs: 32 bytes hold groups c & ~1 (bytes 0-15) and c | 1 (bytes 16-31)
+    const __m256i q = load32(p + offsetof(BlockIQ4_XS, qs) + 32 * (c / 2));
+    const __m256i lo = low_nibbles(q), hi = high_nibbles(q);
+    if constexpr (c % 2 == 0) return iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x20));
+    else return iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x31));
   }
 }
 

@@ -173,6 +173,53 @@ HWY_INLINE void QuantBlock256(const std::byte* row, const QuantizedRows& x, std:
   acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * x.d[b]), acc);
 }
 
+// Decode of Q4_0, two blocks (A, B) per step: their 16-byte code arrays side by side in one
+// register (A | B), so one shift and two masks give A's and B's low nibbles (values 0-15) in
+// one register and high nibbles (16-31) in another; the activations are rearranged to match
+// (A's 0-15 | B's 0-15, and A's 16-31 | B's 16-31). The two products add in 16 bits (each
+// at most 2 x 15 x 127) and one vpmaddwd leaves block A in lanes 0-3 and B in 4-7, scaled by
+// one vector of the two blocks' scale products. About two thirds of the instructions of a
+// block at a time, where decode is bound by them rather than by memory.
+HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size_t b, float& corr) {
+  const __m256i mask = _mm256_set1_epi8(15);
+  const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b + 1].qs)),
+                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b].qs)));
+  const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kQuantBlock));
+  const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (b + 1) * kQuantBlock));
+  const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(q, mask), _mm256_permute2x128_si256(xa, xb, 0x20)),
+                                       _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
+                                                            _mm256_permute2x128_si256(xa, xb, 0x31)));
+  const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[b].d), blk[b + 1].d, 1));
+  const __m128 dx = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + b)));
+  corr += _mm_cvtss_f32(dw) * x.sum[b] + _mm_cvtss_f32(_mm_shuffle_ps(dw, dw, 1)) * x.sum[b + 1];
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))),
+                       _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_mul_ps(dw, dx)), _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0)));
+}
+
+HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
+  const std::size_t nb = x.k / kQuantBlock;
+  const auto* blk = reinterpret_cast<const BlockQ4_0*>(row);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float corr = 0;
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192 + 64), _MM_HINT_T0);
+    acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr));
+    acc1 = _mm256_add_ps(acc1, Q4Pair(blk, x, b + 2, corr));
+  }
+  for (; b + 2 <= nb; b += 2) acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr));
+  float s = hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
+  for (; b < nb; ++b) {  // an odd last block
+    const float dw = _cvtsh_ss(blk[b].d);
+    int sum = 0;
+    for (std::size_t i = 0; i < 16; ++i)
+      sum += ((blk[b].qs[i] & 15) - 8) * x.q[b * kQuantBlock + i] + ((blk[b].qs[i] >> 4) - 8) * x.q[b * kQuantBlock + i + 16];
+    s += dw * x.d[b] * static_cast<float>(sum);
+  }
+  return s;
+}
+
 template <bool kQ4>
 HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
   const std::size_t nb = x.k / kQuantBlock;
@@ -350,7 +397,10 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
 #if HWY_TARGET == HWY_AVX3_DL
     for (; j < j_end; ++j) out[j] = QuantRowDot512<kQ4>(w + j * row_bytes, x);
 #else
-    for (; j < j_end; ++j) out[j] = QuantRowDot<kQ4>(w + j * row_bytes, x);
+    if constexpr (kQ4)
+      for (; j < j_end; ++j) out[j] = Q4RowDotPairs(w + j * row_bytes, x);
+    else
+      for (; j < j_end; ++j) out[j] = QuantRowDot<kQ4>(w + j * row_bytes, x);
 #endif
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
