@@ -1,10 +1,12 @@
 // Matrix products with the GGUF block formats beyond Q8_0 and Q4_0 (llm_kernels.cpp has
 // those two): Q4_1, Q5_0, Q5_1, IQ4_NL (blocks of 32) and Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS
-// (super-blocks of 256). Each weight block is unpacked with SIMD into int8 codes and f32 scales
-// and offsets per 16 values (the form of xpubench/gguf_blocks.hpp), which stay in L1, and
-// multiplied with the activations' int8 codes: value = scale * code - offset, so
-//   sum_i w_i x_i = sum_g dx * (scale_g * sum_{i in g} code_i q_i - offset_g * sum_{i in g} q_i).
-// One kernel serves every format; only the unpacking differs.
+// (super-blocks of 256). Two paths:
+//  - blocks of 32 (and, on targets without AVX2, the super-blocks too): each weight block is
+//    unpacked into int8 codes and f32 scales and offsets per 16 values (the form of
+//    xpubench/gguf_blocks.hpp), which stay in L1, and multiplied with the activations' codes:
+//    sum_i w_i x_i = sum_g dx * (scale_g * sum_{i in g} code_i q_i - offset_g * sum_{i in g} q_i);
+//  - super-blocks on x86 with AVX2 (SuperLoop): unpacked in registers and summed in integers
+//    per super-block, as the section below explains.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -47,6 +49,17 @@ struct Chunk {
   alignas(32) float scale[kSuperBlock / 16];
   alignas(32) float offset[kSuperBlock / 16];
 };
+
+// A super-block unpacked by the portable code of xpubench/gguf_blocks.hpp: the K-quants on
+// targets without the fused kernels below (x86 targets with AVX2 use SuperLoop instead).
+template <DType T>
+void UnpackSuper(const std::byte* p, Chunk& c) {
+  UnpackedBlock u;
+  unpack_block(T, p, u);
+  std::memcpy(c.code, u.code, sizeof c.code);
+  std::memcpy(c.scale, u.scale, sizeof c.scale);
+  std::memcpy(c.offset, u.offset, sizeof c.offset);
+}
 
 #if HWY_TARGET == HWY_AVX3_DL
 // As in llm_kernels.cpp: the EVEX form of vpdpbusd, for everything down to MatmulGguf (an
@@ -125,125 +138,6 @@ HWY_INLINE void UnpackSmall(const std::byte* row, std::size_t first, std::size_t
     store32(c.code + 32 * b, codes);
     c.scale[2 * b] = c.scale[2 * b + 1] = d;
     c.offset[2 * b] = c.offset[2 * b + 1] = off;
-  }
-}
-
-// Q4_K/Q5_K: scale and min j of 8 from the 12 packed bytes.
-HWY_INLINE void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
-// One super-block of 256 values.
-template <DType T>
-HWY_INLINE void UnpackSuper(const std::byte* p, Chunk& c) {
-  if constexpr (T == DType::q4_K || T == DType::q5_K) {
-    const std::uint8_t *scales, *qs, *qh = nullptr;
-    std::uint16_t d16, dmin16;
-    BlockQ4_K b4;
-    BlockQ5_K b5;
-    if constexpr (T == DType::q4_K) {
-      std::memcpy(&b4, p, sizeof b4);
-      scales = b4.scales, qs = b4.qs, d16 = b4.d, dmin16 = b4.dmin;
-    } else {
-      std::memcpy(&b5, p, sizeof b5);
-      scales = b5.scales, qs = b5.qs, qh = b5.qh, d16 = b5.d, dmin16 = b5.dmin;
-    }
-    const __m256i high = qh != nullptr ? load32(qh) : _mm256_setzero_si256();
-    for (int ch = 0; ch < 4; ++ch) {
-      const __m256i q = load32(qs + 32 * ch);
-      __m256i lo = low_nibbles(q), hi = high_nibbles(q);
-      if (qh != nullptr) {
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(one_bit(high, 2 * ch), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(one_bit(high, 2 * ch + 1), 4));
-      }
-      store32(c.code + 64 * ch, lo);
-      store32(c.code + 64 * ch + 32, hi);
-    }
-    const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
-    for (int j = 0; j < 8; ++j) {
-      int sc, m;
-      scale_min_k4(j, scales, sc, m);
-      c.scale[2 * j] = c.scale[2 * j + 1] = d * static_cast<float>(sc);
-      c.offset[2 * j] = c.offset[2 * j + 1] = dmin * static_cast<float>(m);
-    }
-  } else if constexpr (T == DType::q6_K) {
-    BlockQ6_K b;
-    std::memcpy(&b, p, sizeof b);
-    const __m256i bias = _mm256_set1_epi8(32);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = load32(b.ql + 64 * h), l1 = load32(b.ql + 64 * h + 32), hb = load32(b.qh + 32 * h);
-      const __m256i q[4] = {low_nibbles(l0), low_nibbles(l1), high_nibbles(l0), high_nibbles(l1)};
-      for (int k = 0; k < 4; ++k)
-        store32(c.code + 128 * h + 32 * k,
-                _mm256_sub_epi8(_mm256_or_si256(q[k], _mm256_slli_epi16(two_bits(hb, 2 * k), 4)), bias));
-    }
-    const float d = _cvtsh_ss(b.d);
-    for (int g = 0; g < 16; ++g) {
-      c.scale[g] = d * static_cast<float>(b.scales[g]);
-      c.offset[g] = 0.0f;
-    }
-  } else if constexpr (T == DType::q2_K || T == DType::q3_K) {
-    const std::uint8_t* qs;
-    BlockQ2_K b2;
-    BlockQ3_K b3;
-    if constexpr (T == DType::q2_K) {
-      std::memcpy(&b2, p, sizeof b2);
-      qs = b2.qs;
-    } else {
-      std::memcpy(&b3, p, sizeof b3);
-      qs = b3.qs;
-    }
-    for (int n = 0; n < 2; ++n) {
-      const __m256i q = load32(qs + 32 * n);
-      for (int j = 0; j < 4; ++j) {
-        __m256i v = two_bits(q, 2 * j);
-        if constexpr (T == DType::q3_K)  // the third bit set: code 0..3, clear: code - 4
-          v = _mm256_sub_epi8(_mm256_or_si256(v, _mm256_slli_epi16(one_bit(load32(b3.hmask), 4 * n + j), 2)),
-                              _mm256_set1_epi8(4));
-        store32(c.code + 128 * n + 32 * j, v);
-      }
-    }
-    if constexpr (T == DType::q2_K) {
-      const float d = _cvtsh_ss(b2.d), dmin = _cvtsh_ss(b2.dmin);
-      for (int g = 0; g < 16; ++g) {
-        c.scale[g] = d * static_cast<float>(b2.scales[g] & 15);
-        c.offset[g] = dmin * static_cast<float>(b2.scales[g] >> 4);
-      }
-    } else {
-      // The 16 six-bit scales: low nibbles in bytes 0-7, top two bits in bytes 8-11.
-      const std::uint8_t* s = b3.scales;
-      const float d = _cvtsh_ss(b3.d);
-      for (int i = 0; i < 4; ++i) {
-        const int v[4] = {(s[i] & 15) | ((s[8 + i] & 3) << 4), (s[4 + i] & 15) | (((s[8 + i] >> 2) & 3) << 4),
-                          (s[i] >> 4) | (((s[8 + i] >> 4) & 3) << 4), (s[4 + i] >> 4) | (((s[8 + i] >> 6) & 3) << 4)};
-        for (int k = 0; k < 4; ++k) {
-          c.scale[4 * k + i] = d * static_cast<float>(v[k] - 32);
-          c.offset[4 * k + i] = 0.0f;
-        }
-      }
-    }
-  } else {  // iq4_xs
-    BlockIQ4_XS b;
-    std::memcpy(&b, p, sizeof b);
-    for (int h = 0; h < 4; ++h) {  // two groups of 32 per 32 bytes of qs
-      const __m256i q = load32(b.qs + 32 * h);
-      // Bytes 0-15 are group 2h (low nibbles first), 16-31 group 2h + 1.
-      const __m256i lo = low_nibbles(q), hi = high_nibbles(q);
-      store32(c.code + 64 * h, iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x20)));
-      store32(c.code + 64 * h + 32, iq4_levels(_mm256_permute2x128_si256(lo, hi, 0x31)));
-    }
-    const float d = _cvtsh_ss(b.d);
-    for (int g = 0; g < 8; ++g) {
-      const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b.scales_h >> (2 * g)) & 3) << 4);
-      c.scale[2 * g] = c.scale[2 * g + 1] = d * static_cast<float>(ls - 32);
-      c.offset[2 * g] = c.offset[2 * g + 1] = 0.0f;
-    }
   }
 }
 
@@ -511,14 +405,6 @@ void UnpackSmall(const std::byte* row, std::size_t first, std::size_t count, Chu
       c.offset[2 * b + g] = u.offset[g];
     }
   }
-}
-template <DType T>
-void UnpackSuper(const std::byte* p, Chunk& c) {
-  UnpackedBlock u;
-  unpack_block(T, p, u);
-  std::memcpy(c.code, u.code, sizeof c.code);
-  std::memcpy(c.scale, u.scale, sizeof c.scale);
-  std::memcpy(c.offset, u.offset, sizeof c.offset);
 }
 float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at, bool offsets) {
   const std::int8_t* xq = x.q + row * x.k + at;

@@ -32,7 +32,13 @@ def test_quick_llm_suite_writes_a_valid_result(cli, tmp_path):
     doc = load(out)
     names = {b["workload"] for b in doc["benchmarks"]}
     assert names == {"llm.bench", "llm.serving"}
-    assert all(b["status"] == "passed" for b in doc["benchmarks"]), [b["status"] for b in doc["benchmarks"]]
+    # Everything passes, but for weight formats a device does not run (the opencl driver: the
+    # GGUF block formats beyond q8_0 and q4_0), which it refuses by name.
+    for b in doc["benchmarks"]:
+        if b["status"] == "unsupported":
+            assert b["device"] != "cpu" and f"on {b['params']['dtype']} is not supported" in b["reason"], b["reason"]
+        else:
+            assert b["status"] == "passed", (b["id"], b["status"], b["reason"])
     serving = next(b for b in doc["benchmarks"] if b["workload"] == "llm.serving")
     assert {m["name"] for m in serving["metrics"]} >= {"ttft", "tpot", "itl", "e2e_latency", "goodput"}
     assert cli("validate", out).returncode == 0
