@@ -24,6 +24,10 @@ GreedyRun greedy_run(Device& device, const std::string& device_id, const std::st
   if (!weights) throw std::runtime_error(device_id + ": the weights could not be made: " + loaded.reason);
   auto [compiled, engine] = llm::LlamaEngine::create(device, weights, shape, {});
   if (!engine) throw std::runtime_error(device_id + ": the model could not be compiled: " + compiled.reason);
+  // A simulator in timing-only mode computes no outputs: its logits would be whatever the
+  // buffers held, never a model's.
+  if (!engine->executable().computes_outputs())
+    throw InputError(device_id + ": runs this model timing-only and computes no logits (give it a functional mode)");
 
   GreedyRun r;
   r.prompt = prompt;

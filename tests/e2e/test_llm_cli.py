@@ -79,6 +79,9 @@ def test_model_run_and_export_refuse_bad_input_by_name(cli, tmp_path):
     assert r.returncode == 2 and "token 2 (99999) is outside the vocabulary of 256" in r.stderr
     r = cli("model", "run", "tiny", "--tokens", "1,x", "--n", "2")
     assert r.returncode == 2 and "--tokens item 2" in r.stderr
+    # A simulator that computes no outputs has no logits to give.
+    r = cli("model", "run", "tiny", "--device", "photonic-sim,mode=timing-only", "--tokens", "1,2", "--n", "2")
+    assert r.returncode == 2 and "computes no logits" in r.stderr
     # K-quants need rows of whole super-blocks: tiny's 64 values are not.
     r = cli("model", "export", "--preset", "tiny", "--dtype", "q4_K", "-o", tmp_path / "t.gguf")
     assert r.returncode == 2 and "multiples of 256 for q4_K" in r.stderr
