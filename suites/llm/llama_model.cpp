@@ -183,15 +183,16 @@ std::int64_t neox_to_adjacent(std::int64_t r, std::int64_t hd) {
   return head * hd + (i < hd / 2 ? 2 * i : 2 * (i - hd / 2) + 1);
 }
 
-// A copy of a [rows, cols] tensor's bytes with row r moved to neox_to_adjacent(r).
-TensorInit neox_rows_to_adjacent(const gguf::TensorInfo& t, std::int64_t hd) {
+// A copy of a [rows, cols] tensor's bytes with row r moved to neox_to_adjacent(r); rows a
+// multiple of hd.
+std::vector<std::byte> neox_rows_to_adjacent(const gguf::TensorInfo& t, std::int64_t hd) {
   const auto rows = t.shape[0];  // a vector (a bias): each element is a "row" of 4 bytes
   const std::size_t row_bytes = t.bytes / static_cast<std::size_t>(rows);
-  auto owner = std::make_shared<std::vector<std::byte>>(t.bytes);
+  std::vector<std::byte> out(t.bytes);
   for (std::int64_t r = 0; r < rows; ++r)
-    std::memcpy(owner->data() + static_cast<std::size_t>(neox_to_adjacent(r, hd)) * row_bytes,
+    std::memcpy(out.data() + static_cast<std::size_t>(neox_to_adjacent(r, hd)) * row_bytes,
                 t.data + static_cast<std::size_t>(r) * row_bytes, row_bytes);
-  return TensorInit::copy_of({owner->data(), owner->size()}, owner);
+  return out;
 }
 
 bool neox_ordered(const std::string& name) {
@@ -232,8 +233,11 @@ std::vector<WeightSpec> weight_specs(const LlamaConfig& c, const WeightSource& s
         throw InputError(file->path() + ": tensor '" + w.name + "' is " + std::string(xpb::name(t->dtype)) + ", expected " +
                          (matrix ? weight_dtype_list() : std::string("f32")));
       w.dtype = t->dtype;
-      w.init = c.arch == "qwen2" && neox_ordered(w.name) ? neox_rows_to_adjacent(*t, c.head_dim)
-                                                          : TensorInit::copy_of(t->span(), src.file);
+      const std::vector<std::byte>* moved = nullptr;
+      if (src.reordered)
+        if (const auto it = src.reordered->find(w.name); it != src.reordered->end()) moved = &it->second;
+      w.init = moved != nullptr ? TensorInit::copy_of({moved->data(), moved->size()}, src.reordered)
+                                : TensorInit::copy_of(t->span(), src.file);
     } else {
       // Each tensor its own stream of the seed, so adding a layer does not shift the others.
       w.init = kind == Kind::norm ? TensorInit::filled(1.0)
@@ -387,6 +391,19 @@ GgufModel open_gguf(const std::string& path) {
   if (c.kv_heads < 1 || c.heads % c.kv_heads != 0 || c.head_dim < 2 || c.head_dim % 2 != 0)
     throw InputError(path + ": head counts and head size do not fit a llama model");
   m.source.file = file;
+  if (c.arch == "qwen2") {
+    // Q and K rows from NEOX order to adjacent pairs, once (weight_specs is called often). A
+    // tensor whose rows are not whole heads is left as it is: weight_specs names its shape.
+    auto reordered = std::make_shared<std::map<std::string, std::vector<std::byte>>>();
+    for (std::int64_t l = 0; l < c.layers; ++l)
+      for (const char* part : {"attn_q.weight", "attn_k.weight", "attn_q.bias", "attn_k.bias"}) {
+        const std::string name = "blk." + std::to_string(l) + "." + part;
+        const gguf::TensorInfo* t = file->tensor(name);
+        if (t != nullptr && !t->shape.empty() && t->shape[0] % c.head_dim == 0)
+          (*reordered)[name] = neox_rows_to_adjacent(*t, c.head_dim);
+      }
+    m.source.reordered = std::move(reordered);
+  }
   // Every tensor present with its expected shape and a supported dtype, or an error now. The
   // dtype most of the model's matrices have names the model (Q4_0 files keep some wider);
   // tensors the model does not use are ignored.

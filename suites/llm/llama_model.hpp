@@ -59,6 +59,9 @@ struct WeightSource {
   std::uint64_t seed = 0;     // of the synthetic weights (the workloads' weight_seed)
   // A GGUF file (opened with open_gguf); null for synthetic weights.
   std::shared_ptr<const void> file;
+  // Tensors of the file held here in another row order than the file's (a qwen2 file's Q and K
+  // rows, see weight_specs), by name: made once by open_gguf, shared by every copy.
+  std::shared_ptr<const std::map<std::string, std::vector<std::byte>>> reordered;
 };
 
 // The name, shape, dtype and contents (synthetic or mapped) of every weight, in GGUF naming

@@ -68,8 +68,9 @@ void pack_scale_min_k4(const int* sc, const int* m, std::uint8_t* q) {
   }
 }
 
-// Q3_K: the 16 scales (6 bits, biased by 32) from 12 bytes: low nibbles in bytes 0-7 (scale i
-// and i + 8 share byte i % 8... as below), top 2 bits in bytes 8-11.
+// Q3_K: the 16 scales (6 bits, biased by 32) from 12 bytes: the low nibbles of scales 0-3 and
+// 8-11 in bytes 0-3 (low, high nibble), of 4-7 and 12-15 in bytes 4-7; the top 2 bits of
+// scale 4q + i at bit 2q of byte 8 + i.
 void scales_q3k(const std::uint8_t* b, int* s) {
   for (int i = 0; i < 4; ++i) {
     s[i] = (b[i] & 15) | (((b[8 + i] >> 0) & 3) << 4);
