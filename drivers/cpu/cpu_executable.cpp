@@ -180,6 +180,12 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
                                                     : sum_f32(ptr<float>(node.inputs[0]) + s.begin, s.end - s.begin);
       return;
     }
+    case Op::read_bytes: {
+      // Shares are whole pages (share_of's grain), so every share starts on a word boundary.
+      const Share s = share_of(graph_.tensor(node.inputs[0]).bytes(), 1, thread, threads);
+      st.partials[t].words = s.begin >= s.end ? 0 : sum_words(ptr<std::byte>(node.inputs[0]) + s.begin, s.end - s.begin);
+      return;
+    }
     case Op::fill_pattern:
     case Op::verify_pattern: {
       const TensorId buf = node.op == Op::fill_pattern ? node.outputs[0] : node.inputs[0];
@@ -231,6 +237,10 @@ void CpuExecutable::finish(std::size_t n) {
     double total = 0;
     for (const auto& p : st.partials) total += p.sum;
     *ptr<double>(node.outputs[0]) = total;
+  } else if (node.op == Op::read_bytes) {
+    std::uint64_t total = 0;
+    for (const auto& p : st.partials) total += p.words;
+    *ptr<std::uint64_t>(node.outputs[0]) = total;
   } else if (node.op == Op::verify_pattern) {
     const auto max_errors = static_cast<std::size_t>(node.attrs.get_int("max_errors", 1));
     std::uint64_t count = 0;
@@ -273,7 +283,7 @@ void CpuExecutable::run_graph_share(int thread, int threads) {
       for (TensorId out : node.outputs) written_at_[out] = step_;
     }
     barrier_.wait();
-    if (node.op == Op::read_sum || node.op == Op::verify_pattern) {
+    if (node.op == Op::read_sum || node.op == Op::read_bytes || node.op == Op::verify_pattern) {
       if (thread == 0) finish(n);
       barrier_.wait();
     }
@@ -308,6 +318,11 @@ RunResult CpuExecutable::run(const RunArgs& args) {
     });
     finish(0);
     r.iterations = done;
+  } else if (std::none_of(nodes.begin(), nodes.end(), [](const Node& n) { return n.op == Op::chase; })) {
+    // Several nodes (read_bytes over each of a model's weights): one pool run per pass, a
+    // barrier between nodes, so a pass over many small tensors costs no thread wake-ups.
+    for (; r.iterations < args.iterations && !cancelled(); ++r.iterations)
+      pool_.run([&](int thread, int threads) { run_graph_share(thread, threads); });
   } else {
     for (; r.iterations < args.iterations && !cancelled(); ++r.iterations)
       for (std::size_t n = 0; n < nodes.size(); ++n) {

@@ -36,6 +36,7 @@ class CpuExecutable final : public Executable {
   // One thread's partial result, on its own cache line so threads do not share one.
   struct alignas(64) Partial {
     double sum = 0;
+    std::uint64_t words = 0;  // read_bytes
     std::uint64_t errors = 0;
   };
   // Per-node state that lives across runs: the address each chain of a chase stands on, the

@@ -36,8 +36,8 @@ void CpuExecutable::prepare_transformer() {
   transformer_ = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
     return op_def(n.op).family != OpFamily::memory && op_def(n.op).family != OpFamily::compute;
   });
-  if (!transformer_) return;
   written_at_.assign(graph_.tensors().size(), 0);
+  if (!transformer_) return;
   quantized_.resize(graph_.tensors().size());
   std::size_t context = 1;
   for (const Node& node : nodes) {

@@ -180,7 +180,9 @@ HWY_INLINE void QuantBlock256(const std::byte* row, const QuantizedRows& x, std:
 // at most 2 x 15 x 127) and one vpmaddwd leaves block A in lanes 0-3 and B in 4-7, scaled by
 // one vector of the two blocks' scale products. About two thirds of the instructions of a
 // block at a time, where decode is bound by them rather than by memory.
-HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size_t b, float& corr) {
+// `corr` gathers dw x (scaled sum of the activation codes) in its lanes 0 and 1, so the
+// offset of the codes costs one multiply-add per pair.
+HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size_t b, __m128& corr) {
   const __m256i mask = _mm256_set1_epi8(15);
   const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b + 1].qs)),
                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b].qs)));
@@ -191,7 +193,7 @@ HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size
                                                             _mm256_permute2x128_si256(xa, xb, 0x31)));
   const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[b].d), blk[b + 1].d, 1));
   const __m128 dx = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + b)));
-  corr += _mm_cvtss_f32(dw) * x.sum[b] + _mm_cvtss_f32(_mm_shuffle_ps(dw, dw, 1)) * x.sum[b + 1];
+  corr = _mm_fmadd_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.sum + b))), corr);
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))),
                        _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_mul_ps(dw, dx)), _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0)));
 }
@@ -200,16 +202,17 @@ HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
   const std::size_t nb = x.k / kQuantBlock;
   const auto* blk = reinterpret_cast<const BlockQ4_0*>(row);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float corr = 0;
+  __m128 corr0 = _mm_setzero_ps(), corr1 = _mm_setzero_ps();  // two chains, as the accumulators
   std::size_t b = 0;
   for (; b + 4 <= nb; b += 4) {
     _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192 + 64), _MM_HINT_T0);
-    acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr));
-    acc1 = _mm256_add_ps(acc1, Q4Pair(blk, x, b + 2, corr));
+    acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr0));
+    acc1 = _mm256_add_ps(acc1, Q4Pair(blk, x, b + 2, corr1));
   }
-  for (; b + 2 <= nb; b += 2) acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr));
-  float s = hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
+  for (; b + 2 <= nb; b += 2) acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr0));
+  const __m128 corr = _mm_add_ps(corr0, corr1);
+  float s = hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * (_mm_cvtss_f32(corr) + _mm_cvtss_f32(_mm_shuffle_ps(corr, corr, 1)));
   for (; b < nb; ++b) {  // an odd last block
     const float dw = _cvtsh_ss(blk[b].d);
     int sum = 0;

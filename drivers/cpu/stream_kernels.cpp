@@ -1,6 +1,7 @@
 #include "stream_kernels.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "stream_kernels.cpp"
@@ -102,6 +103,35 @@ HWY_INLINE double sum(const T* HWY_RESTRICT a, std::size_t n) {
   return total;
 }
 
+std::uint64_t SumWords(const std::byte* p, std::size_t bytes) {
+  const hn::ScalableTag<std::uint64_t> d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t words = bytes / 8;
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  std::size_t i = 0;
+  // A tensor may start at any byte (after one of 18-byte blocks): LoadU takes any address.
+  const auto* w = reinterpret_cast<const std::uint64_t*>(p);
+  for (; i + 4 * N <= words; i += 4 * N) {
+    s0 = hn::Add(s0, hn::LoadU(d, w + i));
+    s1 = hn::Add(s1, hn::LoadU(d, w + i + N));
+    s2 = hn::Add(s2, hn::LoadU(d, w + i + 2 * N));
+    s3 = hn::Add(s3, hn::LoadU(d, w + i + 3 * N));
+  }
+  for (; i + N <= words; i += N) s0 = hn::Add(s0, hn::LoadU(d, w + i));
+  std::uint64_t total = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+  for (; i < words; ++i) {
+    std::uint64_t word;
+    std::memcpy(&word, p + i * 8, 8);
+    total += word;
+  }
+  if (const std::size_t tail = bytes % 8; tail != 0) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p + words * 8, tail);
+    total += word;
+  }
+  return total;
+}
+
 double SumF64(const double* a, std::size_t n) { return sum(a, n); }
 double SumF32(const float* a, std::size_t n) { return sum(a, n); }
 
@@ -115,6 +145,7 @@ HWY_EXPORT(StreamF64);
 HWY_EXPORT(StreamF32);
 HWY_EXPORT(SumF64);
 HWY_EXPORT(SumF32);
+HWY_EXPORT(SumWords);
 
 void stream_f64(StreamOp op, const double* a, const double* b, double* out, std::size_t n, double s, bool nt) {
   HWY_DYNAMIC_DISPATCH(StreamF64)(op, a, b, out, n, s, nt);
@@ -124,6 +155,7 @@ void stream_f32(StreamOp op, const float* a, const float* b, float* out, std::si
 }
 double sum_f64(const double* a, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumF64)(a, n); }
 double sum_f32(const float* a, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumF32)(a, n); }
+std::uint64_t sum_words(const std::byte* p, std::size_t bytes) { return HWY_DYNAMIC_DISPATCH(SumWords)(p, bytes); }
 
 void stream_fence() { hwy::FlushStream(); }
 

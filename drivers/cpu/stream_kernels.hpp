@@ -23,6 +23,10 @@ void stream_f32(StreamOp op, const float* a, const float* b, float* out, std::si
 double sum_f64(const double* a, std::size_t n);
 double sum_f32(const float* a, std::size_t n);
 
+// Sum modulo 2^64 of the 64-bit words of `bytes` bytes from `p` in the host's byte order, a
+// last word of fewer than 8 bytes padded with zeros (the read_bytes op).
+std::uint64_t sum_words(const std::byte* p, std::size_t bytes);
+
 void stream_fence();
 
 // The instruction set the dispatcher picked, e.g. "AVX2".

@@ -232,18 +232,19 @@ class ClDevice final : public Device {
     const auto c = caps();
     for (const Node& n : g.nodes()) {
       // The dtype a claim is about (DeviceCaps::op_dtypes): the weights' for matmul and
-      // embedding, the input's for read_sum, else the output's.
-      const TensorId about = n.op == Op::matmul                                             ? n.inputs[1]
-                             : n.op == Op::attention                                        ? n.inputs[5]
-                             : n.op == Op::embedding || n.op == Op::read_sum || n.op == Op::argmax ? n.inputs[0]
-                                                                                            : n.outputs[0];
+      // embedding, the input's for read_sum and read_bytes, else the output's.
+      const bool of_input = n.op == Op::embedding || n.op == Op::read_sum || n.op == Op::read_bytes || n.op == Op::argmax;
+      const TensorId about = n.op == Op::matmul      ? n.inputs[1]
+                             : n.op == Op::attention ? n.inputs[5]
+                             : of_input              ? n.inputs[0]
+                                                     : n.outputs[0];
       const DType t = g.tensor(about).dtype;
       if (n.op == Op::fma_loop && !c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, fma_loop_refusal(*ctx_, t)), nullptr};
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
                                                        " is not supported by this driver (it runs every op of the "
-                                                       "catalogue but the analog ones; weights f32, f16, bf16, q8_0 "
+                                                       "catalogue but the analog ones and read_bytes; weights f32, f16, bf16, q8_0 "
                                                        "and q4_0; the memory ops on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};

@@ -143,6 +143,19 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
       break;
     }
     case Op::fma_loop: fma_loop(g, node, store); break;
+    case Op::read_bytes: {
+      // Little-endian words assembled byte by byte, so the definition holds on any host.
+      const auto* in = data_as<std::uint8_t>(store[node.inputs[0]]);
+      const std::size_t n = g.tensor(node.inputs[0]).bytes();
+      std::uint64_t sum = 0;
+      for (std::size_t w = 0; w < n; w += 8) {
+        std::uint64_t word = 0;
+        for (std::size_t b = 0; b < 8 && w + b < n; ++b) word |= std::uint64_t{in[w + b]} << (8 * b);
+        sum += word;
+      }
+      *data_as<std::uint64_t>(store[node.outputs[0]]) = sum;
+      break;
+    }
     case Op::chase: {
       const TensorDesc& ring_desc = g.tensor(node.inputs[0]);
       const auto lines = static_cast<std::size_t>(ring_desc.shape[0]);

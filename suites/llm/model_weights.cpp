@@ -20,6 +20,7 @@ std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& dev
     if (!a.outcome.passed()) return {a.outcome, nullptr};
     w->bytes_ += t.bytes();
     w->buffers_[spec.name] = std::move(a.buffer);
+    w->descs_.push_back({spec.name, spec.shape, spec.dtype, TensorRole::weight, {}});
   }
   return {Outcome::ok(), std::move(w)};
 }
@@ -39,6 +40,18 @@ Bindings ModelWeights::bindings(const LlamaGraph& g) const {
   for (const auto& [name, id] : g.weights)
     if (auto it = buffers_.find(name); it != buffers_.end()) b[id] = it->second;
   return b;
+}
+
+ModelWeights::ReadPass ModelWeights::read_pass() const {
+  ReadPass pass;
+  pass.graph.set_name("read the weights");
+  for (const auto& d : descs_) {
+    const TensorId in = pass.graph.add_tensor(d);
+    const TensorId sum = pass.graph.add_tensor({d.name + ".sum", {1}, DType::u64, TensorRole::output, {}});
+    pass.graph.add_node(Op::read_bytes, {in}, {sum});
+    pass.bindings[in] = buffers_.at(d.name);
+  }
+  return pass;
 }
 
 ModelStage model_stage(RunContext& ctx, const LlamaConfig& c, const WeightSource& src, const GraphShape& shape,

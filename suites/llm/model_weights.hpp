@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "llama_model.hpp"
 #include "xpubench/device.hpp"
@@ -28,6 +29,14 @@ class ModelWeights {
 
   // Each weight tensor of `g` (a graph of this model) bound to its buffer.
   Bindings bindings(const LlamaGraph& g) const;
+  // A graph that reads every byte of the weights once, in the order a decode step reads them
+  // (read_bytes on each tensor), with its tensors bound to these buffers: the read bandwidth
+  // of the very memory decode reads, for llm.bench's roofline.
+  struct ReadPass {
+    Graph graph;
+    Bindings bindings;
+  };
+  ReadPass read_pass() const;
   std::uint64_t bytes() const { return bytes_; }
   const LlamaConfig& config() const { return config_; }
   const WeightSource& source() const { return source_; }
@@ -40,6 +49,7 @@ class ModelWeights {
   LlamaConfig config_;
   WeightSource source_;
   std::map<std::string, std::shared_ptr<Buffer>> buffers_;
+  std::vector<TensorDesc> descs_;  // each weight's name, shape and dtype, in the model's order
   std::uint64_t bytes_ = 0;
   bool shared_ = false;
   bool any_quantized_ = false;

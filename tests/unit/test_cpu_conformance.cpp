@@ -214,6 +214,29 @@ TEST(CpuDevice, RefBindsTheCpusHostMemory) {
   EXPECT_EQ(read<double>(*r.exe, g, sum)[0], 16.0);
 }
 
+TEST(ReadBytes, SumsLittleEndianWordsWithTheTailPaddedWithZerosOnCpuAndRef) {
+  // 8195 bytes (no multiple of 8): words 1, 2, ... 1024 in
+  // little-endian order, then the tail 0x01 0x02 0x03 = the word 0x030201.
+  std::vector<std::uint8_t> bytes(8195, 0);
+  for (std::uint64_t w = 0; w < 1024; ++w)
+    for (int b = 0; b < 8; ++b) bytes[w * 8 + static_cast<std::size_t>(b)] = static_cast<std::uint8_t>((w + 1) >> (8 * b));
+  bytes[8192] = 1, bytes[8193] = 2, bytes[8194] = 3;
+  const std::uint64_t want = 1024 * 1025 / 2 + 0x030201;
+  for (const char* id : {"cpu", "ref"}) {
+    auto dev = open_device(id);
+    xpb::Graph g;
+    auto in = g.add_tensor({"a", {8195}, DType::i8, TensorRole::input, xpb::TensorInit::values(bytes)});
+    auto sum = g.add_tensor({"s", {1}, DType::u64, TensorRole::output, {}});
+    g.add_node(Op::read_bytes, {in}, {sum});
+    xpb::CompileOptions opts;
+    opts.threads = std::min(2, threads_available());
+    auto r = dev->compile(g, {}, opts);
+    ASSERT_TRUE(r.outcome.passed()) << id << ": " << r.outcome.reason;
+    r.exe->run(2);
+    EXPECT_EQ(read<std::uint64_t>(*r.exe, g, sum)[0], want) << id;
+  }
+}
+
 TEST(CpuDevice, ABindingOfTheWrongSizeOrAChaseRingIsRefusedWithTheTensorsName) {
   auto cpu = open_device("cpu");
   auto small = cpu->alloc({"s", {4}, DType::u64, TensorRole::input, {}}, {});

@@ -20,7 +20,7 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
       {Op::write_fill, 6},   {Op::chase, 7},      {Op::fill_pattern, 8}, {Op::verify_pattern, 9},
       {Op::embedding, 10},   {Op::rms_norm, 11},  {Op::matmul, 12},    {Op::rope, 13},     {Op::attention, 14},
       {Op::silu_mul, 15},    {Op::argmax, 16},    {Op::gather_rows, 17}, {Op::fma_loop, 18},
-      {Op::dac_round, 19},   {Op::analog_readout, 20}, {Op::add_bias, 21}};
+      {Op::dac_round, 19},   {Op::analog_readout, 20}, {Op::add_bias, 21}, {Op::read_bytes, 22}};
   for (const auto& [op, code] : frozen) {
     EXPECT_EQ(static_cast<unsigned>(op), code);
     EXPECT_EQ(xpb::op_from_code(code), op);
@@ -28,7 +28,7 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
   }
   EXPECT_EQ(xpb::op_catalogue().size(), std::size(frozen));
   EXPECT_FALSE(xpb::op_from_code(0));
-  EXPECT_FALSE(xpb::op_from_code(22));
+  EXPECT_FALSE(xpb::op_from_code(23));
   EXPECT_FALSE(xpb::op_from_code(65535));
 }
 

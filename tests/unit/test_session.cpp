@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 
 #include "xpubench/error.hpp"
 #include "xpubench/registry.hpp"
@@ -269,15 +270,49 @@ TEST(Session, ACtrlCDuringTheLastBenchmarkStillMarksTheRunInterrupted) {
   EXPECT_EQ(result.document["run"]["status"], "interrupted");
 }
 
-TEST(Session, TheRooflineIsMeasuredOncePerDeviceAndThreadsAndShared) {
+TEST(Session, OnTheCpuTheRooflineIsTheWeightsOwnReadAfterEachDecodeSample) {
+  auto plan = xpb::plan_from_json({{"workload", "llm.bench"},
+                                   {"params", {{"model", "tiny-qwen2"}, {"dtype", "q4_K"}, {"test", "tg"}, {"n_gen", 4},
+                                               {"threads", 1}, {"check", "off"}}}},
+                                  xpb::describe_system());
+  ASSERT_EQ(plan.size(), 1u);
+  plan[0].policy = quick_policy();
+  const auto result = xpb::run_session(plan, *std::make_unique<std::vector<xpb::OpenDevice>>(xpb::open_devices({"cpu"})),
+                                       xpb::describe_system(), {});
+  const auto& rec = result.document["benchmarks"][0];
+  ASSERT_EQ(rec["status"], "passed") << rec.dump();
+  std::map<std::string, nlohmann::json> m;
+  for (const auto& metric : rec["metrics"]) m[metric["name"]] = metric;
+  ASSERT_TRUE(m.count("weights_read_bandwidth") && m.count("roofline_fraction")) << rec["metrics"].dump();
+  EXPECT_FALSE(rec["details"]["roofline"].contains("measurement"));  // no memory.bandwidth run
+  EXPECT_NE(rec["details"]["roofline"]["source"].get<std::string>().find("read_bytes"), std::string::npos);
+  // One read per decode sample, and each fraction is that sample's effective bandwidth over its read.
+  const auto& eff = m["effective_bandwidth"]["samples"];
+  const auto& read = m["weights_read_bandwidth"]["samples"];
+  const auto& pct = m["roofline_fraction"]["samples"];
+  ASSERT_EQ(read.size(), eff.size());
+  ASSERT_EQ(pct.size(), eff.size());
+  for (std::size_t i = 0; i < eff.size(); ++i) {
+    EXPECT_GT(read[i].get<double>(), 0);
+    EXPECT_NEAR(pct[i].get<double>(), eff[i].get<double>() / read[i].get<double>() * 100, 1e-9 * pct[i].get<double>());
+  }
+}
+
+TEST(Session, WithoutReadBytesTheRooflineIsMeasuredOncePerDeviceAndThreadsAndShared) {
+  // OpenCL devices have no read_bytes: memory.bandwidth's read, once for both records.
+  std::vector<xpb::OpenDevice> devices;
+  try {
+    devices = xpb::open_devices({"opencl:0"});
+  } catch (const xpb::InputError& e) {
+    GTEST_SKIP() << "no OpenCL device here: " << e.what();
+  }
   auto plan = xpb::plan_from_json({{"workload", "llm.bench"},
                                    {"params", {{"model", "tiny"}, {"dtype", {"q8_0", "q4_0"}}, {"test", "tg"}, {"n_gen", 4},
-                                               {"threads", 1}, {"check", "off"}}}},
+                                               {"check", "off"}}}},
                                   xpb::describe_system());
   ASSERT_EQ(plan.size(), 2u);
   for (auto& item : plan) item.policy = quick_policy();
-  const auto result = xpb::run_session(plan, *std::make_unique<std::vector<xpb::OpenDevice>>(xpb::open_devices({"cpu"})),
-                                       xpb::describe_system(), {});
+  const auto result = xpb::run_session(plan, devices, xpb::describe_system(), {});
   const auto& b = result.document["benchmarks"];
   ASSERT_EQ(b.size(), 2u);
   const auto& r0 = b[0]["details"]["roofline"];

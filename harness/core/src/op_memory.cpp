@@ -57,6 +57,11 @@ Work read_sum_cost(const Graph& g, const Node& n, std::span<const std::int64_t> 
   return {elems, elems * opcheck::elem_bytes(g.tensor(n.inputs[0]).dtype), 8};
 }
 
+Work read_bytes_cost(const Graph& g, const Node& n, std::span<const std::int64_t>) {
+  const double bytes = static_cast<double>(g.tensor(n.inputs[0]).bytes());
+  return {std::ceil(bytes / 8), bytes, 8};  // one integer add per word
+}
+
 Work chase_cost(const Graph&, const Node& n, std::span<const std::int64_t>) {
   // One dependent load of the next line's index (8 bytes) per step per chain.
   const double loads = static_cast<double>(n.attrs.get_int("steps", 0)) * static_cast<double>(n.attrs.get_int("chains", 1));
@@ -82,6 +87,12 @@ Problem check_read_sum(const Graph& g, const Node& n) {
   if (!is_float(in.dtype)) return "expects an f32 or f64 input";
   if (out.dtype != DType::f64 || out.elements() != 1) return "expects an f64 [1] output";
   return opcheck::vector_width(n);
+}
+
+Problem check_read_bytes(const Graph& g, const Node& n) {
+  const auto& out = g.tensor(n.outputs[0]);
+  if (out.dtype != DType::u64 || out.elements() != 1) return "expects a u64 [1] output";
+  return std::nullopt;
 }
 
 Problem check_chase(const Graph& g, const Node& n) {
@@ -191,6 +202,37 @@ std::vector<ConformanceCase> read_sum_cases() {
   return out;
 }
 
+// Bytes with every bit pattern, in tensors whose sizes leave a last word of 6 (q4_0 [3, 32]:
+// 54 bytes), 2 (q6_K [1, 256]: 210 bytes) and 4 bytes (f32 [3000017], several thread shares),
+// and of whole words (u64 [1000]).
+std::vector<ConformanceCase> read_bytes_cases() {
+  std::vector<ConformanceCase> out;
+  const std::pair<DType, std::vector<std::int64_t>> shapes[] = {
+      {DType::q4_0, {3, 32}}, {DType::q6_K, {1, 256}}, {DType::f32, {3000017}}, {DType::u64, {1000}}};
+  for (const auto& [t, shape] : shapes) {
+    ConformanceCase c;
+    c.op = Op::read_bytes;
+    c.dtype = t;
+    c.name = "read_bytes " + std::string(name(t)) + " " + opcheck::shape_text(shape);
+    TensorDesc d{"a", shape, t, TensorRole::input, {}};
+    std::vector<std::uint8_t> bytes(d.bytes());
+    std::uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (auto& b : bytes) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;  // Knuth's MMIX LCG
+      b = static_cast<std::uint8_t>(state >> 56);
+    }
+    d.init = TensorInit::values(std::move(bytes));
+    const auto a = c.graph.add_tensor(std::move(d));
+    const auto s = c.graph.add_tensor({"sum", {1}, DType::u64, TensorRole::output, {}});
+    c.graph.add_node(Op::read_bytes, {a}, {s});
+    c.outputs = {s};
+    c.iterations = 2;
+    c.tolerance = {0, 0, 0, "integer sums modulo 2^64 are exact in any order"};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 std::vector<ConformanceCase> chase_cases() {
   std::vector<ConformanceCase> out;
   for (std::int64_t lines : {2, 97, 40000})  // 40000 lines of 64 B: beyond L2
@@ -286,6 +328,9 @@ std::vector<OpDef> memory_op_defs() {
       {Op::verify_pattern, "verify_pattern", OpFamily::memory,
        "out0 = mismatches of in0 against the pattern, out1 = the first of them", 1, 1, 2, verify_attrs, kU64,
        check_verify_pattern, verify_pattern_cost, verify_pattern_cases},
+      {Op::read_bytes, "read_bytes", OpFamily::memory,
+       "out[0] = sum mod 2^64 of in0's bytes as little-endian 64-bit words (u64 [1]); in0 of any dtype", 1, 1, 1, {},
+       std::vector<DType>(all_dtypes().begin(), all_dtypes().end()), check_read_bytes, read_bytes_cost, read_bytes_cases},
   };
 }
 

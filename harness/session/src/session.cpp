@@ -1,6 +1,7 @@
 #include "xpubench/parse.hpp"
 #include "xpubench/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -352,12 +353,13 @@ class Facts final : public SessionFacts {
       return std::nullopt;
     }
     // The array: the default (4x the last-level cache) for every model that fits in it, so they
-    // share one measurement per device and thread count; larger models one per power of two
-    // (on a virtual machine bandwidth depends on where in host memory the pages land, and a
-    // region as large as the weights is the fairer stand-in for them).
+    // share one measurement per device and thread count; a larger model its own size, rounded
+    // up to 64 MiB (on a virtual machine bandwidth depends on where in host memory the pages
+    // land, and a region as large as the weights is the fairer stand-in for them; no larger,
+    // since it is held beside them).
     const auto default_bytes = points[0]["array_bytes"].get<std::uint64_t>();
-    std::uint64_t bytes = default_bytes;
-    while (bytes < min_bytes && bytes < (std::uint64_t{1} << 62)) bytes <<= 1;
+    constexpr std::uint64_t kGrain = std::uint64_t{64} << 20;
+    const std::uint64_t bytes = std::max(default_bytes, (min_bytes + kGrain - 1) / kGrain * kGrain);
     const auto key = std::make_tuple(device.info().id(), threads, bytes);
     if (auto it = cache_.find(key); it != cache_.end()) {
       if (!it->second) why = why_[key];

@@ -174,6 +174,13 @@ enum class Op : std::uint16_t {
   // out[t][j] = x[t][j] + b[j] over the live rows       in0 x f32 [T, n], in1 b f32 [n]
   // (the biases of Qwen2's Q, K and V projections).   out f32 [T, n] (may be in0)
   add_bias = 21,
+
+  // --- memory, continued.
+  // out[0] (u64 [1]) = the sum, modulo 2^64, of in0's bytes read as little-endian 64-bit
+  // words, a last word of fewer than 8 bytes padded with zeros. in0 may be of any dtype: the
+  // op reads every byte of it once, so it measures the read bandwidth of the memory a tensor
+  // already occupies (llm.bench's roofline, over the model's own weights).
+  read_bytes = 22,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.
