@@ -223,6 +223,47 @@ HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
   return s;
 }
 
+// Decode of Q8_0, two blocks (A, B) per step: each block's eight 32-bit sums, then one
+// vphaddd leaves A in lanes 0-1 and 4-5 and B in 2-3 and 6-7, so one conversion and one
+// multiply-add by the two blocks' scale products serve both (a scalar scale per block
+// before: about a quarter of the instructions where decode is bound by them).
+HWY_INLINE void Q8Pair(const BlockQ8_0* blk, const QuantizedRows& x, std::size_t b, __m256& acc) {
+  const __m256i wa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b].q));
+  const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b + 1].q));
+  const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kQuantBlock));
+  const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (b + 1) * kQuantBlock));
+  // |w| . (x with w's sign) = w . x, with the unsigned operand vpmaddubsw needs.
+  const __m256i pa = dot_u8s8(_mm256_sign_epi8(wa, wa), _mm256_sign_epi8(xa, wa));
+  const __m256i pb = dot_u8s8(_mm256_sign_epi8(wb, wb), _mm256_sign_epi8(xb, wb));
+  const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[b].d), blk[b + 1].d, 1));
+  const __m128 dx = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + b)));
+  const __m256 scale = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_mul_ps(dw, dx)),
+                                                _mm256_set_epi32(1, 1, 0, 0, 1, 1, 0, 0));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(pa, pb)), scale, acc);
+}
+
+HWY_INLINE float Q8RowDotPairs(const std::byte* row, const QuantizedRows& x) {
+  const std::size_t nb = x.k / kQuantBlock;
+  const auto* blk = reinterpret_cast<const BlockQ8_0*>(row);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ8_0) + 8192), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ8_0) + 8192 + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ8_0) + 8192 + 128), _MM_HINT_T0);
+    Q8Pair(blk, x, b, acc0);
+    Q8Pair(blk, x, b + 2, acc1);
+  }
+  for (; b + 2 <= nb; b += 2) Q8Pair(blk, x, b, acc0);
+  float s = hsum(_mm256_add_ps(acc0, acc1));
+  for (; b < nb; ++b) {  // an odd last block
+    int sum = 0;
+    for (std::size_t i = 0; i < kQuantBlock; ++i) sum += blk[b].q[i] * x.q[b * kQuantBlock + i];
+    s += _cvtsh_ss(blk[b].d) * x.d[b] * static_cast<float>(sum);
+  }
+  return s;
+}
+
 template <bool kQ4>
 HWY_INLINE float QuantRowDot(const std::byte* row, const QuantizedRows& x) {
   const std::size_t nb = x.k / kQuantBlock;
@@ -403,7 +444,7 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
     if constexpr (kQ4)
       for (; j < j_end; ++j) out[j] = Q4RowDotPairs(w + j * row_bytes, x);
     else
-      for (; j < j_end; ++j) out[j] = QuantRowDot<kQ4>(w + j * row_bytes, x);
+      for (; j < j_end; ++j) out[j] = Q8RowDotPairs(w + j * row_bytes, x);
 #endif
   } else {
 #if HWY_TARGET == HWY_AVX3_DL

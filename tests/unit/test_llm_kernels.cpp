@@ -36,14 +36,15 @@ struct Rows {
   }
 };
 
-// Every weight format of the catalogue, and two row lengths for it: an odd and an even number
-// of its blocks (a multiple of 256 for the K-quants and IQ4_XS).
+// Every weight format of the catalogue, and row lengths for it: odd and even numbers of its
+// blocks (a multiple of 256 for the K-quants and IQ4_XS); 7 blocks of 32 take a decode loop's
+// steps of four, of two and a last single block.
 std::vector<std::pair<DType, std::size_t>> formats_and_lengths() {
   std::vector<std::pair<DType, std::size_t>> out;
   for (DType t : xpb::all_dtypes()) {
     if (!xpb::is_weight_dtype(t)) continue;
     const std::size_t block = xpb::traits(t).block_elements;
-    for (std::size_t k : block == 256 ? std::vector<std::size_t>{256, 768} : std::vector<std::size_t>{96, 128})
+    for (std::size_t k : block == 256 ? std::vector<std::size_t>{256, 768} : std::vector<std::size_t>{96, 128, 224})
       out.emplace_back(t, k);
   }
   return out;
