@@ -44,6 +44,7 @@ class CpuDevice final : public Device {
     c.numeric_profile = {{"accumulation", "f32"},
                          {"quantized_matmul", "activations rounded as llama.cpp rounds them: Q8_0 per 32 values "
                                               "(Q8_K per 256 for the K-quants and IQ4_XS), int8 dot products"},
+                         {"f16_matmul", "activations rounded to f16, as llama.cpp rounds them, then f32 products and sums"},
                          {"exp", "Highway's vectorised exponential"}};
     // Each op on the dtypes of its definition that the cpu holds; fma_loop only on f32 and f64,
     // where the CPU multiplies and adds natively (x86 has no f16 arithmetic before AVX-512 FP16

@@ -100,6 +100,14 @@ class CpuExecutable final : public Executable {
   std::vector<std::uint64_t> written_at_;  // per tensor: the node step that last wrote it
   std::uint64_t step_ = 0;
   std::vector<std::array<QuantizedCopy, 2>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
+  // Activations of one tensor rounded to f16 (held as f32) for the matmuls of f16 weights, as
+  // llama.cpp rounds them (its vec_dot_type for F16); kept as QuantizedCopy is.
+  struct HalfCopy {
+    std::vector<float> x;
+    std::uint64_t made_at = ~std::uint64_t{0};
+    std::size_t rows = 0;
+  };
+  std::vector<HalfCopy> halved_;  // per tensor
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };
 

@@ -39,10 +39,12 @@ void CpuExecutable::prepare_transformer() {
   written_at_.assign(graph_.tensors().size(), 0);
   if (!transformer_) return;
   quantized_.resize(graph_.tensors().size());
+  halved_.resize(graph_.tensors().size());
   std::size_t context = 1;
   for (const Node& node : nodes) {
     if (node.op == Op::matmul) {
       const DType wt = graph_.tensor(node.inputs[1]).dtype;
+      if (wt == DType::f16) halved_[node.inputs[0]].x.resize(graph_.tensor(node.inputs[0]).elements());
       if (!is_block_quantized(wt)) continue;
       const TensorDesc& x = graph_.tensor(node.inputs[0]);
       auto& qc = quantized_[node.inputs[0]][static_cast<std::size_t>(activation_blocks(wt))];
@@ -144,6 +146,23 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
           matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
         else
           matmul_gguf(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
+      } else if (wd.dtype == DType::f16) {
+        // As llama.cpp: the activations rounded to f16 first, then f32 products and sums.
+        auto& hc = halved_[x];
+        if (hc.made_at != written_at_[x] || hc.rows < rows) {
+          const Range rr = split(rows, thread, threads);
+          std::vector<std::byte> half(storage_bytes(DType::f16, k));
+          for (std::size_t t = rr.begin; t < rr.end; ++t) {
+            encode_row(DType::f16, ptr<float>(x) + t * k, half.data(), k);
+            decode_row(DType::f16, half.data(), hc.x.data() + t * k, k);
+          }
+          barrier_.wait();
+          if (thread == 0) {
+            hc.made_at = written_at_[x];
+            hc.rows = rows;
+          }
+        }
+        matmul_float(wd.dtype, data_[w], k, r.begin, r.end, hc.x.data(), rows, ptr<float>(out), nout);
       } else {
         matmul_float(wd.dtype, data_[w], k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
       }

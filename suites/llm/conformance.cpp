@@ -32,6 +32,15 @@ Tolerance tolerance_for(DType weights) {
     return {0.05, false, 0.80,
             "activations rounded to Q8_0 or Q8_K on the device (llama.cpp's method), exact on ref: "
             "RMS logit error within 5% of the logits' RMS; greedy tokens agree on >= 80% of steps"};
+  if (weights == DType::f16)
+    // The device may round activations to f16 before each f16 matmul, as llama.cpp does; ref
+    // does not: about 2^-12 relative per value, 1.0-1.1e-3 of the logits' RMS after the
+    // layers (observed on tiny, tiny-tied and stories-15m; llama.cpp differs from itself by
+    // 2-7e-4 between its batched and one-by-one prompt, docs/LLM.md). Near-tied candidates
+    // may swap, so greedy tokens agree on most steps, not necessarily all.
+    return {3e-3, false, 0.90,
+            "activations rounded to f16 before f16 matmuls on the device (llama.cpp's method), not on ref: "
+            "RMS logit error within 0.3% of the logits' RMS; greedy tokens agree on >= 90% of steps"};
   // Both sides read the same stored weights; they differ only in summation order and in f32
   // versus f64 accumulation: about 1e-6 relative per dot product, a few times that after the
   // layers (observed: below 1e-6 RMS). 1e-4 of the logits' RMS leaves two orders of margin and
