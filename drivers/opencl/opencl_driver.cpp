@@ -103,6 +103,7 @@ bool runs(Op op) {
     case Op::triad:
     case Op::write_fill:
     case Op::read_sum:
+    case Op::read_bytes:
     case Op::chase:
     case Op::fill_pattern:
     case Op::verify_pattern:
@@ -140,6 +141,8 @@ class ClDevice final : public Device {
         for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) c.op_dtypes.emplace_back(d.op, t);
       else if (d.op == Op::attention)  // the KV cache's type
         for (DType t : {DType::f32, DType::f16}) c.op_dtypes.emplace_back(d.op, t);
+      else if (d.op == Op::read_bytes)  // bytes of any tensor the device holds, added after the loop
+        continue;
       else if (d.op == Op::fma_loop)
         for (DType t : fma_loop_dtypes(*ctx_)) c.op_dtypes.emplace_back(d.op, t);
       else if (d.family == OpFamily::transformer)
@@ -150,6 +153,9 @@ class ClDevice final : public Device {
     c.dtypes = types;
     c.dtypes.push_back(DType::f64);  // read_sum's output
     for (DType t : {DType::u64, DType::f16, DType::bf16, DType::i8, DType::i32, DType::q8_0, DType::q4_0}) c.dtypes.push_back(t);
+    std::sort(c.dtypes.begin(), c.dtypes.end());
+    c.dtypes.erase(std::unique(c.dtypes.begin(), c.dtypes.end()), c.dtypes.end());
+    for (DType t : c.dtypes) c.op_dtypes.emplace_back(Op::read_bytes, t);
     c.memory_bytes = device_value<cl_ulong>(ctx_->device, CL_DEVICE_GLOBAL_MEM_SIZE);
     c.max_threads = 0;  // the device schedules its own work-items
     c.vector_widths = {1, 2, 4, 8, 16};  // OpenCL C's vector types
@@ -244,7 +250,7 @@ class ClDevice final : public Device {
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
                                                        " is not supported by this driver (it runs every op of the "
-                                                       "catalogue but the analog ones and read_bytes; weights f32, f16, bf16, q8_0 "
+                                                       "catalogue but the analog ones; weights f32, f16, bf16, q8_0 "
                                                        "and q4_0; the memory ops on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};

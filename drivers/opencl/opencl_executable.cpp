@@ -74,18 +74,23 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
         continue;
       }
       const bool on_words = n.op == Op::chase || n.op == Op::fill_pattern || n.op == Op::verify_pattern;
+      // read_bytes is read_sum's two passes over the tensor's 64-bit words (ulong sums wrap
+      // modulo 2^64), the finish adding the last bytes past the whole words (patterns.cl).
+      const bool bytes = n.op == Op::read_bytes;
+      const bool reduce = n.op == Op::read_sum || bytes;
       const DType t = n.op == Op::read_sum ? graph_.tensor(n.inputs[0]).dtype : graph_.tensor(s.out).dtype;
       const bool f64 = t == DType::f64;
-      s.elem_bytes = f64 || on_words ? 8 : 4;
-      const std::string suffix = f64 ? "f64" : "f32";
+      s.elem_bytes = f64 || on_words || bytes ? 8 : 4;
+      const std::string suffix = bytes ? "u64" : f64 ? "f64" : "f32";
       if (!on_words)
-        s.width = static_cast<std::size_t>(n.attrs.get_int("vector_width", f64 ? ctx_->preferred_width_f64 : ctx_->preferred_width_f32));
+        s.width = static_cast<std::size_t>(n.attrs.get_int("vector_width", f64 || bytes ? ctx_->preferred_width_f64 : ctx_->preferred_width_f32));
+      if (s.width == 0) s.width = 1;  // a device without fp64 may prefer no double vectors
       s.per_item = kReadSumPerItem;
+      const std::string element = bytes ? "-DT=ulong -DSUFFIX=u64" : f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32";
       cl_program p = on_words ? ctx_->program("patterns", "")
-                              : ctx_->program("memory", (f64 ? "-DT=double -DSUFFIX=f64 -DXPB_FP64" : "-DT=float -DSUFFIX=f32") +
-                                                            std::string(" -DW=") + std::to_string(s.width) +
+                              : ctx_->program("memory", element + " -DW=" + std::to_string(s.width) +
                                                             " -DITEM_VECTORS=" + std::to_string(s.per_item));
-      const std::string kernel = n.op == Op::read_sum         ? (ctx_->cpu_kernels ? "read_sum_items_" : "read_sum_partial_") + suffix
+      const std::string kernel = reduce                       ? (ctx_->cpu_kernels ? "read_sum_items_" : "read_sum_partial_") + suffix
                                  : n.op == Op::verify_pattern ? std::string("verify_count")
                                  : on_words                   ? std::string(name(n.op))
                                                               : std::string(name(n.op)) + "_" + suffix;
@@ -120,12 +125,13 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           st.n_arg = 1;
           set_scalar(st.kernel, 2, n.attrs.get_double("value", 0.0), f64);
           break;
-        case Op::read_sum: {
+        case Op::read_sum:
+        case Op::read_bytes: {
           // The first pass: on a GPU one work-group per block of local x per_item vectors, the
           // last one partly past the end (read_sum_partial: a partial per group, from a tree); on
           // a CPU device whole blocks only (read_sum_items: no bounds and one barrier, memory.cl
           // says why; a partial per group too), the finish adding the elements past them.
-          const std::size_t elements = graph_.tensor(n.inputs[0]).elements();
+          const std::size_t elements = bytes ? graph_.tensor(n.inputs[0]).bytes() / 8 : graph_.tensor(n.inputs[0]).elements();
           const std::size_t block = local_ * st.per_item;  // vectors
           std::size_t from = elements;                     // elements the finish adds from here
           if (ctx_->cpu_kernels) {
@@ -144,7 +150,8 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           st.n_arg = 1;
           set_arg(st.kernel, 2, st.partials);
           check(clSetKernelArg(st.kernel, 3, local_ * st.elem_bytes, nullptr), "clSetKernelArg (local scratch)");
-          st.finish = clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
+          st.finish = bytes ? clCreateKernel(ctx_->program("patterns", ""), "read_bytes_finish", &err)
+                            : clCreateKernel(ctx_->program("reduce", ""), ("read_sum_finish_" + suffix).c_str(), &err);
           check(err, "clCreateKernel");
           set_arg(st.finish, 0, st.partials);
           set_arg(st.finish, 1, static_cast<cl_uint>(st.groups));
@@ -154,6 +161,7 @@ ClExecutable::ClExecutable(std::shared_ptr<Context> ctx, const Graph& g, std::ve
           set_arg(st.finish, 4, mem(n.inputs[0]));
           set_arg(st.finish, 5, static_cast<cl_ulong>(from));
           set_arg(st.finish, 6, static_cast<cl_ulong>(elements));
+          if (bytes) set_arg(st.finish, 7, static_cast<cl_ulong>(graph_.tensor(n.inputs[0]).bytes()));
           break;
         }
         case Op::chase: {
@@ -247,9 +255,10 @@ void ClExecutable::enqueue(const std::vector<cl_ulong>& counts, std::span<const 
     }
     // One work-item per vector of `width` elements (the patterns: per word), in whole
     // work-groups; read_sum as planned at compile (its first pass may have no whole block).
-    const std::size_t items = s.op == Op::read_sum ? s.first_pass_items : (counts[i] + s.width - 1) / s.width;
+    const bool reduce = s.op == Op::read_sum || s.op == Op::read_bytes;
+    const std::size_t items = reduce ? s.first_pass_items : (counts[i] + s.width - 1) / s.width;
     const std::size_t rounded = (items + local_ - 1) / local_ * local_;
-    if (s.op != Op::read_sum || rounded > 0)
+    if (!reduce || rounded > 0)
       launches.push_back({s.kernel, 1, {std::max(rounded, local_), 1, 1}, {local_, 1, 1}, true});
     if (s.finish != nullptr) launches.push_back({s.finish, 1, {s.finish_local, 1, 1}, {s.finish_local, 1, 1}, true});
   }
@@ -282,10 +291,10 @@ RunResult ClExecutable::run(const RunArgs& args) {
       continue;
     }
     // Whole tensors for the reductions and the patterns (as ref); live rows for the streams.
-    const bool whole = n.op == Op::read_sum || n.op == Op::verify_pattern || n.op == Op::fill_pattern;
-    const TensorId of = n.op == Op::read_sum || n.op == Op::verify_pattern ? n.inputs[0] : steps_[i].out;
+    const bool whole = n.op == Op::read_sum || n.op == Op::read_bytes || n.op == Op::verify_pattern || n.op == Op::fill_pattern;
+    const TensorId of = n.op == Op::read_sum || n.op == Op::read_bytes || n.op == Op::verify_pattern ? n.inputs[0] : steps_[i].out;
     const TensorDesc& t = graph_.tensor(of);
-    std::size_t elements = t.elements();
+    std::size_t elements = n.op == Op::read_bytes ? t.bytes() / 8 : t.elements();  // read_bytes: whole words
     if (!whole && t.rows_dim && t.shape[0] > 0)
       elements = elements / static_cast<std::size_t>(t.shape[0]) * graph_.live_rows(of, args.dims);
     counts.push_back(elements);

@@ -155,3 +155,18 @@ def test_npu_ref_runs_the_quick_standard_suite(cli, tmp_path):
     assert "failed" not in statuses and "mistrusted" not in statuses, [
         (b["id"], b.get("reason")) for b in doc["benchmarks"] if b["status"] in ("failed", "mistrusted")]
     assert cli("validate", out).returncode == 0
+
+
+def test_without_read_bytes_the_roofline_is_memory_bandwidth_measured_once_and_shared(cli, tmp_path):
+    # npu_ref has no read_bytes: llm.bench falls back to memory.bandwidth's read, measured once
+    # per device and thread count and carried by every record that used it.
+    if not npu_ref_available(cli):
+        pytest.skip("npu_ref is not built")
+    out = tmp_path / "r.json"
+    r = cli("run", "llm.bench", "--device", "plugin:npu_ref", "-s", "model=tiny", "-s", "dtype=[q8_0,f32]",
+            "-s", "test=tg", "-s", "n_gen=4", "-s", "check=off", *FAST, "-o", out)
+    assert r.returncode == 0, r.stderr
+    roofs = [b["details"]["roofline"] for b in load(out)["benchmarks"]]
+    assert len(roofs) == 2
+    assert all("memory.bandwidth" in x["source"] for x in roofs), roofs
+    assert roofs[0]["measurement"]["samples_gbps"] == roofs[1]["measurement"]["samples_gbps"]

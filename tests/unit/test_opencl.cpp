@@ -64,13 +64,14 @@ TEST(OpenCl, BothKernelKindsMatchRefWhateverTheDevice) {
     int ran = 0;
     for (const auto& c : xpb::conformance_cases()) {
       // The ops with a kernel of each kind.
-      const bool two_kinds = c.op == xpb::Op::read_sum || c.op == xpb::Op::matmul || c.op == xpb::Op::attention;
+      const bool two_kinds = c.op == xpb::Op::read_sum || c.op == xpb::Op::read_bytes || c.op == xpb::Op::matmul ||
+                             c.op == xpb::Op::attention;
       if (!two_kinds || !opened.device->caps().claims(c.op, c.dtype)) continue;
       const auto r = xpb::run_conformance_case(*opened.device, *ref, c);
       EXPECT_TRUE(r.outcome.passed()) << kind << " " << c.name << ": " << r.outcome.reason;
       ++ran;
     }
-    EXPECT_GE(ran, 4 + 15 + 2) << kind;  // read_sum, matmul in every weight dtype, attention
+    EXPECT_GE(ran, 4 + 3 + 15 + 2) << kind;  // read_sum, read_bytes (q4_0, f32, u64), matmul in every weight dtype, attention
   }
   EXPECT_EQ(driver->open(first, {{"kernels", "fpga"}}).outcome.status, xpb::Status::invalid);
 }

@@ -298,31 +298,6 @@ TEST(Session, OnTheCpuTheRooflineIsTheWeightsOwnReadAfterEachDecodeSample) {
   }
 }
 
-TEST(Session, WithoutReadBytesTheRooflineIsMeasuredOncePerDeviceAndThreadsAndShared) {
-  // OpenCL devices have no read_bytes: memory.bandwidth's read, once for both records.
-  std::vector<xpb::OpenDevice> devices;
-  try {
-    devices = xpb::open_devices({"opencl:0"});
-  } catch (const xpb::InputError& e) {
-    GTEST_SKIP() << "no OpenCL device here: " << e.what();
-  }
-  auto plan = xpb::plan_from_json({{"workload", "llm.bench"},
-                                   {"params", {{"model", "tiny"}, {"dtype", {"q8_0", "q4_0"}}, {"test", "tg"}, {"n_gen", 4},
-                                               {"check", "off"}}}},
-                                  xpb::describe_system());
-  ASSERT_EQ(plan.size(), 2u);
-  for (auto& item : plan) item.policy = quick_policy();
-  const auto result = xpb::run_session(plan, devices, xpb::describe_system(), {});
-  const auto& b = result.document["benchmarks"];
-  ASSERT_EQ(b.size(), 2u);
-  const auto& r0 = b[0]["details"]["roofline"];
-  const auto& r1 = b[1]["details"]["roofline"];
-  ASSERT_TRUE(r0.contains("measurement")) << r0.dump();
-  // Both records carry the one measurement: the same samples.
-  EXPECT_EQ(r0["measurement"]["samples_gbps"], r1["measurement"]["samples_gbps"]);
-  EXPECT_EQ(r0["read_bandwidth_gbps"], r1["read_bandwidth_gbps"]);
-}
-
 TEST(Devices, UnknownDeviceListsTheAvailableOnes) {
   try {
     xpb::open_devices({"gpu:7"});

@@ -1,5 +1,6 @@
 // The pointer chase and the test patterns of the catalogue (graph.hpp: chase, fill_pattern,
-// verify_pattern) on u64 words, in OpenCL C 1.2 (64-bit integers are core).
+// verify_pattern) on u64 words, and read_bytes' finish, in OpenCL C 1.2 (64-bit integers are
+// core).
 
 // The pattern word at index i (graph.hpp pattern_word), pattern codes as Pattern's values:
 // 0 walking ones, 1 walking zeros, 2 checkerboard, 3 random (splitmix64), 4 address.
@@ -86,4 +87,31 @@ __kernel void verify_list(__global const ulong* in, const ulong n, const uint pa
       }
     }
   }
+}
+
+// read_bytes, pass 2 (pass 1 is memory.cl's read_sum on ulong words): one work-group adds the
+// first pass's partials, the words in [from, words) it left, and the last bytes - 8 x words
+// bytes (a little-endian word padded with zeros) into the u64 output, each work-item every
+// group_size-th of them, then a tree in local memory (group size a power of two). Sums wrap
+// modulo 2^64, as the op defines.
+__kernel void read_bytes_finish(__global const ulong* partials, const uint count, __global ulong* out,
+                                __local ulong* scratch, __global const ulong* a, const ulong from, const ulong words,
+                                const ulong bytes) {
+  const size_t lid = get_local_id(0), size = get_local_size(0);
+  ulong s = 0;
+  for (uint g = lid; g < count; g += size) s += partials[g];
+  for (ulong e = from + lid; e < words; e += size) s += a[e];
+  if (lid == 0) {
+    __global const uchar* tail = (__global const uchar*)(a + words);
+    ulong w = 0;
+    for (ulong b = 0; b < bytes - words * 8; ++b) w |= (ulong)tail[b] << (8 * b);
+    s += w;
+  }
+  scratch[lid] = s;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t step = size / 2; step > 0; step /= 2) {
+    if (lid < step) scratch[lid] += scratch[lid + step];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) out[0] = scratch[0];
 }
