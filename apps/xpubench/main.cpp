@@ -5,6 +5,7 @@
 // after saving what was measured.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -373,11 +374,17 @@ int cmd_model_run(const std::string& model, const std::string& device_name, cons
 // Standard output that could not be written (a full disk, a closed pipe) is an error, not a
 // silent exit 0: whatever was to be printed did not reach its reader.
 int finish_stdout(int rc) {
-  errno = 0;  // what the flush below sets is the reason (an earlier failure leaves EIO)
+  errno = 0;  // what the flush below sets is the reason
   std::cout.flush();
   const bool flushed = std::fflush(stdout) == 0;
-  const int why = errno;
+  int why = errno;
   if (!std::cout || !flushed || std::ferror(stdout)) {
+    if (why == 0) {
+      // An earlier write failed (the output filled stdio's buffer before the end) and its errno
+      // is gone: a pipe whose reader left still says so (POLLERR on its write end).
+      pollfd out{fileno(stdout), POLLOUT, 0};
+      if (poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0) why = EPIPE;
+    }
     std::fprintf(stderr, "xpubench: error: cannot write to standard output: %s\n", std::strerror(why != 0 ? why : EIO));
     return rc == 130 ? rc : 2;
   }
