@@ -198,6 +198,57 @@ HWY_INLINE void Q4TilePairs(const std::byte* w, std::size_t row_bytes, std::size
       out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = hsum(acc[r][c]);
 }
 
+// Prompt GEMM of Q8_0, two blocks per step as Q8Pair below: each block's eight 32-bit sums
+// merged by one vphaddd, then one conversion and one multiply-add by the two blocks' scale
+// products. Needs an even block count.
+template <int RJ, int RT>
+HWY_INLINE void Q8TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
+                            std::size_t t, float* out, std::size_t ldo) {
+  const std::size_t nb = x.k / kQuantBlock;
+  const __m256i pairs = _mm256_set_epi32(1, 1, 0, 0, 1, 1, 0, 0);  // vphaddd's order: A A B B | A A B B
+  __m256 acc[RJ][RT];
+  for (int r = 0; r < RJ; ++r)
+    for (int c = 0; c < RT; ++c) acc[r][c] = _mm256_setzero_ps();
+  const BlockQ8_0* rows[RJ];
+  for (int r = 0; r < RJ; ++r) rows[r] = reinterpret_cast<const BlockQ8_0*>(w + (j + static_cast<std::size_t>(r)) * row_bytes);
+  for (std::size_t b = 0; b < nb; b += 2) {
+    __m256i wa[RJ], wb[RJ];
+    __m256 dw[RJ];
+    for (int r = 0; r < RJ; ++r) {
+      const BlockQ8_0* blk = rows[r] + b;
+      wa[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].q));
+      wb[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].q));
+      dw[r] = _mm256_permutevar8x32_ps(
+          _mm256_castps128_ps256(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[0].d), blk[1].d, 1))), pairs);
+    }
+    for (int c = 0; c < RT; ++c) {
+      const std::size_t row = t + static_cast<std::size_t>(c);
+      const std::int8_t* xq = x.q + row * x.k + b * kQuantBlock;
+      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+      const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
+      const __m256 dx = _mm256_permutevar8x32_ps(
+          _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + row * nb + b)))),
+          pairs);
+      for (int r = 0; r < RJ; ++r) {
+        // |w| . (x with w's sign) = w . x, with the unsigned operand vpmaddubsw needs.
+        const __m256i pa = dot_u8s8(_mm256_sign_epi8(wa[r], wa[r]), _mm256_sign_epi8(xa, wa[r]));
+        const __m256i pb = dot_u8s8(_mm256_sign_epi8(wb[r], wb[r]), _mm256_sign_epi8(xb, wb[r]));
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(pa, pb)), _mm256_mul_ps(dw[r], dx), acc[r][c]);
+      }
+    }
+  }
+  for (int c = 0; c < RT; ++c)
+    for (int r = 0; r < RJ; ++r)
+      out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = hsum(acc[r][c]);
+}
+
+template <bool kQ4, int RJ, int RT>
+HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
+                          std::size_t t, float* out, std::size_t ldo) {
+  if constexpr (kQ4) Q4TilePairs<RJ, RT>(w, row_bytes, j, x, t, out, ldo);
+  else Q8TilePairs<RJ, RT>(w, row_bytes, j, x, t, out, ldo);
+}
+
 #if HWY_TARGET == HWY_AVX2
 constexpr int kTileJ = 2;  // 16 vector registers: 2 x 4 accumulators and their operands
 #else
@@ -506,11 +557,11 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
     if ((x.k / kQuantBlock) % 2 == 0) QuantGemm512<kQ4>(w, row_bytes, j, j_end, x, rows, out, ldo);  // whole pairs
 #endif
 #if HWY_TARGET != HWY_AVX3_DL
-    if (kQ4 && (x.k / kQuantBlock) % 2 == 0)  // whole pairs of blocks
+    if ((x.k / kQuantBlock) % 2 == 0)  // whole pairs of blocks
       for (; j + kTileJ <= j_end; j += kTileJ) {
         std::size_t t = 0;
-        for (; t + kTileT <= rows; t += kTileT) Q4TilePairs<kTileJ, kTileT>(w, row_bytes, j, x, t, out, ldo);
-        for (; t < rows; ++t) Q4TilePairs<kTileJ, 1>(w, row_bytes, j, x, t, out, ldo);
+        for (; t + kTileT <= rows; t += kTileT) TilePairs<kQ4, kTileJ, kTileT>(w, row_bytes, j, x, t, out, ldo);
+        for (; t < rows; ++t) TilePairs<kQ4, kTileJ, 1>(w, row_bytes, j, x, t, out, ldo);
       }
 #endif
     for (; j + kTileJ <= j_end; j += kTileJ) {
