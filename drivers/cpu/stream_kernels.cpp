@@ -78,47 +78,43 @@ void StreamF32(StreamOp op, const float* a, const float* b, float* out, std::siz
   dispatch<float>(op, a, b, out, n, s, nt);
 }
 
+// The sum, in T, of a[i, stop) taken whole vectors at a time from i (left at the first element
+// no whole vector covers): four independent accumulators, so the loop is bound by bandwidth and
+// not by the latency of one add chain.
 template <class T>
-HWY_INLINE double sum(const T* HWY_RESTRICT a, std::size_t n) {
+HWY_INLINE T VectorSum(const T* HWY_RESTRICT a, std::size_t& i, std::size_t stop) {
   const hn::ScalableTag<T> d;
   const std::size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  for (; i + 4 * N <= stop; i += 4 * N) {
+    s0 = hn::Add(s0, hn::LoadU(d, a + i));
+    s1 = hn::Add(s1, hn::LoadU(d, a + i + N));
+    s2 = hn::Add(s2, hn::LoadU(d, a + i + 2 * N));
+    s3 = hn::Add(s3, hn::LoadU(d, a + i + 3 * N));
+  }
+  for (; i + N <= stop; i += N) s0 = hn::Add(s0, hn::LoadU(d, a + i));
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+template <class T>
+HWY_INLINE double sum(const T* HWY_RESTRICT a, std::size_t n) {
   // f32 lanes stay exact for integer sums below 2^24 per lane: fold into double per block.
   const std::size_t block = sizeof(T) == 4 ? (std::size_t{1} << 20) : n;
   double total = 0;
   std::size_t i = 0;
   while (i < n) {
     const std::size_t stop = std::min(n, i + block);
-    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
-    for (; i + 4 * N <= stop; i += 4 * N) {
-      s0 = hn::Add(s0, hn::LoadU(d, a + i));
-      s1 = hn::Add(s1, hn::LoadU(d, a + i + N));
-      s2 = hn::Add(s2, hn::LoadU(d, a + i + 2 * N));
-      s3 = hn::Add(s3, hn::LoadU(d, a + i + 3 * N));
-    }
-    for (; i + N <= stop; i += N) s0 = hn::Add(s0, hn::LoadU(d, a + i));
-    const auto v = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
-    total += static_cast<double>(hn::GetLane(hn::SumOfLanes(d, v)));
+    total += static_cast<double>(VectorSum(a, i, stop));
     for (; i < stop; ++i) total += static_cast<double>(a[i]);
   }
   return total;
 }
 
 std::uint64_t SumWords(const std::byte* p, std::size_t bytes) {
-  const hn::ScalableTag<std::uint64_t> d;
-  const std::size_t N = hn::Lanes(d);
   const std::size_t words = bytes / 8;
-  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
   std::size_t i = 0;
   // A tensor may start at any byte (after one of 18-byte blocks): LoadU takes any address.
-  const auto* w = reinterpret_cast<const std::uint64_t*>(p);
-  for (; i + 4 * N <= words; i += 4 * N) {
-    s0 = hn::Add(s0, hn::LoadU(d, w + i));
-    s1 = hn::Add(s1, hn::LoadU(d, w + i + N));
-    s2 = hn::Add(s2, hn::LoadU(d, w + i + 2 * N));
-    s3 = hn::Add(s3, hn::LoadU(d, w + i + 3 * N));
-  }
-  for (; i + N <= words; i += N) s0 = hn::Add(s0, hn::LoadU(d, w + i));
-  std::uint64_t total = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+  std::uint64_t total = VectorSum(reinterpret_cast<const std::uint64_t*>(p), i, words);
   for (; i < words; ++i) {
     std::uint64_t word;
     std::memcpy(&word, p + i * 8, 8);

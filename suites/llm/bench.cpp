@@ -12,9 +12,9 @@
 // decode sample has a bandwidth sample from the same pages at the same moment (on a virtual
 // machine bandwidth moves with where pages land and with the neighbours' load, minute to
 // minute) and no second array as large as the model is needed. A device without read_bytes
-// gets memory.bandwidth's read figure, measured once per session. The weights are made once on the device and
-// bound into the benchmark's engine and its conformance twin (and into ref's, which can read
-// the cpu's memory): one copy of the model in memory.
+// gets memory.bandwidth's read figure, measured once per session. The weights are made once
+// on the device and bound into the benchmark's engine and its conformance twin (and into
+// ref's, which can read the cpu's memory): one copy of the model in memory.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -300,54 +300,10 @@ class Bench final : public Workload {
     record.details["bytes_per_token"] = per_token;
 
     // The roofline: the weights' read after each sample, else one figure for all samples.
-    std::optional<Metric> pct;
     std::optional<double> roof;
-    if (read_pass_ && !read_seconds_.empty()) {
-      const auto decode = m.per_iteration_seconds();
-      const std::size_t n = std::min(decode.size(), read_seconds_.size());
-      std::vector<double> read_gbps, fraction;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double read = static_cast<double>(weights_->bytes()) / read_seconds_[read_seconds_.size() - n + i] / 1e9;
-        read_gbps.push_back(read);
-        fraction.push_back(per_sample / decode[decode.size() - n + i] / 1e9 / read * 100.0);
-      }
-      auto bw = Metric::of("weights_read_bandwidth", "GB/s", Direction::higher_is_better, m.time_source(), read_gbps,
-                           "read_bytes over every weight once, on the benchmark's threads, right after each decode sample");
-      roof = bw.stats.median;
-      record.details["roofline"] = {{"read_bandwidth_gbps", roof ? nlohmann::json(*roof) : nlohmann::json()},
-                                    {"source", "read_bytes over the model's own weights (" +
-                                                   std::to_string(weights_->bytes()) +
-                                                   " bytes), same device and threads, one pass after each decode sample"}};
-      record.metrics.push_back(std::move(bw));
-      pct = Metric::of("roofline_fraction", "%", Direction::higher_is_better, m.time_source(), std::move(fraction),
-                       "per sample: its effective bandwidth over the read bandwidth of the weights measured right "
-                       "after it");
-    } else {
-      std::string why;
-      if (roofline_.is_number()) {
-        roof = roofline_.get<double>();
-        record.details["roofline"] = {{"read_bandwidth_gbps", *roof}, {"source", "given as a parameter"}};
-      } else if (roofline_ == "measure") {
-        if (ctx.facts == nullptr) why = "no session to measure it in";
-        else if (auto bw = ctx.facts->read_bandwidth(ctx.device, threads_, graph_.weight_bytes, why)) {
-          roof = bw->gbps;
-          record.details["roofline"] = {{"read_bandwidth_gbps", bw->gbps},
-                                        {"source", "memory.bandwidth kernel=read, same device and threads, measured "
-                                                   "once per session (the device has no read_bytes)"},
-                                        {"measurement", bw->how}};
-        }
-      } else {
-        why = "roofline=off";
-      }
-      if (!roof) {
-        record.details["roofline"] = {{"status", "roofline unknown"}, {"reason", why}};
-        return;
-      }
-      const double r = *roof;
-      pct = Metric::from(m, "roofline_fraction", "%", Direction::higher_is_better,
-                         [=](double s) { return per_sample / s / 1e9 / r * 100.0; });
-      pct->note = "effective bandwidth over the measured read bandwidth";
-    }
+    auto pct = read_pass_ && !read_seconds_.empty() ? roofline_per_sample(m, per_sample, record, roof)
+                                                    : roofline_once(ctx, m, per_sample, record, roof);
+    if (!pct) return;
     if (roof) record.details["roofline"]["tokens_per_second_bound"] = *roof * 1e9 / per_token;
     if (pct->stats.median && *pct->stats.median > 100.0)
       record.details["roofline"]["above_100_percent"] =
@@ -360,6 +316,61 @@ class Bench final : public Workload {
           "the weights fit in the last-level cache: decode reads them from cache, not memory, so this "
           "fraction does not say how close decode is to the memory bound";
     record.metrics.push_back(std::move(*pct));
+  }
+
+  // The fraction per sample: each decode sample over the read of the weights that followed it
+  // (the kept samples are the last ones taken: warm-up runs come first, and every sample that
+  // ended well has its read).
+  std::optional<Metric> roofline_per_sample(const Measurement& m, double per_sample, BenchmarkRecord& record,
+                                            std::optional<double>& roof) {
+    const auto decode = m.per_iteration_seconds();
+    const std::size_t n = std::min(decode.size(), read_seconds_.size());
+    std::vector<double> read_gbps, fraction;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double read = static_cast<double>(weights_->bytes()) / read_seconds_[read_seconds_.size() - n + i] / 1e9;
+      read_gbps.push_back(read);
+      fraction.push_back(per_sample / decode[decode.size() - n + i] / 1e9 / read * 100.0);
+    }
+    auto bw = Metric::of("weights_read_bandwidth", "GB/s", Direction::higher_is_better, m.time_source(), read_gbps,
+                         "read_bytes over every weight once, on the benchmark's threads, right after each decode sample");
+    roof = bw.stats.median;
+    record.details["roofline"] = {{"read_bandwidth_gbps", roof ? nlohmann::json(*roof) : nlohmann::json()},
+                                  {"source", "read_bytes over the model's own weights (" + std::to_string(weights_->bytes()) +
+                                                 " bytes), same device and threads, one pass after each decode sample"}};
+    record.metrics.push_back(std::move(bw));
+    return Metric::of("roofline_fraction", "%", Direction::higher_is_better, m.time_source(), std::move(fraction),
+                      "per sample: its effective bandwidth over the read bandwidth of the weights measured right after it");
+  }
+
+  // One bandwidth for every sample: given as a parameter, or memory.bandwidth's read measured
+  // once per session. Nothing (with the reason in the record) when there is none.
+  std::optional<Metric> roofline_once(RunContext& ctx, const Measurement& m, double per_sample, BenchmarkRecord& record,
+                                      std::optional<double>& roof) {
+    std::string why;
+    if (roofline_.is_number()) {
+      roof = roofline_.get<double>();
+      record.details["roofline"] = {{"read_bandwidth_gbps", *roof}, {"source", "given as a parameter"}};
+    } else if (roofline_ == "measure") {
+      if (ctx.facts == nullptr) why = "no session to measure it in";
+      else if (auto bw = ctx.facts->read_bandwidth(ctx.device, threads_, graph_.weight_bytes, why)) {
+        roof = bw->gbps;
+        record.details["roofline"] = {{"read_bandwidth_gbps", bw->gbps},
+                                      {"source", "memory.bandwidth kernel=read, same device and threads, measured "
+                                                 "once per session (the device has no read_bytes)"},
+                                      {"measurement", bw->how}};
+      }
+    } else {
+      why = "roofline=off";
+    }
+    if (!roof) {
+      record.details["roofline"] = {{"status", "roofline unknown"}, {"reason", why}};
+      return std::nullopt;
+    }
+    const double r = *roof;
+    auto pct = Metric::from(m, "roofline_fraction", "%", Direction::higher_is_better,
+                            [=](double s) { return per_sample / s / 1e9 / r * 100.0; });
+    pct.note = "effective bandwidth over the measured read bandwidth";
+    return pct;
   }
 
   // tg with roofline=measure: the read pass over the weights, compiled beside the engine
