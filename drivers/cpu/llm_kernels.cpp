@@ -146,8 +146,9 @@ HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t
 // Prompt GEMM of Q4_0, two blocks per step as Q4Pair below: RJ weight rows x RT activation
 // rows. The codes stay unsigned (vpmaddubsw's first operand); their offset of 8 comes off in the
 // integer sums, where -8 x (the block's sum of activation codes) joins the first of each
-// block's four lanes, so the offset costs one integer add per row pair instead of a float
-// chain. One conversion and one multiply-add serve two blocks. Needs an even block count.
+// block's four lanes, so the offset costs one integer add per pair of blocks instead of a
+// float multiply-add per block. One conversion and one multiply-add serve two blocks. Needs an
+// even block count.
 template <int RJ, int RT>
 HWY_INLINE void Q4TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
                             std::size_t t, float* out, std::size_t ldo) {
@@ -287,7 +288,8 @@ HWY_INLINE void QuantBlock256(const std::byte* row, const QuantizedRows& x, std:
 // one vector of the two blocks' scale products. About two thirds of the instructions of a
 // block at a time, where decode is bound by them rather than by memory.
 // `corr` gathers dw x (scaled sum of the activation codes) in its lanes 0 and 1, so the
-// offset of the codes costs one multiply-add per pair.
+// offset of the codes costs one multiply-add per pair (it was a chain of dependent scalar adds,
+// which bound the whole loop: 8 -> 12 GB/s on one core).
 HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size_t b, __m128& corr) {
   const __m256i mask = _mm256_set1_epi8(15);
   const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b + 1].qs)),
@@ -331,8 +333,8 @@ HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
 
 // Decode of Q8_0, two blocks (A, B) per step: each block's eight 32-bit sums, then one
 // vphaddd leaves A in lanes 0-1 and 4-5 and B in 2-3 and 6-7, so one conversion and one
-// multiply-add by the two blocks' scale products serve both (a scalar scale per block
-// before: about a quarter of the instructions where decode is bound by them).
+// multiply-add by the two blocks' scale products serve both, where a block at a time spent a
+// scalar product and a broadcast on each: 10 -> 14 GB/s on one core (docs/PERFORMANCE.md).
 HWY_INLINE void Q8Pair(const BlockQ8_0* blk, const QuantizedRows& x, std::size_t b, __m256& acc) {
   const __m256i wa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b].q));
   const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b + 1].q));
