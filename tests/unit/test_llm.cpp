@@ -438,6 +438,42 @@ xpb::RunPolicy two_samples() {
   return policy;
 }
 
+// The cpu, but refusing to compile any graph with a read_bytes node (which it still claims).
+class NoReadPassDevice final : public xpb::Device {
+ public:
+  explicit NoReadPassDevice(xpb::Device& inner) : inner_(inner) {}
+  const xpb::DeviceInfo& info() const override { return inner_.info(); }
+  xpb::DeviceCaps caps() const override { return inner_.caps(); }
+  xpb::ClockInfo clock() const override { return inner_.clock(); }
+  xpb::AllocResult alloc(const xpb::TensorDesc& t, const xpb::CompileOptions& o) override { return inner_.alloc(t, o); }
+  void upload(xpb::Buffer& b, std::span<const std::byte> src, std::size_t at) override { inner_.upload(b, src, at); }
+  void download(const xpb::Buffer& b, std::span<std::byte> dst, std::size_t at) override { inner_.download(b, dst, at); }
+  bool can_bind(const xpb::Buffer& b) const override { return inner_.can_bind(b); }
+  xpb::CompileResult compile(const xpb::Graph& g, const xpb::Bindings& bound, const xpb::CompileOptions& o) override {
+    for (const auto& n : g.nodes())
+      if (n.op == xpb::Op::read_bytes) return {xpb::Outcome::with(xpb::Status::unsupported, "no read_bytes today"), nullptr};
+    return inner_.compile(g, bound, o);
+  }
+
+ private:
+  xpb::Device& inner_;
+};
+
+TEST(LlmWorkloads, ARefusedReadOfTheWeightsLeavesDecodeMeasuredAndSaysWhy) {
+  auto cpu = open_device("cpu");
+  NoReadPassDevice device(*cpu);
+  const auto r = run_one("llm.bench", {{"model", "tiny"}, {"dtype", "q8_0"}, {"test", "tg"}, {"n_gen", 4}, {"check", "off"},
+                                       {"threads", 1}},
+                         device, nullptr, two_samples());
+  EXPECT_EQ(r.outcome.status, xpb::Status::passed) << r.outcome.reason;
+  ASSERT_FALSE(r.metrics.empty());
+  EXPECT_EQ(r.metrics[0].name, "tokens_per_second");
+  EXPECT_EQ(r.metrics[0].samples.size(), 2u);
+  const auto& roof = r.details["roofline"];
+  EXPECT_NE(roof.value("read_bytes", "").find("no read_bytes today"), std::string::npos) << roof.dump();
+  EXPECT_EQ(roof.value("status", ""), "roofline unknown");  // and no session here to measure memory.bandwidth in
+}
+
 TEST(LlmWorkloads, CtrlCStopsALongTestWithinAStep) {
   // One test of 200,000 generated tokens takes seconds; Ctrl-C lands 300 ms in.
   auto cpu = open_device("cpu");
