@@ -116,8 +116,14 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       for (std::size_t t = r.begin; t < r.end; ++t) {
         const float* x = ptr<float>(node.inputs[0]) + t * width;
         float* y = ptr<float>(node.outputs[0]) + t * width;
-        const float ss = dot_f32(x, x, width);
-        const float inv = 1.0f / std::sqrt(ss / static_cast<float>(width) + eps);
+        // As ggml computes it: squares in f32 summed in double, the mean rounded to f32. An
+        // activation one ulp away from llama.cpp's can round to another 8-bit code at a tie
+        // (quantized embedding rows put values on such lattices), which took cpu 1.5-2.4% away
+        // from llama.cpp on whole models (docs/LLM.md).
+        double ss = 0;
+        for (std::size_t i = 0; i < width; ++i) ss += static_cast<double>(x[i] * x[i]);
+        const auto mean = static_cast<float>(ss / static_cast<double>(width));
+        const float inv = 1.0f / std::sqrt(mean + eps);
         for (std::size_t i = 0; i < width; ++i) y[i] = x[i] * inv * w[i];
       }
       return;
