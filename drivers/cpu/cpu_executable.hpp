@@ -48,16 +48,30 @@ class CpuExecutable final : public Executable {
     std::vector<double> rope_freq;  // rope: the angle per position of each pair, factors applied
   };
 
-  // Activations of one tensor rounded to Q8_0 or Q8_K for the integer matmuls, kept while the
-  // tensor is unchanged so q, k and v (and gate and up) projections of one input round it once.
+  // A copy of an activation tensor made for the matmuls that read it, kept while the tensor is
+  // unchanged so q, k and v (and gate and up) projections of one input make it once.
+  struct CopyStamp {
+    std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
+    std::size_t rows = 0;                       // and how many of its rows were live
+  };
+  // Activations rounded to Q8_0 or Q8_K for the integer matmuls.
   struct QuantizedCopy {
     std::vector<std::int8_t> q;
     std::vector<float> d, sum;
     std::vector<std::int32_t> neg_sum;
     std::vector<std::int16_t> sum16;
-    std::uint64_t made_at = ~std::uint64_t{0};  // the write stamp of the tensor it was made from
-    std::size_t rows = 0;                       // and how many of its rows were live
+    CopyStamp stamp;
   };
+  // Activations rounded to f16 (held as f32) for the matmuls of f16 weights, as llama.cpp
+  // rounds them (its vec_dot_type for F16).
+  struct HalfCopy {
+    std::vector<float> x;
+    CopyStamp stamp;
+  };
+  // Calls make(first row, end row) on each thread's share of x's `rows` live rows unless
+  // `stamp` says the copy is of x as it is, then waits for every thread (cpu_transformer_ops.cpp).
+  template <class Make>
+  void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, int thread, int threads, Make&& make);
 
   void initialize(TensorId id);
   bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
@@ -100,14 +114,7 @@ class CpuExecutable final : public Executable {
   std::vector<std::uint64_t> written_at_;  // per tensor: the node step that last wrote it
   std::uint64_t step_ = 0;
   std::vector<std::array<QuantizedCopy, 2>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
-  // Activations of one tensor rounded to f16 (held as f32) for the matmuls of f16 weights, as
-  // llama.cpp rounds them (its vec_dot_type for F16); kept as QuantizedCopy is.
-  struct HalfCopy {
-    std::vector<float> x;
-    std::uint64_t made_at = ~std::uint64_t{0};
-    std::size_t rows = 0;
-  };
-  std::vector<HalfCopy> halved_;  // per tensor
+  std::vector<HalfCopy> halved_;  // per tensor, for matmul inputs of f16 weights
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };
 

@@ -74,6 +74,20 @@ void CpuExecutable::rope_frequencies(std::size_t n) {
                    (factor != nullptr ? factor[i] : 1.0f));
 }
 
+template <class Make>
+void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, int thread, int threads, Make&& make) {
+  // Every thread reads the stamp before this barrier; thread 0 alone writes it after, before
+  // the barrier that ends the node, so all threads take the same branch in the nodes after.
+  if (stamp.made_at == written_at_[x] && stamp.rows >= rows) return;
+  const Range share = split(rows, thread, threads);
+  make(share.begin, share.end);
+  barrier_.wait();
+  if (thread == 0) {
+    stamp.made_at = written_at_[x];
+    stamp.rows = rows;
+  }
+}
+
 void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads) {
   const Node& node = graph_.nodes()[n];
   auto cols = [&](TensorId id) { return static_cast<std::size_t>(graph_.tensor(id).shape.back()); };
@@ -138,16 +152,10 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         const ActivationBlocks form = activation_blocks(wd.dtype);
         auto& qc = quantized_[x][static_cast<std::size_t>(form)];
         const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), qc.sum16.data(), k};
-        if (qc.made_at != written_at_[x] || qc.rows < rows) {
-          const Range rr = split(rows, thread, threads);
-          if (form == ActivationBlocks::q8_K) quantize_rows_q8_K(ptr<float>(x), rr.begin, rr.end, qx);
-          else quantize_rows_q8(ptr<float>(x), rr.begin, rr.end, qx);
-          barrier_.wait();
-          if (thread == 0) {
-            qc.made_at = written_at_[x];
-            qc.rows = rows;
-          }
-        }
+        refresh_copy(qc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
+          if (form == ActivationBlocks::q8_K) quantize_rows_q8_K(ptr<float>(x), first, end, qx);
+          else quantize_rows_q8(ptr<float>(x), first, end, qx);
+        });
         if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0)
           matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
         else
@@ -155,19 +163,10 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       } else if (wd.dtype == DType::f16) {
         // As llama.cpp: the activations rounded to f16 first, then f32 products and sums.
         auto& hc = halved_[x];
-        if (hc.made_at != written_at_[x] || hc.rows < rows) {
-          const Range rr = split(rows, thread, threads);
-          std::vector<std::byte> half(storage_bytes(DType::f16, k));
-          for (std::size_t t = rr.begin; t < rr.end; ++t) {
-            encode_row(DType::f16, ptr<float>(x) + t * k, half.data(), k);
-            decode_row(DType::f16, half.data(), hc.x.data() + t * k, k);
-          }
-          barrier_.wait();
-          if (thread == 0) {
-            hc.made_at = written_at_[x];
-            hc.rows = rows;
-          }
-        }
+        refresh_copy(hc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
+          const float* in = ptr<float>(x);
+          for (std::size_t i = first * k; i < end * k; ++i) hc.x[i] = f16_to_f32(f32_to_f16(in[i]));
+        });
         matmul_float(wd.dtype, data_[w], k, r.begin, r.end, hc.x.data(), rows, ptr<float>(out), nout);
       } else {
         matmul_float(wd.dtype, data_[w], k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);

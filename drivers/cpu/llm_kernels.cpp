@@ -143,53 +143,75 @@ HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t
           hsum(acc[r][c]) - (kQ4 ? 8.0f * corr[r][c] : 0.0f);
 }
 
-// Prompt GEMM of Q4_0, two blocks per step as Q4Pair below: RJ weight rows x RT activation
-// rows. The codes stay unsigned (vpmaddubsw's first operand); their offset of 8 comes off in the
-// integer sums, where -8 x (the block's sum of activation codes) joins the first of each
-// block's four lanes, so the offset costs one integer add per pair of blocks instead of a
-// float multiply-add per block. One conversion and one multiply-add serve two blocks. Needs an
-// even block count.
-template <int RJ, int RT>
-HWY_INLINE void Q4TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
-                            std::size_t t, float* out, std::size_t ldo) {
+// Prompt GEMM, two blocks (A, B) per step as Q4Pair and Q8Pair below: RJ weight rows x RT
+// activation rows, one conversion and one multiply-add by the two blocks' scale products for
+// both. Q4_0: the codes' low nibbles of A | B in one register, the high in another, the
+// activations rearranged to match (A's lanes 0-3, B's 4-7 after vpmaddwd); the codes stay
+// unsigned (vpmaddubsw's first operand) and their offset of 8 comes off in the integer sums,
+// where -8 x (the block's sum of activation codes) joins the first of each block's lanes, one
+// integer add per pair instead of a float multiply-add per block. Q8_0: each block's eight
+// 32-bit sums merged by one vphaddd (A in lanes 0-1 and 4-5, B in 2-3 and 6-7). Needs an even
+// block count.
+template <bool kQ4, int RJ, int RT>
+HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
+                          std::size_t t, float* out, std::size_t ldo) {
+  using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
   const std::size_t nb = x.k / kQuantBlock;
   const __m256i mask = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-  const __m256i halves = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);  // lane 0 to the low half, 1 to the high
+  // Where block A's and B's scales go: the lanes each block's sums end up in.
+  const __m256i spread = kQ4 ? _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0) : _mm256_set_epi32(1, 1, 0, 0, 1, 1, 0, 0);
   const __m256i firsts = _mm256_set_epi32(2, 2, 2, 1, 2, 2, 2, 0);  // lanes 0 and 1 to lanes 0 and 4
   __m256 acc[RJ][RT];
   for (int r = 0; r < RJ; ++r)
     for (int c = 0; c < RT; ++c) acc[r][c] = _mm256_setzero_ps();
-  const BlockQ4_0* rows[RJ];
-  for (int r = 0; r < RJ; ++r) rows[r] = reinterpret_cast<const BlockQ4_0*>(w + (j + static_cast<std::size_t>(r)) * row_bytes);
+  const Block* rows[RJ];
+  for (int r = 0; r < RJ; ++r) rows[r] = reinterpret_cast<const Block*>(w + (j + static_cast<std::size_t>(r)) * row_bytes);
   for (std::size_t b = 0; b < nb; b += 2) {
-    __m256i lo[RJ], hi[RJ];
+    __m256i wa[RJ], wb[RJ];  // Q4_0: low and high nibbles of A | B; Q8_0: A's and B's codes
     __m256 dw[RJ];
     for (int r = 0; r < RJ; ++r) {
-      const BlockQ4_0* blk = rows[r] + b;
-      const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)),
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs)));
-      lo[r] = _mm256_and_si256(q, mask);
-      hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      const Block* blk = rows[r] + b;
+      if constexpr (kQ4) {
+        const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs)));
+        wa[r] = _mm256_and_si256(q, mask);
+        wb[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      } else {
+        wa[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].q));
+        wb[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].q));
+      }
       dw[r] = _mm256_permutevar8x32_ps(
-          _mm256_castps128_ps256(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[0].d), blk[1].d, 1))), halves);
+          _mm256_castps128_ps256(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[0].d), blk[1].d, 1))), spread);
     }
     for (int c = 0; c < RT; ++c) {
       const std::size_t row = t + static_cast<std::size_t>(c);
       const std::int8_t* xq = x.q + row * x.k + b * kQuantBlock;
-      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-      const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
-      const __m256i xlo = _mm256_permute2x128_si256(xa, xb, 0x20), xhi = _mm256_permute2x128_si256(xa, xb, 0x31);
+      __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+      __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
+      __m256i offset = _mm256_setzero_si256();
+      if constexpr (kQ4) {
+        const __m256i lo = _mm256_permute2x128_si256(xa, xb, 0x20), hi = _mm256_permute2x128_si256(xa, xb, 0x31);
+        xa = lo, xb = hi;
+        // -sum of codes per block (quantize_rows_q8), times 8, in lanes 0 and 4; zeros elsewhere.
+        offset = _mm256_slli_epi32(
+            _mm256_permutevar8x32_epi32(
+                _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + row * nb + b))), firsts),
+            3);
+      }
       const __m256 dx = _mm256_permutevar8x32_ps(
           _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + row * nb + b)))),
-          halves);
-      // -sum of codes per block (quantize_rows_q8), times 8, in lanes 0 and 4; zeros elsewhere.
-      const __m256i offset = _mm256_slli_epi32(
-          _mm256_permutevar8x32_epi32(
-              _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + row * nb + b))), firsts),
-          3);
+          spread);
       for (int r = 0; r < RJ; ++r) {
-        const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], xlo), _mm256_maddubs_epi16(hi[r], xhi));
-        const __m256i p32 = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), offset);
+        __m256i p32;
+        if constexpr (kQ4) {
+          const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(wa[r], xa), _mm256_maddubs_epi16(wb[r], xb));
+          p32 = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), offset);
+        } else {
+          // |w| . (x with w's sign) = w . x, with the unsigned operand vpmaddubsw needs.
+          const __m256i pa = dot_u8s8(_mm256_sign_epi8(wa[r], wa[r]), _mm256_sign_epi8(xa, wa[r]));
+          const __m256i pb = dot_u8s8(_mm256_sign_epi8(wb[r], wb[r]), _mm256_sign_epi8(xb, wb[r]));
+          p32 = _mm256_hadd_epi32(pa, pb);
+        }
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_mul_ps(dw[r], dx), acc[r][c]);
       }
     }
@@ -197,57 +219,6 @@ HWY_INLINE void Q4TilePairs(const std::byte* w, std::size_t row_bytes, std::size
   for (int c = 0; c < RT; ++c)
     for (int r = 0; r < RJ; ++r)
       out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = hsum(acc[r][c]);
-}
-
-// Prompt GEMM of Q8_0, two blocks per step as Q8Pair below: each block's eight 32-bit sums
-// merged by one vphaddd, then one conversion and one multiply-add by the two blocks' scale
-// products. Needs an even block count.
-template <int RJ, int RT>
-HWY_INLINE void Q8TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
-                            std::size_t t, float* out, std::size_t ldo) {
-  const std::size_t nb = x.k / kQuantBlock;
-  const __m256i pairs = _mm256_set_epi32(1, 1, 0, 0, 1, 1, 0, 0);  // vphaddd's order: A A B B | A A B B
-  __m256 acc[RJ][RT];
-  for (int r = 0; r < RJ; ++r)
-    for (int c = 0; c < RT; ++c) acc[r][c] = _mm256_setzero_ps();
-  const BlockQ8_0* rows[RJ];
-  for (int r = 0; r < RJ; ++r) rows[r] = reinterpret_cast<const BlockQ8_0*>(w + (j + static_cast<std::size_t>(r)) * row_bytes);
-  for (std::size_t b = 0; b < nb; b += 2) {
-    __m256i wa[RJ], wb[RJ];
-    __m256 dw[RJ];
-    for (int r = 0; r < RJ; ++r) {
-      const BlockQ8_0* blk = rows[r] + b;
-      wa[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].q));
-      wb[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].q));
-      dw[r] = _mm256_permutevar8x32_ps(
-          _mm256_castps128_ps256(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[0].d), blk[1].d, 1))), pairs);
-    }
-    for (int c = 0; c < RT; ++c) {
-      const std::size_t row = t + static_cast<std::size_t>(c);
-      const std::int8_t* xq = x.q + row * x.k + b * kQuantBlock;
-      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-      const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
-      const __m256 dx = _mm256_permutevar8x32_ps(
-          _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + row * nb + b)))),
-          pairs);
-      for (int r = 0; r < RJ; ++r) {
-        // |w| . (x with w's sign) = w . x, with the unsigned operand vpmaddubsw needs.
-        const __m256i pa = dot_u8s8(_mm256_sign_epi8(wa[r], wa[r]), _mm256_sign_epi8(xa, wa[r]));
-        const __m256i pb = dot_u8s8(_mm256_sign_epi8(wb[r], wb[r]), _mm256_sign_epi8(xb, wb[r]));
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(pa, pb)), _mm256_mul_ps(dw[r], dx), acc[r][c]);
-      }
-    }
-  }
-  for (int c = 0; c < RT; ++c)
-    for (int r = 0; r < RJ; ++r)
-      out[(t + static_cast<std::size_t>(c)) * ldo + j + static_cast<std::size_t>(r)] = hsum(acc[r][c]);
-}
-
-template <bool kQ4, int RJ, int RT>
-HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
-                          std::size_t t, float* out, std::size_t ldo) {
-  if constexpr (kQ4) Q4TilePairs<RJ, RT>(w, row_bytes, j, x, t, out, ldo);
-  else Q8TilePairs<RJ, RT>(w, row_bytes, j, x, t, out, ldo);
 }
 
 #if HWY_TARGET == HWY_AVX2
@@ -726,8 +697,6 @@ float DotT(const float* a, const WT* b, std::size_t n) {
   return s;
 }
 
-float DotF32(const float* a, const float* b, std::size_t n) { return DotT(a, b, n); }
-
 
 void SiluMul(const float* g, const float* u, float* out, std::size_t n) {
   const hn::ScalableTag<float> df;
@@ -832,7 +801,6 @@ namespace xpb::cpu {
 HWY_EXPORT(QuantizeRowsQ8);
 HWY_EXPORT(MatmulQuantized);
 HWY_EXPORT(MatmulFloat);
-HWY_EXPORT(DotF32);
 HWY_EXPORT(Attend);
 HWY_EXPORT(SiluMul);
 HWY_EXPORT(ExpShifted);
@@ -859,7 +827,6 @@ void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t 
                   const float* x, std::size_t rows, float* out, std::size_t ldo) {
   HWY_DYNAMIC_DISPATCH(MatmulFloat)(weights, w, k, j_begin, j_end, x, rows, out, ldo);
 }
-float dot_f32(const float* a, const float* b, std::size_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n); }
 void attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
             std::size_t hd, float scale, float* scores, float* out) {
   HWY_DYNAMIC_DISPATCH(Attend)(q, k, v, f16, span, stride, hd, scale, scores, out);

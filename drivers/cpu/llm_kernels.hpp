@@ -58,8 +58,6 @@ void matmul_gguf(DType weights, const std::byte* w, std::size_t row_bytes, std::
 void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
                   const float* x, std::size_t rows, float* out, std::size_t ldo);
 
-// The sum of a[i] * b[i].
-float dot_f32(const float* a, const float* b, std::size_t n);
 // One query head q (hd floats) attending over `span` cached positions: key j at
 // k + j * stride, value j at v + j * stride (elements of f16 when `f16`, else f32).
 // out = softmax_j(scale * q . k_j) weighted sum of v_j; `scores` holds span floats of scratch.
