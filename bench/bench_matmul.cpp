@@ -37,8 +37,7 @@ struct Activations {
       : x(n * kK), q(n * kK), d(n * kK / 32), sum(n * kK / 32), neg_sum(n * kK / 32), sum16(n * kK / 16) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(9, i, 1.0f);
     rows = {q.data(), d.data(), sum.data(), neg_sum.data(), sum16.data(), kK};
-    if (xpb::cpu::activation_blocks(t) == xpb::cpu::ActivationBlocks::q8_K) xpb::cpu::quantize_rows_q8_K(x.data(), 0, n, rows);
-    else xpb::cpu::quantize_rows_q8(x.data(), 0, n, rows);
+    xpb::cpu::quantize_rows(xpb::cpu::activation_blocks(t), x.data(), 0, n, rows);
   }
 };
 

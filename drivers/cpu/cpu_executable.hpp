@@ -113,7 +113,7 @@ class CpuExecutable final : public Executable {
   SpinBarrier barrier_;
   std::vector<std::uint64_t> written_at_;  // per tensor: the node step that last wrote it
   std::uint64_t step_ = 0;
-  std::vector<std::array<QuantizedCopy, 2>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
+  std::vector<std::array<QuantizedCopy, kActivationForms>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
   std::vector<HalfCopy> halved_;  // per tensor, for matmul inputs of f16 weights
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };

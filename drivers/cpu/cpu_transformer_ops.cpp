@@ -153,8 +153,7 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         auto& qc = quantized_[x][static_cast<std::size_t>(form)];
         const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), qc.sum16.data(), k};
         refresh_copy(qc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
-          if (form == ActivationBlocks::q8_K) quantize_rows_q8_K(ptr<float>(x), first, end, qx);
-          else quantize_rows_q8(ptr<float>(x), first, end, qx);
+          quantize_rows(form, ptr<float>(x), first, end, qx);
         });
         if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0)
           matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);

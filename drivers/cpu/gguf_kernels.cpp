@@ -50,6 +50,27 @@ struct Chunk {
   alignas(32) float offset[kSuperBlock / 16];
 };
 
+// How a chunk's offsets (its weights' -min per 16 or 32 values) meet the activations: not at
+// all; through each 16 codes' integer sum times the block's scale (Q8_K, as llama.cpp's bsums);
+// or, for Q4_1 and Q5_1, through each block's sum as Q8_1 keeps it (`sum`, in fp16), as
+// llama.cpp's vec_dot_q4_1_q8_1 does.
+enum class Offsets { none, per_16_codes, per_block_sum };
+
+// The sum over the chunk of offset x activation, which the caller subtracts.
+inline float OffsetTerm(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at,
+                        Offsets offsets) {
+  float corr = 0;
+  if (offsets == Offsets::per_block_sum) {
+    const float* s = x.sum + (row * x.k + at) / kQuantBlock;
+    for (std::size_t b = 0; b < blocks32; ++b) corr += c.offset[2 * b] * s[b];
+  } else if (offsets == Offsets::per_16_codes) {
+    const float* dx = x.d + (row * x.k + at) / kQuantBlock;
+    const std::int16_t* sum16 = x.sum16 + (row * x.k + at) / 16;
+    for (std::size_t g = 0; g < 2 * blocks32; ++g) corr += c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
+  }
+  return corr;
+}
+
 // A super-block unpacked by the portable code of xpubench/gguf_blocks.hpp: the K-quants on
 // targets without the fused kernels below (x86 targets with AVX2 use SuperLoop instead).
 template <DType T>
@@ -161,7 +182,7 @@ HWY_INLINE float hsum(__m256 v) {
 
 // The dot product of `blocks32` unpacked blocks of 32 with activation row x from value `at`.
 HWY_INLINE float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at,
-                          bool offsets) {
+                          Offsets offsets) {
   const std::int8_t* xq = x.q + row * x.k + at;
   const float* dx = x.d + (row * x.k + at) / kQuantBlock;
   alignas(32) float sd[kSuperBlock / 16];
@@ -182,14 +203,7 @@ HWY_INLINE float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedR
     const __m256 s0 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(sd + 2 * b)))), spread);
     acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), s0, acc0);
   }
-  float s = hsum(_mm256_add_ps(acc0, acc1));
-  if (offsets) {
-    const std::int16_t* sum16 = x.sum16 + (row * x.k + at) / 16;
-    float corr = 0;
-    for (std::size_t g = 0; g < 2 * blocks32; ++g) corr += c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
-    s -= corr;
-  }
-  return s;
+  return hsum(_mm256_add_ps(acc0, acc1)) - OffsetTerm(c, blocks32, x, row, at, offsets);
 }
 
 // ---- super-blocks fused: unpacking in registers, integer sums, one float step per block ----
@@ -406,24 +420,25 @@ void UnpackSmall(const std::byte* row, std::size_t first, std::size_t count, Chu
     }
   }
 }
-float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at, bool offsets) {
+float DotChunk(const Chunk& c, std::size_t blocks32, const QuantizedRows& x, std::size_t row, std::size_t at,
+               Offsets offsets) {
   const std::int8_t* xq = x.q + row * x.k + at;
   const float* dx = x.d + (row * x.k + at) / kQuantBlock;
-  const std::int16_t* sum16 = x.sum16 + (row * x.k + at) / 16;
   float s = 0;
   for (std::size_t g = 0; g < 2 * blocks32; ++g) {
     int acc = 0;
     for (int i = 0; i < 16; ++i) acc += c.code[16 * g + i] * xq[16 * g + i];
     s += dx[g / 2] * c.scale[g] * static_cast<float>(acc);
-    if (offsets) s -= c.offset[g] * dx[g / 2] * static_cast<float>(sum16[g]);
   }
-  return s;
+  return s - OffsetTerm(c, blocks32, x, row, at, offsets);
 }
 
 #endif
 
 template <DType T>
-constexpr bool kHasOffsets = T == DType::q4_1 || T == DType::q5_1 || T == DType::q2_K || T == DType::q4_K || T == DType::q5_K;
+constexpr Offsets kOffsets = T == DType::q4_1 || T == DType::q5_1                       ? Offsets::per_block_sum
+                             : T == DType::q2_K || T == DType::q4_K || T == DType::q5_K ? Offsets::per_16_codes
+                                                                                         : Offsets::none;
 
 // Values [at, at + 256) (or fewer at a small format's row end) of weight row `row` into c.
 template <DType T>
@@ -451,7 +466,7 @@ void GgufLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, st
       float s = 0;
       for (std::size_t at = 0; at < k; at += kSuperBlock) {
         const std::size_t blocks = Unpack<T>(row, at, k, c);
-        s += DotChunk(c, blocks, x, 0, at, kHasOffsets<T>);
+        s += DotChunk(c, blocks, x, 0, at, kOffsets<T>);
       }
       out[j] = s;
     }
@@ -469,7 +484,7 @@ void GgufLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, st
     for (std::size_t ch = 0; ch < chunks; ++ch) counts[ch] = Unpack<T>(row, ch * kSuperBlock, k, unpacked[ch]);
     for (std::size_t t = 0; t < rows; ++t) {
       float s = 0;
-      for (std::size_t ch = 0; ch < chunks; ++ch) s += DotChunk(unpacked[ch], counts[ch], x, t, ch * kSuperBlock, kHasOffsets<T>);
+      for (std::size_t ch = 0; ch < chunks; ++ch) s += DotChunk(unpacked[ch], counts[ch], x, t, ch * kSuperBlock, kOffsets<T>);
       out[t * ldo + j] = s;
     }
   }

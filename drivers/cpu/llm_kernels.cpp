@@ -21,7 +21,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // ---- activations to Q8_0 -------------------------------------------------------------------
 
-void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
+// `q8_1`: each block's sum as llama.cpp's quantize_row_q8_1 keeps it, fp16(amax / 127 x code
+// sum) with the scale before its own rounding to fp16 (Q4_1's and Q5_1's offsets multiply it,
+// so the 1e-3 relative difference from the exact d x sum reaches their results).
+void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out, bool q8_1) {
   const std::size_t nb = out.k / kQuantBlock;
   for (std::size_t t = row_begin; t < row_end; ++t) {
     for (std::size_t b = 0; b < nb; ++b) {
@@ -44,7 +47,7 @@ void QuantizeRowsQ8(const float* x, std::size_t row_begin, std::size_t row_end, 
         sum += s16;
       }
       out.d[t * nb + b] = d;
-      out.sum[t * nb + b] = d * static_cast<float>(sum);
+      out.sum[t * nb + b] = q8_1 ? f16_to_f32(f32_to_f16(amax / 127.0f * static_cast<float>(sum))) : d * static_cast<float>(sum);
       out.neg_sum[t * nb + b] = -sum;
     }
   }
@@ -192,7 +195,7 @@ HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t
       if constexpr (kQ4) {
         const __m256i lo = _mm256_permute2x128_si256(xa, xb, 0x20), hi = _mm256_permute2x128_si256(xa, xb, 0x31);
         xa = lo, xb = hi;
-        // -sum of codes per block (quantize_rows_q8), times 8, in lanes 0 and 4; zeros elsewhere.
+        // -sum of codes per block (quantize_rows), times 8, in lanes 0 and 4; zeros elsewhere.
         offset = _mm256_slli_epi32(
             _mm256_permutevar8x32_epi32(
                 _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + row * nb + b))), firsts),
@@ -805,8 +808,10 @@ HWY_EXPORT(Attend);
 HWY_EXPORT(SiluMul);
 HWY_EXPORT(ExpShifted);
 
-void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out) {
-  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, row_begin, row_end, out);
+void quantize_rows(ActivationBlocks form, const float* x, std::size_t row_begin, std::size_t row_end,
+                   const QuantizedRows& out) {
+  if (form == ActivationBlocks::q8_K) return quantize_rows_q8_K(x, row_begin, row_end, out);
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8)(x, row_begin, row_end, out, form == ActivationBlocks::q8_1);
 }
 ActivationBlocks activation_blocks(DType weights) {
   switch (weights) {
@@ -816,6 +821,8 @@ ActivationBlocks activation_blocks(DType weights) {
     case DType::q5_K:
     case DType::q6_K:
     case DType::iq4_xs: return ActivationBlocks::q8_K;
+    case DType::q4_1:
+    case DType::q5_1: return ActivationBlocks::q8_1;
     default: return ActivationBlocks::q8_0;
   }
 }

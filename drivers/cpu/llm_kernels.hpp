@@ -16,7 +16,9 @@
 namespace xpb::cpu {
 
 // Activations rounded to Q8_0, row by row: q holds rows * k int8 values; d the scale of each
-// block of 32; sum the scale times the sum of the block's codes (for Q4_0's offset of -8).
+// block of 32; sum the scale times the sum of the block's codes (for Q4_0's offset of -8; in
+// the Q8_1 form, llama.cpp's s: fp16 of the unrounded scale times the code sum, which Q4_1's
+// and Q5_1's offsets multiply).
 // neg_sum is minus the sum of each block's codes, for the AVX-512 kernels' offsets that make
 // weights unsigned. (Everything but q is 4 bytes per 32 values: the activations are re-read
 // for every weight row, and must stay small next to the weights so they stay in L1.)
@@ -32,19 +34,21 @@ struct QuantizedRows {
 };
 
 // How llama.cpp rounds the activations a weight format multiplies (its vec_dot_type): Q8_0
-// per 32 values (Q8_1, its twin with the sums, for Q4_1 and Q5_1), or Q8_K per 256 for the
-// K-quants and IQ4_XS.
-enum class ActivationBlocks { q8_0, q8_K };
+// per 32 values; Q8_1, the same codes and scales with each block's sum in fp16, for Q4_1 and
+// Q5_1; or Q8_K per 256 for the K-quants and IQ4_XS.
+enum class ActivationBlocks { q8_0, q8_1, q8_K };
+inline constexpr std::size_t kActivationForms = 3;
 ActivationBlocks activation_blocks(DType weights);
 
-// Rounds rows [row_begin, row_end) of x (rows of k floats) into `out`: Q8_0 with its fp16
-// scale (as llama.cpp stores it), or Q8_K (gguf_kernels.cpp) with d repeated per 32 values
-// (sum and neg_sum are left alone: Q4_0 and Q8_0 weights never take Q8_K).
-void quantize_rows_q8(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out);
+// Rounds rows [row_begin, row_end) of x (rows of k floats) into `out` as `form` says: Q8_0 and
+// Q8_1 with their fp16 scale (as llama.cpp stores it), or Q8_K (gguf_kernels.cpp) with d
+// repeated per 32 values (sum and neg_sum are left alone: Q4_0 and Q8_0 weights never take Q8_K).
+void quantize_rows(ActivationBlocks form, const float* x, std::size_t row_begin, std::size_t row_end,
+                   const QuantizedRows& out);
 void quantize_rows_q8_K(const float* x, std::size_t row_begin, std::size_t row_end, const QuantizedRows& out);
 
 // out[t * ldo + j] for t in [0, rows), j in [j_begin, j_end): weights Q8_0 or Q4_0 (row j at
-// w + j * row_bytes), activations from quantize_rows_q8.
+// w + j * row_bytes), activations rounded to Q8_0 by quantize_rows.
 void matmul_quantized(DType weights, const std::byte* w, std::size_t row_bytes, std::size_t j_begin,
                       std::size_t j_end, const QuantizedRows& x, std::size_t rows, float* out,
                       std::size_t ldo);

@@ -17,7 +17,7 @@ namespace {
 
 using xpb::DType;
 
-// Activations rounded as the weight format `t` has them rounded (Q8_0 or Q8_K).
+// Activations rounded as the weight format `t` has them rounded (Q8_0, Q8_1 or Q8_K).
 struct Rows {
   std::vector<float> x;
   std::vector<std::int8_t> q;
@@ -29,10 +29,7 @@ struct Rows {
       : x(rows * k), q(rows * k), d(rows * k / 32), sum(rows * k / 32), neg_sum(rows * k / 32), sum16(rows * k / 16) {
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(11, i, 2.0f);
     view = {q.data(), d.data(), sum.data(), neg_sum.data(), sum16.data(), k};
-    if (xpb::cpu::activation_blocks(t) == xpb::cpu::ActivationBlocks::q8_K)
-      xpb::cpu::quantize_rows_q8_K(x.data(), 0, rows, view);
-    else
-      xpb::cpu::quantize_rows_q8(x.data(), 0, rows, view);
+    xpb::cpu::quantize_rows(xpb::cpu::activation_blocks(t), x.data(), 0, rows, view);
   }
 };
 
@@ -100,6 +97,16 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
                 want += xv * wr[j * k + i];
                 scale += std::fabs(xv * wr[j * k + i]);
               }
+              // Q8_1 (Q4_1, Q5_1): the offsets meet the activations through each block's
+              // sum as Q8_1 keeps it (fp16), in place of d x (sum of codes).
+              if (xpb::cpu::activation_blocks(t) == xpb::cpu::ActivationBlocks::q8_1)
+                for (std::size_t b = 0; b < k / 32; ++b) {
+                  xpb::UnpackedBlock u;
+                  xpb::unpack_block(t, w.data() + j * row_bytes + b * xpb::traits(t).block_bytes, u);
+                  double exact = 0;
+                  for (std::size_t i = 0; i < 32; ++i) exact += xr[r * k + 32 * b + i];
+                  want -= u.offset[0] * (a.sum[(r * k) / 32 + b] - exact);
+                }
               EXPECT_NEAR(out[r * n + j], want, 1e-5 * scale + 1e-6)
                   << tname << " " << xpb::name(t) << " k=" << k << " rows=" << rows << " [" << r << "][" << j << "]";
             }
