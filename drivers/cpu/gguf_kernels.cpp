@@ -233,23 +233,29 @@ HWY_INLINE SuperHead make_head(__m256i sc16, __m256i k16, float d, float dmin, b
   return {d, dmin, _mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11), k16, by_d};
 }
 // Eight 8-bit values (one per 32 values) as the 16 per-16 lanes: each twice.
-HWY_INLINE __m256i twice_epu8_epi16(__m128i eight) { return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(eight, eight)); }
 HWY_INLINE __m256i twice_epi8_epi16(__m128i eight) { return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight)); }
 
 template <DType T>
 HWY_INLINE SuperHead DecodeHead(const std::byte* p) {
   if constexpr (T == DType::q4_K || T == DType::q5_K) {
-    std::uint16_t d16, dmin16;
-    std::uint32_t w[3];
-    std::memcpy(&d16, p, 2);
-    std::memcpy(&dmin16, p + 2, 2);
-    std::memcpy(w, p + 4, 12);
-    // The 6-bit scales and mins of the 12 packed bytes, four at a time per 32-bit word.
-    const std::uint32_t sc_lo = w[0] & 0x3f3f3f3fu, sc_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
-    const std::uint32_t m_lo = w[1] & 0x3f3f3f3fu, m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
-    const __m128i scales = _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo));
-    const __m128i mins = _mm_set_epi32(0, 0, static_cast<int>(m_hi), static_cast<int>(m_lo));
-    return make_head(twice_epu8_epi16(scales), twice_epu8_epi16(mins), _cvtsh_ss(d16), _cvtsh_ss(dmin16), false);
+    // d, dmin and the 12 packed bytes q[0..11] of 6-bit scales and mins, in one load (bytes
+    // 4-15), unpacked by two shuffles (xpubench/gguf_blocks.hpp has the layout):
+    //   scale j < 4: q[j] & 63            scale j >= 4: (q[j+4] & 15) | (q[j-4] >> 6) << 4
+    //   min   j < 4: q[j+4] & 63          min   j >= 4: (q[j+4] >> 4) | (q[j] >> 6) << 4
+    // into one register [scale 0..7, min 0..7]. Scalar unpacking took a third of the
+    // instructions of a super-block, and decode is bound by them.
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i low = _mm_shuffle_epi8(v, _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m128i lows = _mm_or_si128(
+        _mm_and_si128(low, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)),
+        _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15)));
+    const __m128i high = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    // (b >> 6) << 4 is (b & 0xc0) >> 2: bits 6-7 moved to 4-5 (the neighbour's bits that the
+    // 16-bit shift brings in are masked off).
+    const __m128i both = _mm_or_si128(lows, _mm_and_si128(_mm_srli_epi16(high, 2), _mm_set1_epi8(0x30)));
+    const __m128 dm = _mm_cvtph_ps(v);  // lane 0 d, lane 1 dmin
+    return make_head(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(both, both)), _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(both, both)),
+                     _mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)), false);
   } else if constexpr (T == DType::q6_K) {
     std::uint16_t d16;
     std::memcpy(&d16, p + offsetof(BlockQ6_K, d), 2);
