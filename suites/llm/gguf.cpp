@@ -336,6 +336,14 @@ void File::unmap() noexcept {
   base_ = nullptr;
 }
 
+void File::drop_resident(std::span<const std::byte> range) const noexcept {
+  if (base_ == nullptr || range.data() < base_ || range.data() + range.size() > base_ + size_) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 void File::parse() {
   Cursor c(path_, base_, size_);
 

@@ -158,6 +158,13 @@ class File {
 
   // In file order.
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+
+  // Takes the whole pages of `range` (bytes of this file's mapping, e.g. a tensor's data) out
+  // of the process's resident memory once a device has its own copy: they stay in the page
+  // cache, and a later read maps them again (the mapping is private and never written, so
+  // nothing is lost). Without it, a model loaded from a file counts twice in the resident set:
+  // the mapped file and the device's copy. Bytes outside the mapping are ignored.
+  void drop_resident(std::span<const std::byte> range) const noexcept;
   const TensorInfo* tensor(std::string_view name) const;
 
  private:

@@ -2,6 +2,7 @@
 
 #include <tuple>
 
+#include "gguf.hpp"
 #include "xpubench/gguf_blocks.hpp"
 
 namespace xpb::llm {
@@ -18,6 +19,9 @@ std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& dev
     w->any_quantized_ = w->any_quantized_ || is_block_quantized(spec.dtype);
     auto a = device.alloc(t, opts);
     if (!a.outcome.passed()) return {a.outcome, nullptr};
+    // The device holds its own copy now: the file's pages of it need not stay resident.
+    if (src.file != nullptr && spec.init.keepalive == src.file)
+      static_cast<const gguf::File*>(src.file.get())->drop_resident({spec.init.source, spec.init.source_bytes});
     w->bytes_ += t.bytes();
     w->buffers_[spec.name] = std::move(a.buffer);
     w->descs_.push_back({spec.name, spec.shape, spec.dtype, TensorRole::weight, {}});

@@ -336,6 +336,42 @@ TEST_F(GgufTest, LargeVocabularyParsesQuickly) {
   EXPECT_EQ(std::get<double>(f.find("tokenizer.ggml.scores")->elements[5].scalar), -5.0);
 }
 
+// Kibibytes of the mapping that holds `p` that are resident in this process (/proc/self/smaps).
+std::size_t resident_kib(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find('-')) inside = lo <= at && at < hi;
+    std::size_t kib = 0;
+    if (inside && std::sscanf(line.c_str(), "Rss: %zu kB", &kib) == 1) return kib;
+  }
+  ADD_FAILURE() << "no mapping holds " << p;
+  return 0;
+}
+
+// A tensor a device has copied leaves the resident set, and its bytes are still there to read.
+TEST_F(GgufTest, DroppedPagesLeaveTheResidentSetAndKeepTheirBytes) {
+  Writer w;
+  w.add_tensor("big", {8 << 20}, DType::f32, [](std::span<std::byte> s) { pattern(s, 9); });  // 32 MiB
+  const auto p = path("big.gguf");
+  w.write(p);
+  const auto f = File::open(p);
+  const TensorInfo& t = *f.tensor("big");
+  std::vector<std::byte> want(t.bytes);
+  pattern(want, 9);
+  ASSERT_EQ(std::memcmp(t.data, want.data(), t.bytes), 0);  // every page touched
+  const std::size_t before = resident_kib(t.data);
+  EXPECT_GE(before, 32u << 10);
+  f.drop_resident(t.span());
+  const std::size_t after = resident_kib(t.data);
+  EXPECT_LT(after, before - (31u << 10)) << "the tensor's pages should leave the resident set";
+  EXPECT_EQ(std::memcmp(t.data, want.data(), t.bytes), 0) << "the bytes read again from the file";
+  f.drop_resident({t.data + t.bytes, 1u << 30});  // outside the mapping: ignored
+}
+
 TEST_F(GgufTest, MovedFileKeepsItsTensorData) {
   const auto p = path("m.gguf");
   sample_writer().write(p);
