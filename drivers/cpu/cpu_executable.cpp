@@ -283,6 +283,9 @@ void CpuExecutable::run_graph_share(int thread, int threads) {
       for (TensorId out : node.outputs) written_at_[out] = step_;
     }
     barrier_.wait();
+    // Node n's chunks are all taken now; node n + 1 uses the other set, and node n + 2 starts
+    // after the next barrier, which thread 0 reaches only after this.
+    if (transformer_ && thread == 0) reset_chunk_counters(n % 2);
     if (node.op == Op::read_sum || node.op == Op::read_bytes || node.op == Op::verify_pattern) {
       if (thread == 0) finish(n);
       barrier_.wait();
@@ -300,6 +303,8 @@ RunResult CpuExecutable::run(const RunArgs& args) {
   bad_row_.store(-1, std::memory_order_relaxed);
   const auto t0 = std::chrono::steady_clock::now();
   if (transformer_) {
+    reset_chunk_counters(0);  // as a run that threw midway may have left them
+    reset_chunk_counters(1);
     for (; r.iterations < args.iterations && !cancelled(); ++r.iterations) {
       pool_.run([&](int thread, int threads) { run_graph_share(thread, threads); });
       if (bad_row_.load(std::memory_order_relaxed) >= 0) break;

@@ -72,6 +72,14 @@ class CpuExecutable final : public Executable {
   // `stamp` says the copy is of x as it is, then waits for every thread (cpu_transformer_ops.cpp).
   template <class Make>
   void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, int thread, int threads, Make&& make);
+  // Calls body(begin, end) on chunks of [0, n) (multiples of 4 rows) until all are done: first
+  // the chunks of this thread's own share (split(): the rows its pages were first touched
+  // by), then any left in the other threads' shares. A thread its host slows (a preempted
+  // vCPU, a neighbour's burst) takes fewer, where a fixed share left the other waiting at the
+  // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it.
+  template <class Body>
+  void share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body);
+  void reset_chunk_counters(std::size_t parity);
 
   void initialize(TensorId id);
   bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
@@ -115,6 +123,12 @@ class CpuExecutable final : public Executable {
   std::uint64_t step_ = 0;
   std::vector<std::array<QuantizedCopy, kActivationForms>> quantized_;  // per tensor and ActivationBlocks, for matmul inputs
   std::vector<HalfCopy> halved_;  // per tensor, for matmul inputs of f16 weights
+  // Per node parity (consecutive nodes never share a set), per thread: the next chunk of that
+  // thread's share to hand out (share_with_stealing).
+  struct alignas(64) ChunkCounter {
+    std::atomic<std::size_t> next{0};
+  };
+  std::array<std::unique_ptr<ChunkCounter[]>, 2> chunk_counters_;
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
 };
 

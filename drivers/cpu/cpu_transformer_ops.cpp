@@ -38,6 +38,7 @@ void CpuExecutable::prepare_transformer() {
   });
   written_at_.assign(graph_.tensors().size(), 0);
   if (!transformer_) return;
+  for (auto& set : chunk_counters_) set = std::make_unique<ChunkCounter[]>(static_cast<std::size_t>(pool_.size()));
   quantized_.resize(graph_.tensors().size());
   halved_.resize(graph_.tensors().size());
   std::size_t context = 1;
@@ -86,6 +87,24 @@ void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows,
     stamp.made_at = written_at_[x];
     stamp.rows = rows;
   }
+}
+
+template <class Body>
+void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body) {
+  ChunkCounter* counters = chunk_counters_[n % 2].get();
+  for (int k = 0; k < threads; ++k) {
+    const int owner = (thread + k) % threads;
+    const Range share = split(rows, owner, threads, 4);
+    const std::size_t size = share.end - share.begin;
+    // About 16 chunks a share: what is left to steal at the end is a sixteenth of one.
+    const std::size_t chunk = std::max<std::size_t>(4, (size + 63) / 64 * 4);
+    for (std::size_t c; (c = counters[owner].next.fetch_add(1, std::memory_order_relaxed)) * chunk < size;)
+      body(share.begin + c * chunk, std::min(share.end, share.begin + (c + 1) * chunk));
+  }
+}
+
+void CpuExecutable::reset_chunk_counters(std::size_t parity) {
+  for (int t = 0; t < pool_.size(); ++t) chunk_counters_[parity][static_cast<std::size_t>(t)].next.store(0, std::memory_order_relaxed);
 }
 
 void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads) {
@@ -147,7 +166,6 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       const TensorDesc& wd = graph_.tensor(w);
       const std::size_t k = cols(x), nout = static_cast<std::size_t>(wd.shape[0]);
       const std::size_t rows = live_rows(x);
-      const Range r = split(nout, thread, threads, 4);
       if (is_block_quantized(wd.dtype)) {
         const ActivationBlocks form = activation_blocks(wd.dtype);
         auto& qc = quantized_[x][static_cast<std::size_t>(form)];
@@ -155,20 +173,24 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         refresh_copy(qc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
           quantize_rows(form, ptr<float>(x), first, end, qx);
         });
-        if (wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0)
-          matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
-        else
-          matmul_gguf(wd.dtype, data_[w], storage_bytes(wd.dtype, k), r.begin, r.end, qx, rows, ptr<float>(out), nout);
-      } else if (wd.dtype == DType::f16) {
-        // As llama.cpp: the activations rounded to f16 first, then f32 products and sums.
-        auto& hc = halved_[x];
-        refresh_copy(hc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
-          const float* in = ptr<float>(x);
-          for (std::size_t i = first * k; i < end * k; ++i) hc.x[i] = f16_to_f32(f32_to_f16(in[i]));
+        const bool own_kernels = wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0;
+        share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
+          if (own_kernels) matmul_quantized(wd.dtype, data_[w], storage_bytes(wd.dtype, k), begin, end, qx, rows, ptr<float>(out), nout);
+          else matmul_gguf(wd.dtype, data_[w], storage_bytes(wd.dtype, k), begin, end, qx, rows, ptr<float>(out), nout);
         });
-        matmul_float(wd.dtype, data_[w], k, r.begin, r.end, hc.x.data(), rows, ptr<float>(out), nout);
       } else {
-        matmul_float(wd.dtype, data_[w], k, r.begin, r.end, ptr<float>(x), rows, ptr<float>(out), nout);
+        const float* in = ptr<float>(x);
+        if (wd.dtype == DType::f16) {
+          // As llama.cpp: the activations rounded to f16 first, then f32 products and sums.
+          auto& hc = halved_[x];
+          refresh_copy(hc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
+            for (std::size_t i = first * k; i < end * k; ++i) hc.x[i] = f16_to_f32(f32_to_f16(in[i]));
+          });
+          in = hc.x.data();
+        }
+        share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
+          matmul_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout);
+        });
       }
       return;
     }
