@@ -68,10 +68,14 @@ class CpuExecutable final : public Executable {
     std::vector<float> x;
     CopyStamp stamp;
   };
-  // Calls make(first row, end row) on each thread's share of x's `rows` live rows unless
-  // `stamp` says the copy is of x as it is, then waits for every thread (cpu_transformer_ops.cpp).
+  // Calls make(first value, end value) on each thread's share of the rows * k values of x's
+  // live rows, in whole multiples of `grain` (a block of the copy's format), unless `stamp`
+  // says the copy is of x as it is; then waits for every thread (cpu_transformer_ops.cpp).
+  // Shared by values, not rows: decode's single row is rounded by all threads, not by one
+  // while the others wait.
   template <class Make>
-  void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, int thread, int threads, Make&& make);
+  void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, std::size_t k, std::size_t grain, int thread,
+                    int threads, Make&& make);
   // Calls body(begin, end) on chunks of [0, n) (multiples of 4 rows) until all are done: first
   // the chunks of this thread's own share (split(): the rows its pages were first touched
   // by), then any left in the other threads' shares. A thread its host slows (a preempted

@@ -76,12 +76,13 @@ void CpuExecutable::rope_frequencies(std::size_t n) {
 }
 
 template <class Make>
-void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, int thread, int threads, Make&& make) {
+void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, std::size_t k, std::size_t grain,
+                                 int thread, int threads, Make&& make) {
   // Every thread reads the stamp before this barrier; thread 0 alone writes it after, before
   // the barrier that ends the node, so all threads take the same branch in the nodes after.
   if (stamp.made_at == written_at_[x] && stamp.rows >= rows) return;
-  const Range share = split(rows, thread, threads);
-  make(share.begin, share.end);
+  const Range share = split(rows * k, thread, threads, grain);
+  if (share.begin < share.end) make(share.begin, share.end);
   barrier_.wait();
   if (thread == 0) {
     stamp.made_at = written_at_[x];
@@ -96,8 +97,11 @@ void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thr
     const int owner = (thread + k) % threads;
     const Range share = split(rows, owner, threads, 4);
     const std::size_t size = share.end - share.begin;
-    // About 16 chunks a share: what is left to steal at the end is a sixteenth of one.
-    const std::size_t chunk = std::max<std::size_t>(4, (size + 63) / 64 * 4);
+    // About 64 chunks a share: the last thread to finish a node finishes at most one chunk
+    // after the others (on average half of one: 1/128 of the node, where 16 chunks a share
+    // left 1/32 of it). A thread's own chunks follow each other in memory, so its stream,
+    // and the prefetch ahead of it, run on across them.
+    const std::size_t chunk = std::max<std::size_t>(4, (size + 255) / 256 * 4);
     for (std::size_t c; (c = counters[owner].next.fetch_add(1, std::memory_order_relaxed)) * chunk < size;)
       body(share.begin + c * chunk, std::min(share.end, share.begin + (c + 1) * chunk));
   }
@@ -170,8 +174,13 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         const ActivationBlocks form = activation_blocks(wd.dtype);
         auto& qc = quantized_[x][static_cast<std::size_t>(form)];
         const QuantizedRows qx{qc.q.data(), qc.d.data(), qc.sum.data(), qc.neg_sum.data(), qc.sum16.data(), k};
-        refresh_copy(qc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
-          quantize_rows(form, ptr<float>(x), first, end, qx);
+        // Every block of these formats stands alone (its scale, its sums), so values
+        // [first, end) round as one row of end - first values would.
+        const std::size_t block = form == ActivationBlocks::q8_K ? kSuperBlock : kQuantBlock;
+        refresh_copy(qc.stamp, x, rows, k, block, thread, threads, [&](std::size_t first, std::size_t end) {
+          const QuantizedRows part{qx.q + first,       qx.d + first / kQuantBlock,       qx.sum + first / kQuantBlock,
+                                   qx.neg_sum + first / kQuantBlock, qx.sum16 + first / 16, end - first};
+          quantize_rows(form, ptr<float>(x) + first, 0, 1, part);
         });
         const bool own_kernels = wd.dtype == DType::q8_0 || wd.dtype == DType::q4_0;
         share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
@@ -183,8 +192,8 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         if (wd.dtype == DType::f16) {
           // As llama.cpp: the activations rounded to f16 first, then f32 products and sums.
           auto& hc = halved_[x];
-          refresh_copy(hc.stamp, x, rows, thread, threads, [&](std::size_t first, std::size_t end) {
-            for (std::size_t i = first * k; i < end * k; ++i) hc.x[i] = f16_to_f32(f32_to_f16(in[i]));
+          refresh_copy(hc.stamp, x, rows, k, 16, thread, threads, [&](std::size_t first, std::size_t end) {
+            for (std::size_t i = first; i < end; ++i) hc.x[i] = f16_to_f32(f32_to_f16(in[i]));
           });
           in = hc.x.data();
         }
