@@ -76,9 +76,10 @@ class CpuExecutable final : public Executable {
   template <class Make>
   void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, std::size_t k, std::size_t grain, int thread,
                     int threads, Make&& make);
-  // Calls body(begin, end) on chunks of [0, n) (multiples of 4 rows) until all are done: first
-  // the chunks of this thread's own share (split(): the rows its pages were first touched
-  // by), then any left in the other threads' shares. A thread its host slows (a preempted
+  // For matmul node n: calls body(begin, end) on chunks of [0, rows) (about 1/64 of a
+  // thread's share, multiples of 4 rows) until all are done: first the chunks of this thread's
+  // own share (split(): the rows its pages were first touched by), then any left in the other
+  // threads' shares. A thread its host slows (a preempted
   // vCPU, a neighbour's burst) takes fewer, where a fixed share left the other waiting at the
   // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it.
   template <class Body>
