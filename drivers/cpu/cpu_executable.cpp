@@ -303,8 +303,6 @@ RunResult CpuExecutable::run(const RunArgs& args) {
   bad_row_.store(-1, std::memory_order_relaxed);
   const auto t0 = std::chrono::steady_clock::now();
   if (transformer_) {
-    reset_chunk_counters(0);  // as a run that threw midway may have left them
-    reset_chunk_counters(1);
     for (; r.iterations < args.iterations && !cancelled(); ++r.iterations) {
       pool_.run([&](int thread, int threads) { run_graph_share(thread, threads); });
       if (bad_row_.load(std::memory_order_relaxed) >= 0) break;

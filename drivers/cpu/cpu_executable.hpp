@@ -81,7 +81,8 @@ class CpuExecutable final : public Executable {
   // own share (split(): the rows its pages were first touched by), then any left in the other
   // threads' shares. A thread its host slows (a preempted
   // vCPU, a neighbour's burst) takes fewer, where a fixed share left the other waiting at the
-  // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it.
+  // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it, so
+  // both sets are zero again when a run ends.
   template <class Body>
   void share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body);
   void reset_chunk_counters(std::size_t parity);

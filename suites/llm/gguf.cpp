@@ -337,10 +337,12 @@ void File::unmap() noexcept {
 }
 
 void File::drop_resident(std::span<const std::byte> range) const noexcept {
-  if (base_ == nullptr || range.data() < base_ || range.data() + range.size() > base_ + size_) return;
+  // Compared as addresses: a range past the mapping is not a pointer into it.
+  const auto base = reinterpret_cast<std::uintptr_t>(base_), at = reinterpret_cast<std::uintptr_t>(range.data());
+  if (base_ == nullptr || at < base || range.size() > size_ || at - base > size_ - range.size()) return;
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
-  const auto end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
+  const auto begin = (at + page - 1) / page * page;
+  const auto end = (at + range.size()) / page * page;
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 

@@ -19,7 +19,9 @@ std::pair<Outcome, std::shared_ptr<ModelWeights>> ModelWeights::load(Device& dev
     w->any_quantized_ = w->any_quantized_ || is_block_quantized(spec.dtype);
     auto a = device.alloc(t, opts);
     if (!a.outcome.passed()) return {a.outcome, nullptr};
-    // The device holds its own copy now: the file's pages of it need not stay resident.
+    // The device holds its own copy now (cpu, ref, opencl and plugins copy in alloc): the
+    // file's pages of it need not stay resident. A device that copies later, when it compiles
+    // (photonic-sim), maps them again then.
     if (src.file != nullptr && spec.init.keepalive == src.file)
       static_cast<const gguf::File*>(src.file.get())->drop_resident({spec.init.source, spec.init.source_bytes});
     w->bytes_ += t.bytes();
