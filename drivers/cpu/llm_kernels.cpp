@@ -146,6 +146,47 @@ HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t
           hsum(acc[r][c]) - (kQ4 ? 8.0f * corr[r][c] : 0.0f);
 }
 
+// Q4_0's activations as its two-blocks-per-step kernels (TilePairs, Q4RowDotPairs) take
+// them, made once per call for all the weight rows it covers (each activation row meets every
+// one of them): per activation row and pair
+// of blocks (A, B), the codes as [A 0-15 | B 0-15] and [A 16-31 | B 16-31] (the order of the
+// weights' low and high nibbles), -8 x each block's code sum in lanes 0 and 4 (the codes'
+// offset of 8, taken off in the integer sums), and the two activation scales over lanes 0-3
+// and 4-7. Made in registers per tile, these took about a fifth of the tile's instructions.
+// Entry [row * pairs + p]; thread-local scratch, so a call allocates only when it grows.
+struct Q4Paired {
+  struct alignas(32) Pair {  // alignas on the struct: std::vector honours it, not __m256i's own
+    __m256i lo, hi, offset;
+    __m256 dx;
+  };
+  std::vector<Pair> at;
+  std::size_t pairs = 0;
+  void make(const QuantizedRows& x, std::size_t rows) {
+    const std::size_t nb = x.k / kQuantBlock;
+    pairs = nb / 2;
+    at.resize(rows * pairs);
+    const __m256i firsts = _mm256_set_epi32(2, 2, 2, 1, 2, 2, 2, 0);  // lanes 0 and 1 to lanes 0 and 4
+    const __m256i spread = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
+    for (std::size_t t = 0; t < rows; ++t)
+      for (std::size_t p = 0; p < pairs; ++p) {
+        const std::size_t b = 2 * p, i = t * pairs + p;
+        const std::int8_t* xq = x.q + t * x.k + b * kQuantBlock;
+        const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+        const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
+        Pair& e = at[i];
+        e.lo = _mm256_permute2x128_si256(xa, xb, 0x20);
+        e.hi = _mm256_permute2x128_si256(xa, xb, 0x31);
+        e.offset = _mm256_slli_epi32(
+            _mm256_permutevar8x32_epi32(
+                _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + t * nb + b))), firsts),
+            3);
+        e.dx = _mm256_permutevar8x32_ps(
+            _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + t * nb + b)))),
+            spread);
+      }
+  }
+};
+
 // Prompt GEMM, two blocks (A, B) per step as Q4Pair and Q8Pair below: RJ weight rows x RT
 // activation rows, one conversion and one multiply-add by the two blocks' scale products for
 // both. Q4_0: the codes' low nibbles of A | B in one register, the high in another, the
@@ -157,13 +198,12 @@ HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t
 // block count.
 template <bool kQ4, int RJ, int RT>
 HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t j, const QuantizedRows& x,
-                          std::size_t t, float* out, std::size_t ldo) {
+                          const Q4Paired& pre, std::size_t t, float* out, std::size_t ldo) {
   using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
   const std::size_t nb = x.k / kQuantBlock;
   const __m256i mask = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
   // Where block A's and B's scales go: the lanes each block's sums end up in.
   const __m256i spread = kQ4 ? _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0) : _mm256_set_epi32(1, 1, 0, 0, 1, 1, 0, 0);
-  const __m256i firsts = _mm256_set_epi32(2, 2, 2, 1, 2, 2, 2, 0);  // lanes 0 and 1 to lanes 0 and 4
   __m256 acc[RJ][RT];
   for (int r = 0; r < RJ; ++r)
     for (int c = 0; c < RT; ++c) acc[r][c] = _mm256_setzero_ps();
@@ -188,22 +228,19 @@ HWY_INLINE void TilePairs(const std::byte* w, std::size_t row_bytes, std::size_t
     }
     for (int c = 0; c < RT; ++c) {
       const std::size_t row = t + static_cast<std::size_t>(c);
-      const std::int8_t* xq = x.q + row * x.k + b * kQuantBlock;
-      __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-      __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
-      __m256i offset = _mm256_setzero_si256();
+      __m256i xa, xb, offset = _mm256_setzero_si256();
+      __m256 dx;
       if constexpr (kQ4) {
-        const __m256i lo = _mm256_permute2x128_si256(xa, xb, 0x20), hi = _mm256_permute2x128_si256(xa, xb, 0x31);
-        xa = lo, xb = hi;
-        // -sum of codes per block (quantize_rows), times 8, in lanes 0 and 4; zeros elsewhere.
-        offset = _mm256_slli_epi32(
-            _mm256_permutevar8x32_epi32(
-                _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.neg_sum + row * nb + b))), firsts),
-            3);
+        const Q4Paired::Pair& e = pre.at[row * pre.pairs + b / 2];
+        xa = e.lo, xb = e.hi, offset = e.offset, dx = e.dx;
+      } else {
+        const std::int8_t* xq = x.q + row * x.k + b * kQuantBlock;
+        xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+        xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + kQuantBlock));
+        dx = _mm256_permutevar8x32_ps(
+            _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + row * nb + b)))),
+            spread);
       }
-      const __m256 dx = _mm256_permutevar8x32_ps(
-          _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + row * nb + b)))),
-          spread);
       for (int r = 0; r < RJ; ++r) {
         __m256i p32;
         if constexpr (kQ4) {
@@ -256,23 +293,21 @@ HWY_INLINE void QuantBlock256(const std::byte* row, const QuantizedRows& x, std:
 
 // Decode of Q4_0, two blocks (A, B) per step: their 16-byte code arrays side by side in one
 // register (A | B), so one shift and two masks give A's and B's low nibbles (values 0-15) in
-// one register and high nibbles (16-31) in another; the activations are rearranged to match
-// (A's 0-15 | B's 0-15, and A's 16-31 | B's 16-31). The two products add in 16 bits (each
+// one register and high nibbles (16-31) in another; the activations come arranged to match
+// (A's 0-15 | B's 0-15, and A's 16-31 | B's 16-31: Q4Paired, made once per call). The two products add in 16 bits (each
 // at most 2 x 15 x 127) and one vpmaddwd leaves block A in lanes 0-3 and B in 4-7, scaled by
 // one vector of the two blocks' scale products. About two thirds of the instructions of a
 // block at a time, where decode is bound by them rather than by memory.
 // `corr` gathers dw x (scaled sum of the activation codes) in its lanes 0 and 1, so the
 // offset of the codes costs one multiply-add per pair (it was a chain of dependent scalar adds,
 // which bound the whole loop: 8 -> 12 GB/s on one core).
-HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size_t b, __m128& corr) {
+HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, const Q4Paired::Pair& xp, std::size_t b,
+                          __m128& corr) {
   const __m256i mask = _mm256_set1_epi8(15);
   const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b + 1].qs)),
                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b].qs)));
-  const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kQuantBlock));
-  const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (b + 1) * kQuantBlock));
-  const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(q, mask), _mm256_permute2x128_si256(xa, xb, 0x20)),
-                                       _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
-                                                            _mm256_permute2x128_si256(xa, xb, 0x31)));
+  const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(q, mask), xp.lo),
+                                       _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), xp.hi));
   const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(blk[b].d), blk[b + 1].d, 1));
   const __m128 dx = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.d + b)));
   corr = _mm_fmadd_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x.sum + b))), corr);
@@ -280,7 +315,7 @@ HWY_INLINE __m256 Q4Pair(const BlockQ4_0* blk, const QuantizedRows& x, std::size
                        _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_mul_ps(dw, dx)), _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0)));
 }
 
-HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
+HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x, const Q4Paired& pre) {
   const std::size_t nb = x.k / kQuantBlock;
   const auto* blk = reinterpret_cast<const BlockQ4_0*>(row);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -289,10 +324,10 @@ HWY_INLINE float Q4RowDotPairs(const std::byte* row, const QuantizedRows& x) {
   for (; b + 4 <= nb; b += 4) {
     _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(row + b * sizeof(BlockQ4_0) + 8192 + 64), _MM_HINT_T0);
-    acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr0));
-    acc1 = _mm256_add_ps(acc1, Q4Pair(blk, x, b + 2, corr1));
+    acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, pre.at[b / 2], b, corr0));
+    acc1 = _mm256_add_ps(acc1, Q4Pair(blk, x, pre.at[b / 2 + 1], b + 2, corr1));
   }
-  for (; b + 2 <= nb; b += 2) acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, b, corr0));
+  for (; b + 2 <= nb; b += 2) acc0 = _mm256_add_ps(acc0, Q4Pair(blk, x, pre.at[b / 2], b, corr0));
   const __m128 corr = _mm_add_ps(corr0, corr1);
   float s = hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * (_mm_cvtss_f32(corr) + _mm_cvtss_f32(_mm_shuffle_ps(corr, corr, 1)));
   for (; b < nb; ++b) {  // an odd last block
@@ -523,9 +558,11 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
 #if HWY_TARGET == HWY_AVX3_DL
     for (; j < j_end; ++j) out[j] = QuantRowDot512<kQ4>(w + j * row_bytes, x);
 #else
-    if constexpr (kQ4)
-      for (; j < j_end; ++j) out[j] = Q4RowDotPairs(w + j * row_bytes, x);
-    else
+    if constexpr (kQ4) {
+      thread_local Q4Paired pre;
+      pre.make(x, 1);
+      for (; j < j_end; ++j) out[j] = Q4RowDotPairs(w + j * row_bytes, x, pre);
+    } else
       for (; j < j_end; ++j) out[j] = Q8RowDotPairs(w + j * row_bytes, x);
 #endif
   } else {
@@ -533,12 +570,15 @@ void QuantLoop(const std::byte* w, std::size_t row_bytes, std::size_t j_begin, s
     if ((x.k / kQuantBlock) % 2 == 0) QuantGemm512<kQ4>(w, row_bytes, j, j_end, x, rows, out, ldo);  // whole pairs
 #endif
 #if HWY_TARGET != HWY_AVX3_DL
-    if ((x.k / kQuantBlock) % 2 == 0)  // whole pairs of blocks
+    if ((x.k / kQuantBlock) % 2 == 0 && j + kTileJ <= j_end) {  // whole pairs of blocks
+      thread_local Q4Paired pre;
+      if constexpr (kQ4) pre.make(x, rows);
       for (; j + kTileJ <= j_end; j += kTileJ) {
         std::size_t t = 0;
-        for (; t + kTileT <= rows; t += kTileT) TilePairs<kQ4, kTileJ, kTileT>(w, row_bytes, j, x, t, out, ldo);
-        for (; t < rows; ++t) TilePairs<kQ4, kTileJ, 1>(w, row_bytes, j, x, t, out, ldo);
+        for (; t + kTileT <= rows; t += kTileT) TilePairs<kQ4, kTileJ, kTileT>(w, row_bytes, j, x, pre, t, out, ldo);
+        for (; t < rows; ++t) TilePairs<kQ4, kTileJ, 1>(w, row_bytes, j, x, pre, t, out, ldo);
       }
+    }
 #endif
     for (; j + kTileJ <= j_end; j += kTileJ) {
       std::size_t t = 0;
