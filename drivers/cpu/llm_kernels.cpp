@@ -148,12 +148,15 @@ HWY_INLINE void QuantTile(const std::byte* w, std::size_t row_bytes, std::size_t
 
 // Q4_0's activations as its two-blocks-per-step kernels (TilePairs, Q4RowDotPairs) take
 // them, made once per call for all the weight rows it covers (each activation row meets every
-// one of them): per activation row and pair
-// of blocks (A, B), the codes as [A 0-15 | B 0-15] and [A 16-31 | B 16-31] (the order of the
-// weights' low and high nibbles), -8 x each block's code sum in lanes 0 and 4 (the codes'
-// offset of 8, taken off in the integer sums), and the two activation scales over lanes 0-3
-// and 4-7. Made in registers per tile, these took about a fifth of the tile's instructions.
-// Entry [row * pairs + p]; thread-local scratch, so a call allocates only when it grows.
+// one of them): per activation row and pair of blocks (A, B), the codes as [A 0-15 | B 0-15]
+// and [A 16-31 | B 16-31] (the order of the weights' low and high nibbles), -8 x each block's
+// code sum in lanes 0 and 4 (the codes' offset of 8, taken off in the integer sums), and the
+// two activation scales over lanes 0-3 and 4-7 (those two for the prompt GEMM; decode keeps
+// its float offsets). Made in registers per tile, these took about a fifth of the tile's
+// instructions. Per call, not once per node: the AVX-512 and portable kernels read the plain
+// Q8_0 form, so the arrangement stays inside this target's kernels (one pass over the
+// activations per call, against one per weight row before). Entry [row * pairs + p]; thread-local, so a call allocates only when
+// it grows.
 struct Q4Paired {
   struct alignas(32) Pair {  // alignas on the struct: std::vector honours it, not __m256i's own
     __m256i lo, hi, offset;
@@ -294,10 +297,11 @@ HWY_INLINE void QuantBlock256(const std::byte* row, const QuantizedRows& x, std:
 // Decode of Q4_0, two blocks (A, B) per step: their 16-byte code arrays side by side in one
 // register (A | B), so one shift and two masks give A's and B's low nibbles (values 0-15) in
 // one register and high nibbles (16-31) in another; the activations come arranged to match
-// (A's 0-15 | B's 0-15, and A's 16-31 | B's 16-31: Q4Paired, made once per call). The two products add in 16 bits (each
-// at most 2 x 15 x 127) and one vpmaddwd leaves block A in lanes 0-3 and B in 4-7, scaled by
-// one vector of the two blocks' scale products. About two thirds of the instructions of a
-// block at a time, where decode is bound by them rather than by memory.
+// (A's 0-15 | B's 0-15, and A's 16-31 | B's 16-31: Q4Paired, made once per call). The two
+// products add in 16 bits (each at most 2 x 15 x 127) and one vpmaddwd leaves block A in
+// lanes 0-3 and B in 4-7, scaled by one vector of the two blocks' scale products. About two
+// thirds of the instructions of a block at a time, where decode is bound by them rather than
+// by memory.
 // `corr` gathers dw x (scaled sum of the activation codes) in its lanes 0 and 1, so the
 // offset of the codes costs one multiply-add per pair (it was a chain of dependent scalar adds,
 // which bound the whole loop: 8 -> 12 GB/s on one core).
