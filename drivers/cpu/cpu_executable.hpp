@@ -93,6 +93,7 @@ class CpuExecutable final : public Executable {
   // Decoder graphs (any transformer op): all nodes in one pool job, a barrier between nodes.
   void run_graph_share(int thread, int threads);
   void run_transformer_share(std::size_t node, int thread, int threads);  // cpu_transformer_ops.cpp
+  void run_dit_share(std::size_t node, int thread, int threads);          // cpu_dit_ops.cpp
   void prepare_transformer();  // scratch buffers, after the tensors exist
   void rope_frequencies(std::size_t node);  // from theta and the factor tensor, at compile and write
   std::size_t live_rows(TensorId id) const;

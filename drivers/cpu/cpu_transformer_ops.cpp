@@ -56,6 +56,8 @@ void CpuExecutable::prepare_transformer() {
       qc.sum16.resize(x.elements() / 16);
     } else if (node.op == Op::attention) {
       context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[5]).shape[1]));
+    } else if (node.op == Op::cross_attention) {
+      context = std::max(context, static_cast<std::size_t>(graph_.tensor(node.inputs[1]).shape[0]));
     } else if (node.op == Op::rope) {
       rope_frequencies(static_cast<std::size_t>(&node - nodes.data()));
     }
@@ -229,23 +231,27 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       const auto kv_heads = static_cast<std::size_t>(node.attrs.get_int("kv_heads", 1));
       const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 1));
       const auto scale = static_cast<float>(node.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+      const auto chunk = node.attrs.get_int("chunk", 1);
+      const bool ring = node.attrs.get_bool("ring", false);
       const TensorDesc& cd = graph_.tensor(node.inputs[5]);
-      const auto slots = static_cast<std::size_t>(cd.shape[0]), context = static_cast<std::size_t>(cd.shape[1]);
+      const auto slots = static_cast<std::size_t>(cd.shape[0]);
+      const std::int64_t context = cd.shape[1];
       const std::size_t kvw = kv_heads * hd;
       const bool half = cd.dtype == DType::f16;
       const std::size_t rows = live_rows(node.inputs[0]);
       const auto* pos = ptr<std::int32_t>(node.inputs[3]);
       const auto* seq = ptr<std::int32_t>(node.inputs[4]);
       auto in_cache = [&](std::size_t t) {
-        return pos[t] >= 0 && static_cast<std::size_t>(pos[t]) < context && seq[t] >= 0 &&
-               static_cast<std::size_t>(seq[t]) < slots;
+        return pos[t] >= 0 && (ring || pos[t] < context) && seq[t] >= 0 && static_cast<std::size_t>(seq[t]) < slots;
       };
-      auto entry = [&](std::size_t s, std::size_t p) { return (s * context + p) * kvw; };
+      // Position p's slot: p itself, or p mod context in a ring (graph.hpp).
+      auto slot = [&](std::int64_t p) { return static_cast<std::size_t>(ring ? p % context : p); };
+      auto entry = [&](std::size_t s, std::size_t at) { return (s * static_cast<std::size_t>(context) + at) * kvw; };
       // Phase 1: this step's keys and values into the cache.
       const Range rs = split(rows, thread, threads);
       for (std::size_t t = rs.begin; t < rs.end; ++t) {
         if (!in_cache(t)) continue;
-        const std::size_t at = entry(static_cast<std::size_t>(seq[t]), static_cast<std::size_t>(pos[t]));
+        const std::size_t at = entry(static_cast<std::size_t>(seq[t]), slot(pos[t]));
         const float* kr = ptr<float>(node.inputs[1]) + t * kvw;
         const float* vr = ptr<float>(node.inputs[2]) + t * kvw;
         if (half) {
@@ -267,12 +273,15 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
           std::fill_n(y, hd, 0.0f);
           continue;
         }
-        const std::size_t span = static_cast<std::size_t>(pos[t]) + 1;
+        // Positions [first, end): up to the end of the row's chunk, within the ring's reach.
+        const std::int64_t chunk_end = (pos[t] / chunk + 1) * chunk;
+        const std::int64_t end = ring ? chunk_end : std::min(chunk_end, context);
+        const std::int64_t first = ring ? std::max<std::int64_t>(0, end - context) : 0;
         const std::size_t base = entry(static_cast<std::size_t>(seq[t]), 0) + h / (heads / kv_heads) * hd;
         const float* q = ptr<float>(node.inputs[0]) + t * heads * hd + h * hd;
         const std::size_t elem = half ? 2 : 4;
-        attend(q, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half,
-               span, kvw, hd, scale, score.data(), y);
+        attend(q, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half, slot(first),
+               static_cast<std::size_t>(end - first), static_cast<std::size_t>(context), kvw, hd, scale, score.data(), y);
       }
       return;
     }
@@ -351,6 +360,14 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       if (thread == 0) ptr<std::uint64_t>(node.outputs[1])[0] = step + 1;
       return;
     }
+    case Op::layer_norm:
+    case Op::modulate:
+    case Op::gated_add:
+    case Op::gelu:
+    case Op::silu:
+    case Op::cross_attention:
+    case Op::flow_step:
+    case Op::unpatchify: return run_dit_share(n, thread, threads);
     default: return;
   }
 }

@@ -780,8 +780,10 @@ float ExpShifted(float* x, std::size_t n, float shift) {
 // in one call (a call per position, as dot + axpy, cost more than the arithmetic at depth).
 // Two positions per step keep two accumulator chains in flight.
 template <class KT>
-void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::size_t stride, std::size_t hd,
-             float scale, float* scores, float* out) {
+void AttendT(const float* q, const KT* k, const KT* v, std::size_t first, std::size_t span, std::size_t ring,
+             std::size_t stride, std::size_t hd, float scale, float* scores, float* out) {
+  // Position j's row: slot first + j, wrapping at `ring` slots.
+  auto slot = [&](std::size_t j) { return (first + j < ring ? first + j : first + j - ring) * stride; };
   const hn::ScalableTag<float> df;
   const std::size_t lanes = hn::Lanes(df);
   const std::size_t whole = hd / lanes * lanes;
@@ -797,8 +799,8 @@ void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::si
   float top = -std::numeric_limits<float>::infinity();
   std::size_t j = 0;
   for (; j + 2 <= span; j += 2) {
-    const KT* k0 = k + j * stride;
-    const KT* k1 = k0 + stride;
+    const KT* k0 = k + slot(j);
+    const KT* k1 = k + slot(j + 1);
     auto a0 = hn::Zero(df), a1 = hn::Zero(df);
     for (std::size_t i = 0; i < whole; i += lanes) {
       const auto qv = hn::LoadU(df, q + i);
@@ -810,7 +812,7 @@ void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::si
     top = std::max(top, std::max(scores[j], scores[j + 1]));
   }
   for (; j < span; ++j) {
-    const KT* k0 = k + j * stride;
+    const KT* k0 = k + slot(j);
     auto a0 = hn::Zero(df);
     for (std::size_t i = 0; i < whole; i += lanes) a0 = hn::MulAdd(hn::LoadU(df, q + i), LoadWidened(k0 + i), a0);
     scores[j] = scale * (hn::GetLane(hn::SumOfLanes(df, a0)) + tail_dot(k0));
@@ -820,7 +822,7 @@ void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::si
   std::fill_n(out, hd, 0.0f);
   for (j = 0; j < span; ++j) {
     const auto w = hn::Set(df, scores[j] * inv);
-    const KT* row = v + j * stride;
+    const KT* row = v + slot(j);
     for (std::size_t i = 0; i < whole; i += lanes)
       hn::StoreU(hn::MulAdd(w, LoadWidened(row + i), hn::LoadU(df, out + i)), df, out + i);
     for (std::size_t i = whole; i < hd; ++i) {
@@ -831,13 +833,14 @@ void AttendT(const float* q, const KT* k, const KT* v, std::size_t span, std::si
   }
 }
 
-void Attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
-            std::size_t hd, float scale, float* scores, float* out) {
+void Attend(const float* q, const void* k, const void* v, bool f16, std::size_t first, std::size_t span,
+            std::size_t ring, std::size_t stride, std::size_t hd, float scale, float* scores, float* out) {
   if (f16)
-    AttendT(q, static_cast<const hwy::float16_t*>(k), static_cast<const hwy::float16_t*>(v), span, stride, hd, scale,
-            scores, out);
+    AttendT(q, static_cast<const hwy::float16_t*>(k), static_cast<const hwy::float16_t*>(v), first, span, ring, stride,
+            hd, scale, scores, out);
   else
-    AttendT(q, static_cast<const float*>(k), static_cast<const float*>(v), span, stride, hd, scale, scores, out);
+    AttendT(q, static_cast<const float*>(k), static_cast<const float*>(v), first, span, ring, stride, hd, scale, scores,
+            out);
 }
 
 }  // namespace xpb::cpu::HWY_NAMESPACE
@@ -878,9 +881,9 @@ void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t 
                   const float* x, std::size_t rows, float* out, std::size_t ldo) {
   HWY_DYNAMIC_DISPATCH(MatmulFloat)(weights, w, k, j_begin, j_end, x, rows, out, ldo);
 }
-void attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
-            std::size_t hd, float scale, float* scores, float* out) {
-  HWY_DYNAMIC_DISPATCH(Attend)(q, k, v, f16, span, stride, hd, scale, scores, out);
+void attend(const float* q, const void* k, const void* v, bool f16, std::size_t first, std::size_t span,
+            std::size_t ring, std::size_t stride, std::size_t hd, float scale, float* scores, float* out) {
+  HWY_DYNAMIC_DISPATCH(Attend)(q, k, v, f16, first, span, ring, stride, hd, scale, scores, out);
 }
 void silu_mul(const float* g, const float* u, float* out, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, out, n);

@@ -62,10 +62,12 @@ void matmul_gguf(DType weights, const std::byte* w, std::size_t row_bytes, std::
 void matmul_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
                   const float* x, std::size_t rows, float* out, std::size_t ldo);
 
-// One query head q (hd floats) attending over `span` cached positions: key j at
-// k + j * stride, value j at v + j * stride (elements of f16 when `f16`, else f32).
+// One query head q (hd floats) attending over `span` cached positions: position j in slot
+// s = first + j, wrapping to 0 at `ring` slots (a ring cache; pass span or more for none), its
+// key at k + s * stride and value at v + s * stride (elements of f16 when `f16`, else f32).
 // out = softmax_j(scale * q . k_j) weighted sum of v_j; `scores` holds span floats of scratch.
-void attend(const float* q, const void* k, const void* v, bool f16, std::size_t span, std::size_t stride,
+void attend(const float* q, const void* k, const void* v, bool f16, std::size_t first, std::size_t span,
+            std::size_t ring, std::size_t stride,
             std::size_t hd, float scale, float* scores, float* out);
 // out[i] = silu(g[i]) * u[i]
 void silu_mul(const float* g, const float* u, float* out, std::size_t n);

@@ -249,9 +249,10 @@ class ClDevice final : public Device {
         return {Outcome::with(Status::unsupported, fma_loop_refusal(*ctx_, t)), nullptr};
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
-                                                       " is not supported by this driver (it runs every op of the "
-                                                       "catalogue but the analog ones; weights f32, f16, bf16, q8_0 "
-                                                       "and q4_0; the memory ops on f32" +
+                                                       " is not supported by this driver (it runs the memory, compute "
+                                                       "and LLM ops of the catalogue, not yet the DiT ops from "
+                                                       "layer_norm on, nor the analog ones; weights f32, f16, bf16, "
+                                                       "q8_0 and q4_0; the memory ops on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};
       // A `nontemporal` attribute is a hint about stores the results never depend on: ignored

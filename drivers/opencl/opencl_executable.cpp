@@ -546,6 +546,11 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       set_arg(attend, 10, slots);
       set_arg(attend, 11, context);
       if (!per_head) check(clSetKernelArg(attend, 13, group * sizeof(float), nullptr), "clSetKernelArg (local scratch)");
+      const auto chunk = static_cast<cl_uint>(n.attrs.get_int("chunk", 1));
+      const cl_uint ring = n.attrs.get_bool("ring", false) ? 1 : 0;
+      set_arg(store, 10, ring);
+      set_arg(attend, per_head ? 13 : 14, chunk);
+      set_arg(attend, per_head ? 14 : 15, ring);
       s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
         const cl_uint rows = live(q, dims);
         set_arg(store, 9, rows);

@@ -67,6 +67,14 @@ bool PhotonicModel::runs(Op op) {
     case Op::add_bias:
     case Op::gather_rows:
     case Op::argmax:
+    case Op::layer_norm:
+    case Op::modulate:
+    case Op::gated_add:
+    case Op::gelu:
+    case Op::silu:
+    case Op::cross_attention:
+    case Op::flow_step:
+    case Op::unpatchify:
       return true;
     default:
       return false;

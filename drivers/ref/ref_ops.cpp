@@ -131,6 +131,14 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
     case Op::add_bias:
     case Op::dac_round:
     case Op::analog_readout: run_transformer_node(g, node, store); break;
+    case Op::layer_norm:
+    case Op::modulate:
+    case Op::gated_add:
+    case Op::gelu:
+    case Op::silu:
+    case Op::cross_attention:
+    case Op::flow_step:
+    case Op::unpatchify: run_dit_node(g, node, store); break;
     case Op::copy:
     case Op::scale:
     case Op::add:

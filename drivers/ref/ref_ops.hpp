@@ -23,6 +23,8 @@ struct TensorStore {
 void run_node(const Graph& g, const Node& node, const TensorStore& store);
 // The transformer ops (ref_transformer_ops.cpp); run_node passes them on.
 void run_transformer_node(const Graph& g, const Node& node, const TensorStore& store);
+// The diffusion-transformer ops (ref_dit_ops.cpp); run_node passes them on.
+void run_dit_node(const Graph& g, const Node& node, const TensorStore& store);
 
 // How many leading rows of tensor `id` are live this run (TensorDesc::rows_dim).
 inline std::size_t live_rows(const Graph& g, const TensorStore& store, TensorId id) {

@@ -108,18 +108,23 @@ void attention(const Graph& g, const Node& node, const TensorStore& store) {
   const auto kv_heads = static_cast<std::size_t>(node.attrs.get_int("kv_heads", 1));
   const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 1));
   const double scale = node.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd)));
+  const auto chunk = node.attrs.get_int("chunk", 1);
+  const bool ring = node.attrs.get_bool("ring", false);
   const TensorDesc& cache = g.tensor(node.inputs[5]);
-  const auto slots = static_cast<std::size_t>(cache.shape[0]), context = static_cast<std::size_t>(cache.shape[1]);
+  const auto slots = static_cast<std::size_t>(cache.shape[0]);
+  const std::int64_t context = cache.shape[1];
   const std::size_t kv_width = kv_heads * hd;
   const bool half = cache.dtype == DType::f16;
   const std::size_t rows = live_rows(g, store, node.inputs[0]);
   const auto* pos = at<std::int32_t>(store, node.inputs[3]);
   const auto* seq = at<std::int32_t>(store, node.inputs[4]);
   auto in_cache = [&](std::size_t t) {
-    return pos[t] >= 0 && static_cast<std::size_t>(pos[t]) < context && seq[t] >= 0 &&
-           static_cast<std::size_t>(seq[t]) < slots;
+    return pos[t] >= 0 && (ring || pos[t] < context) && seq[t] >= 0 && static_cast<std::size_t>(seq[t]) < slots;
   };
-  auto slot_of = [&](std::size_t t) { return (static_cast<std::size_t>(seq[t]) * context + static_cast<std::size_t>(pos[t])) * kv_width; };
+  // Where position p of sequence s lives (graph.hpp: the ring keeps p mod context).
+  auto entry = [&](std::size_t s, std::int64_t p) {
+    return (s * static_cast<std::size_t>(context) + static_cast<std::size_t>(ring ? p % context : p)) * kv_width;
+  };
   // Cache element access in either storage format.
   auto load = [&](TensorId c, std::size_t i) -> double {
     return half ? f16_to_f32(at<std::uint16_t>(store, c)[i]) : at<float>(store, c)[i];
@@ -132,8 +137,9 @@ void attention(const Graph& g, const Node& node, const TensorStore& store) {
   };
   for (std::size_t t = 0; t < rows; ++t) {
     if (!in_cache(t)) continue;
-    store_row(node.inputs[5], slot_of(t), at<float>(store, node.inputs[1]) + t * kv_width);
-    store_row(node.inputs[6], slot_of(t), at<float>(store, node.inputs[2]) + t * kv_width);
+    const std::size_t at_row = entry(static_cast<std::size_t>(seq[t]), pos[t]);
+    store_row(node.inputs[5], at_row, at<float>(store, node.inputs[1]) + t * kv_width);
+    store_row(node.inputs[6], at_row, at<float>(store, node.inputs[2]) + t * kv_width);
   }
   std::vector<double> score;
   for (std::size_t t = 0; t < rows; ++t) {
@@ -142,24 +148,29 @@ void attention(const Graph& g, const Node& node, const TensorStore& store) {
       std::fill_n(y, heads * hd, 0.0f);
       continue;
     }
-    const std::size_t span = static_cast<std::size_t>(pos[t]) + 1;
-    const std::size_t base = static_cast<std::size_t>(seq[t]) * context * kv_width;
+    // Positions [first, end): up to the end of the row's chunk, within the ring's reach.
+    const std::int64_t end = ring ? (pos[t] / chunk + 1) * chunk : std::min<std::int64_t>((pos[t] / chunk + 1) * chunk, context);
+    const std::int64_t first = ring ? std::max<std::int64_t>(0, end - context) : 0;
+    const auto span = static_cast<std::size_t>(end - first);
+    const auto s = static_cast<std::size_t>(seq[t]);
     score.resize(span);
     for (std::size_t h = 0; h < heads; ++h) {
       const std::size_t kvh = h / (heads / kv_heads);
       const float* q = at<float>(store, node.inputs[0]) + t * heads * hd + h * hd;
       double top = -std::numeric_limits<double>::infinity();
       for (std::size_t j = 0; j < span; ++j) {
-        double s = 0;
-        for (std::size_t e = 0; e < hd; ++e) s += double(q[e]) * load(node.inputs[5], base + j * kv_width + kvh * hd + e);
-        score[j] = s * scale;
+        const std::size_t base = entry(s, first + static_cast<std::int64_t>(j)) + kvh * hd;
+        double sum = 0;
+        for (std::size_t e = 0; e < hd; ++e) sum += double(q[e]) * load(node.inputs[5], base + e);
+        score[j] = sum * scale;
         top = std::max(top, score[j]);
       }
       double total = 0;
       for (std::size_t j = 0; j < span; ++j) total += (score[j] = std::exp(score[j] - top));
       for (std::size_t e = 0; e < hd; ++e) {
         double acc = 0;
-        for (std::size_t j = 0; j < span; ++j) acc += score[j] * load(node.inputs[6], base + j * kv_width + kvh * hd + e);
+        for (std::size_t j = 0; j < span; ++j)
+          acc += score[j] * load(node.inputs[6], entry(s, first + static_cast<std::int64_t>(j)) + kvh * hd + e);
         y[h * hd + e] = static_cast<float>(acc / total);
       }
     }

@@ -119,11 +119,13 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
       a[i] = xpb::synthetic_value(1, i, 3.0f);
       b[i] = xpb::synthetic_value(2, i, 3.0f);
     }
-    // One head over a cache of 7 (odd) positions of stride 40, head size 20 (not whole
-    // vectors), in both cache formats, against the softmax written out.
+    // One head over a ring cache of 7 (odd) slots of stride 40, head size 20 (not whole
+    // vectors), 6 positions from slot 4 (wrapping after slot 6), in both cache formats, against
+    // the softmax written out.
     for (bool half : {false, true}) {
-      const std::size_t span = 7, stride = 40, hd = 20;
-      std::vector<float> kf(span * stride), vf(span * stride), q(hd), out(hd), scores(span);
+      const std::size_t ring = 7, first = 4, span = 6, stride = 40, hd = 20;
+      auto row = [&](std::size_t j) { return (first + j) % ring * stride; };
+      std::vector<float> kf(ring * stride), vf(ring * stride), q(hd), out(hd), scores(span);
       std::vector<std::uint16_t> kh(kf.size()), vh(vf.size());
       for (std::size_t i = 0; i < kf.size(); ++i) {
         kf[i] = xpb::synthetic_value(3, i, 1.0f);
@@ -134,20 +136,20 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
       }
       for (std::size_t i = 0; i < hd; ++i) q[i] = xpb::synthetic_value(5, i, 1.0f);
       xpb::cpu::attend(q.data(), half ? static_cast<const void*>(kh.data()) : kf.data(),
-                       half ? static_cast<const void*>(vh.data()) : vf.data(), half, span, stride, hd, 0.5f,
+                       half ? static_cast<const void*>(vh.data()) : vf.data(), half, first, span, ring, stride, hd, 0.5f,
                        scores.data(), out.data());
       std::vector<double> p(span);
       double top = -1e300, total = 0;
       for (std::size_t j = 0; j < span; ++j) {
         double s = 0;
-        for (std::size_t i = 0; i < hd; ++i) s += double(q[i]) * kf[j * stride + i];
+        for (std::size_t i = 0; i < hd; ++i) s += double(q[i]) * kf[row(j) + i];
         p[j] = 0.5 * s;
         top = std::max(top, p[j]);
       }
       for (auto& x : p) total += (x = std::exp(x - top));
       for (std::size_t i = 0; i < hd; ++i) {
         double want = 0;
-        for (std::size_t j = 0; j < span; ++j) want += p[j] / total * vf[j * stride + i];
+        for (std::size_t j = 0; j < span; ++j) want += p[j] / total * vf[row(j) + i];
         EXPECT_NEAR(out[i], want, 1e-5) << tname << (half ? " f16" : " f32") << " [" << i << "]";
       }
     }

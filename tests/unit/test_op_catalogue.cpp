@@ -20,7 +20,9 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
       {Op::write_fill, 6},   {Op::chase, 7},      {Op::fill_pattern, 8}, {Op::verify_pattern, 9},
       {Op::embedding, 10},   {Op::rms_norm, 11},  {Op::matmul, 12},    {Op::rope, 13},     {Op::attention, 14},
       {Op::silu_mul, 15},    {Op::argmax, 16},    {Op::gather_rows, 17}, {Op::fma_loop, 18},
-      {Op::dac_round, 19},   {Op::analog_readout, 20}, {Op::add_bias, 21}, {Op::read_bytes, 22}};
+      {Op::dac_round, 19},   {Op::analog_readout, 20}, {Op::add_bias, 21}, {Op::read_bytes, 22},
+      {Op::layer_norm, 23},  {Op::modulate, 24},  {Op::gated_add, 25}, {Op::gelu, 26},    {Op::silu, 27},
+      {Op::cross_attention, 28}, {Op::flow_step, 29}, {Op::unpatchify, 30}};
   for (const auto& [op, code] : frozen) {
     EXPECT_EQ(static_cast<unsigned>(op), code);
     EXPECT_EQ(xpb::op_from_code(code), op);
@@ -28,7 +30,7 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
   }
   EXPECT_EQ(xpb::op_catalogue().size(), std::size(frozen));
   EXPECT_FALSE(xpb::op_from_code(0));
-  EXPECT_FALSE(xpb::op_from_code(23));
+  EXPECT_FALSE(xpb::op_from_code(31));
   EXPECT_FALSE(xpb::op_from_code(65535));
 }
 

@@ -203,14 +203,26 @@ __kernel void rope(__global const float* x, __global const int* pos, __global co
 #define CACHE_STORE(c, i, v) ((c)[i] = (v))
 #endif
 
-// attention, pass 1: row t's k and v into the caches at [seq[t]][pos[t]]. Global (kv_width, rows).
+// Whether row t is in the cache: a sequence it has, a position it holds (any, in a ring).
+#define IN_CACHE(t) (pos[t] >= 0 && (ring || (uint)pos[t] < context) && seq[t] >= 0 && (uint)seq[t] < slots)
+// The slot of position p: p, or p mod context in a ring (graph.hpp).
+#define SLOT(p) (ring ? (ulong)(p) % context : (ulong)(p))
+// The positions row t attends, [first, end): to the end of its chunk of `chunk` positions,
+// within the ring's reach.
+#define ATTENDED(t)                                                          \
+  const uint chunk_end = ((uint)pos[t] / chunk + 1) * chunk;                 \
+  const uint end = ring ? chunk_end : min(chunk_end, context);              \
+  const uint first = ring && end > context ? end - context : 0;
+
+// attention, pass 1: row t's k and v into the caches at [seq[t]][slot of pos[t]]. Global
+// (kv_width, rows).
 __kernel void kv_store(__global const float* k, __global const float* v, __global const int* pos,
                        __global const int* seq, __global CACHE_T* k_cache, __global CACHE_T* v_cache,
-                       const uint slots, const uint context, const ulong kv_width, const uint rows) {
+                       const uint slots, const uint context, const ulong kv_width, const uint rows, const uint ring) {
   const size_t e = get_global_id(0), t = get_global_id(1);
   if (e >= kv_width || t >= rows) return;
-  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) return;
-  const ulong at = ((ulong)seq[t] * context + (ulong)pos[t]) * kv_width + e;
+  if (!IN_CACHE(t)) return;
+  const ulong at = ((ulong)seq[t] * context + SLOT(pos[t])) * kv_width + e;
   CACHE_STORE(k_cache, at, k[t * kv_width + e]);
   CACHE_STORE(v_cache, at, v[t * kv_width + e]);
 }
@@ -223,11 +235,12 @@ __kernel void kv_store(__global const float* k, __global const float* v, __globa
 __kernel void attend(__global const float* q, __global const int* pos, __global const int* seq,
                      __global const CACHE_T* k_cache, __global const CACHE_T* v_cache, __global float* out,
                      const uint heads, const uint kv_heads, const uint head_dim, const float scale, const uint slots,
-                     const uint context, const uint rows, __local float* scratch) {
+                     const uint context, const uint rows, __local float* scratch, const uint chunk,
+                     const uint ring) {
   const size_t e = get_local_id(0), h = get_group_id(0), t = get_global_id(1);
   if (h >= heads || t >= rows) return;
   const ulong width = (ulong)heads * head_dim, kv_width = (ulong)kv_heads * head_dim;
-  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) {
+  if (!IN_CACHE(t)) {
     out[t * width + h * head_dim + e] = 0;
     return;
   }
@@ -235,12 +248,13 @@ __kernel void attend(__global const float* q, __global const int* pos, __global 
   const float qe = q[t * width + h * head_dim + e];
   const ulong base = (ulong)seq[t] * context * kv_width + kvh * head_dim + e;
   float top = -INFINITY, total = 0, acc = 0;
-  for (uint j = 0; j <= (uint)pos[t]; ++j) {
-    const float s = group_sum(qe * CACHE_LOAD(k_cache, base + j * kv_width), scratch) * scale;
+  ATTENDED(t)
+  for (uint j = first; j < end; ++j) {
+    const float s = group_sum(qe * CACHE_LOAD(k_cache, base + SLOT(j) * kv_width), scratch) * scale;
     const float new_top = fmax(top, s);
     const float keep = exp(top - new_top), weight = exp(s - new_top);
     total = total * keep + weight;
-    acc = acc * keep + weight * CACHE_LOAD(v_cache, base + j * kv_width);
+    acc = acc * keep + weight * CACHE_LOAD(v_cache, base + SLOT(j) * kv_width);
     top = new_top;
   }
   out[t * width + h * head_dim + e] = acc / total;
@@ -254,12 +268,13 @@ __kernel void attend(__global const float* q, __global const int* pos, __global 
 __kernel void attend_rows(__global const float* q, __global const int* pos, __global const int* seq,
                           __global const CACHE_T* k_cache, __global const CACHE_T* v_cache, __global float* out,
                           const uint heads, const uint kv_heads, const uint head_dim, const float scale,
-                          const uint slots, const uint context, const uint rows) {
+                          const uint slots, const uint context, const uint rows, const uint chunk,
+                          const uint ring) {
   const size_t h = get_global_id(0), t = get_global_id(1);
   if (h >= heads || t >= rows) return;
   const ulong width = (ulong)heads * head_dim, kv_width = (ulong)kv_heads * head_dim;
   __global float* o = out + t * width + h * head_dim;
-  if (pos[t] < 0 || (uint)pos[t] >= context || seq[t] < 0 || (uint)seq[t] >= slots) {
+  if (!IN_CACHE(t)) {
     for (uint e = 0; e < head_dim; ++e) o[e] = 0;
     return;
   }
@@ -268,8 +283,9 @@ __kernel void attend_rows(__global const float* q, __global const int* pos, __gl
   float acc[ATTEND_ROWS_MAX_HEAD_DIM];
   for (uint e = 0; e < head_dim; ++e) acc[e] = 0;
   float top = -INFINITY, total = 0;
-  for (uint j = 0; j <= (uint)pos[t]; ++j) {
-    const ulong row = base + j * kv_width;
+  ATTENDED(t)
+  for (uint j = first; j < end; ++j) {
+    const ulong row = base + SLOT(j) * kv_width;
     float s = 0;
     for (uint e = 0; e < head_dim; ++e) s += qh[e] * CACHE_LOAD(k_cache, row + e);
     s *= scale;

@@ -1,5 +1,5 @@
-// The catalogue table: the memory, transformer, compute and analog families define their ops
-// (op_memory.cpp, op_transformer.cpp, op_compute.cpp, op_analog.cpp); this file puts them in code order and
+// The catalogue table: the memory, transformer, DiT, compute and analog families define their
+// ops (op_memory.cpp, op_transformer.cpp, op_dit.cpp, op_compute.cpp, op_analog.cpp); this file puts them in code order and
 // answers lookups.
 #include "xpubench/op_catalogue.hpp"
 
@@ -16,6 +16,7 @@ const std::vector<OpDef>& table() {
   static const std::vector<OpDef> all = [] {
     std::vector<OpDef> out = memory_op_defs();
     for (auto& d : transformer_op_defs()) out.push_back(std::move(d));
+    for (auto& d : dit_op_defs()) out.push_back(std::move(d));
     for (auto& d : compute_op_defs()) out.push_back(std::move(d));
     for (auto& d : analog_op_defs()) out.push_back(std::move(d));
     std::sort(out.begin(), out.end(), [](const OpDef& a, const OpDef& b) { return a.op < b.op; });

@@ -12,6 +12,7 @@ namespace xpb {
 
 std::vector<OpDef> memory_op_defs();       // op_memory.cpp
 std::vector<OpDef> transformer_op_defs();  // op_transformer.cpp
+std::vector<OpDef> dit_op_defs();          // op_dit.cpp
 std::vector<OpDef> compute_op_defs();      // op_compute.cpp
 std::vector<OpDef> analog_op_defs();       // op_analog.cpp
 

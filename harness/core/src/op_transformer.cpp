@@ -71,6 +71,7 @@ Problem check_attention(const Graph& g, const Node& n) {
              hd = n.attrs.get_int("head_dim", 0);
   if (heads < 1 || kv_heads < 1 || hd < 1 || heads % kv_heads != 0)
     return std::string("expects heads, kv_heads (dividing heads) and head_dim attributes >= 1");
+  if (n.attrs.get_int("chunk", 1) < 1) return std::string("expects 'chunk' >= 1");
   if (n.attrs.has("context_dim") &&
       (n.attrs.get_int("context_dim", -1) < 0 || static_cast<std::size_t>(n.attrs.get_int("context_dim", -1)) >= g.dims().size()))
     return std::string("'context_dim' names no dynamic dim of the graph");
@@ -91,6 +92,9 @@ Problem check_attention(const Graph& g, const Node& n) {
       return "expects k and v caches f32 or f16 [slots, context, " + std::to_string(kv_heads * hd) + "] alike, got " +
              opcheck::describe(g, n.inputs[c]);
   }
+  if (n.attrs.get_bool("ring", false) && g.tensor(n.inputs[5]).shape[1] % n.attrs.get_int("chunk", 1) != 0)
+    return "expects 'chunk' to divide the cache's " + std::to_string(g.tensor(n.inputs[5]).shape[1]) +
+           " positions when the cache is a ring";
   return std::nullopt;
 }
 
@@ -358,6 +362,32 @@ std::vector<ConformanceCase> attention_cases() {
                        : "softmax and sums in f32 on the device against f64 on ref"};
     out.push_back(std::move(c));
   }
+  for (DType cache_t : {DType::f32, DType::f16}) {
+    // A rolling window by chunks (the video DiT's self-attention): a ring of 8 positions in
+    // chunks of 4, holding seeded values from earlier runs. Rows of chunk 2 (positions 8-11)
+    // wrap to slots 0-3 and see positions 4-11; rows of chunk 3 (13 and 12, out of order)
+    // store at slots 5 and 4 and see positions 8-15, of which 14 and 15 hold what the ring
+    // held; the last row's position is negative: zeros.
+    ConformanceCase c;
+    c.op = Op::attention;
+    c.dtype = cache_t;
+    c.name = "attention " + std::string(name(cache_t)) + " cache, ring of 8 in chunks of 4: 2 heads, head 16";
+    Graph& g = c.graph;
+    const auto q = g.add_tensor(opcase::seeded("q", {7, 32}, DType::f32, 64, 1.0));
+    const auto k = g.add_tensor(opcase::seeded("k", {7, 32}, DType::f32, 65, 1.0));
+    const auto v = g.add_tensor(opcase::seeded("v", {7, 32}, DType::f32, 66, 1.0));
+    const auto pos = i32_input(g, "positions", {8, 9, 10, 11, 13, 12, -1});
+    const auto seq = i32_input(g, "sequences", {0, 0, 0, 0, 0, 0, 0});
+    const auto kc = g.add_tensor(opcase::seeded("k_cache", {1, 8, 32}, cache_t, 67, 1.0, TensorRole::state));
+    const auto vc = g.add_tensor(opcase::seeded("v_cache", {1, 8, 32}, cache_t, 68, 1.0, TensorRole::state));
+    const auto o = g.add_tensor({"out", {7, 32}, DType::f32, TensorRole::output, {}});
+    g.add_node(Op::attention, {q, k, v, pos, seq, kc, vc}, {o},
+               Attrs{{"heads", std::int64_t{2}}, {"kv_heads", std::int64_t{2}}, {"head_dim", std::int64_t{16}},
+                     {"chunk", std::int64_t{4}}, {"ring", true}});
+    c.outputs = {o, kc, vc};
+    c.tolerance = {1e-4, 1e-5, 0, "softmax and sums in f32 on the device against f64 on ref"};
+    out.push_back(std::move(c));
+  }
   return out;
 }
 
@@ -449,11 +479,15 @@ std::vector<OpDef> transformer_op_defs() {
         {"theta", AttrType::real, true, "frequency base"}},
        kF32, check_rope, rope_cost, rope_cases},
       {Op::attention, "attention", OpFamily::transformer,
-       "causal grouped-query attention; stores k, v into the KV cache at each row's sequence and position", 7, 7, 1,
+       "causal (or chunk-causal) grouped-query attention; stores k, v into the KV cache at each row's sequence and "
+       "position (or ring slot)",
+       7, 7, 1,
        {{"heads", AttrType::integer, true, "query heads"},
         {"kv_heads", AttrType::integer, true, "key/value heads (dividing heads)"},
         {"head_dim", AttrType::integer, true, "elements per head"},
         {"scale", AttrType::real, false, "score scale (default 1/sqrt(head_dim))"},
+        {"chunk", AttrType::integer, false, "positions per causal block (default 1: token-causal)"},
+        {"ring", AttrType::boolean, false, "the cache holds the last `context` positions as a ring (default false)"},
         {"context_dim", AttrType::integer, false,
          "a dynamic dim bounding the positions attended this run (cost model only)"}},
        kCaches, check_attention, attention_cost, attention_cases},

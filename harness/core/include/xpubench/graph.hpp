@@ -126,11 +126,18 @@ enum class Op : std::uint16_t {
   // Causal grouped-query attention over a KV cache.
   // in0 q [T, heads * hd], in1 k [T, kv_heads * hd], in2 v [T, kv_heads * hd], in3 pos i32 [T],
   // in4 seq i32 [T], in5 k_cache and in6 v_cache [slots, context, kv_heads * hd] (f32 or f16,
-  // role state: written in place). attrs heads, kv_heads, head_dim, scale (default 1/sqrt(hd)).
-  // First every live row t stores k[t], v[t] at cache[seq[t]][pos[t]]; then
-  // out[t] (head h) = softmax_j(scale * q[t,h] . k_cache[seq[t]][j][h / (heads / kv_heads)])
-  // weighted sum of v_cache rows, over j = 0..pos[t]. A row whose seq or pos is outside the
-  // cache is neither stored nor attended: its output is zeros.           out f32 [T, heads * hd]
+  // role state: written in place). attrs heads, kv_heads, head_dim, scale (default 1/sqrt(hd)),
+  // chunk (default 1), ring (default false).
+  // First every live row t stores k[t], v[t] at cache[seq[t]][slot(pos[t])]; then
+  // out[t] (head h) = softmax_j(scale * q[t,h] . k_cache[seq[t]][slot(j)][h / (heads / kv_heads)])
+  // weighted sum of v_cache rows, over the positions j < end(t), end(t) = (pos[t] / chunk + 1)
+  // * chunk: causal by chunks of `chunk` positions (1: token-causal, the LLM; a video chunk's
+  // tokens all see each other). Without ring, slot(j) = j and j runs from 0; a row whose seq or
+  // pos is outside the cache is neither stored nor attended: its output is zeros. With ring,
+  // the cache is a ring of the last `context` positions: slot(j) = j mod context and j runs
+  // from max(0, end(t) - context) (a rolling window; chunk must divide context). Positions of
+  // a row's chunk that no row of this run stores are attended as the cache holds them.
+  //                                                                      out f32 [T, heads * hd]
   attention = 14,
   // out = silu(in0) * in1, silu(x) = x / (1 + e^-x)     (SwiGLU's gate)
   silu_mul = 15,
@@ -181,6 +188,42 @@ enum class Op : std::uint16_t {
   // op reads every byte of it once, so it measures the read bandwidth of the memory a tensor
   // already occupies (llm.bench's roofline, over the model's own weights).
   read_bytes = 22,
+
+  // --- transformer, continued: a diffusion transformer (DiT) over latent video tokens, as
+  // Wan2.1's blocks compute it (the `video` workloads). Rows may be dynamic; outputs marked
+  // "may be in0" can be computed in place.
+  //
+  // out[t] = (x[t] - mean(x[t])) / sqrt(var(x[t]) + eps) (* w + b)   in0 x f32 [T, n], optional
+  // in1 w and in2 b f32 [n] (both or neither); attr eps (default 1e-5). out f32 [T, n] (may be in0)
+  layer_norm = 23,
+  // adaLN modulation: out[t][j] = x[t][j] * (1 + scale[j]) + shift[j]
+  // in0 x f32 [T, n], in1 shift and in2 scale f32 of n elements ([n] or [1, n]).   out (may be in0)
+  modulate = 24,
+  // A gated residual: out[t][j] = x[t][j] + gate[j] * y[t][j]
+  // in0 x f32 [T, n], in1 y f32 [T, n], in2 gate f32 of n elements.               out (may be in0)
+  gated_add = 25,
+  // GELU, tanh form: out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Wan's FFN, PyTorch's
+  // approximate='tanh').                                           in0 x f32 [T, n]; out (may be in0)
+  gelu = 26,
+  // SiLU: out = x / (1 + e^-x) (the timestep embedding's MLP).    in0 x f32 [T, n]; out (may be in0)
+  silu = 27,
+  // Full (non-causal) multi-head attention of queries over a fixed set of keys and values (a
+  // DiT's cross-attention to text embeddings). in0 q f32 [T, heads * hd], in1 k and in2 v
+  // f32 [S, heads * hd] (all S rows). attrs heads, head_dim, scale (default 1/sqrt(hd)).
+  // out[t] (head h) = sum_j softmax_j(scale * q[t,h] . k[j,h]) v[j,h]. out f32 [T, heads * hd]
+  cross_attention = 28,
+  // One step of a flow-matching sampler (rectified flow, as Wan and Self-Forcing sample): the
+  // clean estimate x0 = x - sigma * v, re-noised to the next noise level:
+  // out = (1 - sigma_next) * x0 + sigma_next * noise (sigma_next = 0: out = x0).
+  // in0 x, in1 v (the model's velocity), in2 noise: f32 [T, n]. attrs sigma, sigma_next in
+  // [0, 1].                                                                     out (may be in0)
+  flow_step = 29,
+  // Patch tokens back to latent frames: in0 x f32 [frames * height * width, patch_h * patch_w
+  // * channels] (tokens in frame, row, column order; each token's values in (p, q, c) order,
+  // Wan's head) -> out f32 [channels, frames, height * patch_h, width * patch_w] with
+  // out[c][f][h * patch_h + p][w * patch_w + q] = x[(f * height + h) * width + w][(p * patch_w
+  // + q) * channels + c]. attrs frames, height, width (in patches), channels, patch_h, patch_w.
+  unpatchify = 30,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.

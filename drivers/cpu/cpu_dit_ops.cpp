@@ -1,0 +1,93 @@
+// The diffusion-transformer ops of the catalogue on the cpu driver (layer_norm to unpatchify,
+// graph.hpp): how each op's work is split across the pool's threads, over the SIMD kernels of
+// dit_kernels.cpp and llm_kernels.cpp. They run inside a decoder-style graph job (a barrier
+// after each node), as the transformer ops do.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu_executable.hpp"
+#include "dit_kernels.hpp"
+#include "llm_kernels.hpp"
+
+namespace xpb::cpu {
+namespace {
+
+// [begin, end) of n items for one thread, in whole multiples of `grain` where possible.
+std::pair<std::size_t, std::size_t> share(std::size_t n, int thread, int threads, std::size_t grain = 1) {
+  const std::size_t units = (n + grain - 1) / grain;
+  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
+  return {std::min(units * t / m * grain, n), std::min(units * (t + 1) / m * grain, n)};
+}
+
+}  // namespace
+
+void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
+  const Node& node = graph_.nodes()[n];
+  const TensorId x = node.inputs[0];
+  const auto width = static_cast<std::size_t>(graph_.tensor(x).shape.back());
+  const std::size_t rows = live_rows(x);
+  const auto [rb, re] = share(rows, thread, threads);  // whole rows
+  const auto [eb, ee] = share(rows * width, thread, threads, 64);  // elements, cache lines apart
+  const float* in = ptr<float>(x);
+  float* out = ptr<float>(node.outputs[0]);
+  switch (node.op) {
+    case Op::layer_norm: {
+      const auto eps = static_cast<float>(node.attrs.get_double("eps", 1e-5));
+      const bool affine = node.inputs.size() == 3;
+      const float* w = affine ? ptr<float>(node.inputs[1]) : nullptr;
+      const float* b = affine ? ptr<float>(node.inputs[2]) : nullptr;
+      for (std::size_t t = rb; t < re; ++t) layer_norm_row(in + t * width, width, eps, w, b, out + t * width);
+      return;
+    }
+    case Op::modulate:
+      for (std::size_t t = rb; t < re; ++t)
+        modulate_row(in + t * width, ptr<float>(node.inputs[1]), ptr<float>(node.inputs[2]), out + t * width, width);
+      return;
+    case Op::gated_add:
+      for (std::size_t t = rb; t < re; ++t)
+        gated_add_row(in + t * width, ptr<float>(node.inputs[1]) + t * width, ptr<float>(node.inputs[2]), out + t * width,
+                      width);
+      return;
+    case Op::gelu: gelu(in + eb, out + eb, ee - eb); return;
+    case Op::silu: silu(in + eb, out + eb, ee - eb); return;
+    case Op::flow_step:
+      flow_step(in + eb, ptr<float>(node.inputs[1]) + eb, ptr<float>(node.inputs[2]) + eb, out + eb, ee - eb,
+                static_cast<float>(node.attrs.get_double("sigma", 0)),
+                static_cast<float>(node.attrs.get_double("sigma_next", 0)));
+      return;
+    case Op::cross_attention: {
+      // One (row, head) pair at a time, the pairs split across threads; the keys and values
+      // are a cache of one slot that never wraps.
+      const auto heads = static_cast<std::size_t>(node.attrs.get_int("heads", 1));
+      const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 1));
+      const auto scale = static_cast<float>(node.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+      const auto keys = static_cast<std::size_t>(graph_.tensor(node.inputs[1]).shape[0]);
+      auto& score = scores_[static_cast<std::size_t>(thread)];
+      const auto [ib, ie] = share(rows * heads, thread, threads);
+      for (std::size_t item = ib; item < ie; ++item) {
+        const std::size_t t = item / heads, h = item % heads;
+        attend(in + t * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd, false,
+               0, keys, keys, width, hd, scale, score.data(), out + t * width + h * hd);
+      }
+      return;
+    }
+    case Op::unpatchify: {
+      // Output rows (channel, frame, pixel row) split across threads.
+      auto attr = [&](const char* a) { return static_cast<std::size_t>(node.attrs.get_int(a, 1)); };
+      const std::size_t frames = attr("frames"), h = attr("height"), w = attr("width"), c = attr("channels"),
+                        ph = attr("patch_h"), pw = attr("patch_w");
+      const auto [ob, oe] = share(c * frames * h * ph, thread, threads);
+      for (std::size_t o = ob; o < oe; ++o) {
+        const std::size_t r = o % (h * ph), f = o / (h * ph) % frames, ch = o / (h * ph * frames);
+        float* y = out + o * w * pw;
+        for (std::size_t col = 0; col < w * pw; ++col)
+          y[col] = in[((f * h + r / ph) * w + col / pw) * ph * pw * c + ((r % ph) * pw + col % pw) * c + ch];
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+}  // namespace xpb::cpu
