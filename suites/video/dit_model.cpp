@@ -97,26 +97,9 @@ class Builder {
 
   DitGraph build() {
     Graph& g = out_.graph;
-    g.set_name("video.dit chunk: " + c_.name);
-    g.set_identity(dit_identity(c_, dtype_));
-    const std::int64_t T = c_.tokens_per_chunk(), d = c_.dim, P = c_.patch_values();
-    out_.context_dim = g.add_dim("context", c_.window_tokens());
-    // Scratch tensors, each rewritten by every block and pass (nothing is kept between them).
-    x_ = act("x", {T, d}), h_ = act("h", {T, d}), q_ = act("q", {T, d}), k_ = act("k", {T, d}), v_ = act("v", {T, d});
-    a_ = act("attn", {T, d}), o_ = act("proj", {T, d}), f_ = act("ffn_hidden", {T, c_.ffn});
-    lat_ = act("latent", {T, P}), vel_ = act("velocity", {T, P});
-    th_ = act("time_hidden", {1, d}), e0_ = act("time_embedding", {1, d}), se_ = act("time_silu", {1, d});
-    for (int i = 0; i < 6; ++i) e_.push_back(act("time_projection." + std::to_string(i), {1, d}));
-    for (int i = 0; i < 6; ++i) m_.push_back(act("modulation." + std::to_string(i), {1, d}));
-    out_.positions = g.add_tensor({"positions", {T}, DType::i32, TensorRole::input, TensorInit::filled(0)});
-    seq_ = g.add_tensor({"sequences", {T}, DType::i32, TensorRole::input, TensorInit::filled(0)});
-    out_.noise = g.add_tensor({"noise.0", {T, P}, DType::f32, TensorRole::input, TensorInit::random(nseed_ * 131 + 1, std::sqrt(3.0))});
-    for (std::int64_t b = 0; b < c_.layers; ++b) {
-      const std::string p = "blocks." + std::to_string(b) + ".";
-      out_.k_caches.push_back(g.add_tensor({p + "k_cache", {1, c_.window_tokens(), d}, kv_dtype_, TensorRole::state, TensorInit::filled(0)}));
-      out_.v_caches.push_back(g.add_tensor({p + "v_cache", {1, c_.window_tokens(), d}, kv_dtype_, TensorRole::state, TensorInit::filled(0)}));
-      out_.kv_bytes += 2 * g.tensor(out_.k_caches.back()).bytes();
-    }
+    common("video.dit chunk: ", c_.layers);
+    const std::int64_t T = c_.tokens_per_chunk(), P = c_.patch_values();
+    for (int i = 0; i < 6; ++i) e_.push_back(act("time_projection." + std::to_string(i), {1, c_.dim}));
     text();
     TensorId noise = out_.noise;
     for (std::size_t s = 0; s < c_.timesteps.size(); ++s) {
@@ -141,7 +124,48 @@ class Builder {
     return std::move(out_);
   }
 
+  // One block's forward over one chunk, its inputs seeded: the residual stream, the adaLN
+  // vectors and the text's keys and values.
+  DitGraph build_block() {
+    Graph& g = out_.graph;
+    common("video.dit block: ", 1);
+    const std::int64_t T = c_.tokens_per_chunk(), d = c_.dim, L = c_.text_tokens;
+    auto seeded = [&](const std::string& n, std::vector<std::int64_t> shape, double scale) {
+      return g.add_tensor({n, std::move(shape), DType::f32, TensorRole::input, TensorInit::random(nseed_ * 131 + ++count_, scale)});
+    };
+    for (int i = 0; i < 6; ++i) e_.push_back(seeded("time_projection." + std::to_string(i), {1, d}, 0.5));
+    cross_k_.push_back(seeded("blocks.0.cross_attn.k", {L, d}, std::sqrt(3.0)));
+    cross_v_.push_back(seeded("blocks.0.cross_attn.v", {L, d}, std::sqrt(3.0)));
+    block(0, seeded("x_in", {T, d}, std::sqrt(3.0)));
+    return std::move(out_);
+  }
+
  private:
+  // What both graphs have: name and identity, the context dim, the scratch tensors (each
+  // rewritten by every block and pass: nothing is kept between them), positions, the first
+  // noise, and a K and V ring for each of `blocks` blocks.
+  void common(const std::string& what, std::int64_t blocks) {
+    Graph& g = out_.graph;
+    g.set_name(what + c_.name);
+    g.set_identity(dit_identity(c_, dtype_));
+    const std::int64_t T = c_.tokens_per_chunk(), d = c_.dim, P = c_.patch_values();
+    out_.context_dim = g.add_dim("context", c_.window_tokens());
+    x_ = act("x", {T, d}), h_ = act("h", {T, d}), q_ = act("q", {T, d}), k_ = act("k", {T, d}), v_ = act("v", {T, d});
+    a_ = act("attn", {T, d}), o_ = act("proj", {T, d}), f_ = act("ffn_hidden", {T, c_.ffn});
+    lat_ = act("latent", {T, P}), vel_ = act("velocity", {T, P});
+    th_ = act("time_hidden", {1, d}), e0_ = act("time_embedding", {1, d}), se_ = act("time_silu", {1, d});
+    for (int i = 0; i < 6; ++i) m_.push_back(act("modulation." + std::to_string(i), {1, d}));
+    out_.positions = g.add_tensor({"positions", {T}, DType::i32, TensorRole::input, TensorInit::filled(0)});
+    seq_ = g.add_tensor({"sequences", {T}, DType::i32, TensorRole::input, TensorInit::filled(0)});
+    out_.noise = g.add_tensor({"noise.0", {T, P}, DType::f32, TensorRole::input, TensorInit::random(nseed_ * 131 + 1, std::sqrt(3.0))});
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::string p = "blocks." + std::to_string(b) + ".";
+      out_.k_caches.push_back(g.add_tensor({p + "k_cache", {1, c_.window_tokens(), d}, kv_dtype_, TensorRole::state, TensorInit::filled(0)}));
+      out_.v_caches.push_back(g.add_tensor({p + "v_cache", {1, c_.window_tokens(), d}, kv_dtype_, TensorRole::state, TensorInit::filled(0)}));
+      out_.kv_bytes += 2 * g.tensor(out_.k_caches.back()).bytes();
+    }
+  }
+
   TensorId act(std::string n, std::vector<std::int64_t> shape) {
     return out_.graph.add_tensor({std::move(n), std::move(shape), DType::f32, TensorRole::activation, {}});
   }
@@ -216,45 +240,50 @@ class Builder {
     g.add_node(Op::silu, {e0_}, {se_});
     for (int i = 0; i < 6; ++i) linear("time_projection." + std::to_string(i), se_, e_[static_cast<std::size_t>(i)], d, d);
     linear("patch_embedding", latent, x_, P, d);
+    for (std::int64_t b = 0; b < c_.layers; ++b) block(b, x_);
+  }
+
+  // Block b over the residual stream `in` (x itself, or a block graph's input), into x.
+  void block(std::int64_t b, TensorId in) {
+    Graph& g = out_.graph;
+    const std::int64_t d = c_.dim;
     const Attrs eps{{"eps", c_.eps}};
-    for (std::int64_t b = 0; b < c_.layers; ++b) {
-      const std::string p = "blocks." + std::to_string(b) + ".";
-      for (std::size_t i = 0; i < 6; ++i)
-        g.add_node(Op::add_bias, {e_[i], cached(p + "modulation." + std::to_string(i), {d}, 0.1)}, {m_[i]});
-      // Self-attention over the chunk and the cached window.
-      g.add_node(Op::layer_norm, {x_}, {h_}, eps);
-      g.add_node(Op::modulate, {h_, m_[0], m_[1]}, {h_});
-      linear(p + "self_attn.q", h_, q_, d, d);
-      linear(p + "self_attn.k", h_, k_, d, d);
-      linear(p + "self_attn.v", h_, v_, d, d);
-      g.add_node(Op::rms_norm, {q_, cached(p + "self_attn.norm_q.weight", {d}, 1)}, {q_}, eps);
-      g.add_node(Op::rms_norm, {k_, cached(p + "self_attn.norm_k.weight", {d}, 1)}, {k_}, eps);
-      const Attrs rope{{"head_dim", c_.head_dim}, {"theta", c_.rope_theta}};
-      g.add_node(Op::rope, {q_, out_.positions}, {q_}, rope);
-      g.add_node(Op::rope, {k_, out_.positions}, {k_}, rope);
-      const auto bi = static_cast<std::size_t>(b);
-      g.add_node(Op::attention, {q_, k_, v_, out_.positions, seq_, out_.k_caches[bi], out_.v_caches[bi]}, {a_},
-                 Attrs{{"heads", c_.heads}, {"kv_heads", c_.heads}, {"head_dim", c_.head_dim},
-                       {"chunk", c_.tokens_per_chunk()}, {"ring", true},
-                       {"context_dim", static_cast<std::int64_t>(out_.context_dim)}});
-      linear(p + "self_attn.o", a_, o_, d, d);
-      g.add_node(Op::gated_add, {x_, o_, m_[2]}, {x_});
-      // Cross-attention to the text.
-      g.add_node(Op::layer_norm, {x_, cached(p + "norm3.weight", {d}, 1), cached(p + "norm3.bias", {d}, 0.1)}, {h_}, eps);
-      linear(p + "cross_attn.q", h_, q_, d, d);
-      g.add_node(Op::rms_norm, {q_, cached(p + "cross_attn.norm_q.weight", {d}, 1)}, {q_}, eps);
-      g.add_node(Op::cross_attention, {q_, cross_k_[bi], cross_v_[bi]}, {a_},
-                 Attrs{{"heads", c_.heads}, {"head_dim", c_.head_dim}});
-      linear(p + "cross_attn.o", a_, o_, d, d);
-      g.add_node(Op::add, {x_, o_}, {x_});
-      // The FFN.
-      g.add_node(Op::layer_norm, {x_}, {h_}, eps);
-      g.add_node(Op::modulate, {h_, m_[3], m_[4]}, {h_});
-      linear(p + "ffn.0", h_, f_, d, c_.ffn);
-      g.add_node(Op::gelu, {f_}, {f_});
-      linear(p + "ffn.2", f_, o_, c_.ffn, d);
-      g.add_node(Op::gated_add, {x_, o_, m_[5]}, {x_});
-    }
+    const std::string p = "blocks." + std::to_string(b) + ".";
+    for (std::size_t i = 0; i < 6; ++i)
+      g.add_node(Op::add_bias, {e_[i], cached(p + "modulation." + std::to_string(i), {d}, 0.1)}, {m_[i]});
+    // Self-attention over the chunk and the cached window.
+    g.add_node(Op::layer_norm, {in}, {h_}, eps);
+    g.add_node(Op::modulate, {h_, m_[0], m_[1]}, {h_});
+    linear(p + "self_attn.q", h_, q_, d, d);
+    linear(p + "self_attn.k", h_, k_, d, d);
+    linear(p + "self_attn.v", h_, v_, d, d);
+    g.add_node(Op::rms_norm, {q_, cached(p + "self_attn.norm_q.weight", {d}, 1)}, {q_}, eps);
+    g.add_node(Op::rms_norm, {k_, cached(p + "self_attn.norm_k.weight", {d}, 1)}, {k_}, eps);
+    const Attrs rope{{"head_dim", c_.head_dim}, {"theta", c_.rope_theta}};
+    g.add_node(Op::rope, {q_, out_.positions}, {q_}, rope);
+    g.add_node(Op::rope, {k_, out_.positions}, {k_}, rope);
+    const auto bi = static_cast<std::size_t>(b);
+    g.add_node(Op::attention, {q_, k_, v_, out_.positions, seq_, out_.k_caches[bi], out_.v_caches[bi]}, {a_},
+               Attrs{{"heads", c_.heads}, {"kv_heads", c_.heads}, {"head_dim", c_.head_dim},
+                     {"chunk", c_.tokens_per_chunk()}, {"ring", true},
+                     {"context_dim", static_cast<std::int64_t>(out_.context_dim)}});
+    linear(p + "self_attn.o", a_, o_, d, d);
+    g.add_node(Op::gated_add, {in, o_, m_[2]}, {x_});
+    // Cross-attention to the text.
+    g.add_node(Op::layer_norm, {x_, cached(p + "norm3.weight", {d}, 1), cached(p + "norm3.bias", {d}, 0.1)}, {h_}, eps);
+    linear(p + "cross_attn.q", h_, q_, d, d);
+    g.add_node(Op::rms_norm, {q_, cached(p + "cross_attn.norm_q.weight", {d}, 1)}, {q_}, eps);
+    g.add_node(Op::cross_attention, {q_, cross_k_[bi], cross_v_[bi]}, {a_},
+               Attrs{{"heads", c_.heads}, {"head_dim", c_.head_dim}});
+    linear(p + "cross_attn.o", a_, o_, d, d);
+    g.add_node(Op::add, {x_, o_}, {x_});
+    // The FFN.
+    g.add_node(Op::layer_norm, {x_}, {h_}, eps);
+    g.add_node(Op::modulate, {h_, m_[3], m_[4]}, {h_});
+    linear(p + "ffn.0", h_, f_, d, c_.ffn);
+    g.add_node(Op::gelu, {f_}, {f_});
+    linear(p + "ffn.2", f_, o_, c_.ffn, d);
+    g.add_node(Op::gated_add, {x_, o_, m_[5]}, {x_});
   }
 
   // Wan's head: the last hidden state, modulated by the timestep embedding plus its own table,
@@ -286,6 +315,11 @@ class Builder {
 DitGraph build_chunk_graph(const DitConfig& c, DType dtype, DType kv_dtype, std::uint64_t weight_seed,
                            std::uint64_t noise_seed) {
   return Builder(c, dtype, kv_dtype, weight_seed, noise_seed).build();
+}
+
+DitGraph build_block_graph(const DitConfig& c, DType dtype, DType kv_dtype, std::uint64_t weight_seed,
+                           std::uint64_t noise_seed) {
+  return Builder(c, dtype, kv_dtype, weight_seed, noise_seed).build_block();
 }
 
 std::uint64_t footprint_bytes(const DitConfig& c, DType dtype, DType kv_dtype) {

@@ -91,6 +91,12 @@ struct DitGraph {
 DitGraph build_chunk_graph(const DitConfig& c, DType dtype, DType kv_dtype, std::uint64_t weight_seed,
                            std::uint64_t noise_seed);
 
+// One block's forward over one chunk (the first block, one denoising pass; its residual stream,
+// adaLN vectors and text keys and values are seeded inputs; frames unset): what a block
+// benchmark times. Its FLOPs at a context come from graph_work (op cost model).
+DitGraph build_block_graph(const DitConfig& c, DType dtype, DType kv_dtype, std::uint64_t weight_seed,
+                           std::uint64_t noise_seed);
+
 // The model's identity: architecture "wan-dit", its shape, its weight format.
 ModelIdentity dit_identity(const DitConfig& c, DType dtype);
 
