@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "attention_kernels.hpp"
 #include "cpu_executable.hpp"
 #include "dit_kernels.hpp"
 #include "llm_kernels.hpp"
@@ -57,18 +58,21 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
                 static_cast<float>(node.attrs.get_double("sigma_next", 0)));
       return;
     case Op::cross_attention: {
-      // One (row, head) pair at a time, the pairs split across threads; the keys and values
-      // are a cache of one slot that never wraps.
+      // Tiles of rows, one head each, the (tile, head) pairs split across threads; every row
+      // attends every key (a cache of one sequence that never wraps).
       const auto heads = static_cast<std::size_t>(node.attrs.get_int("heads", 1));
       const auto hd = static_cast<std::size_t>(node.attrs.get_int("head_dim", 1));
       const auto scale = static_cast<float>(node.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
-      const auto keys = static_cast<std::size_t>(graph_.tensor(node.inputs[1]).shape[0]);
-      auto& score = scores_[static_cast<std::size_t>(thread)];
-      const auto [ib, ie] = share(rows * heads, thread, threads);
+      const auto keys = static_cast<std::int64_t>(graph_.tensor(node.inputs[1]).shape[0]);
+      std::int64_t first[kTileRows] = {}, end[kTileRows];
+      std::fill_n(end, kTileRows, keys);
+      const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
+      const auto [ib, ie] = share(tiles * heads, thread, threads);
       for (std::size_t item = ib; item < ie; ++item) {
-        const std::size_t t = item / heads, h = item % heads;
-        attend(in + t * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd, false,
-               0, keys, keys, width, hd, scale, score.data(), out + t * width + h * hd);
+        const std::size_t t0 = item / heads * kTileRows, h = item % heads, n = std::min(kTileRows, rows - t0);
+        attend_tile(in + t0 * width + h * hd, width, n, first, end, ptr<float>(node.inputs[1]) + h * hd,
+                    ptr<float>(node.inputs[2]) + h * hd, false, static_cast<std::size_t>(keys), width, hd, scale,
+                    tile_scratch_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd, width);
       }
       return;
     }

@@ -137,6 +137,7 @@ class CpuExecutable final : public Executable {
   };
   std::array<std::unique_ptr<ChunkCounter[]>, 2> chunk_counters_;
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
+  std::vector<std::vector<float>> tile_scratch_;  // per thread: attend_tile's (attention_kernels.hpp)
 };
 
 }  // namespace xpb::cpu

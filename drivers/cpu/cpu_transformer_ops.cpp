@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "attention_kernels.hpp"
 #include "cpu_executable.hpp"
 #include "xpubench/analog.hpp"
 #include "xpubench/gguf_blocks.hpp"
@@ -41,8 +42,10 @@ void CpuExecutable::prepare_transformer() {
   for (auto& set : chunk_counters_) set = std::make_unique<ChunkCounter[]>(static_cast<std::size_t>(pool_.size()));
   quantized_.resize(graph_.tensors().size());
   halved_.resize(graph_.tensors().size());
-  std::size_t context = 1;
+  std::size_t context = 1, head_dim = 1;
   for (const Node& node : nodes) {
+    if (node.op == Op::attention || node.op == Op::cross_attention)
+      head_dim = std::max(head_dim, static_cast<std::size_t>(node.attrs.get_int("head_dim", 1)));
     if (node.op == Op::matmul) {
       const DType wt = graph_.tensor(node.inputs[1]).dtype;
       if (wt == DType::f16) halved_[node.inputs[0]].x.resize(graph_.tensor(node.inputs[0]).elements());
@@ -63,6 +66,7 @@ void CpuExecutable::prepare_transformer() {
     }
   }
   scores_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(context));
+  tile_scratch_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(attend_tile_scratch(head_dim)));
 }
 
 void CpuExecutable::rope_frequencies(std::size_t n) {
@@ -263,25 +267,52 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         }
       }
       barrier_.wait();
-      // Phase 2: one (row, head) pair at a time, the pairs split across threads.
-      auto& score = scores_[static_cast<std::size_t>(thread)];
-      const Range rp = split(rows * heads, thread, threads);
-      for (std::size_t item = rp.begin; item < rp.end; ++item) {
-        const std::size_t t = item / heads, h = item % heads;
-        float* y = ptr<float>(node.outputs[0]) + t * heads * hd + h * hd;
+      // Phase 2: tiles of up to kTileRows rows of one sequence, one head each, the (tile,
+      // head) pairs split across threads; a tile reads each cached key and value once for all
+      // its rows (attend_tile). A tile of one row (decode) streams them (attend).
+      // Row t attends positions [first, end): to the end of its chunk, within the ring's reach.
+      auto range = [&](std::size_t t, std::int64_t& first, std::int64_t& end) {
         if (!in_cache(t)) {
-          std::fill_n(y, hd, 0.0f);
+          first = end = 0;
+          return;
+        }
+        const std::int64_t chunk_end = (pos[t] / chunk + 1) * chunk;
+        end = ring ? chunk_end : std::min(chunk_end, context);
+        first = ring ? std::max<std::int64_t>(0, end - context) : 0;
+      };
+      const std::size_t elem = half ? 2 : 4, tiles = (rows + kTileRows - 1) / kTileRows;
+      const Range rp = split(tiles * heads, thread, threads);
+      for (std::size_t item = rp.begin; item < rp.end; ++item) {
+        const std::size_t t0 = item / heads * kTileRows, h = item % heads, n = std::min(kTileRows, rows - t0);
+        std::int64_t first[kTileRows], end[kTileRows];
+        std::int32_t tile_seq = -1;
+        bool one_seq = true;
+        for (std::size_t r = 0; r < n; ++r) {
+          range(t0 + r, first[r], end[r]);
+          if (first[r] == end[r]) continue;
+          if (tile_seq >= 0 && seq[t0 + r] != tile_seq) one_seq = false;
+          tile_seq = seq[t0 + r];
+        }
+        const std::size_t width = heads * hd, kv_off = h / (heads / kv_heads) * hd;
+        const float* q = ptr<float>(node.inputs[0]) + t0 * width + h * hd;
+        float* y = ptr<float>(node.outputs[0]) + t0 * width + h * hd;
+        if (n > 1 && one_seq) {
+          const std::size_t base = entry(static_cast<std::size_t>(std::max(tile_seq, 0)), 0) + kv_off;
+          attend_tile(q, width, n, first, end, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem,
+                      half, static_cast<std::size_t>(context), kvw, hd, scale,
+                      tile_scratch_[static_cast<std::size_t>(thread)].data(), y, width);
           continue;
         }
-        // Positions [first, end): up to the end of the row's chunk, within the ring's reach.
-        const std::int64_t chunk_end = (pos[t] / chunk + 1) * chunk;
-        const std::int64_t end = ring ? chunk_end : std::min(chunk_end, context);
-        const std::int64_t first = ring ? std::max<std::int64_t>(0, end - context) : 0;
-        const std::size_t base = entry(static_cast<std::size_t>(seq[t]), 0) + h / (heads / kv_heads) * hd;
-        const float* q = ptr<float>(node.inputs[0]) + t * heads * hd + h * hd;
-        const std::size_t elem = half ? 2 : 4;
-        attend(q, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half, slot(first),
-               static_cast<std::size_t>(end - first), static_cast<std::size_t>(context), kvw, hd, scale, score.data(), y);
+        for (std::size_t r = 0; r < n; ++r) {
+          if (first[r] == end[r]) {
+            std::fill_n(y + r * width, hd, 0.0f);
+            continue;
+          }
+          const std::size_t base = entry(static_cast<std::size_t>(seq[t0 + r]), 0) + kv_off;
+          attend(q + r * width, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half,
+                 slot(first[r]), static_cast<std::size_t>(end[r] - first[r]), static_cast<std::size_t>(context), kvw,
+                 hd, scale, scores_[static_cast<std::size_t>(thread)].data(), y + r * width);
+        }
       }
       return;
     }

@@ -1,0 +1,28 @@
+// Attention of several query rows at once on the CPU (a prompt's rows, a video chunk's tokens),
+// dispatched at run time (Highway) to the best instruction set the CPU has. Where attend()
+// (llm_kernels.hpp) streams every cached key and value once per query row, a tile of rows
+// reads each key and value once for all of them, in blocks that stay in L1, with the softmax
+// taken online (a running maximum and sum per row, rescaled as blocks come: flash attention's
+// method, Dao et al. 2022): the arithmetic of a small GEMM, not a stream per row.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace xpb::cpu {
+
+// The most rows one call takes, and the scratch floats it needs for `hd` elements per head.
+constexpr std::size_t kTileRows = 16;
+constexpr std::size_t kTileKeys = 32;  // keys per block
+inline std::size_t attend_tile_scratch(std::size_t hd) { return kTileRows * (hd + kTileKeys + 2); }
+
+// `rows` (<= kTileRows) query rows of one head, row r at q + r * q_stride (hd floats), each
+// attending the cached positions [begin[r], end[r]) of one sequence: position p's key at
+// k + (p mod ring) * stride and its value at v + (p mod ring) * stride (f16 elements when
+// `f16`, else f32; a cache that is no ring passes ring > every position). A row with no
+// position gets zeros. out row r at out + r * out_stride (hd floats) = softmax_p(scale * q_r .
+// k_p) weighted sum of v_p. `scratch` holds attend_tile_scratch(hd) floats.
+void attend_tile(const float* q, std::size_t q_stride, std::size_t rows, const std::int64_t* begin,
+                 const std::int64_t* end, const void* k, const void* v, bool f16, std::size_t ring, std::size_t stride,
+                 std::size_t hd, float scale, float* scratch, float* out, std::size_t out_stride);
+
+}  // namespace xpb::cpu
