@@ -38,43 +38,20 @@ float Scalar(const KT* p) {
   return f16_to_f32(bits);
 }
 
-// Scores of four rows against two keys (one of them possibly repeated), over hd: 8 chains.
-template <class KT>
-void Scores4x2(const float* const* qr, const KT* k0, const KT* k1, std::size_t hd, float out[4][2]) {
-  const hn::ScalableTag<float> df;
-  const std::size_t n = hn::Lanes(df), whole = hd / n * n;
-  auto a00 = hn::Zero(df), a01 = hn::Zero(df), a10 = hn::Zero(df), a11 = hn::Zero(df);
-  auto a20 = hn::Zero(df), a21 = hn::Zero(df), a30 = hn::Zero(df), a31 = hn::Zero(df);
-  for (std::size_t i = 0; i < whole; i += n) {
-    const auto x0 = Widened(k0 + i), x1 = Widened(k1 + i);
-    const auto q0 = hn::LoadU(df, qr[0] + i), q1 = hn::LoadU(df, qr[1] + i);
-    a00 = hn::MulAdd(q0, x0, a00), a01 = hn::MulAdd(q0, x1, a01);
-    a10 = hn::MulAdd(q1, x0, a10), a11 = hn::MulAdd(q1, x1, a11);
-    const auto q2 = hn::LoadU(df, qr[2] + i), q3 = hn::LoadU(df, qr[3] + i);
-    a20 = hn::MulAdd(q2, x0, a20), a21 = hn::MulAdd(q2, x1, a21);
-    a30 = hn::MulAdd(q3, x0, a30), a31 = hn::MulAdd(q3, x1, a31);
-  }
-  out[0][0] = hn::GetLane(hn::SumOfLanes(df, a00)), out[0][1] = hn::GetLane(hn::SumOfLanes(df, a01));
-  out[1][0] = hn::GetLane(hn::SumOfLanes(df, a10)), out[1][1] = hn::GetLane(hn::SumOfLanes(df, a11));
-  out[2][0] = hn::GetLane(hn::SumOfLanes(df, a20)), out[2][1] = hn::GetLane(hn::SumOfLanes(df, a21));
-  out[3][0] = hn::GetLane(hn::SumOfLanes(df, a30)), out[3][1] = hn::GetLane(hn::SumOfLanes(df, a31));
-  for (std::size_t i = whole; i < hd; ++i) {
-    const float x0 = Scalar(k0 + i), x1 = Scalar(k1 + i);
-    for (int r = 0; r < 4; ++r) out[r][0] += qr[r][i] * x0, out[r][1] += qr[r][i] * x1;
-  }
-}
+// The rows of one register tile: 6 query rows against one block of keys (2 vectors).
+constexpr std::size_t kGroup = 6;
 
 template <class KT>
 void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const std::int64_t* begin,
                  const std::int64_t* end, const KT* k, const KT* v, std::size_t ring, std::size_t stride,
                  std::size_t hd, float scale, float* scratch, float* out, std::size_t out_stride) {
   const hn::ScalableTag<float> df;
-  const std::size_t n = hn::Lanes(df), whole = hd / n * n;
-  constexpr std::size_t B = kTileKeys;
-  float* o = scratch;                  // rows x hd: the weighted sums so far
-  float* s = o + kTileRows * hd;       // rows x B: this block's scores, then weights
-  float* m = s + kTileRows * B;        // per row: the largest score so far
-  float* l = m + kTileRows;            // per row: the sum of weights so far (at that maximum)
+  const std::size_t n = hn::Lanes(df), B = 2 * n;  // keys per block: one register tile wide
+  float* o = scratch;                   // rows x hd: the weighted sums so far
+  float* s = o + kTileRows * hd;        // rows x B: this block's scores, then weights
+  float* m = s + kTileRows * kTileKeys; // per row: the largest score so far
+  float* l = m + kTileRows;             // per row: the sum of weights so far (at that maximum)
+  float* kt = l + kTileRows;            // hd x B: the block's keys, transposed, widened
   std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = std::numeric_limits<std::int64_t>::min();
   for (std::size_t r = 0; r < rows; ++r) {
     if (begin[r] < end[r]) lo = std::min(lo, begin[r]), hi = std::max(hi, end[r]);
@@ -82,96 +59,118 @@ void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const s
     l[r] = 0;
   }
   std::fill_n(o, rows * hd, 0.0f);
-  // Four row pointers per group: rows past the last repeat it (computed, never stored).
-  auto group = [&](std::size_t r0, const float* base, std::size_t step, const float** ptrs) {
-    for (std::size_t r = 0; r < 4; ++r) ptrs[r] = base + std::min(r0 + r, rows - 1) * step;
-  };
-  const KT* keys[B];
-  const KT* vals[B];
+  const KT* vals[kTileKeys];
+  float wide[kMaxHeadDim];
   for (std::int64_t b0 = lo; b0 < hi; b0 += static_cast<std::int64_t>(B)) {
     const auto nb = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(B), hi - b0));
-    for (std::size_t j = 0; j < nb; ++j) {
-      const std::size_t at = static_cast<std::size_t>(b0 + static_cast<std::int64_t>(j)) % ring * stride;
-      keys[j] = k + at;
-      vals[j] = v + at;
-    }
-    // Scores: each key read once for four rows, each row once for two keys.
-    for (std::size_t r0 = 0; r0 < rows; r0 += 4) {
-      const float* qr[4];
-      group(r0, q, q_stride, qr);
-      for (std::size_t j = 0; j < nb; j += 2) {
-        float sc[4][2];
-        Scores4x2(qr, keys[j], keys[std::min(j + 1, nb - 1)], hd, sc);
-        for (std::size_t r = 0; r < 4 && r0 + r < rows; ++r) {
-          s[(r0 + r) * B + j] = sc[r][0] * scale;
-          if (j + 1 < nb) s[(r0 + r) * B + j + 1] = sc[r][1] * scale;
-        }
-      }
-    }
-    // Online softmax: each row's weights at its new maximum, its sums so far rescaled to it.
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* sr = s + r * B;
-      const auto first = static_cast<std::size_t>(std::clamp<std::int64_t>(begin[r] - b0, 0, static_cast<std::int64_t>(nb)));
-      const auto last = static_cast<std::size_t>(std::clamp<std::int64_t>(end[r] - b0, 0, static_cast<std::int64_t>(nb)));
-      if (first >= last) {
-        std::fill_n(sr, nb, 0.0f);
+    // The block's keys transposed once for every row of the tile: kt[i][j] = key j's value i.
+    for (std::size_t j = 0; j < B; ++j) {
+      if (j >= nb) {
+        for (std::size_t i = 0; i < hd; ++i) kt[i * B + j] = 0;
         continue;
       }
-      const float top = std::max(m[r], *std::max_element(sr + first, sr + last));
-      const float keep = std::exp(m[r] - top);  // 0 for the first block (m = -inf)
-      std::size_t j = 0;
-      const auto vt = hn::Set(df, top), zero = hn::Zero(df);
-      auto total = hn::Zero(df);
-      for (; j + n <= nb; j += n) {
-        // Min(.., 0): scores outside the row's range may exceed the maximum; zeroed below.
-        const auto e = hn::Exp(df, hn::Min(hn::Sub(hn::LoadU(df, sr + j), vt), zero));
-        hn::StoreU(e, df, sr + j);
-      }
-      for (; j < nb; ++j) sr[j] = std::exp(std::min(sr[j] - top, 0.0f));
-      std::fill_n(sr, first, 0.0f);
-      std::fill(sr + last, sr + nb, 0.0f);
-      for (j = 0; j + n <= nb; j += n) total = hn::Add(total, hn::LoadU(df, sr + j));
-      float sum = hn::GetLane(hn::SumOfLanes(df, total));
-      for (; j < nb; ++j) sum += sr[j];
-      l[r] = l[r] * keep + sum;
-      m[r] = top;
-      if (keep != 1.0f) {
-        const auto vk = hn::Set(df, keep);
-        float* orow = o + r * hd;
-        std::size_t i = 0;
-        for (; i < whole; i += n) hn::StoreU(hn::Mul(hn::LoadU(df, orow + i), vk), df, orow + i);
-        for (; i < hd; ++i) orow[i] *= keep;
-      }
+      const std::size_t at = static_cast<std::size_t>(b0 + static_cast<std::int64_t>(j)) % ring * stride;
+      vals[j] = v + at;
+      if constexpr (std::is_same_v<KT, float>) std::memcpy(wide, k + at, hd * 4);
+      else decode_row(DType::f16, reinterpret_cast<const std::byte*>(k + at), wide, hd);
+      for (std::size_t i = 0; i < hd; ++i) kt[i * B + j] = wide[i];
     }
-    // Weighted values: each value read once for four rows.
-    for (std::size_t r0 = 0; r0 < rows; r0 += 4) {
-      float* orow[4];
-      for (std::size_t r = 0; r < 4; ++r) orow[r] = o + std::min(r0 + r, rows - 1) * hd;
-      const float* wr[4];
-      group(r0, s, B, wr);
-      // Rows past the last get weights of 0 into a repeated row: a no-op, never stored twice.
-      float zeros[B] = {};
-      for (std::size_t r = 0; r < 4; ++r)
-        if (r0 + r >= rows) wr[r] = zeros;
-      for (std::size_t i = 0; i < whole; i += n) {
-        auto a0 = hn::LoadU(df, orow[0] + i), a1 = hn::LoadU(df, orow[1] + i);
-        auto a2 = hn::LoadU(df, orow[2] + i), a3 = hn::LoadU(df, orow[3] + i);
-        for (std::size_t j = 0; j < nb; ++j) {
-          const auto x = Widened(vals[j] + i);
-          a0 = hn::MulAdd(hn::Set(df, wr[0][j]), x, a0);
-          a1 = hn::MulAdd(hn::Set(df, wr[1][j]), x, a1);
-          a2 = hn::MulAdd(hn::Set(df, wr[2][j]), x, a2);
-          a3 = hn::MulAdd(hn::Set(df, wr[3][j]), x, a3);
-        }
-        // Stored last row first: a repeated row pointer then ends holding the real row's sum.
-        hn::StoreU(a3, df, orow[3] + i), hn::StoreU(a2, df, orow[2] + i);
-        hn::StoreU(a1, df, orow[1] + i), hn::StoreU(a0, df, orow[0] + i);
+    for (std::size_t r0 = 0; r0 < rows; r0 += kGroup) {
+      const std::size_t g = std::min(kGroup, rows - r0);
+      // Rows whose range misses this block take nothing from it; a group of such rows is skipped
+      // (a causal prompt's rows skip the blocks past their position).
+      std::size_t first[kGroup], last[kGroup];
+      bool any = false;
+      for (std::size_t r = 0; r < g; ++r) {
+        first[r] = static_cast<std::size_t>(std::clamp<std::int64_t>(begin[r0 + r] - b0, 0, static_cast<std::int64_t>(nb)));
+        last[r] = static_cast<std::size_t>(std::clamp<std::int64_t>(end[r0 + r] - b0, 0, static_cast<std::int64_t>(nb)));
+        any = any || first[r] < last[r];
       }
-      for (std::size_t i = whole; i < hd; ++i)
-        for (std::size_t r = 0; r < 4 && r0 + r < rows; ++r) {
-          float acc = orow[r][i];
-          for (std::size_t j = 0; j < nb; ++j) acc += wr[r][j] * Scalar(vals[j] + i);
-          orow[r][i] = acc;
+      if (!any) continue;
+      // Scores: 6 rows x 2 vectors of keys, one broadcast of q per row and step.
+      const float* qr[kGroup];
+      for (std::size_t r = 0; r < kGroup; ++r) qr[r] = q + (r0 + std::min(r, g - 1)) * q_stride;
+      auto c00 = hn::Zero(df), c01 = hn::Zero(df), c10 = hn::Zero(df), c11 = hn::Zero(df), c20 = hn::Zero(df),
+           c21 = hn::Zero(df), c30 = hn::Zero(df), c31 = hn::Zero(df), c40 = hn::Zero(df), c41 = hn::Zero(df),
+           c50 = hn::Zero(df), c51 = hn::Zero(df);
+      for (std::size_t i = 0; i < hd; ++i) {
+        const auto k0 = hn::LoadU(df, kt + i * B), k1 = hn::LoadU(df, kt + i * B + n);
+        auto b = hn::Set(df, qr[0][i]);
+        c00 = hn::MulAdd(b, k0, c00), c01 = hn::MulAdd(b, k1, c01);
+        b = hn::Set(df, qr[1][i]);
+        c10 = hn::MulAdd(b, k0, c10), c11 = hn::MulAdd(b, k1, c11);
+        b = hn::Set(df, qr[2][i]);
+        c20 = hn::MulAdd(b, k0, c20), c21 = hn::MulAdd(b, k1, c21);
+        b = hn::Set(df, qr[3][i]);
+        c30 = hn::MulAdd(b, k0, c30), c31 = hn::MulAdd(b, k1, c31);
+        b = hn::Set(df, qr[4][i]);
+        c40 = hn::MulAdd(b, k0, c40), c41 = hn::MulAdd(b, k1, c41);
+        b = hn::Set(df, qr[5][i]);
+        c50 = hn::MulAdd(b, k0, c50), c51 = hn::MulAdd(b, k1, c51);
+      }
+      const auto vs = hn::Set(df, scale);
+      const decltype(c00) sc[kGroup][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+      for (std::size_t r = 0; r < g; ++r) {
+        hn::StoreU(hn::Mul(sc[r][0], vs), df, s + (r0 + r) * kTileKeys);
+        hn::StoreU(hn::Mul(sc[r][1], vs), df, s + (r0 + r) * kTileKeys + n);
+      }
+      // Online softmax: each row's weights at its new maximum, its sums so far rescaled to it.
+      for (std::size_t r = 0; r < g; ++r) {
+        float* sr = s + (r0 + r) * kTileKeys;
+        const std::size_t row = r0 + r;
+        if (first[r] >= last[r]) {
+          std::fill_n(sr, B, 0.0f);
+          continue;
+        }
+        const float top = std::max(m[row], *std::max_element(sr + first[r], sr + last[r]));
+        const float keep = std::exp(m[row] - top);  // 0 for the row's first block (m = -inf)
+        // Min(.., 0): scores outside the row's range may exceed the maximum; zeroed below.
+        const auto vt = hn::Set(df, top), zero = hn::Zero(df);
+        const auto e0 = hn::Exp(df, hn::Min(hn::Sub(hn::LoadU(df, sr), vt), zero));
+        const auto e1 = hn::Exp(df, hn::Min(hn::Sub(hn::LoadU(df, sr + n), vt), zero));
+        hn::StoreU(e0, df, sr), hn::StoreU(e1, df, sr + n);
+        std::fill_n(sr, first[r], 0.0f);
+        std::fill(sr + last[r], sr + B, 0.0f);
+        float sum = 0;
+        for (std::size_t j = first[r]; j < last[r]; ++j) sum += sr[j];
+        l[row] = l[row] * keep + sum;
+        m[row] = top;
+        if (keep != 1.0f) {
+          const auto vk = hn::Set(df, keep);
+          float* orow = o + row * hd;
+          std::size_t i = 0;
+          for (; i + n <= hd; i += n) hn::StoreU(hn::Mul(hn::LoadU(df, orow + i), vk), df, orow + i);
+          for (; i < hd; ++i) orow[i] *= keep;
+        }
+      }
+      // Weighted values: 6 rows x 2 vectors of the head, one broadcast of a weight per row and
+      // key; rows past the group's end repeat its last (weights 0 there: stored first, then
+      // overwritten by the real row, which is stored last).
+      static constexpr float kNoWeights[kTileKeys] = {};
+      const float* wr[kGroup];
+      float* orow[kGroup];
+      for (std::size_t r = 0; r < kGroup; ++r) {
+        wr[r] = r < g ? s + (r0 + r) * kTileKeys : kNoWeights;
+        orow[r] = o + (r0 + std::min(r, g - 1)) * hd;
+      }
+      std::size_t e = 0;
+      for (; e + 2 * n <= hd; e += 2 * n) {
+        decltype(c00) a[kGroup][2];
+        for (std::size_t r = 0; r < kGroup; ++r) a[r][0] = hn::LoadU(df, orow[r] + e), a[r][1] = hn::LoadU(df, orow[r] + e + n);
+        for (std::size_t j = 0; j < nb; ++j) {
+          const auto v0 = Widened(vals[j] + e), v1 = Widened(vals[j] + e + n);
+          for (std::size_t r = 0; r < kGroup; ++r) {
+            const auto w = hn::Set(df, wr[r][j]);
+            a[r][0] = hn::MulAdd(w, v0, a[r][0]), a[r][1] = hn::MulAdd(w, v1, a[r][1]);
+          }
+        }
+        for (std::size_t r = kGroup; r-- > 0;) hn::StoreU(a[r][0], df, orow[r] + e), hn::StoreU(a[r][1], df, orow[r] + e + n);
+      }
+      for (; e < hd; ++e)
+        for (std::size_t r = 0; r < g; ++r) {
+          float acc = orow[r][e];
+          for (std::size_t j = 0; j < nb; ++j) acc += wr[r][j] * Scalar(vals[j] + e);
+          orow[r][e] = acc;
         }
     }
   }

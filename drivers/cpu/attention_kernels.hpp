@@ -1,8 +1,8 @@
 // Attention of several query rows at once on the CPU (a prompt's rows, a video chunk's tokens),
 // dispatched at run time (Highway) to the best instruction set the CPU has. Where attend()
 // (llm_kernels.hpp) streams every cached key and value once per query row, a tile of rows
-// reads each key and value once for all of them, in blocks that stay in L1, with the softmax
-// taken online (a running maximum and sum per row, rescaled as blocks come: flash attention's
+// reads each key and value once for all of them, in blocks of 2 vectors of keys, with the
+// softmax taken online (a running maximum and sum per row, rescaled as blocks come: flash attention's
 // method, Dao et al. 2022): the arithmetic of a small GEMM, not a stream per row.
 #pragma once
 #include <cstddef>
@@ -10,12 +10,15 @@
 
 namespace xpb::cpu {
 
-// The most rows one call takes, and the scratch floats it needs for `hd` elements per head.
-constexpr std::size_t kTileRows = 16;
-constexpr std::size_t kTileKeys = 32;  // keys per block
-inline std::size_t attend_tile_scratch(std::size_t hd) { return kTileRows * (hd + kTileKeys + 2); }
+// The most rows one call takes, the most keys of a block (two vectors of the widest target),
+// the largest head, and the scratch floats a call needs for `hd` elements per head. A tile
+// of 96 rows keeps its sums (96 x hd floats) in L2 and transposes each key block once for all.
+constexpr std::size_t kTileRows = 96;
+constexpr std::size_t kTileKeys = 32;
+constexpr std::size_t kMaxHeadDim = 512;
+inline std::size_t attend_tile_scratch(std::size_t hd) { return kTileRows * (hd + kTileKeys + 2) + hd * kTileKeys; }
 
-// `rows` (<= kTileRows) query rows of one head, row r at q + r * q_stride (hd floats), each
+// `rows` (<= kTileRows) query rows of one head (hd <= kMaxHeadDim), row r at q + r * q_stride (hd floats), each
 // attending the cached positions [begin[r], end[r]) of one sequence: position p's key at
 // k + (p mod ring) * stride and its value at v + (p mod ring) * stride (f16 elements when
 // `f16`, else f32; a cache that is no ring passes ring > every position). A row with no

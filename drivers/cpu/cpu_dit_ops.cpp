@@ -66,10 +66,18 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
       const auto keys = static_cast<std::int64_t>(graph_.tensor(node.inputs[1]).shape[0]);
       std::int64_t first[kTileRows] = {}, end[kTileRows];
       std::fill_n(end, kTileRows, keys);
-      const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
+      // Heads past attend_tile's largest: one row at a time.
+      const std::size_t tile = hd <= kMaxHeadDim ? kTileRows : 1;
+      const std::size_t tiles = (rows + tile - 1) / tile;
       const auto [ib, ie] = share(tiles * heads, thread, threads);
       for (std::size_t item = ib; item < ie; ++item) {
-        const std::size_t t0 = item / heads * kTileRows, h = item % heads, n = std::min(kTileRows, rows - t0);
+        const std::size_t t0 = item / heads * tile, h = item % heads, n = std::min(tile, rows - t0);
+        if (tile == 1) {
+          attend(in + t0 * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd,
+                 false, 0, static_cast<std::size_t>(keys), static_cast<std::size_t>(keys), width, hd, scale,
+                 scores_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd);
+          continue;
+        }
         attend_tile(in + t0 * width + h * hd, width, n, first, end, ptr<float>(node.inputs[1]) + h * hd,
                     ptr<float>(node.inputs[2]) + h * hd, false, static_cast<std::size_t>(keys), width, hd, scale,
                     tile_scratch_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd, width);

@@ -83,8 +83,10 @@ class CpuExecutable final : public Executable {
   // vCPU, a neighbour's burst) takes fewer, where a fixed share left the other waiting at the
   // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it, so
   // both sets are zero again when a run ends.
+  // Shares and chunks are whole multiples of `grain` rows where possible (a GEMM's panel).
   template <class Body>
-  void share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body);
+  void share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body,
+                           std::size_t grain = 4);
   void reset_chunk_counters(std::size_t parity);
 
   void initialize(TensorId id);
@@ -138,6 +140,7 @@ class CpuExecutable final : public Executable {
   std::array<std::unique_ptr<ChunkCounter[]>, 2> chunk_counters_;
   std::vector<std::vector<float>> scores_;  // per thread: attention scores over the context
   std::vector<std::vector<float>> tile_scratch_;  // per thread: attend_tile's (attention_kernels.hpp)
+  std::vector<std::vector<float>> gemm_scratch_;  // per thread: gemm_float's packed panel
 };
 
 }  // namespace xpb::cpu

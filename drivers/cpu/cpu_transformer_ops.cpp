@@ -8,6 +8,7 @@
 
 #include "attention_kernels.hpp"
 #include "cpu_executable.hpp"
+#include "gemm_kernels.hpp"
 #include "xpubench/analog.hpp"
 #include "xpubench/gguf_blocks.hpp"
 #include "xpubench/quant.hpp"
@@ -67,6 +68,7 @@ void CpuExecutable::prepare_transformer() {
   }
   scores_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(context));
   tile_scratch_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(attend_tile_scratch(head_dim)));
+  gemm_scratch_.assign(static_cast<std::size_t>(pool_.size()), std::vector<float>(gemm_scratch()));
 }
 
 void CpuExecutable::rope_frequencies(std::size_t n) {
@@ -97,17 +99,18 @@ void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows,
 }
 
 template <class Body>
-void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body) {
+void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body,
+                                        std::size_t grain) {
   ChunkCounter* counters = chunk_counters_[n % 2].get();
   for (int k = 0; k < threads; ++k) {
     const int owner = (thread + k) % threads;
-    const Range share = split(rows, owner, threads, 4);
+    const Range share = split(rows, owner, threads, grain);
     const std::size_t size = share.end - share.begin;
     // About 64 chunks a share: the last thread to finish a node finishes at most one chunk
     // after the others (on average half of one: 1/128 of the node, where 16 chunks a share
     // left 1/32 of it). A thread's own chunks follow each other in memory, so its stream,
     // and the prefetch ahead of it, run on across them.
-    const std::size_t chunk = std::max<std::size_t>(4, (size + 255) / 256 * 4);
+    const std::size_t chunk = std::max<std::size_t>(grain, (size + 64 * grain - 1) / (64 * grain) * grain);
     for (std::size_t c; (c = counters[owner].next.fetch_add(1, std::memory_order_relaxed)) * chunk < size;)
       body(share.begin + c * chunk, std::min(share.end, share.begin + (c + 1) * chunk));
   }
@@ -203,9 +206,20 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
           });
           in = hc.x.data();
         }
-        share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
-          matmul_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout);
-        });
+        // Many rows: the packed GEMM, its columns in whole panels; a few: dot products.
+        if (rows >= kGemmMinRows) {
+          float* panel = gemm_scratch_[static_cast<std::size_t>(thread)].data();
+          share_with_stealing(
+              n, nout, thread, threads,
+              [&](std::size_t begin, std::size_t end) {
+                gemm_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout, panel);
+              },
+              kGemmPanel);
+        } else {
+          share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
+            matmul_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout);
+          });
+        }
       }
       return;
     }
@@ -296,7 +310,7 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         const std::size_t width = heads * hd, kv_off = h / (heads / kv_heads) * hd;
         const float* q = ptr<float>(node.inputs[0]) + t0 * width + h * hd;
         float* y = ptr<float>(node.outputs[0]) + t0 * width + h * hd;
-        if (n > 1 && one_seq) {
+        if (n > 1 && one_seq && hd <= kMaxHeadDim) {
           const std::size_t base = entry(static_cast<std::size_t>(std::max(tile_seq, 0)), 0) + kv_off;
           attend_tile(q, width, n, first, end, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem,
                       half, static_cast<std::size_t>(context), kvw, hd, scale,

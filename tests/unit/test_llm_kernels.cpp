@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "drivers/cpu/attention_kernels.hpp"
+#include "drivers/cpu/gemm_kernels.hpp"
 #include "drivers/cpu/llm_kernels.hpp"
 #include "drivers/cpu/stream_kernels.hpp"
 #include "xpubench/gguf_blocks.hpp"
@@ -169,6 +171,88 @@ TEST(LlmKernels, EveryTargetMatchesPlainArithmetic) {
       want_total += std::exp(a[i] - 2.0);
     }
     EXPECT_NEAR(total, want_total, 1e-4 * want_total) << tname;
+  }
+}
+
+// The kernels of many rows (a prompt, a video chunk): the packed GEMM of float weights and the
+// tiled attention, on every target, with tails everywhere, against plain double arithmetic.
+TEST(LlmKernels, TheGemmAndTheTiledAttentionMatchPlainArithmeticOnEveryTarget) {
+  TargetGuard guard;
+  std::vector<std::int64_t> targets;
+  for (std::int64_t t : {std::int64_t{HWY_AVX3_DL}, std::int64_t{HWY_AVX3}, std::int64_t{HWY_AVX2}, std::int64_t{HWY_SSE4},
+                         std::int64_t{HWY_SSSE3}, std::int64_t{HWY_SCALAR}})
+    if ((hwy::SupportedTargets() & t) != 0) targets.push_back(t);
+  for (std::int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    const std::string tname = hwy::TargetName(target);
+    // GEMM: columns [3, 40) (no whole panel), rows past a 6-row tile, k past a 256 block.
+    std::vector<float> scratch(xpb::cpu::gemm_scratch());
+    for (DType t : {DType::f32, DType::f16, DType::bf16})
+      for (std::size_t rows : {std::size_t{1}, std::size_t{13}})
+        for (std::size_t k : {std::size_t{20}, std::size_t{300}}) {
+          const std::size_t n = 40;
+          std::vector<float> x(rows * k), wf(n * k), wr(n * k);
+          for (std::size_t i = 0; i < x.size(); ++i) x[i] = xpb::synthetic_value(21, i, 1.0f);
+          for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = xpb::synthetic_value(22, i, 0.5f);
+          const std::size_t row_bytes = xpb::storage_bytes(t, k);
+          std::vector<std::byte> w(n * row_bytes);
+          for (std::size_t j = 0; j < n; ++j) {
+            xpb::encode_row(t, wf.data() + j * k, w.data() + j * row_bytes, k);
+            xpb::decode_row(t, w.data() + j * row_bytes, wr.data() + j * k, k);
+          }
+          std::vector<float> out(rows * n, -7.0f);
+          xpb::cpu::gemm_float(t, w.data(), k, 3, n, x.data(), rows, out.data(), n, scratch.data());
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t j = 0; j < n; ++j) {
+              if (j < 3) {
+                EXPECT_EQ(out[r * n + j], -7.0f) << tname << " wrote outside its columns";
+                continue;
+              }
+              double want = 0, scale = 0;
+              for (std::size_t i = 0; i < k; ++i) want += double(x[r * k + i]) * wr[j * k + i], scale += std::fabs(x[r * k + i] * wr[j * k + i]);
+              EXPECT_NEAR(out[r * n + j], want, 1e-5 * (1 + scale)) << tname << " " << xpb::name(t) << " k=" << k << " [" << r << "][" << j << "]";
+            }
+        }
+    // Attention: 13 rows (two tiles of 6 and a tail), a ring of 50 slots, rows with their own
+    // ranges: empty, from 0, wrapping past slot 49, and one key alone.
+    for (std::size_t hd : {std::size_t{20}, std::size_t{64}})
+      for (bool half : {false, true}) {
+        const std::size_t ring = 50, rows = 13, stride = hd + 3;
+        std::vector<float> kf(ring * stride), vf(ring * stride), q(rows * hd), out(rows * hd, -7.0f);
+        std::vector<std::uint16_t> kh(kf.size()), vh(vf.size());
+        for (std::size_t i = 0; i < kf.size(); ++i) {
+          kf[i] = xpb::synthetic_value(23, i, 1.0f), vf[i] = xpb::synthetic_value(24, i, 1.0f);
+          kh[i] = xpb::f32_to_f16(kf[i]), vh[i] = xpb::f32_to_f16(vf[i]);
+          if (half) kf[i] = xpb::f16_to_f32(kh[i]), vf[i] = xpb::f16_to_f32(vh[i]);
+        }
+        for (std::size_t i = 0; i < q.size(); ++i) q[i] = xpb::synthetic_value(25, i, 1.0f);
+        std::int64_t begin[13], end[13];
+        for (std::size_t r = 0; r < rows; ++r) begin[r] = static_cast<std::int64_t>(3 * r), end[r] = begin[r] + 5 + static_cast<std::int64_t>(4 * r);
+        begin[2] = end[2] = 9;        // nothing: zeros
+        begin[5] = 40, end[5] = 88;   // slots 40-49 then 0-37
+        begin[7] = 17, end[7] = 18;   // one key
+        std::vector<float> tile(xpb::cpu::attend_tile_scratch(hd));
+        xpb::cpu::attend_tile(q.data(), hd, rows, begin, end, half ? static_cast<const void*>(kh.data()) : kf.data(),
+                              half ? static_cast<const void*>(vh.data()) : vf.data(), half, ring, stride, hd, 0.3f,
+                              tile.data(), out.data(), hd);
+        for (std::size_t r = 0; r < rows; ++r) {
+          std::vector<double> p;
+          double top = -1e300, total = 0;
+          for (std::int64_t pos = begin[r]; pos < end[r]; ++pos) {
+            double sc = 0;
+            for (std::size_t i = 0; i < hd; ++i) sc += double(q[r * hd + i]) * kf[static_cast<std::size_t>(pos) % ring * stride + i];
+            p.push_back(0.3 * sc);
+            top = std::max(top, p.back());
+          }
+          for (auto& x : p) total += (x = std::exp(x - top));
+          for (std::size_t i = 0; i < hd; ++i) {
+            double want = 0;
+            for (std::size_t j = 0; j < p.size(); ++j)
+              want += p[j] / total * vf[static_cast<std::size_t>(begin[r] + static_cast<std::int64_t>(j)) % ring * stride + i];
+            EXPECT_NEAR(out[r * hd + i], want, 1e-5) << tname << " hd=" << hd << (half ? " f16" : " f32") << " row " << r << " [" << i << "]";
+          }
+        }
+      }
   }
 }
 

@@ -267,9 +267,10 @@ std::vector<ConformanceCase> matmul_cases() {
   struct Shape {
     std::int64_t rows, k, n, live;  // live < rows: dynamic rows
   };
-  // GEMV (decode), a small GEMM with a tail of weight rows, and dynamic rows of a larger one.
-  // (Rows of the K-quants are whole super-blocks: 256 values.)
-  for (const Shape shape : {Shape{1, 96, 40, 1}, Shape{5, 256, 37, 5}, Shape{8, 64, 48, 5}})
+  // GEMV (decode), a small GEMM with a tail of weight rows, dynamic rows of a larger one, and
+  // a GEMM of more rows than a register tile with tails everywhere (13 rows, k past one block
+  // of 256, 37 columns: not whole panels). (Rows of the K-quants are whole super-blocks.)
+  for (const Shape shape : {Shape{1, 96, 40, 1}, Shape{5, 256, 37, 5}, Shape{8, 64, 48, 5}, Shape{13, 300, 37, 13}})
     for (DType t : weight_dtypes()) {
       Shape s = shape;
       s.k = whole_blocks(s.k, t);
