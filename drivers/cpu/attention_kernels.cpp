@@ -122,17 +122,24 @@ void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const s
           std::fill_n(sr, B, 0.0f);
           continue;
         }
-        const float top = std::max(m[row], *std::max_element(sr + first[r], sr + last[r]));
+        const bool whole = first[r] == 0 && last[r] == B;  // the common case: vector max and sum
+        const float block_top = whole ? hn::GetLane(hn::MaxOfLanes(df, hn::Max(hn::LoadU(df, sr), hn::LoadU(df, sr + n))))
+                                      : *std::max_element(sr + first[r], sr + last[r]);
+        const float top = std::max(m[row], block_top);
         const float keep = std::exp(m[row] - top);  // 0 for the row's first block (m = -inf)
         // Min(.., 0): scores outside the row's range may exceed the maximum; zeroed below.
         const auto vt = hn::Set(df, top), zero = hn::Zero(df);
         const auto e0 = hn::Exp(df, hn::Min(hn::Sub(hn::LoadU(df, sr), vt), zero));
         const auto e1 = hn::Exp(df, hn::Min(hn::Sub(hn::LoadU(df, sr + n), vt), zero));
         hn::StoreU(e0, df, sr), hn::StoreU(e1, df, sr + n);
-        std::fill_n(sr, first[r], 0.0f);
-        std::fill(sr + last[r], sr + B, 0.0f);
         float sum = 0;
-        for (std::size_t j = first[r]; j < last[r]; ++j) sum += sr[j];
+        if (whole) {
+          sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(e0, e1)));
+        } else {
+          std::fill_n(sr, first[r], 0.0f);
+          std::fill(sr + last[r], sr + B, 0.0f);
+          for (std::size_t j = first[r]; j < last[r]; ++j) sum += sr[j];
+        }
         l[row] = l[row] * keep + sum;
         m[row] = top;
         if (keep != 1.0f) {

@@ -12,11 +12,18 @@ namespace xpb::cpu {
 
 // The most rows one call takes, the most keys of a block (two vectors of the widest target),
 // the largest head, and the scratch floats a call needs for `hd` elements per head. A tile
-// of 96 rows keeps its sums (96 x hd floats) in L2 and transposes each key block once for all.
-constexpr std::size_t kTileRows = 96;
+// of 192 rows keeps its sums (192 x hd floats) in L2 and transposes each key block once for all.
+constexpr std::size_t kTileRows = 192;
 constexpr std::size_t kTileKeys = 32;
 constexpr std::size_t kMaxHeadDim = 512;
 inline std::size_t attend_tile_scratch(std::size_t hd) { return kTileRows * (hd + kTileKeys + 2) + hd * kTileKeys; }
+// Rows per tile for `rows` rows of `heads` heads on `threads` threads: as many as a tile takes
+// (each key block transposed for more rows), yet at least 4 (tile, head) items per thread, in
+// whole register tiles of 6 rows.
+inline std::size_t tile_rows(std::size_t rows, std::size_t heads, int threads) {
+  const std::size_t fair = rows * heads / (4 * static_cast<std::size_t>(threads > 0 ? threads : 1));
+  return fair < 6 ? 6 : fair > kTileRows ? kTileRows : fair / 6 * 6;
+}
 
 // `rows` (<= kTileRows) query rows of one head (hd <= kMaxHeadDim), row r at q + r * q_stride (hd floats), each
 // attending the cached positions [begin[r], end[r]) of one sequence: position p's key at

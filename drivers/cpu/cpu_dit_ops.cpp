@@ -67,7 +67,7 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
       std::int64_t first[kTileRows] = {}, end[kTileRows];
       std::fill_n(end, kTileRows, keys);
       // Heads past attend_tile's largest: one row at a time.
-      const std::size_t tile = hd <= kMaxHeadDim ? kTileRows : 1;
+      const std::size_t tile = hd <= kMaxHeadDim ? tile_rows(rows, heads, threads) : 1;
       const std::size_t tiles = (rows + tile - 1) / tile;
       const auto [ib, ie] = share(tiles * heads, thread, threads);
       for (std::size_t item = ib; item < ie; ++item) {

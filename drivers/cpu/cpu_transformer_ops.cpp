@@ -294,10 +294,10 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         end = ring ? chunk_end : std::min(chunk_end, context);
         first = ring ? std::max<std::int64_t>(0, end - context) : 0;
       };
-      const std::size_t elem = half ? 2 : 4, tiles = (rows + kTileRows - 1) / kTileRows;
+      const std::size_t elem = half ? 2 : 4, tile = tile_rows(rows, heads, threads), tiles = (rows + tile - 1) / tile;
       const Range rp = split(tiles * heads, thread, threads);
       for (std::size_t item = rp.begin; item < rp.end; ++item) {
-        const std::size_t t0 = item / heads * kTileRows, h = item % heads, n = std::min(kTileRows, rows - t0);
+        const std::size_t t0 = item / heads * tile, h = item % heads, n = std::min(tile, rows - t0);
         std::int64_t first[kTileRows], end[kTileRows];
         std::int32_t tile_seq = -1;
         bool one_seq = true;
