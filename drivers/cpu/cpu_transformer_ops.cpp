@@ -214,7 +214,7 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
               [&](std::size_t begin, std::size_t end) {
                 gemm_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout, panel);
               },
-              kGemmPanel);
+              kGemmGroup);
         } else {
           share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
             matmul_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout);

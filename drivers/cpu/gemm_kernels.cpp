@@ -81,18 +81,24 @@ void Tile(const float* x, std::size_t k, std::size_t rows, const float* panel, s
   }
 }
 
+// Columns in groups of up to kGemmGroup: for each block of k, every panel of the group packed
+// (kGemmGroup x 256 floats, in L2), then each 6-row tile of x (in L1) multiplied with all of
+// them, so x streams from memory once per group of columns, not once per panel.
 template <class WT>
 void GemmT(const WT* w, std::size_t k, std::size_t j_begin, std::size_t j_end, const float* x, std::size_t rows,
-           float* out, std::size_t ldo, float* panel) {
+           float* out, std::size_t ldo, float* packed) {
   const hn::ScalableTag<float> df;
   const std::size_t width = 2 * hn::Lanes(df);
-  for (std::size_t j0 = j_begin; j0 < j_end; j0 += width) {
-    const std::size_t cols = std::min(width, j_end - j0);
+  for (std::size_t g0 = j_begin; g0 < j_end; g0 += kGemmGroup) {
+    const std::size_t g1 = std::min(j_end, g0 + kGemmGroup);
     for (std::size_t i0 = 0; i0 < k; i0 += kBlock) {
       const std::size_t len = std::min(kBlock, k - i0);
-      Pack(w, k, j0, cols, i0, len, width, panel);
+      for (std::size_t j0 = g0; j0 < g1; j0 += width)
+        Pack(w, k, j0, std::min(width, g1 - j0), i0, len, width, packed + (j0 - g0) * kBlock);
       for (std::size_t t = 0; t < rows; t += kRows)
-        Tile(x + t * k + i0, k, std::min(kRows, rows - t), panel, len, out + t * ldo + j0, ldo, cols, i0 == 0);
+        for (std::size_t j0 = g0; j0 < g1; j0 += width)
+          Tile(x + t * k + i0, k, std::min(kRows, rows - t), packed + (j0 - g0) * kBlock, len, out + t * ldo + j0, ldo,
+               std::min(width, g1 - j0), i0 == 0);
     }
   }
 }
@@ -119,6 +125,6 @@ void gemm_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_
                 const float* x, std::size_t rows, float* out, std::size_t ldo, float* scratch) {
   HWY_DYNAMIC_DISPATCH(Gemm)(weights, w, k, j_begin, j_end, x, rows, out, ldo, scratch);
 }
-std::size_t gemm_scratch() { return 256 * kGemmPanel; }
+std::size_t gemm_scratch() { return 256 * kGemmGroup; }
 }  // namespace xpb::cpu
 #endif

@@ -15,12 +15,14 @@ namespace xpb::cpu {
 // Output columns a packed weight panel holds (2 vectors of the widest target: 32 floats);
 // callers hand out columns in multiples of it where they can.
 constexpr std::size_t kGemmPanel = 32;
+// Output columns packed together for one pass over the activations (128 KiB of panels).
+constexpr std::size_t kGemmGroup = 128;
 // Activation rows from which the cpu driver takes gemm_float rather than dot products.
 constexpr std::size_t kGemmMinRows = 8;
 
 // out[t * ldo + j] = sum_i x[t * k + i] * W[j][i] for t in [0, rows), j in [j_begin, j_end):
 // weights f32, f16 or bf16 (row j at w + j * k elements), x f32 rows of k. `scratch` holds
-// gemm_scratch() floats (the packed panel). Any rows, k and column range.
+// gemm_scratch() floats (the packed panels). Any rows, k and column range.
 void gemm_float(DType weights, const std::byte* w, std::size_t k, std::size_t j_begin, std::size_t j_end,
                 const float* x, std::size_t rows, float* out, std::size_t ldo, float* scratch);
 std::size_t gemm_scratch();
