@@ -116,6 +116,14 @@ bool runs(Op op) {
     case Op::add_bias:
     case Op::argmax:
     case Op::gather_rows:
+    case Op::layer_norm:
+    case Op::modulate:
+    case Op::gated_add:
+    case Op::gelu:
+    case Op::silu:
+    case Op::cross_attention:
+    case Op::flow_step:
+    case Op::unpatchify:
     case Op::fma_loop: return true;
     default: return false;
   }
@@ -249,10 +257,9 @@ class ClDevice final : public Device {
         return {Outcome::with(Status::unsupported, fma_loop_refusal(*ctx_, t)), nullptr};
       if (!c.claims(n.op, t))
         return {Outcome::with(Status::unsupported, "opencl: " + std::string(name(n.op)) + " on " + std::string(name(t)) +
-                                                       " is not supported by this driver (it runs the memory, compute "
-                                                       "and LLM ops of the catalogue, not yet the DiT ops from "
-                                                       "layer_norm on, nor the analog ones; weights f32, f16, bf16, "
-                                                       "q8_0 and q4_0; the memory ops on f32" +
+                                                       " is not supported by this driver (it runs every op of the "
+                                                       "catalogue but the analog ones; weights f32, f16, bf16, q8_0 "
+                                                       "and q4_0; the memory ops on f32" +
                                                        (ctx_->fp64 ? std::string(" and f64)") : std::string("; f64 needs cl_khr_fp64)"))),
                 nullptr};
       // A `nontemporal` attribute is a hint about stores the results never depend on: ignored

@@ -593,6 +593,85 @@ void ClExecutable::plan_transformer(const Node& n, Step& s) {
       };
       break;
     }
+    case Op::layer_norm: {
+      cl_kernel k = make(plain, "layer_norm");
+      const TensorId x = n.inputs[0];
+      const bool affine = n.inputs.size() == 3;
+      set_arg(k, 0, mem(x));
+      set_arg(k, 1, mem(affine ? n.inputs[1] : x));  // unread without an affine
+      set_arg(k, 2, mem(affine ? n.inputs[2] : x));
+      set_arg(k, 3, mem(n.outputs[0]));
+      set_arg(k, 4, cols(x));
+      set_arg(k, 5, static_cast<float>(n.attrs.get_double("eps", 1e-5)));
+      set_arg(k, 7, static_cast<cl_uint>(affine ? 1 : 0));
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(x, dims);
+        set_arg(k, 6, rows);
+        if (rows > 0) l.push_back({k, 1, {rows, 1, 1}, {1, 1, 1}, false});
+      };
+      break;
+    }
+    case Op::modulate:
+    case Op::gated_add:
+    case Op::gelu:
+    case Op::silu:
+    case Op::flow_step: {
+      // Elementwise over the live rows of in0: its inputs, then (per op) columns or attributes,
+      // then the count each run.
+      cl_kernel k = make(plain, std::string(name(n.op)).c_str());
+      const TensorId x = n.inputs[0];
+      cl_uint arg = 0;
+      for (TensorId in : n.inputs) set_arg(k, arg++, mem(in));
+      set_arg(k, arg++, mem(n.outputs[0]));
+      if (n.op == Op::modulate || n.op == Op::gated_add) set_arg(k, arg++, cols(x));
+      if (n.op == Op::flow_step) {
+        set_arg(k, arg++, static_cast<float>(n.attrs.get_double("sigma", 0)));
+        set_arg(k, arg++, static_cast<float>(n.attrs.get_double("sigma_next", 0)));
+      }
+      const std::size_t local = local_;
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_ulong count = cols(x) * live(x, dims);
+        set_arg(k, arg, count);
+        if (count > 0) l.push_back({k, 1, {(count + local - 1) / local * local, 1, 1}, {local, 1, 1}, true});
+      };
+      break;
+    }
+    case Op::cross_attention: {
+      const auto heads = static_cast<cl_uint>(n.attrs.get_int("heads", 1));
+      const auto hd = static_cast<cl_uint>(n.attrs.get_int("head_dim", 1));
+      if (hd > kAttendRowsMaxHeadDim)
+        throw std::runtime_error("opencl cross_attention: head_dim " + std::to_string(hd) + " is above the " +
+                                 std::to_string(kAttendRowsMaxHeadDim) + " its kernel holds");
+      cl_kernel k = make(plain, "cross_attend_rows");
+      const TensorId q = n.inputs[0];
+      set_arg(k, 0, mem(q));
+      set_arg(k, 1, mem(n.inputs[1]));
+      set_arg(k, 2, mem(n.inputs[2]));
+      set_arg(k, 3, mem(n.outputs[0]));
+      set_arg(k, 4, heads);
+      set_arg(k, 5, hd);
+      set_arg(k, 6, static_cast<float>(n.attrs.get_double("scale", 1.0 / std::sqrt(static_cast<double>(hd)))));
+      set_arg(k, 7, static_cast<cl_uint>(g.tensor(n.inputs[1]).shape[0]));
+      s.plan = [=](std::span<const std::int64_t> dims, std::vector<Launch>& l) {
+        const cl_uint rows = live(q, dims);
+        set_arg(k, 8, rows);
+        if (rows > 0) l.push_back({k, 2, {heads, rows, 1}, {1, 1, 1}, false});
+      };
+      break;
+    }
+    case Op::unpatchify: {
+      cl_kernel k = make(plain, "unpatchify");
+      set_arg(k, 0, mem(n.inputs[0]));
+      set_arg(k, 1, mem(n.outputs[0]));
+      cl_uint arg = 2;
+      for (const char* a : {"frames", "height", "width", "channels", "patch_h", "patch_w"})
+        set_arg(k, arg++, static_cast<cl_uint>(n.attrs.get_int(a, 1)));
+      const std::size_t count = g.tensor(n.outputs[0]).elements(), local = local_;
+      s.plan = [=](std::span<const std::int64_t>, std::vector<Launch>& l) {
+        l.push_back({k, 1, {(count + local - 1) / local * local, 1, 1}, {local, 1, 1}, true});
+      };
+      break;
+    }
     case Op::argmax: {
       cl_kernel k = make(plain, "argmax");
       const TensorId x = n.inputs[0];

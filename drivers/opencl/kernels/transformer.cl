@@ -350,3 +350,99 @@ __kernel void gather_rows(__global const float* in, __global const int* idx, __g
   const int i = idx[r];
   out[r * n + e] = (i < 0 || (uint)i >= src_rows) ? 0.0f : in[(ulong)i * n + e];
 }
+
+// ---- the DiT ops (graph.hpp: layer_norm to unpatchify) ----------------------------------------
+
+// out[t] = (x[t] - mean) / sqrt(var + eps) (* w + b when `affine`): one work-item per row (no
+// barrier: a work-group version with two group sums wrote past its output on PoCL 3.1, cause
+// not found), the mean first and then the variance of the differences. Global (rows).
+__kernel void layer_norm(__global const float* x, __global const float* w, __global const float* b,
+                         __global float* out, const ulong n, const float eps, const uint rows, const uint affine) {
+  const size_t t = get_global_id(0);
+  if (t >= rows) return;
+  __global const float* xr = x + t * n;
+  float s = 0;
+  for (ulong i = 0; i < n; ++i) s += xr[i];
+  const float mean = s / (float)n;
+  float v = 0;
+  for (ulong i = 0; i < n; ++i) v += (xr[i] - mean) * (xr[i] - mean);
+  const float inv = rsqrt(v / (float)n + eps);
+  for (ulong i = 0; i < n; ++i) {
+    const float y = (xr[i] - mean) * inv;
+    out[t * n + i] = affine ? y * w[i] + b[i] : y;
+  }
+}
+
+// out = x * (1 + scale[col]) + shift[col] over `count` elements of rows of `cols`.
+__kernel void modulate(__global const float* x, __global const float* shift, __global const float* scale,
+                       __global float* out, const ulong cols, const ulong count) {
+  const size_t i = get_global_id(0);
+  if (i < count) out[i] = x[i] * (1.0f + scale[i % cols]) + shift[i % cols];
+}
+
+// out = x + gate[col] * y over `count` elements of rows of `cols`.
+__kernel void gated_add(__global const float* x, __global const float* y, __global const float* gate,
+                        __global float* out, const ulong cols, const ulong count) {
+  const size_t i = get_global_id(0);
+  if (i < count) out[i] = x[i] + gate[i % cols] * y[i];
+}
+
+// GELU, tanh form (0.7978845608 = sqrt(2 / pi)).
+__kernel void gelu(__global const float* x, __global float* out, const ulong count) {
+  const size_t i = get_global_id(0);
+  if (i >= count) return;
+  const float v = x[i];
+  out[i] = 0.5f * v * (1.0f + tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
+}
+
+__kernel void silu(__global const float* x, __global float* out, const ulong count) {
+  const size_t i = get_global_id(0);
+  if (i < count) out[i] = x[i] / (1.0f + exp(-x[i]));
+}
+
+// out = (1 - next) * (x - sigma * v) + next * noise.
+__kernel void flow_step(__global const float* x, __global const float* v, __global const float* noise,
+                        __global float* out, const float sigma, const float next, const ulong count) {
+  const size_t i = get_global_id(0);
+  if (i < count) out[i] = (1.0f - next) * (x[i] - sigma * v[i]) + next * noise[i];
+}
+
+// One output element per item: out[c][f][r][col] from token (f, r / ph, col / pw), value
+// ((r % ph) * pw + col % pw) * channels + c.
+__kernel void unpatchify(__global const float* x, __global float* out, const uint frames, const uint height,
+                         const uint width, const uint channels, const uint ph, const uint pw) {
+  const size_t o = get_global_id(0);
+  const size_t cols = (size_t)width * pw, prow = (size_t)height * ph;
+  if (o >= (size_t)channels * frames * prow * cols) return;
+  const size_t col = o % cols, r = o / cols % prow, f = o / (cols * prow) % frames, c = o / (cols * prow * frames);
+  const size_t token = (f * height + r / ph) * width + col / pw;
+  out[o] = x[token * ph * pw * channels + ((r % ph) * pw + col % pw) * channels + c];
+}
+
+// cross_attention: one work-item per (head, row), over every key, the softmax folded in as the
+// scores come (a running maximum and sum), the output row in the item's own array. Global
+// (heads, rows). Heads up to ATTEND_ROWS_MAX_HEAD_DIM elements.
+__kernel void cross_attend_rows(__global const float* q, __global const float* k, __global const float* v,
+                                __global float* out, const uint heads, const uint head_dim, const float scale,
+                                const uint keys, const uint rows) {
+  const size_t h = get_global_id(0), t = get_global_id(1);
+  if (h >= heads || t >= rows) return;
+  const ulong width = (ulong)heads * head_dim;
+  __global const float* qh = q + t * width + h * head_dim;
+  float acc[ATTEND_ROWS_MAX_HEAD_DIM];
+  for (uint e = 0; e < head_dim; ++e) acc[e] = 0;
+  float top = -INFINITY, total = 0;
+  for (uint j = 0; j < keys; ++j) {
+    __global const float* kr = k + j * width + h * head_dim;
+    __global const float* vr = v + j * width + h * head_dim;
+    float s = 0;
+    for (uint e = 0; e < head_dim; ++e) s += qh[e] * kr[e];
+    s *= scale;
+    const float new_top = fmax(top, s);
+    const float keep = exp(top - new_top), weight = exp(s - new_top);
+    total = total * keep + weight;
+    for (uint e = 0; e < head_dim; ++e) acc[e] = acc[e] * keep + weight * vr[e];
+    top = new_top;
+  }
+  for (uint e = 0; e < head_dim; ++e) out[t * width + h * head_dim + e] = acc[e] / total;
+}
