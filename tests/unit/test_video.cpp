@@ -228,6 +228,21 @@ TEST(VideoStream, TheHardwiredChipRefusesAndThePhotonicSimulatorStreams) {
   for (const auto& m : p[0].metrics) EXPECT_EQ(m.source, xpb::Source::simulated) << m.name;
 }
 
+TEST(VideoStream, StreamsOnOpenClCheckedAgainstRef) {
+  std::string why;
+  auto cl = xpb::test::open_opencl(why);
+  if (!cl) GTEST_SKIP() << why;
+  auto ref = xpb::test::open_device("ref");
+  for (const char* t : {"f32", "q8_0"}) {
+    auto r = xpb::test::run_workload("video.stream", {{"model", "dit-tiny"}, {"dtype", t}, {"chunks", 3}, {"threads", 1}},
+                                     *cl, ref.get(), two_pus());
+    ASSERT_EQ(r.size(), 1u);
+    ASSERT_TRUE(r[0].outcome.passed()) << r[0].outcome.reason;
+    EXPECT_EQ(r[0].conformance["status"], "passed") << t << r[0].conformance.dump();
+    EXPECT_GT(median_of(r[0], "chunk_device_time"), 0) << t;
+  }
+}
+
 TEST(VideoStream, BadParametersAreInputErrorsNamingTheParameter) {
   auto w = xpb::WorkloadRegistry::instance().create("video.stream");
   auto p = nlohmann::json::object();
