@@ -268,6 +268,8 @@ struct Step {
   double value = 0.0;                                 // write_fill
   float eps = 1e-5f;                                  // rms_norm
   float attn_scale = 0;                               // attention
+  std::int64_t chunk = 1;                             // attention: positions per causal block
+  bool ring = false;                                  // attention: the cache is a ring
   std::uint64_t steps = 0, chains = 1;                // chase
   Pattern pattern = Pattern::walking_ones;            // fill_pattern, verify_pattern
   std::uint64_t seed = 0, max_errors = 0;             // fill_pattern, verify_pattern
@@ -466,16 +468,18 @@ xpb_status run_attention(Step& s, RunContext&) {
   const bool half = kc.dtype == XPB_DTYPE_F16;
   const std::size_t elem = half ? 2 : 4;
   const std::size_t rows = q.live;
-  // A row whose sequence or position is outside the cache is neither stored nor attended.
+  // A row whose sequence or position is outside the cache is neither stored nor attended; in
+  // a ring every position has a slot (position mod context).
   auto in_cache = [&](std::size_t t) {
-    return pos[t] >= 0 && static_cast<std::size_t>(pos[t]) < context && seq[t] >= 0 &&
+    return pos[t] >= 0 && (s.ring || static_cast<std::size_t>(pos[t]) < context) && seq[t] >= 0 &&
            static_cast<std::size_t>(seq[t]) < slots;
   };
+  auto slot_of = [&](std::int64_t p) { return static_cast<std::size_t>(p) % context; };
   // First every row's k and v go into the cache, so a row attends to the rows before it in
-  // the same run (a prompt chunk) as well as to earlier runs.
+  // the same run (a prompt chunk, a video chunk) as well as to earlier runs.
   for (std::size_t t = 0; t < rows; ++t) {
     if (!in_cache(t)) continue;
-    const std::size_t slot = (static_cast<std::size_t>(seq[t]) * context + static_cast<std::size_t>(pos[t])) * kv_width;
+    const std::size_t slot = (static_cast<std::size_t>(seq[t]) * context + slot_of(pos[t])) * kv_width;
     npu_ref::store_row(k.as<float>() + t * kv_width, kc.data + slot * elem, half, kv_width);
     npu_ref::store_row(v.as<float>() + t * kv_width, vc.data + slot * elem, half, kv_width);
   }
@@ -486,11 +490,16 @@ xpb_status run_attention(Step& s, RunContext&) {
       continue;
     }
     const std::size_t base = static_cast<std::size_t>(seq[t]) * context * kv_width;
-    const std::size_t span = static_cast<std::size_t>(pos[t]) + 1;
+    // Positions [first, end): to the end of the row's chunk, within the ring's reach.
+    const auto ctx = static_cast<std::int64_t>(context);
+    const std::int64_t chunk_end = (pos[t] / s.chunk + 1) * s.chunk;
+    const std::int64_t end = s.ring ? chunk_end : std::min(chunk_end, ctx);
+    const std::int64_t first = s.ring ? std::max<std::int64_t>(0, end - ctx) : 0;
     for (std::size_t h = 0; h < s.heads; ++h) {
       const std::size_t offset = (base + (h / group) * hd) * elem;
-      npu_ref::attend(q.as<float>() + t * q_width + h * hd, kc.data + offset, vc.data + offset, half, span, kv_width,
-                      hd, s.attn_scale, s.scratch.data(), y + h * hd);
+      npu_ref::attend(q.as<float>() + t * q_width + h * hd, kc.data + offset, vc.data + offset, half, slot_of(first),
+                      static_cast<std::size_t>(end - first), context, kv_width, hd, s.attn_scale, s.scratch.data(),
+                      y + h * hd);
     }
   }
   return XPB_OK;
@@ -792,6 +801,10 @@ void prepare_attention(const NodeCheck& c) {
   s.kv_heads = static_cast<std::size_t>(kv_heads);
   s.head_dim = static_cast<std::size_t>(hd);
   s.attn_scale = static_cast<float>(c.real("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+  s.chunk = c.integer("chunk", 1);
+  s.ring = c.boolean("ring", false);
+  if (s.chunk < 1) c.invalid("expects 'chunk' >= 1");
+  if (s.ring && kc.shape[1] % s.chunk != 0) c.invalid("expects 'chunk' to divide the cache's positions in a ring");
   // "context_dim" only feeds xpubench's cost model; the kernel attends each row's 0..pos.
   s.scratch.resize(static_cast<std::size_t>(kc.shape[1]));  // one score per cached position
   s.fn = run_attention;
@@ -841,6 +854,8 @@ constexpr AttrSpec kAttentionAttrs[] = {{"heads", XPB_ATTR_INT, true},
                                         {"kv_heads", XPB_ATTR_INT, true},
                                         {"head_dim", XPB_ATTR_INT, true},
                                         {"scale", XPB_ATTR_REAL, false},
+                                        {"chunk", XPB_ATTR_INT, false},
+                                        {"ring", XPB_ATTR_BOOL, false},
                                         {"context_dim", XPB_ATTR_INT, false}};
 
 constexpr std::uint32_t kFloatData[] = {XPB_DTYPE_F64, XPB_DTYPE_F32};

@@ -351,15 +351,17 @@ void store_row(const float* src, void* dst, bool half, std::size_t n) {
   }
 }
 
-void attend(const float* q, const void* k, const void* v, bool half, std::size_t span, std::size_t stride,
-            std::size_t hd, float scale, float* scores, float* out) {
+void attend(const float* q, const void* k, const void* v, bool half, std::size_t first, std::size_t span,
+            std::size_t ring, std::size_t stride, std::size_t hd, float scale, float* scores, float* out) {
+  // Position j's row: slot first + j, wrapping at `ring` slots.
+  auto row = [&](std::size_t j) { return (first + j) % ring * stride; };
   const auto* k32 = static_cast<const float*>(k);
   const auto* v32 = static_cast<const float*>(v);
   const auto* k16 = static_cast<const std::uint16_t*>(k);
   const auto* v16 = static_cast<const std::uint16_t*>(v);
   float top = -std::numeric_limits<float>::infinity();
   for (std::size_t j = 0; j < span; ++j) {
-    const float s = half ? dot_f16(q, k16 + j * stride, hd) : dot_f32(q, k32 + j * stride, hd);
+    const float s = half ? dot_f16(q, k16 + row(j), hd) : dot_f32(q, k32 + row(j), hd);
     scores[j] = s * scale;
     top = std::fmax(top, scores[j]);
   }
@@ -370,9 +372,9 @@ void attend(const float* q, const void* k, const void* v, bool half, std::size_t
   for (std::size_t j = 0; j < span; ++j) {
     const float p = scores[j];
     if (half)
-      for (std::size_t e = 0; e < hd; ++e) out[e] += p * widen_f16(v16[j * stride + e]);
+      for (std::size_t e = 0; e < hd; ++e) out[e] += p * widen_f16(v16[row(j) + e]);
     else
-      for (std::size_t e = 0; e < hd; ++e) out[e] += p * v32[j * stride + e];
+      for (std::size_t e = 0; e < hd; ++e) out[e] += p * v32[row(j) + e];
   }
   const float inv = total > 0 ? 1.0f / total : 0.0f;
   for (std::size_t e = 0; e < hd; ++e) out[e] *= inv;

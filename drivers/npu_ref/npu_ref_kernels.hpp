@@ -107,11 +107,12 @@ void matmul_q8_0(const std::uint8_t* w, const QuantizedRows& x, std::size_t rows
 void rope_row(const float* x, float* y, std::size_t width, std::size_t head_dim, double pos, const double* inv_freq,
               const float* factor);
 
-// One query head q (hd floats) attending over positions 0..span-1 of a cache: key j at
-// k + j * stride elements (f16 when `half`, else f32), value j likewise. out (hd floats) =
-// softmax_j(scale * q . k_j) weighted sum of v_j; `scores` holds span floats of scratch.
-void attend(const float* q, const void* k, const void* v, bool half, std::size_t span, std::size_t stride,
-            std::size_t hd, float scale, float* scores, float* out);
+// One query head q (hd floats) attending over `span` positions of a cache: position j in slot
+// (first + j) mod ring (a ring cache; a plain one passes ring larger than every slot), its key
+// at k + slot * stride elements (f16 when `half`, else f32), its value likewise. out (hd
+// floats) = softmax_j(scale * q . k_j) weighted sum of v_j; `scores` holds span floats.
+void attend(const float* q, const void* k, const void* v, bool half, std::size_t first, std::size_t span,
+            std::size_t ring, std::size_t stride, std::size_t hd, float scale, float* scores, float* out);
 // Stores a row of n floats into a cache row of f32 or f16.
 void store_row(const float* src, void* dst, bool half, std::size_t n);
 
