@@ -12,24 +12,14 @@
 #include "llm_kernels.hpp"
 
 namespace xpb::cpu {
-namespace {
-
-// [begin, end) of n items for one thread, in whole multiples of `grain` where possible.
-std::pair<std::size_t, std::size_t> share(std::size_t n, int thread, int threads, std::size_t grain = 1) {
-  const std::size_t units = (n + grain - 1) / grain;
-  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
-  return {std::min(units * t / m * grain, n), std::min(units * (t + 1) / m * grain, n)};
-}
-
-}  // namespace
 
 void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
   const Node& node = graph_.nodes()[n];
   const TensorId x = node.inputs[0];
   const auto width = static_cast<std::size_t>(graph_.tensor(x).shape.back());
   const std::size_t rows = live_rows(x);
-  const auto [rb, re] = share(rows, thread, threads);  // whole rows
-  const auto [eb, ee] = share(rows * width, thread, threads, 64);  // elements, cache lines apart
+  const auto [rb, re] = split(rows, thread, threads);  // whole rows
+  const auto [eb, ee] = split(rows * width, thread, threads, 64);  // elements, cache lines apart
   const float* in = ptr<float>(x);
   float* out = ptr<float>(node.outputs[0]);
   switch (node.op) {
@@ -69,16 +59,16 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
       // Heads past attend_tile's largest: one row at a time.
       const std::size_t tile = hd <= kMaxHeadDim ? tile_rows(rows, heads, threads) : 1;
       const std::size_t tiles = (rows + tile - 1) / tile;
-      const auto [ib, ie] = share(tiles * heads, thread, threads);
+      const auto [ib, ie] = split(tiles * heads, thread, threads);
       for (std::size_t item = ib; item < ie; ++item) {
-        const std::size_t t0 = item / heads * tile, h = item % heads, n = std::min(tile, rows - t0);
+        const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
         if (tile == 1) {
           attend(in + t0 * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd,
                  false, 0, static_cast<std::size_t>(keys), static_cast<std::size_t>(keys), width, hd, scale,
                  scores_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd);
           continue;
         }
-        attend_tile(in + t0 * width + h * hd, width, n, first, end, ptr<float>(node.inputs[1]) + h * hd,
+        attend_tile(in + t0 * width + h * hd, width, count, first, end, ptr<float>(node.inputs[1]) + h * hd,
                     ptr<float>(node.inputs[2]) + h * hd, false, static_cast<std::size_t>(keys), width, hd, scale,
                     tile_scratch_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd, width);
       }
@@ -89,7 +79,7 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
       auto attr = [&](const char* a) { return static_cast<std::size_t>(node.attrs.get_int(a, 1)); };
       const std::size_t frames = attr("frames"), h = attr("height"), w = attr("width"), c = attr("channels"),
                         ph = attr("patch_h"), pw = attr("patch_w");
-      const auto [ob, oe] = share(c * frames * h * ph, thread, threads);
+      const auto [ob, oe] = split(c * frames * h * ph, thread, threads);
       for (std::size_t o = ob; o < oe; ++o) {
         const std::size_t r = o % (h * ph), f = o / (h * ph) % frames, ch = o / (h * ph * frames);
         float* y = out + o * w * pw;

@@ -18,6 +18,18 @@
 
 namespace xpb::cpu {
 
+// [begin, end) of n items for one thread of `threads`, in whole multiples of `grain` where
+// possible: how the transformer and DiT ops share their rows and elements.
+struct Range {
+  std::size_t begin, end;
+};
+inline Range split(std::size_t n, int thread, int threads, std::size_t grain = 1) {
+  const std::size_t units = (n + grain - 1) / grain;
+  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
+  const std::size_t b = units * t / m * grain, e = units * (t + 1) / m * grain;
+  return {b < n ? b : n, e < n ? e : n};
+}
+
 class CpuExecutable final : public Executable {
  public:
   // `pus`: the PUs to run on, one thread each. Tensors in `bound` use those buffers (host

@@ -16,17 +16,6 @@
 namespace xpb::cpu {
 namespace {
 
-// [begin, end) of n items for one thread, in whole multiples of `grain` where possible.
-struct Range {
-  std::size_t begin, end;
-};
-Range split(std::size_t n, int thread, int threads, std::size_t grain = 1) {
-  const std::size_t units = (n + grain - 1) / grain;
-  const auto t = static_cast<std::size_t>(thread), m = static_cast<std::size_t>(threads);
-  const std::size_t b = units * t / m * grain, e = units * (t + 1) / m * grain;
-  return {std::min(b, n), std::min(e, n)};
-}
-
 
 }  // namespace
 
@@ -297,11 +286,11 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
       const std::size_t elem = half ? 2 : 4, tile = tile_rows(rows, heads, threads), tiles = (rows + tile - 1) / tile;
       const Range rp = split(tiles * heads, thread, threads);
       for (std::size_t item = rp.begin; item < rp.end; ++item) {
-        const std::size_t t0 = item / heads * tile, h = item % heads, n = std::min(tile, rows - t0);
+        const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
         std::int64_t first[kTileRows], end[kTileRows];
         std::int32_t tile_seq = -1;
         bool one_seq = true;
-        for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t r = 0; r < count; ++r) {
           range(t0 + r, first[r], end[r]);
           if (first[r] == end[r]) continue;
           if (tile_seq >= 0 && seq[t0 + r] != tile_seq) one_seq = false;
@@ -310,14 +299,14 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         const std::size_t width = heads * hd, kv_off = h / (heads / kv_heads) * hd;
         const float* q = ptr<float>(node.inputs[0]) + t0 * width + h * hd;
         float* y = ptr<float>(node.outputs[0]) + t0 * width + h * hd;
-        if (n > 1 && one_seq && hd <= kMaxHeadDim) {
+        if (count > 1 && one_seq && hd <= kMaxHeadDim) {
           const std::size_t base = entry(static_cast<std::size_t>(std::max(tile_seq, 0)), 0) + kv_off;
-          attend_tile(q, width, n, first, end, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem,
+          attend_tile(q, width, count, first, end, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem,
                       half, static_cast<std::size_t>(context), kvw, hd, scale,
                       tile_scratch_[static_cast<std::size_t>(thread)].data(), y, width);
           continue;
         }
-        for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t r = 0; r < count; ++r) {
           if (first[r] == end[r]) {
             std::fill_n(y + r * width, hd, 0.0f);
             continue;

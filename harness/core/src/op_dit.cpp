@@ -10,12 +10,10 @@ namespace xpb {
 namespace {
 
 using opcheck::cols;
+using opcheck::live;
 using opcheck::Problem;
 using opcheck::rows;
 
-double live(const Graph& g, TensorId id, std::span<const std::int64_t> dims) {
-  return static_cast<double>(g.live_rows(id, dims));
-}
 double f(std::int64_t v) { return static_cast<double>(v); }
 
 // An f32 tensor of exactly n elements ([n] or [1, n]): a per-column vector.

@@ -32,6 +32,10 @@ inline std::int64_t cols(const Graph& g, TensorId id) {
   const auto& s = g.tensor(id).shape;
   return s.size() < 2 ? 0 : s[1];
 }
+// Live rows of a tensor at these dim values, as a double (the cost models' arithmetic).
+inline double live(const Graph& g, TensorId id, std::span<const std::int64_t> dims) {
+  return static_cast<double>(g.live_rows(id, dims));
+}
 inline double elem_bytes(DType t) {
   const auto& tr = traits(t);
   return static_cast<double>(tr.block_bytes) / static_cast<double>(tr.block_elements);

@@ -9,13 +9,11 @@ namespace xpb {
 namespace {
 
 using opcheck::cols;
+using opcheck::live;
 using opcheck::elem_bytes;
 using opcheck::Problem;
 using opcheck::rows;
 
-double live(const Graph& g, TensorId id, std::span<const std::int64_t> dims) {
-  return static_cast<double>(g.live_rows(id, dims));
-}
 double f(std::int64_t v) { return static_cast<double>(v); }
 // Bytes of one row of a weight (whole blocks).
 double row_bytes(const Graph& g, TensorId id) {
