@@ -1,28 +1,34 @@
 // Attention of several query rows at once on the CPU (a prompt's rows, a video chunk's tokens),
 // dispatched at run time (Highway) to the best instruction set the CPU has. Where attend()
 // (llm_kernels.hpp) streams every cached key and value once per query row, a tile of rows
-// reads each key and value once for all of them, in blocks of 2 vectors of keys, with the
-// softmax taken online (a running maximum and sum per row, rescaled as blocks come: flash attention's
-// method, Dao et al. 2022): the arithmetic of a small GEMM, not a stream per row.
+// reads each key and value once for all of them, a block of keys at a time, with the softmax
+// taken online (a running maximum and sum per row, rescaled as blocks come: flash attention's
+// method, Dao et al. 2022): the scores and the weighted values are small GEMMs on the register
+// tile of the packed GEMM (register_tile-inl.h), with the tile's rows along the vectors.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "gemm_kernels.hpp"  // kLineFloats
+
 namespace xpb::cpu {
 
-// The most rows one call takes, the most keys of a block (two vectors of the widest target),
-// the largest head, and the scratch floats a call needs for `hd` elements per head. A tile
-// of 192 rows keeps its sums (192 x hd floats) in L2 and transposes each key block once for all.
+// The most rows one call takes, the keys of a block, the largest head, and the scratch floats a
+// call needs for `hd` elements per head. A tile of 192 rows keeps Q^T and its sums (2 x 192 x
+// hd floats) in L2 and reads each block of 48 keys (widened to f32 once) for all of them; 48
+// keys are whole register tiles of 6 and 12 rows.
 constexpr std::size_t kTileRows = 192;
-constexpr std::size_t kTileKeys = 32;
+constexpr std::size_t kTileKeys = 48;
 constexpr std::size_t kMaxHeadDim = 512;
-inline std::size_t attend_tile_scratch(std::size_t hd) { return kTileRows * (hd + kTileKeys + 2) + hd * kTileKeys; }
+inline std::size_t attend_tile_scratch(std::size_t hd) {
+  return 2 * kTileRows * hd + kTileKeys * kTileRows + 2 * kTileKeys * hd + 4 * kTileRows + kLineFloats;
+}
 // Rows per tile for `rows` rows of `heads` heads on `threads` threads: as many as a tile takes
-// (each key block transposed for more rows), yet at least 4 (tile, head) items per thread, in
-// whole register tiles of 6 rows.
+// (each key block read for more rows), yet at least 4 (tile, head) items per thread, in whole
+// slabs of 32 rows (2 vectors of the widest target: the tile's unit).
 inline std::size_t tile_rows(std::size_t rows, std::size_t heads, int threads) {
   const std::size_t fair = rows * heads / (4 * static_cast<std::size_t>(threads > 0 ? threads : 1));
-  return fair < 6 ? 6 : fair > kTileRows ? kTileRows : fair / 6 * 6;
+  return fair < 32 ? 32 : fair > kTileRows ? kTileRows : fair / 32 * 32;
 }
 
 // `rows` (<= kTileRows) query rows of one head (hd <= kMaxHeadDim), row r at q + r * q_stride (hd floats), each

@@ -17,6 +17,9 @@ namespace xpb::cpu {
 constexpr std::size_t kGemmPanel = 32;
 // Output columns packed together for one pass over the activations (128 KiB of panels).
 constexpr std::size_t kGemmGroup = 128;
+// Floats of a 64-byte cache line: the slack every scratch buffer of these kernels carries, so
+// that its packed operands start on a line (register_tile-inl.h, AlignedLine).
+constexpr std::size_t kLineFloats = 16;
 // Activation rows from which the cpu driver takes gemm_float rather than dot products.
 constexpr std::size_t kGemmMinRows = 8;
 

@@ -213,11 +213,14 @@ TEST(LlmKernels, TheGemmAndTheTiledAttentionMatchPlainArithmeticOnEveryTarget) {
               EXPECT_NEAR(out[r * n + j], want, 1e-5 * (1 + scale)) << tname << " " << xpb::name(t) << " k=" << k << " [" << r << "][" << j << "]";
             }
         }
-    // Attention: 13 rows (two tiles of 6 and a tail), a ring of 50 slots, rows with their own
-    // ranges: empty, from 0, wrapping past slot 49, and one key alone.
+    // Attention, two tiles: 13 rows of their own ranges (empty, from 0, wrapping past slot 49
+    // of a ring of 50, one key alone: masks in every block), and 40 rows of which the first 32
+    // share one range over three blocks of keys (whole slabs: no masks) and the rest wrap a
+    // ring of 150.
+    for (std::size_t rows : {std::size_t{13}, std::size_t{40}})
     for (std::size_t hd : {std::size_t{20}, std::size_t{64}})
       for (bool half : {false, true}) {
-        const std::size_t ring = 50, rows = 13, stride = hd + 3;
+        const std::size_t ring = rows == 13 ? 50 : 150, stride = hd + 3;
         std::vector<float> kf(ring * stride), vf(ring * stride), q(rows * hd), out(rows * hd, -7.0f);
         std::vector<std::uint16_t> kh(kf.size()), vh(vf.size());
         for (std::size_t i = 0; i < kf.size(); ++i) {
@@ -226,11 +229,15 @@ TEST(LlmKernels, TheGemmAndTheTiledAttentionMatchPlainArithmeticOnEveryTarget) {
           if (half) kf[i] = xpb::f16_to_f32(kh[i]), vf[i] = xpb::f16_to_f32(vh[i]);
         }
         for (std::size_t i = 0; i < q.size(); ++i) q[i] = xpb::synthetic_value(25, i, 1.0f);
-        std::int64_t begin[13], end[13];
+        std::int64_t begin[40], end[40];
         for (std::size_t r = 0; r < rows; ++r) begin[r] = static_cast<std::int64_t>(3 * r), end[r] = begin[r] + 5 + static_cast<std::int64_t>(4 * r);
-        begin[2] = end[2] = 9;        // nothing: zeros
-        begin[5] = 40, end[5] = 88;   // slots 40-49 then 0-37
-        begin[7] = 17, end[7] = 18;   // one key
+        if (rows == 13) {
+          begin[2] = end[2] = 9;        // nothing: zeros
+          begin[5] = 40, end[5] = 88;   // slots 40-49 then 0-37
+          begin[7] = 17, end[7] = 18;   // one key
+        } else {
+          std::fill_n(begin, 32, 5), std::fill_n(end, 32, 130);
+        }
         std::vector<float> tile(xpb::cpu::attend_tile_scratch(hd));
         xpb::cpu::attend_tile(q.data(), hd, rows, begin, end, half ? static_cast<const void*>(kh.data()) : kf.data(),
                               half ? static_cast<const void*>(vh.data()) : vf.data(), half, ring, stride, hd, 0.3f,
