@@ -266,19 +266,21 @@ struct Step {
   // Attributes, parsed once (defaults as the op catalogue gives them). Each op uses its own.
   double scalar = 3.0;                                // scale, triad
   double value = 0.0;                                 // write_fill
-  float eps = 1e-5f;                                  // rms_norm
-  float attn_scale = 0;                               // attention
+  float eps = 1e-5f;                                  // rms_norm, layer_norm
+  float attn_scale = 0;                               // attention, cross_attention
+  float sigma = 0, sigma_next = 0;                    // flow_step
+  npu_ref::PatchGrid grid{};                          // unpatchify
   std::int64_t chunk = 1;                             // attention: positions per causal block
   bool ring = false;                                  // attention: the cache is a ring
   std::uint64_t steps = 0, chains = 1;                // chase
   Pattern pattern = Pattern::walking_ones;            // fill_pattern, verify_pattern
   std::uint64_t seed = 0, max_errors = 0;             // fill_pattern, verify_pattern
   bool invert = false;                                // fill_pattern, verify_pattern
-  std::size_t heads = 0, kv_heads = 0, head_dim = 0;  // attention, rope (head_dim)
+  std::size_t heads = 0, kv_heads = 0, head_dim = 0;  // attention, cross_attention, rope (head_dim)
   WeightFormat weights = WeightFormat::f32;           // matmul, embedding
   // Scratch, sized at compile so run() never allocates.
   std::vector<std::int16_t> q8;  // matmul q8_0: the activations' codes
-  std::vector<float> scratch;    // matmul: scales or an f16 tile; attention: scores
+  std::vector<float> scratch;    // matmul: scales or an f16 tile; attention, cross_attention: scores
   std::vector<double> inv_freq;  // rope: theta^(-2i / head_dim)
 };
 
@@ -533,6 +535,72 @@ xpb_status run_gather_rows(Step& s, RunContext&) {
   return XPB_OK;
 }
 
+xpb_status run_add_bias(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::add_bias(x.as<float>(), s.in[1]->as<float>(), s.out[0]->as<float>(), x.live, x.cols());
+  return XPB_OK;
+}
+
+// The DiT ops cover the live rows of x (in0), as ref does; the per-column vectors are read
+// whole, whatever their shape ([n] or [1, n]).
+xpb_status run_layer_norm(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  const std::size_t n = x.cols();
+  const float* w = s.in[1] != nullptr ? s.in[1]->as<float>() : nullptr;
+  const float* b = s.in[2] != nullptr ? s.in[2]->as<float>() : nullptr;
+  for (std::size_t t = 0; t < x.live; ++t)
+    npu_ref::layer_norm_row(x.as<float>() + t * n, w, b, s.eps, s.out[0]->as<float>() + t * n, n);
+  return XPB_OK;
+}
+
+xpb_status run_modulate(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::modulate(x.as<float>(), s.in[1]->as<float>(), s.in[2]->as<float>(), s.out[0]->as<float>(), x.live,
+                    x.cols());
+  return XPB_OK;
+}
+
+xpb_status run_gated_add(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::gated_add(x.as<float>(), s.in[1]->as<float>(), s.in[2]->as<float>(), s.out[0]->as<float>(), x.live,
+                     x.cols());
+  return XPB_OK;
+}
+
+xpb_status run_gelu(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::gelu(x.as<float>(), s.out[0]->as<float>(), x.live * x.cols());
+  return XPB_OK;
+}
+
+xpb_status run_silu(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::silu(x.as<float>(), s.out[0]->as<float>(), x.live * x.cols());
+  return XPB_OK;
+}
+
+xpb_status run_cross_attention(Step& s, RunContext&) {
+  const Tensor &q = *s.in[0], &k = *s.in[1];
+  const std::size_t width = s.heads * s.head_dim;
+  // Every row of k and v, whatever their live rows: the text's keys are all there.
+  for (std::size_t t = 0; t < q.live; ++t)
+    npu_ref::cross_attention_row(q.as<float>() + t * width, k.as<float>(), s.in[2]->as<float>(), k.rows(), s.heads,
+                                 s.head_dim, s.attn_scale, s.scratch.data(), s.out[0]->as<float>() + t * width);
+  return XPB_OK;
+}
+
+xpb_status run_flow_step(Step& s, RunContext&) {
+  const Tensor& x = *s.in[0];
+  npu_ref::flow_step(x.as<float>(), s.in[1]->as<float>(), s.in[2]->as<float>(), s.sigma, s.sigma_next,
+                     s.out[0]->as<float>(), x.live * x.cols());
+  return XPB_OK;
+}
+
+xpb_status run_unpatchify(Step& s, RunContext&) {
+  npu_ref::unpatchify(s.in[0]->as<float>(), s.grid, s.out[0]->as<float>());
+  return XPB_OK;
+}
+
 // ============================================================================================
 // The op table: what npu_ref knows, checks and resolves
 // ============================================================================================
@@ -570,6 +638,12 @@ struct NodeCheck {
   void vector(const Tensor& t, std::uint32_t dtype, std::int64_t len, const char* what) const {
     if (t.dtype != dtype || t.shape.size() != 1 || (len >= 0 && t.shape[0] != len))
       invalid(cat("expects ", what, " ", dtype_name(dtype), " [", len >= 0 ? str(len) : "n", "], got ", t.describe()));
+  }
+  // A per-column vector of n floats, as [n] or [1, n] (a matmul's one-row output serves).
+  void column_vector(const Tensor& t, std::int64_t n, const char* what) const {
+    const bool fits = t.dtype == XPB_DTYPE_F32 && t.elements == static_cast<std::uint64_t>(n) &&
+                      (t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] == 1));
+    if (!fits) invalid(cat("expects ", what, " f32 [", n, "] or [1, ", n, "], got ", t.describe()));
   }
 
   const xpb_attr* attr(const char* key) const {
@@ -837,6 +911,129 @@ void prepare_gather_rows(const NodeCheck& c) {
   c.step.fn = run_gather_rows;
 }
 
+// Every tensor of an add_bias or DiT node is f32 in the catalogue; another dtype is one npu_ref
+// does not do (unsupported, naming the tensor), checked before the shapes.
+void f32_only(const NodeCheck& c) {
+  for (std::uint32_t i = 0; i < c.node.input_count; ++i)
+    f32_activation(c, c.in(i), cat("input '", c.in(i).name, "'").c_str());
+  f32_activation(c, c.out(0), cat("output '", c.out(0).name, "'").c_str());
+}
+
+// x f32 [T, n] and an output of its shape: what every elementwise op below starts with.
+void same_shape_out(const NodeCheck& c) {
+  const Tensor& x = c.in(0);
+  c.matrix(x, XPB_DTYPE_F32, -1, -1, "x");
+  c.matrix(c.out(0), XPB_DTYPE_F32, x.shape[0], x.shape[1], "an output");
+}
+
+// Qwen2's Q/K/V biases, and every Linear's bias in the DiT.
+void prepare_add_bias(const NodeCheck& c) {
+  f32_only(c);
+  same_shape_out(c);
+  c.vector(c.in(1), XPB_DTYPE_F32, c.in(0).shape[1], "a bias");
+  c.step.fn = run_add_bias;
+}
+
+// --- diffusion-transformer ops --------------------------------------------------------------
+
+void prepare_layer_norm(const NodeCheck& c) {
+  f32_only(c);
+  if (c.node.input_count == 2) c.invalid("expects x alone, or x with both a weight and a bias");
+  same_shape_out(c);
+  const std::int64_t n = c.in(0).shape[1];
+  if (c.node.input_count == 3) {
+    c.vector(c.in(1), XPB_DTYPE_F32, n, "a weight");
+    c.vector(c.in(2), XPB_DTYPE_F32, n, "a bias");
+  }
+  const double eps = c.real("eps", 1e-5);
+  if (!(eps > 0)) c.invalid("expects a positive 'eps'");
+  c.step.eps = static_cast<float>(eps);
+  c.step.fn = run_layer_norm;
+}
+
+void prepare_modulate(const NodeCheck& c) {
+  f32_only(c);
+  same_shape_out(c);
+  c.column_vector(c.in(1), c.in(0).shape[1], "a shift");
+  c.column_vector(c.in(2), c.in(0).shape[1], "a scale");
+  c.step.fn = run_modulate;
+}
+
+void prepare_gated_add(const NodeCheck& c) {
+  f32_only(c);
+  same_shape_out(c);
+  const Tensor& x = c.in(0);
+  c.matrix(c.in(1), XPB_DTYPE_F32, x.shape[0], x.shape[1], "y");
+  c.column_vector(c.in(2), x.shape[1], "a gate");
+  c.step.fn = run_gated_add;
+}
+
+// gelu and silu.
+void prepare_unary(const NodeCheck& c) {
+  f32_only(c);
+  same_shape_out(c);
+  c.step.fn = c.spec.code == 26 ? run_gelu : run_silu;
+}
+
+void prepare_cross_attention(const NodeCheck& c) {
+  f32_only(c);
+  const std::int64_t heads = c.integer("heads", 0), hd = c.integer("head_dim", 0);
+  if (heads < 1 || hd < 1) c.invalid("expects heads and head_dim attributes >= 1");
+  const std::int64_t width = heads * hd;
+  const Tensor &q = c.in(0), &k = c.in(1);
+  c.matrix(q, XPB_DTYPE_F32, -1, width, "q");
+  c.matrix(k, XPB_DTYPE_F32, -1, width, "k");
+  if (k.shape[0] < 1) c.invalid(cat("expects at least one key, got ", k.describe()));
+  c.matrix(c.in(2), XPB_DTYPE_F32, k.shape[0], width, "v");
+  c.matrix(c.out(0), XPB_DTYPE_F32, q.shape[0], width, "an output");
+  // The catalogue does not let cross_attention run in place, and every row reads all of k and
+  // v: an output that is k or v would be read after earlier rows overwrote it.
+  for (std::size_t i = 0; i < 3; ++i)
+    if (&c.out(0) == &c.in(i))
+      fail(XPB_UNSUPPORTED, "cross_attention: out is an input, and npu_ref's cross_attention does not run in place");
+  Step& s = c.step;
+  s.heads = static_cast<std::size_t>(heads);
+  s.head_dim = static_cast<std::size_t>(hd);
+  s.attn_scale = static_cast<float>(c.real("scale", 1.0 / std::sqrt(static_cast<double>(hd))));
+  s.scratch.resize(static_cast<std::size_t>(k.shape[0]));  // one score per key
+  s.fn = run_cross_attention;
+}
+
+void prepare_flow_step(const NodeCheck& c) {
+  f32_only(c);
+  same_shape_out(c);
+  const Tensor& x = c.in(0);
+  c.matrix(c.in(1), XPB_DTYPE_F32, x.shape[0], x.shape[1], "v");
+  c.matrix(c.in(2), XPB_DTYPE_F32, x.shape[0], x.shape[1], "noise");
+  double levels[2];
+  const char* names[2] = {"sigma", "sigma_next"};
+  for (int i = 0; i < 2; ++i) {
+    levels[i] = c.real(names[i], -1);
+    if (!(levels[i] >= 0 && levels[i] <= 1)) c.invalid(cat("expects '", names[i], "' in [0, 1]"));
+  }
+  c.step.sigma = static_cast<float>(levels[0]);
+  c.step.sigma_next = static_cast<float>(levels[1]);
+  c.step.fn = run_flow_step;
+}
+
+void prepare_unpatchify(const NodeCheck& c) {
+  f32_only(c);
+  const char* names[6] = {"frames", "height", "width", "channels", "patch_h", "patch_w"};
+  std::int64_t v[6];
+  for (int i = 0; i < 6; ++i)
+    if ((v[i] = c.integer(names[i], 0)) < 1) c.invalid(cat("expects '", names[i], "' >= 1"));
+  const std::int64_t frames = v[0], h = v[1], w = v[2], ch = v[3], ph = v[4], pw = v[5];
+  const Tensor &x = c.in(0), &o = c.out(0);
+  c.matrix(x, XPB_DTYPE_F32, frames * h * w, ph * pw * ch, "tokens");
+  if (o.shape != std::vector<std::int64_t>{ch, frames, h * ph, w * pw})
+    c.invalid(cat("expects an output f32 [", ch, ", ", frames, ", ", h * ph, ", ", w * pw, "], got ", o.describe()));
+  // Every token is moved: a tensor with live rows would leave frames half written.
+  if (x.rows_dim >= 0 || o.rows_dim >= 0) c.invalid("expects tokens and frames with a fixed number of rows");
+  c.step.grid = {static_cast<std::size_t>(frames), static_cast<std::size_t>(h), static_cast<std::size_t>(w),
+                 static_cast<std::size_t>(ch),     static_cast<std::size_t>(ph), static_cast<std::size_t>(pw)};
+  c.step.fn = run_unpatchify;
+}
+
 // --- the table ------------------------------------------------------------------------------
 
 constexpr AttrSpec kStreamAttrs[] = {
@@ -857,6 +1054,13 @@ constexpr AttrSpec kAttentionAttrs[] = {{"heads", XPB_ATTR_INT, true},
                                         {"chunk", XPB_ATTR_INT, false},
                                         {"ring", XPB_ATTR_BOOL, false},
                                         {"context_dim", XPB_ATTR_INT, false}};
+constexpr AttrSpec kLayerNormAttrs[] = {{"eps", XPB_ATTR_REAL, false}};
+constexpr AttrSpec kCrossAttentionAttrs[] = {
+    {"heads", XPB_ATTR_INT, true}, {"head_dim", XPB_ATTR_INT, true}, {"scale", XPB_ATTR_REAL, false}};
+constexpr AttrSpec kFlowStepAttrs[] = {{"sigma", XPB_ATTR_REAL, true}, {"sigma_next", XPB_ATTR_REAL, true}};
+constexpr AttrSpec kUnpatchifyAttrs[] = {{"frames", XPB_ATTR_INT, true},  {"height", XPB_ATTR_INT, true},
+                                         {"width", XPB_ATTR_INT, true},   {"channels", XPB_ATTR_INT, true},
+                                         {"patch_h", XPB_ATTR_INT, true}, {"patch_w", XPB_ATTR_INT, true}};
 
 constexpr std::uint32_t kFloatData[] = {XPB_DTYPE_F64, XPB_DTYPE_F32};
 constexpr std::uint32_t kU64Data[] = {XPB_DTYPE_U64};
@@ -883,6 +1087,16 @@ constexpr OpSpec kOps[] = {
     {15, "silu_mul", 2, 2, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_silu_mul},
     {16, "argmax", 1, 1, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_argmax},
     {17, "gather_rows", 2, 2, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_gather_rows},
+    {21, "add_bias", 2, 2, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_add_bias},
+    {23, "layer_norm", 1, 3, 1, NPU_REF_LIST(kLayerNormAttrs), NPU_REF_LIST(kF32Data), prepare_layer_norm},
+    {24, "modulate", 3, 3, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_modulate},
+    {25, "gated_add", 3, 3, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_gated_add},
+    {26, "gelu", 1, 1, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_unary},
+    {27, "silu", 1, 1, 1, nullptr, 0, NPU_REF_LIST(kF32Data), prepare_unary},
+    {28, "cross_attention", 3, 3, 1, NPU_REF_LIST(kCrossAttentionAttrs), NPU_REF_LIST(kF32Data),
+     prepare_cross_attention},
+    {29, "flow_step", 3, 3, 1, NPU_REF_LIST(kFlowStepAttrs), NPU_REF_LIST(kF32Data), prepare_flow_step},
+    {30, "unpatchify", 1, 1, 1, NPU_REF_LIST(kUnpatchifyAttrs), NPU_REF_LIST(kF32Data), prepare_unpatchify},
 };
 #undef NPU_REF_LIST
 

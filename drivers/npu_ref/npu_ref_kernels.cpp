@@ -69,6 +69,17 @@ float dot_f16(const float* a, const std::uint16_t* b, std::size_t n) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
+// The sum of n values in f32, in the same eight interleaved partial sums.
+float sum_f32(const float* a, std::size_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t l = 0; l < 8; ++l) acc[l] += a[i + l];
+  float tail = 0;
+  for (; i < n; ++i) tail += a[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
 // One weight row (nb Q8_0 blocks) against one row of quantized activations. The inner loop is
 // a plain integer dot product of 32 codes into an int32, which g++ -O3 vectorizes (pmaddwd on
 // SSE2, its AVX2 form where -march allows); the block's two scales multiply the sum once.
@@ -389,6 +400,100 @@ std::int32_t argmax(const float* x, std::size_t n) {
   for (std::size_t i = 1; i < n; ++i)
     if (x[best] < x[i]) best = i;  // strictly larger: the first wins ties
   return static_cast<std::int32_t>(best);
+}
+
+void add_bias(const float* x, const float* b, float* out, std::size_t rows, std::size_t n) {
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t j = 0; j < n; ++j) out[t * n + j] = x[t * n + j] + b[j];
+}
+
+// ---- diffusion-transformer ops ---------------------------------------------------------------
+
+void layer_norm_row(const float* x, const float* w, const float* b, float eps, float* y, std::size_t n) {
+  if (n == 0) return;
+  const auto count = static_cast<float>(n);
+  const float mean0 = sum_f32(x, n) / count;
+  // The second pass: deviations from the first mean, and their squares, in eight lanes each.
+  float sd[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t l = 0; l < 8; ++l) {
+      const float d = x[i + l] - mean0;
+      sd[l] += d;
+      sq[l] += d * d;
+    }
+  float sd_tail = 0, sq_tail = 0;
+  for (; i < n; ++i) {
+    const float d = x[i] - mean0;
+    sd_tail += d;
+    sq_tail += d * d;
+  }
+  const float dev = ((sd[0] + sd[4]) + (sd[1] + sd[5])) + ((sd[2] + sd[6]) + (sd[3] + sd[7])) + sd_tail;
+  const float squares = ((sq[0] + sq[4]) + (sq[1] + sq[5])) + ((sq[2] + sq[6]) + (sq[3] + sq[7])) + sq_tail;
+  const float mean = mean0 + dev / count;
+  // Rounding could leave a hair below zero for a constant row; the variance is never negative.
+  const float var = std::fmax(0.0f, (squares - dev * dev / count) / count);
+  const float inv = 1.0f / std::sqrt(var + eps);
+  // Every y[i] reads only x[i] after the statistics are known: y may be x.
+  if (w == nullptr)
+    for (std::size_t j = 0; j < n; ++j) y[j] = (x[j] - mean) * inv;
+  else
+    for (std::size_t j = 0; j < n; ++j) y[j] = (x[j] - mean) * inv * w[j] + b[j];
+}
+
+void modulate(const float* x, const float* shift, const float* scale, float* out, std::size_t rows, std::size_t n) {
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t j = 0; j < n; ++j) out[t * n + j] = x[t * n + j] * (1.0f + scale[j]) + shift[j];
+}
+
+void gated_add(const float* x, const float* y, const float* gate, float* out, std::size_t rows, std::size_t n) {
+  for (std::size_t t = 0; t < rows; ++t)
+    for (std::size_t j = 0; j < n; ++j) out[t * n + j] = x[t * n + j] + gate[j] * y[t * n + j];
+}
+
+// gelu and silu call libm's expf per element: g++ vectorizes it only under -ffast-math (glibc's
+// vector variants), which would also license reassociating every sum here, so the loops stay
+// scalar calls. An overflowing exponential is harmless: x / inf is a (signed) zero, the limit.
+void gelu(const float* x, float* out, std::size_t n) {
+  constexpr float kTwoRoot2OverPi = 1.5957691216057308f;  // 2 sqrt(2 / pi): -2u in one product
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    out[i] = v / (1.0f + std::exp(-kTwoRoot2OverPi * (v + 0.044715f * v * v * v)));
+  }
+}
+
+void silu(const float* x, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+
+void cross_attention_row(const float* q, const float* k, const float* v, std::size_t keys, std::size_t heads,
+                         std::size_t hd, float scale, float* scores, float* out) {
+  // attend() over a plain cache: every key from row 0, `keys` rows that never wrap, a row's
+  // head h at column h * hd of rows heads * hd wide.
+  const std::size_t width = heads * hd;
+  for (std::size_t h = 0; h < heads; ++h)
+    attend(q + h * hd, k + h * hd, v + h * hd, false, 0, keys, keys, width, hd, scale, scores, out + h * hd);
+}
+
+void flow_step(const float* x, const float* v, const float* noise, float sigma, float sigma_next, float* out,
+               std::size_t n) {
+  const float keep = 1.0f - sigma_next;
+  for (std::size_t i = 0; i < n; ++i) out[i] = keep * (x[i] - sigma * v[i]) + sigma_next * noise[i];
+}
+
+void unpatchify(const float* x, const PatchGrid& g, float* out) {
+  const std::size_t token_values = g.patch_h * g.patch_w * g.channels, out_w = g.width * g.patch_w;
+  // In output order, so the writes stream; each read is one value of a token (stride channels).
+  for (std::size_t c = 0; c < g.channels; ++c)
+    for (std::size_t f = 0; f < g.frames; ++f)
+      for (std::size_t h = 0; h < g.height; ++h)
+        for (std::size_t p = 0; p < g.patch_h; ++p) {
+          float* row = out + ((c * g.frames + f) * g.height * g.patch_h + h * g.patch_h + p) * out_w;
+          const float* tokens = x + (f * g.height + h) * g.width * token_values + p * g.patch_w * g.channels + c;
+          for (std::size_t w = 0; w < g.width; ++w)
+            for (std::size_t q = 0; q < g.patch_w; ++q)
+              row[w * g.patch_w + q] = tokens[w * token_values + q * g.channels];
+        }
 }
 
 }  // namespace npu_ref

@@ -120,5 +120,47 @@ void store_row(const float* src, void* dst, bool half, std::size_t n);
 void silu_mul(const float* a, const float* b, float* out, std::size_t n);
 // The index of the largest of n values (the first on ties; 0 when n is 0).
 std::int32_t argmax(const float* x, std::size_t n);
+// out[t][j] = x[t][j] + b[j] over `rows` rows of n (out may be x).
+void add_bias(const float* x, const float* b, float* out, std::size_t rows, std::size_t n);
+
+// ---- diffusion-transformer ops (graph.hpp: layer_norm to unpatchify, Wan2.1's DiT block) -----
+// Elementwise ones take out == x (in place); the per-column vectors (shift, scale, gate, w, b)
+// hold n floats.
+
+// y = (x - mean) / sqrt(var + eps), then * w + b when w is not null (w and b come together),
+// over one row of n. The population variance, as ref and PyTorch's LayerNorm. In f32 by the
+// corrected two-pass algorithm (Chan, Golub and LeVeque, "Algorithms for computing the sample
+// variance", 1983): a second pass sums the deviations d = x - mean and d^2; sum(d)^2 / n
+// corrects the variance for the mean's rounding, and sum(d) / n corrects the mean itself. A
+// row of large offset and small spread (x = 3 +- 1) keeps its digits, which a one-pass
+// sum(x^2) - n mean^2 in f32 would lose.
+void layer_norm_row(const float* x, const float* w, const float* b, float eps, float* y, std::size_t n);
+// adaLN modulation: out[t][j] = x[t][j] * (1 + scale[j]) + shift[j].
+void modulate(const float* x, const float* shift, const float* scale, float* out, std::size_t rows, std::size_t n);
+// A gated residual: out[t][j] = x[t][j] + gate[j] * y[t][j] (out may be x or y).
+void gated_add(const float* x, const float* y, const float* gate, float* out, std::size_t rows, std::size_t n);
+// GELU's tanh form over n values, 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+// computed as x / (1 + e^(-2u)) (the same function: 1 + tanh(u) = 2 / (1 + e^-2u)). The
+// logistic form never subtracts nearly equal numbers: for negative x, 1 + tanh(u) would.
+void gelu(const float* x, float* out, std::size_t n);
+// SiLU over n values: out = x / (1 + e^-x).
+void silu(const float* x, float* out, std::size_t n);
+// Non-causal attention of one query row over all `keys` rows of k and v ([keys, heads * hd],
+// row-major): for each head h, out[h] = softmax_j(scale * q[h] . k[j][h]) weighted sum of
+// v[j][h]. `scores` holds `keys` floats; out (heads * hd floats) must not overlap q, k or v.
+void cross_attention_row(const float* q, const float* k, const float* v, std::size_t keys, std::size_t heads,
+                         std::size_t hd, float scale, float* scores, float* out);
+// One flow-matching step over n values: out = (1 - sigma_next) (x - sigma v) + sigma_next
+// noise (out may be x, v or noise).
+void flow_step(const float* x, const float* v, const float* noise, float sigma, float sigma_next, float* out,
+               std::size_t n);
+// Patch tokens to latent frames. x [frames * height * width, patch_h * patch_w * channels]
+// (tokens in frame, row, column order; a token's values in (p, q, c) order) -> out
+// [channels, frames, height * patch_h, width * patch_w], out[c][f][h * patch_h + p][w * patch_w
+// + q] = x[(f * height + h) * width + w][(p * patch_w + q) * channels + c]. Sizes in patches.
+struct PatchGrid {
+  std::size_t frames, height, width, channels, patch_h, patch_w;
+};
+void unpatchify(const float* x, const PatchGrid& grid, float* out);
 
 }  // namespace npu_ref

@@ -141,6 +141,15 @@ def test_npu_ref_passes_conform_with_every_workload_check(cli, tmp_path):
     assert "FAIL" not in r.stdout
     # q4_0 and bf16 are refused, not claimed: skipped, with the op and dtype named.
     assert "matmul          q4_0" in r.stdout and "not claimed" in r.stdout
+    # The DiT ops are claimed and pass their cases, and video.stream's check against ref runs
+    # (and passes) at dit-tiny: with f32 weights, not only bf16's refusal.
+    for op in ("add_bias", "layer_norm", "modulate", "gated_add", "gelu", "silu", "cross_attention", "flow_step",
+               "unpatchify"):
+        assert f"ok   {op:<15} f32" in r.stdout, op
+    video = {line.split("dtype=")[1].split(",")[0]: line for line in r.stdout.splitlines()
+             if "video.stream/plugin:npu_ref/" in line}
+    assert video["f32"].startswith("  ok ") and "(passed: " in video["f32"], video
+    assert video["bf16"].startswith("  -- ") and "unsupported" in video["bf16"], video
 
 
 def test_npu_ref_runs_the_quick_standard_suite(cli, tmp_path):
@@ -154,6 +163,29 @@ def test_npu_ref_runs_the_quick_standard_suite(cli, tmp_path):
     assert "passed" in statuses
     assert "failed" not in statuses and "mistrusted" not in statuses, [
         (b["id"], b.get("reason")) for b in doc["benchmarks"] if b["status"] in ("failed", "mistrusted")]
+    assert cli("validate", out).returncode == 0
+
+
+def test_npu_ref_runs_video_stream_and_passes_its_check_against_ref(cli, tmp_path):
+    if not npu_ref_available(cli):
+        pytest.skip("npu_ref is not built")
+    out = tmp_path / "v.json"
+    r = cli("run", "video.stream", "--device", "plugin:npu_ref", "-s", "model=dit-tiny", "-s", "dtype=[f32,bf16]",
+            "-s", "chunks=2", "-s", "check=on", "-o", out)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    doc = load(out)
+    f32, bf16 = doc["benchmarks"]
+    assert f32["params"]["dtype"] == "f32" and f32["status"] == "passed", (f32["status"], f32.get("reason"))
+    # Compared with ref, within the tolerance, and not vacuously: f32 sums against ref's f64
+    # leave a small error that is not zero.
+    check = f32["conformance"]
+    assert check["status"] == "passed"
+    assert 0 < check["rms_rel_error"] <= check["tolerance"]["rms_rel"], check
+    metrics = {m["name"]: m for m in f32["metrics"]}
+    assert metrics["ttff"]["source"] == "measured" and metrics["ttff"]["stats"]["median"] > 0
+    assert metrics["sustained_fps"]["stats"]["median"] > 0
+    # bf16 weights are not npu_ref's: refused as unsupported, naming what, never a failure.
+    assert bf16["status"] == "unsupported" and "bf16" in bf16["reason"], bf16
     assert cli("validate", out).returncode == 0
 
 
