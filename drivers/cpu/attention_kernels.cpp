@@ -100,7 +100,26 @@ void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const s
       hi[r] = r < rows && begin[r] < end[r] ? clamp(end[r]) : 0.0f;
     }
     WidenBlock(k, v, b0, nb, ring, stride, hd, kw, vw);
+    // The next block's keys and values on their way from memory while this one is multiplied
+    // (a key's row of one head is a few lines, a cache row apart from the next: no stream the
+    // hardware prefetcher follows), a share of them before each slab: a burst of all of them
+    // at once stalls on the line fill buffers.
+    const std::int64_t next = b0 + static_cast<std::int64_t>(kTileKeys);
+    const std::int64_t next_end = std::min(last, next + static_cast<std::int64_t>(kTileKeys));
+    const std::int64_t per_slab = (static_cast<std::int64_t>(kTileKeys) + static_cast<std::int64_t>(R / slab) - 1) /
+                                  static_cast<std::int64_t>(R / slab);
+    auto prefetch = [&](std::size_t r0) {
+      const std::int64_t from = next + static_cast<std::int64_t>(r0 / slab) * per_slab;
+      for (std::int64_t p = from; p < std::min(next_end, from + per_slab); ++p) {
+        const std::size_t at = static_cast<std::size_t>(p) % ring * stride;
+        for (std::size_t byte = 0; byte < hd * sizeof(KT); byte += 64) {
+          __builtin_prefetch(reinterpret_cast<const char*>(k + at) + byte);
+          __builtin_prefetch(reinterpret_cast<const char*>(v + at) + byte);
+        }
+      }
+    };
     for (std::size_t r0 = 0; r0 < R; r0 += slab) {
+      prefetch(r0);
       // Which rows of the slab take keys of this block: none (skipped: a causal prompt's rows
       // past the block), all of them whole (a video chunk: no masks), or some (masked).
       bool any = false, whole = true;
@@ -109,10 +128,16 @@ void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const s
         whole = whole && lo[r] == 0 && hi[r] == static_cast<float>(nb);
       }
       if (!any) continue;
-      // S^T[j][slab] = K_j . Q^T[slab]: keys as the tile's rows, the slab's rows as columns.
-      for (std::size_t j0 = 0; j0 < nb; j0 += kRegisterRows)
-        TileMulAdd(kw + j0 * hd, hd, 1, std::min(kRegisterRows, nb - j0), qt + r0, R, hd, st + j0 * R + r0, R, slab,
-                   false);
+      // S^T[j][slab] = K_j . Q^T[slab]: keys as the tile's rows, the slab's rows as columns
+      // (the common head sizes with their row stride fixed; a group past nb reads kw's rows
+      // beyond it: kTileKeys is whole groups).
+      for (std::size_t j0 = 0; j0 < nb; j0 += kRegisterRows) {
+        const std::size_t keys = std::min(kRegisterRows, nb - j0);
+        float* sj = st + j0 * R + r0;
+        if (hd == 128) TileMulAdd<128>(kw + j0 * hd, hd, 1, keys, qt + r0, R, hd, sj, R, slab, false);
+        else if (hd == 64) TileMulAdd<64>(kw + j0 * hd, hd, 1, keys, qt + r0, R, hd, sj, R, slab, false);
+        else TileMulAdd(kw + j0 * hd, hd, 1, keys, qt + r0, R, hd, sj, R, slab, false);
+      }
       // Online softmax, one vector of rows at a time: the block's maximum, the weights at the
       // new maximum, the sums so far rescaled to it (skipped when no row's maximum moved).
       for (std::size_t h = r0; h < r0 + slab; h += n) {
@@ -139,11 +164,14 @@ void AttendTileT(const float* q, std::size_t q_stride, std::size_t rows, const s
         hn::StoreU(hn::MulAdd(hn::LoadU(df, l + h), keep, sum), df, l + h);
         hn::StoreU(top, df, m + h);
         if (!hn::AllTrue(df, hn::Eq(old, top)))
-          for (std::size_t e = 0; e < hd; ++e) hn::StoreU(hn::Mul(hn::LoadU(df, ot + e * R + h), keep), df, ot + e * R + h);
+          for (std::size_t e = 0; e < hd; ++e)
+            hn::StoreU(hn::Mul(hn::LoadU(df, ot + e * R + h), keep), df, ot + e * R + h);
       }
-      // O^T[e][slab] += sum_j V_j[e] W^T[j][slab]: head elements as the tile's rows.
+      // O^T[e][slab] += sum_j V_j[e] W^T[j][slab]: head elements as the tile's rows (adjacent:
+      // the last group reads up to kRegisterRows - 1 floats past vw's end, into m).
       for (std::size_t e0 = 0; e0 < hd; e0 += kRegisterRows)
-        TileMulAdd(vw + e0, 1, hd, std::min(kRegisterRows, hd - e0), st + r0, R, nb, ot + e0 * R + r0, R, slab, true);
+        TileMulAdd<1>(vw + e0, 1, hd, std::min(kRegisterRows, hd - e0), st + r0, R, nb, ot + e0 * R + r0, R, slab,
+                      true);
     }
   }
   for (std::size_t r = 0; r < rows; ++r) {

@@ -59,19 +59,20 @@ void CpuExecutable::run_dit_share(std::size_t n, int thread, int threads) {
       // Heads past attend_tile's largest: one row at a time.
       const std::size_t tile = hd <= kMaxHeadDim ? tile_rows(rows, heads, threads) : 1;
       const std::size_t tiles = (rows + tile - 1) / tile;
-      const auto [ib, ie] = split(tiles * heads, thread, threads);
-      for (std::size_t item = ib; item < ie; ++item) {
-        const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
-        if (tile == 1) {
-          attend(in + t0 * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd,
-                 false, 0, static_cast<std::size_t>(keys), static_cast<std::size_t>(keys), width, hd, scale,
-                 scores_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd);
-          continue;
+      share_with_stealing(n, tiles * heads, thread, threads, [&](std::size_t items_begin, std::size_t items_end) {
+        for (std::size_t item = items_begin; item < items_end; ++item) {
+          const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
+          if (tile == 1) {
+            attend(in + t0 * width + h * hd, ptr<float>(node.inputs[1]) + h * hd, ptr<float>(node.inputs[2]) + h * hd,
+                   false, 0, static_cast<std::size_t>(keys), static_cast<std::size_t>(keys), width, hd, scale,
+                   scores_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd);
+            continue;
+          }
+          attend_tile(in + t0 * width + h * hd, width, count, first, end, ptr<float>(node.inputs[1]) + h * hd,
+                      ptr<float>(node.inputs[2]) + h * hd, false, static_cast<std::size_t>(keys), width, hd, scale,
+                      tile_scratch_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd, width);
         }
-        attend_tile(in + t0 * width + h * hd, width, count, first, end, ptr<float>(node.inputs[1]) + h * hd,
-                    ptr<float>(node.inputs[2]) + h * hd, false, static_cast<std::size_t>(keys), width, hd, scale,
-                    tile_scratch_[static_cast<std::size_t>(thread)].data(), out + t0 * width + h * hd, width);
-      }
+      }, 1);
       return;
     }
     case Op::unpatchify: {

@@ -2,6 +2,7 @@
 // use them (or bound to buffers that already exist), every op split across a pinned
 // ThreadPool in page-aligned shares.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
@@ -154,5 +155,24 @@ class CpuExecutable final : public Executable {
   std::vector<std::vector<float>> tile_scratch_;  // per thread: attend_tile's (attention_kernels.hpp)
   std::vector<std::vector<float>> gemm_scratch_;  // per thread: gemm_float's packed panel
 };
+
+// In the header: the transformer ops and the DiT ops (two files) both hand out work with it.
+template <class Body>
+void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body,
+                                        std::size_t grain) {
+  ChunkCounter* counters = chunk_counters_[n % 2].get();
+  for (int k = 0; k < threads; ++k) {
+    const int owner = (thread + k) % threads;
+    const Range share = split(rows, owner, threads, grain);
+    const std::size_t size = share.end - share.begin;
+    // About 64 chunks a share: the last thread to finish a node finishes at most one chunk
+    // after the others (on average half of one: 1/128 of the node, where 16 chunks a share
+    // left 1/32 of it). A thread's own chunks follow each other in memory, so its stream,
+    // and the prefetch ahead of it, run on across them.
+    const std::size_t chunk = std::max<std::size_t>(grain, (size + 64 * grain - 1) / (64 * grain) * grain);
+    for (std::size_t c; (c = counters[owner].next.fetch_add(1, std::memory_order_relaxed)) * chunk < size;)
+      body(share.begin + c * chunk, std::min(share.end, share.begin + (c + 1) * chunk));
+  }
+}
 
 }  // namespace xpb::cpu

@@ -87,24 +87,6 @@ void CpuExecutable::refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows,
   }
 }
 
-template <class Body>
-void CpuExecutable::share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body,
-                                        std::size_t grain) {
-  ChunkCounter* counters = chunk_counters_[n % 2].get();
-  for (int k = 0; k < threads; ++k) {
-    const int owner = (thread + k) % threads;
-    const Range share = split(rows, owner, threads, grain);
-    const std::size_t size = share.end - share.begin;
-    // About 64 chunks a share: the last thread to finish a node finishes at most one chunk
-    // after the others (on average half of one: 1/128 of the node, where 16 chunks a share
-    // left 1/32 of it). A thread's own chunks follow each other in memory, so its stream,
-    // and the prefetch ahead of it, run on across them.
-    const std::size_t chunk = std::max<std::size_t>(grain, (size + 64 * grain - 1) / (64 * grain) * grain);
-    for (std::size_t c; (c = counters[owner].next.fetch_add(1, std::memory_order_relaxed)) * chunk < size;)
-      body(share.begin + c * chunk, std::min(share.end, share.begin + (c + 1) * chunk));
-  }
-}
-
 void CpuExecutable::reset_chunk_counters(std::size_t parity) {
   for (int t = 0; t < pool_.size(); ++t) chunk_counters_[parity][static_cast<std::size_t>(t)].next.store(0, std::memory_order_relaxed);
 }
@@ -284,39 +266,41 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         first = ring ? std::max<std::int64_t>(0, end - context) : 0;
       };
       const std::size_t elem = half ? 2 : 4, tile = tile_rows(rows, heads, threads), tiles = (rows + tile - 1) / tile;
-      const Range rp = split(tiles * heads, thread, threads);
-      for (std::size_t item = rp.begin; item < rp.end; ++item) {
-        const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
-        std::int64_t first[kTileRows], end[kTileRows];
-        std::int32_t tile_seq = -1;
-        bool one_seq = true;
-        for (std::size_t r = 0; r < count; ++r) {
-          range(t0 + r, first[r], end[r]);
-          if (first[r] == end[r]) continue;
-          if (tile_seq >= 0 && seq[t0 + r] != tile_seq) one_seq = false;
-          tile_seq = seq[t0 + r];
-        }
-        const std::size_t width = heads * hd, kv_off = h / (heads / kv_heads) * hd;
-        const float* q = ptr<float>(node.inputs[0]) + t0 * width + h * hd;
-        float* y = ptr<float>(node.outputs[0]) + t0 * width + h * hd;
-        if (count > 1 && one_seq && hd <= kMaxHeadDim) {
-          const std::size_t base = entry(static_cast<std::size_t>(std::max(tile_seq, 0)), 0) + kv_off;
-          attend_tile(q, width, count, first, end, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem,
-                      half, static_cast<std::size_t>(context), kvw, hd, scale,
-                      tile_scratch_[static_cast<std::size_t>(thread)].data(), y, width);
-          continue;
-        }
-        for (std::size_t r = 0; r < count; ++r) {
-          if (first[r] == end[r]) {
-            std::fill_n(y + r * width, hd, 0.0f);
+      share_with_stealing(n, tiles * heads, thread, threads, [&](std::size_t items_begin, std::size_t items_end) {
+        for (std::size_t item = items_begin; item < items_end; ++item) {
+          const std::size_t t0 = item / heads * tile, h = item % heads, count = std::min(tile, rows - t0);
+          std::int64_t first[kTileRows], end[kTileRows];
+          std::int32_t tile_seq = -1;
+          bool one_seq = true;
+          for (std::size_t r = 0; r < count; ++r) {
+            range(t0 + r, first[r], end[r]);
+            if (first[r] == end[r]) continue;
+            if (tile_seq >= 0 && seq[t0 + r] != tile_seq) one_seq = false;
+            tile_seq = seq[t0 + r];
+          }
+          const std::size_t width = heads * hd, kv_off = h / (heads / kv_heads) * hd;
+          const float* q = ptr<float>(node.inputs[0]) + t0 * width + h * hd;
+          float* y = ptr<float>(node.outputs[0]) + t0 * width + h * hd;
+          if (count > 1 && one_seq && hd <= kMaxHeadDim) {
+            const std::size_t base = entry(static_cast<std::size_t>(std::max(tile_seq, 0)), 0) + kv_off;
+            attend_tile(q, width, count, first, end, data_[node.inputs[5]] + base * elem,
+                        data_[node.inputs[6]] + base * elem,
+                        half, static_cast<std::size_t>(context), kvw, hd, scale,
+                        tile_scratch_[static_cast<std::size_t>(thread)].data(), y, width);
             continue;
           }
-          const std::size_t base = entry(static_cast<std::size_t>(seq[t0 + r]), 0) + kv_off;
-          attend(q + r * width, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half,
-                 slot(first[r]), static_cast<std::size_t>(end[r] - first[r]), static_cast<std::size_t>(context), kvw,
-                 hd, scale, scores_[static_cast<std::size_t>(thread)].data(), y + r * width);
+          for (std::size_t r = 0; r < count; ++r) {
+            if (first[r] == end[r]) {
+              std::fill_n(y + r * width, hd, 0.0f);
+              continue;
+            }
+            const std::size_t base = entry(static_cast<std::size_t>(seq[t0 + r]), 0) + kv_off;
+            attend(q + r * width, data_[node.inputs[5]] + base * elem, data_[node.inputs[6]] + base * elem, half,
+                   slot(first[r]), static_cast<std::size_t>(end[r] - first[r]), static_cast<std::size_t>(context), kvw,
+                   hd, scale, scores_[static_cast<std::size_t>(thread)].data(), y + r * width);
+          }
         }
-      }
+      }, 1);
       return;
     }
     case Op::silu_mul: {

@@ -39,6 +39,11 @@ HWY_INLINE float* AlignedLine(float* scratch) {
 // B row is read whole, columns past `cols` included), C[r][c] = c[r * ldc + c]. Rows past
 // `rows` repeat the last (computed, not stored); columns past `cols` are not stored. Strides in
 // floats: one kernel serves x W^T (A rows of x, B a packed panel), Q K^T and P V (attention).
+// kRowStride > 0: a_row is kRowStride, known when compiling, so every row of A is one base
+// plus a constant offset rather than a register of its own (12 pointers do not fit beside the
+// sums), and all kRegisterRows rows of A are read, those past `rows` too: the caller's
+// buffer holds them.
+template <std::size_t kRowStride = 0>
 HWY_INLINE void TileMulAdd(const float* a, std::size_t a_row, std::size_t a_step, std::size_t rows,
                            const float* HWY_RESTRICT b, std::size_t b_step, std::size_t steps, float* c,
                            std::size_t ldc, std::size_t cols, bool accumulate) {
@@ -46,16 +51,17 @@ HWY_INLINE void TileMulAdd(const float* a, std::size_t a_row, std::size_t a_step
   using V = hn::Vec<decltype(df)>;
   const std::size_t n = hn::Lanes(df);
   const float* ar[kRegisterRows];
-  for (std::size_t r = 0; r < kRegisterRows; ++r) ar[r] = a + std::min(r, rows - 1) * a_row;
+  for (std::size_t r = 0; r < kRegisterRows; ++r) ar[r] = a + (kRowStride > 0 ? r : std::min(r, rows - 1)) * a_row;
   V acc[kRegisterRows][2];
   HWY_UNROLL(16)
   for (std::size_t r = 0; r < kRegisterRows; ++r) acc[r][0] = hn::Zero(df), acc[r][1] = hn::Zero(df);
   for (std::size_t s = 0; s < steps; ++s) {
     const V w0 = hn::LoadU(df, b + s * b_step), w1 = hn::LoadU(df, b + s * b_step + n);
     const std::size_t at = s * a_step;
+    const float* as = a + at;  // kRowStride > 0: row r at as + r * kRowStride
     HWY_UNROLL(16)
     for (std::size_t r = 0; r < kRegisterRows; ++r) {
-      const V x = hn::Set(df, ar[r][at]);
+      const V x = hn::Set(df, kRowStride > 0 ? as[r * kRowStride] : ar[r][at]);
       acc[r][0] = hn::MulAdd(x, w0, acc[r][0]);
       acc[r][1] = hn::MulAdd(x, w1, acc[r][1]);
     }
