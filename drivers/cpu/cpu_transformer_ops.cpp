@@ -179,13 +179,17 @@ void CpuExecutable::run_transformer_share(std::size_t n, int thread, int threads
         }
         // Many rows: the packed GEMM, its columns in whole panels; a few: dot products.
         if (rows >= kGemmMinRows) {
+          // Columns by whole groups (x streams once a group) where each thread gets four or
+          // more; a smaller product (a scaled model's) by single panels, so that stealing
+          // can even the threads out (a group a thread left one waiting a group's time).
+          const std::size_t grain = nout >= 4 * static_cast<std::size_t>(threads) * kGemmGroup ? kGemmGroup : kGemmPanel;
           float* panel = gemm_scratch_[static_cast<std::size_t>(thread)].data();
           share_with_stealing(
               n, nout, thread, threads,
               [&](std::size_t begin, std::size_t end) {
                 gemm_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout, panel);
               },
-              kGemmGroup);
+              grain);
         } else {
           share_with_stealing(n, nout, thread, threads, [&](std::size_t begin, std::size_t end) {
             matmul_float(wd.dtype, data_[w], k, begin, end, in, rows, ptr<float>(out), nout);

@@ -39,8 +39,8 @@ void Pack(const WT* w, std::size_t k, std::size_t j0, std::size_t cols, std::siz
 }
 
 // Columns in groups of up to kGemmGroup: for each block of k, every panel of the group packed
-// (kGemmGroup x 256 floats, in L2), then each 6-row tile of x (in L1) multiplied with all of
-// them, so x streams from memory once per group of columns, not once per panel.
+// (kGemmGroup x 256 floats, in L2), then each register tile's rows of x (in L1) multiplied
+// with all of them, so x streams from memory once per group of columns, not once per panel.
 template <class WT>
 void GemmT(const WT* w, std::size_t k, std::size_t j_begin, std::size_t j_end, const float* x, std::size_t rows,
            float* out, std::size_t ldo, float* scratch) {

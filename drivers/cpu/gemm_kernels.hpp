@@ -1,10 +1,11 @@
 // The f32 GEMM of float weights on the CPU (many activation rows: a prompt, a video chunk),
 // dispatched at run time (Highway) to the best instruction set the CPU has. matmul_float
 // (llm_kernels.hpp) takes each weight row against each activation row as dot products, whose
-// loads bound it; here a register tile of 6 activation rows x 2 vectors of output columns is
-// kept in registers over a block of 256 of k, each step one broadcast per row and two vector
-// loads of weights packed for it (BLIS's method, Van Zee and van de Geijn 2015): about 12
-// multiply-adds per 8 loads, the arithmetic's own bound rather than the loads'.
+// loads bound it; here a register tile of activation rows x 2 vectors of output columns (12
+// rows with AVX-512, 6 with 16 vector registers: register_tile-inl.h) is kept in registers over
+// a block of 256 of k, each step one broadcast per row and two vector loads of weights packed
+// for it (BLIS's method, Van Zee and van de Geijn 2015): 24 multiply-adds per 14 loads (12 per
+// 8 with 6 rows), the arithmetic's own bound rather than the loads'.
 #pragma once
 #include <cstddef>
 

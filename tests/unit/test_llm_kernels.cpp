@@ -185,7 +185,7 @@ TEST(LlmKernels, TheGemmAndTheTiledAttentionMatchPlainArithmeticOnEveryTarget) {
   for (std::int64_t target : targets) {
     hwy::SetSupportedTargetsForTest(target);
     const std::string tname = hwy::TargetName(target);
-    // GEMM: columns [3, 40) (no whole panel), rows past a 6-row tile, k past a 256 block.
+    // GEMM: columns [3, 40) (no whole panel), rows past a register tile (6 or 12), k past a 256 block.
     std::vector<float> scratch(xpb::cpu::gemm_scratch());
     for (DType t : {DType::f32, DType::f16, DType::bf16})
       for (std::size_t rows : {std::size_t{1}, std::size_t{13}})
