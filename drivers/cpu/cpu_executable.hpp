@@ -89,13 +89,13 @@ class CpuExecutable final : public Executable {
   template <class Make>
   void refresh_copy(CopyStamp& stamp, TensorId x, std::size_t rows, std::size_t k, std::size_t grain, int thread,
                     int threads, Make&& make);
-  // For matmul node n: calls body(begin, end) on chunks of [0, rows) (about 1/64 of a
-  // thread's share, multiples of 4 rows) until all are done: first the chunks of this thread's
-  // own share (split(): the rows its pages were first touched by), then any left in the other
-  // threads' shares. A thread its host slows (a preempted
-  // vCPU, a neighbour's burst) takes fewer, where a fixed share left the other waiting at the
-  // barrier. Node `n`'s counters are reset by thread 0 after the barrier that ends it, so
-  // both sets are zero again when a run ends.
+  // For node n (a matmul's weight rows or columns, attention's (tile, head) items): calls
+  // body(begin, end) on chunks of [0, rows) (about 1/64 of a thread's share) until all are
+  // done: first the chunks of this thread's own share (split(): for a matmul, the rows its
+  // pages were first touched by), then any left in the other threads' shares. A thread its
+  // host slows (a preempted vCPU, a neighbour's burst) takes fewer, where a fixed share left
+  // the other waiting at the barrier. Node `n`'s counters are reset by thread 0 after the
+  // barrier that ends it, so both sets are zero again when a run ends; a node takes them once.
   // Shares and chunks are whole multiples of `grain` rows where possible (a GEMM's panel).
   template <class Body>
   void share_with_stealing(std::size_t n, std::size_t rows, int thread, int threads, Body&& body,
