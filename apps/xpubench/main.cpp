@@ -170,19 +170,25 @@ int cmd_info(bool as_json) {
       std::cout << fmt::format("  {:<12} {} ({}{})\n", info.id(), info.name, info.kind, info.simulated ? ", simulated" : "");
     if (!d.reason.empty()) std::cout << fmt::format("  {:<12} none: {}\n", d.name, d.reason);
   }
-  auto rapl = xpb::make_powercap_sensor();
-  const auto why = rapl->unavailable_reason();
-  std::cout << "energy    " << (why.empty() ? "rapl available" : "unavailable: " + why) << "\n";
+  // The host's sensors as a run would find them (a GPU's own is named with its records).
+  for (const auto& sensor : {xpb::make_powercap_sensor(), xpb::make_hwmon_sensor("/sys/class/hwmon", xpb::cpu_hwmon_chips())}) {
+    const auto why = sensor->unavailable_reason();
+    std::cout << fmt::format("energy    {:<6} {}\n", sensor->name(),
+                             why.empty() ? "available: " + sensor->covers() : "unavailable: " + why);
+  }
   return 0;
 }
 
-struct IsolationFlags {
+// How the session runs its benchmarks: in child processes or not, and what meters them.
+struct SessionFlags {
   bool isolate = false;
   double timeout_s = 300;
+  std::string energy_meter;  // "fifo:PATH" or "tcp:127.0.0.1:PORT" (docs/ENERGY.md); empty: none
+  double idle_seconds = -1;  // the idle baseline's window; < 0: 2 s, 1 s with --quick
 };
 
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
-            const std::vector<std::string>& sets, bool quick, const std::string& output, const IsolationFlags& isolation,
+            const std::vector<std::string>& sets, bool quick, const std::string& output, const SessionFlags& isolation,
             const std::vector<std::string>& argv) {
   // Checked before anything runs: a result that cannot be written at the end would waste the run.
   xpb::check_output_path(output, "-o");
@@ -223,6 +229,8 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   opts.cancel = &g_cancel;
   opts.isolate = isolation.isolate;
   opts.isolate_timeout_s = isolation.timeout_s;
+  opts.energy_meter = isolation.energy_meter;
+  opts.idle_seconds = isolation.idle_seconds >= 0 ? isolation.idle_seconds : quick ? 1 : 2;
   opts.on_start = [tty](std::size_t i, std::size_t total, const xpb::PlanItem& item, const std::string& dev) {
     if (!tty) return;
     std::string params;
@@ -258,7 +266,7 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
 }
 
 int cmd_conform(const std::string& device_name, const std::string& junit, const std::string& json_out,
-                const IsolationFlags& isolation, bool ops_only) {
+                const SessionFlags& isolation, bool ops_only) {
   if (!junit.empty()) xpb::check_output_path(junit, "--junit");
   if (!json_out.empty()) xpb::check_output_path(json_out, "--json");
   const auto system = xpb::describe_system();
@@ -432,15 +440,22 @@ int main(int argc, char** argv) {
   run->add_option("--set,-s", run_sets, "override a parameter: key=value, or policy.KEY=value (repeatable)");
   run->add_flag("--quick,-q", quick, "use each suite's quick variant");
   run->add_option("-o,--output", output, "result document to write (a regular file or a new path)")->capture_default_str();
-  IsolationFlags run_isolation;
+  SessionFlags run_isolation;
   run->add_flag("--isolate", run_isolation.isolate,
                 "run each benchmark on a plugin device in a child process: a crash or hang becomes a failed record");
   run->add_option("--isolate-timeout", run_isolation.timeout_s, "seconds one isolated benchmark may take before it is killed")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 1e6));
+  run->add_option("--energy-meter", run_isolation.energy_meter,
+                  "an external power meter's readings, fifo:PATH or tcp:127.0.0.1:PORT (the protocol: docs/ENERGY.md); "
+                  "it then meters every device that is not simulated");
+  run->add_option("--idle-seconds", run_isolation.idle_seconds,
+                  "seconds each energy sensor is read at rest before the run, the idle baseline records are given net "
+                  "of (default 2, 1 with --quick; 0: none)")
+      ->check(CLI::Range(0.0, 600.0));
 
   std::string conform_device, conform_junit, conform_json;
-  IsolationFlags conform_isolation{true, 120};
+  SessionFlags conform_isolation{true, 120};
   bool conform_no_isolate = false, conform_ops_only = false;
   auto* conform = app.add_subcommand("conform", "check a device against ref: every op x dtype, each workload's check, a plugin's ABI");
   conform->add_option("--device,-d", conform_device, "the device to check (ID or ID,key=value,...)")->required();

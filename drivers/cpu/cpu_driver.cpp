@@ -9,6 +9,7 @@
 #include "cpu_buffer.hpp"
 #include "xpubench/gguf_blocks.hpp"
 #include "cpu_executable.hpp"
+#include "int8_dot_kernels.hpp"
 #include "stream_kernels.hpp"
 #include "topology_handle.hpp"
 #include "xpubench/registry.hpp"
@@ -30,7 +31,7 @@ class CpuDevice final : public Device {
   DeviceCaps caps() const override {
     DeviceCaps c;
     for (const auto& d : op_catalogue()) c.ops.push_back(d.op);
-    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i32, DType::u64};
+    c.dtypes = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::u64};
     for (DType t : all_dtypes())
       if (is_block_quantized(t)) c.dtypes.push_back(t);
     c.max_threads = static_cast<int>(pinning_order().size());
@@ -48,10 +49,13 @@ class CpuDevice final : public Device {
                          {"exp", "Highway's vectorised exponential"}};
     // Each op on the dtypes of its definition that the cpu holds; fma_loop only on f32 and f64,
     // where the CPU multiplies and adds natively (x86 has no f16 arithmetic before AVX-512 FP16
-    // and no 8-bit multiply): a peak figure is never one of emulation.
+    // and no 8-bit multiply): a peak figure is never one of emulation. int8_dot_loop only with
+    // a VNNI instruction (int8_dot_kernels.hpp says why).
     for (const auto& d : op_catalogue())
       for (DType t : d.dtypes)
-        if (c.supports(t) && (d.op != Op::fma_loop || t == DType::f32 || t == DType::f64)) c.op_dtypes.emplace_back(d.op, t);
+        if (c.supports(t) && (d.op != Op::fma_loop || t == DType::f32 || t == DType::f64) &&
+            (d.op != Op::int8_dot_loop || *int8_dot_isa() != '\0'))
+          c.op_dtypes.emplace_back(d.op, t);
     return c;
   }
   ClockInfo clock() const override { return host_clock(); }
@@ -92,6 +96,11 @@ class CpuDevice final : public Device {
       return {Outcome::with(Status::unsupported, "the cpu driver runs chase and transformer ops in separate graphs"),
               nullptr};
     if (auto err = check_bindings(g, bound)) return {Outcome::with(Status::invalid, *err), nullptr};
+    for (const auto& n : nodes)
+      if (n.op == Op::int8_dot_loop && *int8_dot_isa() == '\0')
+        return {Outcome::with(Status::unsupported, "cpu: int8_dot_loop needs AVX512-VNNI or AVX-VNNI (one instruction "
+                                                   "per 4-way dot product), which this CPU lacks"),
+                nullptr};
     for (const auto& n : nodes)
       if (const DType t = g.tensor(n.outputs[0]).dtype; n.op == Op::fma_loop && t != DType::f32 && t != DType::f64)
         return {Outcome::with(Status::unsupported, "cpu: fma_loop on " + std::string(name(t)) +

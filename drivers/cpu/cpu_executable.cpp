@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "compute_kernels.hpp"
+#include "int8_dot_kernels.hpp"
 #include "stream_kernels.hpp"
 #include "xpubench/quant.hpp"
 
@@ -223,6 +224,19 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
         if (out.dtype == DType::f64) fma_chain_f64(ptr<double>(node.inputs[0]) + c0, ptr<double>(node.outputs[0]) + c0, len, chain);
         else fma_chain_f32(ptr<float>(node.inputs[0]) + c0, ptr<float>(node.outputs[0]) + c0, len, chain);
       }
+      return;
+    }
+    case Op::int8_dot_loop: {
+      const Share s = share_of(graph_.tensor(node.outputs[0]).elements(), 4, thread, threads);
+      const auto chain = static_cast<std::uint64_t>(node.attrs.get_int("chain", 1));
+      const auto* x = ptr<std::uint8_t>(node.inputs[0]);
+      const auto* w = ptr<std::int8_t>(node.inputs[1]);
+      auto* y = ptr<std::int32_t>(node.outputs[0]);
+      // Chunks of whole blocks of about 2^26 steps, each after a look at the cancel flag (as fma_loop).
+      const std::size_t block = int8_dot_block();
+      const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{1} << 26) / chain / block) * block;
+      for (std::size_t c0 = s.begin; c0 < s.end && !cancelled(); c0 += chunk)
+        int8_dot_chain(x + 4 * c0, w, y + c0, std::min(chunk, s.end - c0), chain);
       return;
     }
     case Op::chase: return;  // run by run_chase on the calling thread

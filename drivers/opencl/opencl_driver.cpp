@@ -7,12 +7,14 @@
 // f16 with cl_khr_fp64 and cl_khr_fp16) at any vector width (kernels/*.cl).
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <vector>
 
 #include "opencl_buffer.hpp"
 #include "opencl_compute.hpp"
 #include "opencl_executable.hpp"
+#include "opencl_pci.hpp"
 #include "xpubench/registry.hpp"
 
 namespace xpb::opencl {
@@ -175,6 +177,13 @@ class ClDevice final : public Device {
   }
   ClockInfo clock() const override { return {ClockKind::device_events, ctx_->timer_resolution_s, false}; }
 
+  // Made on first use (loading the vendor library and measuring its counter's update take a
+  // fraction of a second), once, whichever thread asks first; it lives as long as the device.
+  EnergySensor* energy_sensor() override {
+    std::call_once(sensor_once_, [this] { sensor_ = make_energy_sensor(); });
+    return sensor_.get();
+  }
+
   AllocResult alloc(const TensorDesc& t, const CompileOptions&) override {
     if (t.bytes() == 0) return {Outcome::with(Status::invalid, "tensor '" + t.name + "' has no bytes"), nullptr};
     const auto max_alloc = ctx_->max_alloc;
@@ -290,9 +299,37 @@ class ClDevice final : public Device {
     return static_cast<const ClBuffer&>(b);
   }
 
+  // A GPU's board sensor from its vendor's library: NVML for NVIDIA, AMD SMI for AMD, the GPU
+  // found by its PCI address, else by its name. An absent library or GPU makes an unavailable
+  // sensor, whose reason goes in the record. Anything else has none here (a CPU device is the
+  // host's sensor's).
+  std::unique_ptr<EnergySensor> make_energy_sensor() const {
+    const cl_device_id d = ctx_->device;
+    if ((device_value<cl_device_type>(d, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_GPU) == 0) return nullptr;
+    // CL_DEVICE_VENDOR_ID is the PCI vendor id on both vendors' runtimes (and Mesa's); the
+    // vendor strings cover a runtime that says otherwise.
+    const auto vendor_id = device_value<cl_uint>(d, CL_DEVICE_VENDOR_ID);
+    const auto platform = device_value<cl_platform_id>(d, CL_DEVICE_PLATFORM);
+    const std::string vendors = device_string(d, CL_DEVICE_VENDOR) + " | " + platform_string(platform, CL_PLATFORM_VENDOR);
+    const auto names = [&](const char* a, const char* b) {
+      return vendors.find(a) != std::string::npos || vendors.find(b) != std::string::npos;
+    };
+    if (vendor_id == 0x10de || names("NVIDIA", "Nvidia"))
+      return make_nvml_sensor(pci_address_of(d), device_string(d, CL_DEVICE_NAME));
+    if (vendor_id == 0x1002 || names("Advanced Micro Devices", "AMD")) {
+      // AMD's runtime names the device by its architecture ("gfx942"); the board's name, which
+      // AMD SMI gives too, is CL_DEVICE_BOARD_NAME_AMD (0x4038, cl_amd_device_attribute_query).
+      std::string board = device_string(d, 0x4038);
+      return make_amdsmi_sensor(pci_address_of(d), board.empty() ? device_string(d, CL_DEVICE_NAME) : board);
+    }
+    return nullptr;
+  }
+
   std::shared_ptr<Driver> driver_;
   DeviceInfo info_;
   std::shared_ptr<Context> ctx_;
+  std::once_flag sensor_once_;
+  std::unique_ptr<EnergySensor> sensor_;
 };
 
 class ClDriver final : public Driver {

@@ -67,6 +67,21 @@ void elementwise(const Graph& g, const Node& node, const TensorStore& store) {
 // is exact in f32 unless v * 0.5 has a bit at 2^-25 (only when |v| < 2^-13), and then the sum
 // lies within 2^-14 of 0.5, where it and its f32 rounding both round to 0.5 in f16. So the one
 // rounding to f16 is that of the exact result: what native f16 arithmetic gives.
+// int8_dot_loop (graph.hpp): the definition's closed form, chain * dot in 32-bit unsigned
+// arithmetic (two's complement wrapping, the same bits as `chain` wrapping additions).
+void int8_dot_loop(const Graph& g, const Node& node, const TensorStore& store) {
+  const std::size_t n = g.tensor(node.outputs[0]).elements();
+  const auto chain = static_cast<std::uint32_t>(node.attrs.get_int("chain", 1));
+  const auto* x = reinterpret_cast<const std::uint8_t*>(store[node.inputs[0]].data());
+  const auto* w = reinterpret_cast<const std::int8_t*>(store[node.inputs[1]].data());
+  auto* out = reinterpret_cast<std::uint32_t*>(store[node.outputs[0]].data());
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int32_t dot = 0;
+    for (int k = 0; k < 4; ++k) dot += static_cast<std::int32_t>(x[4 * i + k]) * w[k];
+    out[i] = chain * static_cast<std::uint32_t>(dot);
+  }
+}
+
 void fma_loop(const Graph& g, const Node& node, const TensorStore& store) {
   const std::size_t n = g.tensor(node.outputs[0]).elements();
   const auto chain = node.attrs.get_int("chain", 1);
@@ -91,6 +106,13 @@ void fma_loop(const Graph& g, const Node& node, const TensorStore& store) {
       for (std::size_t i = 0; i < n; ++i) {
         std::uint16_t h = reinterpret_cast<const std::uint16_t*>(in)[i];
         for (std::int64_t s = 0; s < chain; ++s) h = f32_to_f16(f16_to_f32(h) * 0.5f + 0.5f);
+        reinterpret_cast<std::uint16_t*>(out)[i] = h;
+      }
+      break;
+    case DType::bf16:  // the same argument: bf16's 8 significant bits sit well inside f32's 24
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t h = reinterpret_cast<const std::uint16_t*>(in)[i];
+        for (std::int64_t s = 0; s < chain; ++s) h = f32_to_bf16(bf16_to_f32(h) * 0.5f + 0.5f);
         reinterpret_cast<std::uint16_t*>(out)[i] = h;
       }
       break;
@@ -151,6 +173,7 @@ void run_node(const Graph& g, const Node& node, const TensorStore& store) {
       break;
     }
     case Op::fma_loop: fma_loop(g, node, store); break;
+    case Op::int8_dot_loop: int8_dot_loop(g, node, store); break;
     case Op::read_bytes: {
       // Little-endian words assembled byte by byte, so the definition holds on any host.
       const auto* in = data_as<std::uint8_t>(store[node.inputs[0]]);

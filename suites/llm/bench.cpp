@@ -269,6 +269,7 @@ class Bench final : public Workload {
       record.energy["joules_per_token"] = per_token;
       if (per_token > 0) record.energy["tokens_per_joule"] = 1.0 / per_token;  // = tokens/s per W
     }
+    add_energy_per_unit(record, m, ctx.idle, tokens, "energy_per_token", "J/token");
     record.details["model"] = describe(model_);
     record.details["graph"] = {{"max_rows", shape_.max_rows},
                                {"slots", shape_.slots},

@@ -203,7 +203,7 @@ class Serving final : public Workload {
             {"reason", "llm.bench checks this model's kernels against ref"}};
   }
 
-  void metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext&) override {
+  void metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext& ctx) override {
     const ServingMetrics& m = served_;
     const Source src = measured[0].time_source();
     record.metrics.push_back(per_request("ttft", src, m.requests, &RequestOutcome::ttft_s,
@@ -237,6 +237,9 @@ class Serving final : public Workload {
       if (m.tokens_fed > 0) record.energy["joules_per_token"] = *joules / static_cast<double>(m.tokens_fed);
       if (m.output_tokens > 0) record.energy["joules_per_output_token"] = *joules / static_cast<double>(m.output_tokens);
     }
+    add_energy_per_unit(record, measured[0], ctx.idle, static_cast<double>(m.tokens_fed), "energy_per_token", "J/token");
+    add_energy_per_unit(record, measured[0], ctx.idle, static_cast<double>(m.output_tokens), "energy_per_output_token",
+                        "J/token");
     record.details["model"] = describe(model_);
     record.details["memory_needed_bytes"] = footprint_bytes(model_.config, model_.source, shape_);
     record.details["scenario"] = {{"completed", m.completed},

@@ -178,6 +178,7 @@ class Bandwidth final : public Workload {
     }
     if (where.contains("note")) metric.note += "; " + where["note"].get<std::string>();
     record.metrics.push_back(std::move(metric));
+    add_energy_per_unit(record, m[0], ctx.idle, bytes / 1e9, "energy_per_gb", "J/GB");
     record.details = {{"elements", n_},
                       {"array_bytes", bytes_per_array()},
                       {"bytes_per_iteration", bytes},

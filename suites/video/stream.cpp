@@ -304,7 +304,7 @@ nlohmann::json Stream::verify(std::size_t, Executable& exe, RunContext& ctx) {
   return out;
 }
 
-void Stream::metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext&) {
+void Stream::metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext& ctx) {
   const Measurement& m = measured[0];
   const Source src = m.time_source();
   const auto per_chunk_frames = frames_per_chunk();
@@ -359,6 +359,10 @@ void Stream::metrics(const std::vector<Measurement>& measured, BenchmarkRecord& 
                                       "the stream's FLOPs (op cost model) over its device time"));
   if (const auto joules = m.sampled_joules(); joules && frames > 0)
     record.energy["joules_per_frame"] = *joules / static_cast<double>(frames);
+  // A sample is one stream (one iteration) of frames / kept frames.
+  if (kept > 0)
+    add_energy_per_unit(record, m, ctx.idle, static_cast<double>(frames) / static_cast<double>(kept * m.iterations),
+                        "energy_per_frame", "J/frame");
   record.details["model"] = {{"preset", cfg_.name},
                              {"shape", cfg_.shape_text()},
                              {"parameters", cfg_.parameters()},

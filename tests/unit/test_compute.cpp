@@ -89,7 +89,7 @@ TEST(FmaLoop, ItsCheckNamesWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(problem(DType::f32, DType::f64, {64}, {{"chain", std::int64_t{2}}}).find("differs from output"),
             std::string::npos);
-  EXPECT_NE(problem(DType::u64, DType::u64, {64}, {{"chain", std::int64_t{2}}}).find("f64, f32, f16 or i8"),
+  EXPECT_NE(problem(DType::u64, DType::u64, {64}, {{"chain", std::int64_t{2}}}).find("f64, f32, f16, bf16 or i8"),
             std::string::npos);
   EXPECT_NE(problem(DType::f32, DType::f32, {4, 16}, {{"chain", std::int64_t{2}}}).find("1-D"), std::string::npos);
 }
@@ -109,7 +109,7 @@ TEST(FmaLoop, CostCountsAMultiplyAddAsTwoOperations) {
 
 TEST(FmaLoop, EveryConformanceCaseIsExact) {
   const auto cases = xpb::conformance_cases(Op::fma_loop);
-  EXPECT_EQ(cases.size(), 24u);  // 6 shapes x f64, f32, f16, i8
+  EXPECT_EQ(cases.size(), 30u);  // 6 shapes x f64, f32, f16, bf16, i8
   for (const auto& c : cases) {
     EXPECT_EQ(c.tolerance.abs, 0) << c.name;
     EXPECT_EQ(c.tolerance.rel, 0) << c.name;

@@ -73,10 +73,12 @@ inline RunPolicy three_samples() {
 }
 
 // Every benchmark that `params` (over the workload's defaults) expand into on `system`, each
-// run by a fresh workload object on `device`, with `reference` as the ref device.
+// run by a fresh workload object on `device`, with `reference` as the ref device, and
+// `energy` (may be null) as its sensor with `idle` as its baseline.
 inline std::vector<BenchmarkRecord> run_workload(const std::string& workload, const nlohmann::json& params,
                                                  Device& device, Device* reference, const SystemInfo& system,
-                                                 const std::atomic<bool>* cancel = nullptr) {
+                                                 const std::atomic<bool>* cancel = nullptr,
+                                                 EnergySensor* energy = nullptr, IdlePower idle = {}) {
   auto w = WorkloadRegistry::instance().create(workload);
   EXPECT_NE(w, nullptr) << workload;
   if (!w) return {};
@@ -85,7 +87,8 @@ inline std::vector<BenchmarkRecord> run_workload(const std::string& workload, co
   if (params.is_object()) full.update(params);
   std::vector<BenchmarkRecord> out;
   for (const auto& point : w->expand(full, system)) {
-    RunContext ctx{device, system, three_samples(), nullptr, cancel, reference, nullptr};
+    RunContext ctx{device, system, three_samples(), energy, cancel, reference, nullptr};
+    ctx.idle = idle;
     auto fresh = WorkloadRegistry::instance().create(workload);  // one workload object per benchmark
     out.push_back(run_benchmark(*fresh, point, ctx));
   }

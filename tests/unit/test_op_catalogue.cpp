@@ -22,7 +22,7 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
       {Op::silu_mul, 15},    {Op::argmax, 16},    {Op::gather_rows, 17}, {Op::fma_loop, 18},
       {Op::dac_round, 19},   {Op::analog_readout, 20}, {Op::add_bias, 21}, {Op::read_bytes, 22},
       {Op::layer_norm, 23},  {Op::modulate, 24},  {Op::gated_add, 25}, {Op::gelu, 26},    {Op::silu, 27},
-      {Op::cross_attention, 28}, {Op::flow_step, 29}, {Op::unpatchify, 30}};
+      {Op::cross_attention, 28}, {Op::flow_step, 29}, {Op::unpatchify, 30}, {Op::int8_dot_loop, 31}};
   for (const auto& [op, code] : frozen) {
     EXPECT_EQ(static_cast<unsigned>(op), code);
     EXPECT_EQ(xpb::op_from_code(code), op);
@@ -30,7 +30,7 @@ TEST(OpCatalogue, CodesAreFrozenAsThePluginAbiCarriesThem) {
   }
   EXPECT_EQ(xpb::op_catalogue().size(), std::size(frozen));
   EXPECT_FALSE(xpb::op_from_code(0));
-  EXPECT_FALSE(xpb::op_from_code(31));
+  EXPECT_FALSE(xpb::op_from_code(32));
   EXPECT_FALSE(xpb::op_from_code(65535));
 }
 

@@ -264,6 +264,7 @@ TEST(Runner, ADeviceThatModelsItsEnergyGivesJoulesPerSample) {
 class CountingSensor final : public xpb::EnergySensor {
  public:
   std::string name() const override { return "counting"; }
+  std::string covers() const override { return "a test counter"; }
   std::string unavailable_reason() const override { return ""; }
   xpb::EnergySnapshot snapshot() const override { return {{++count_}, Clock::now(), true}; }
   xpb::EnergyReading since(const xpb::EnergySnapshot& before) const override {

@@ -108,6 +108,19 @@ class PowercapSensor final : public EnergySensor {
   }
 
   std::string name() const override { return kSource; }
+  std::string covers() const override {
+    std::string totalled;
+    bool psys = false;
+    for (const auto& z : zones_)
+      if (z.in_total) {
+        totalled += (totalled.empty() ? "" : ", ") + z.domain;
+        psys = psys || z.domain == "psys";
+      }
+    if (totalled.empty()) return "the CPU packages (RAPL), when readable";
+    if (psys) return "the platform as RAPL's psys domain meters it (" + totalled + ")";
+    return "the CPU packages (" + totalled + "): cores, caches, uncore and memory controller; "
+           "DRAM and the rest of the machine are not in the total (a dram domain is reported apart)";
+  }
   std::string unavailable_reason() const override { return reason_; }
   // Intel documents RAPL's energy status counters as updated about every millisecond.
   double update_interval_s() const override { return 1e-3; }

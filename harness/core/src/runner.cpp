@@ -158,6 +158,17 @@ Measurement measure(const SampleFn& sample, const ClockInfo& clock, const RunPol
   const double resolution_floor = 1000.0 * clock.resolution_s;
   m.sample_floor_s = std::max(policy.min_sample_seconds, resolution_floor);
   m.floor_reason = resolution_floor > policy.min_sample_seconds ? "1000x the clock's resolution" : "min_sample_seconds";
+  // Energy per sample needs samples of at least 10 sensor updates (below); the floor rises to
+  // that where min_samples of them fit in half of max_seconds, so that a slow sensor (NVML's
+  // 100 ms) never starves a short policy of its samples: there the energy is the window's.
+  if (sensor != nullptr && sensor->unavailable_reason().empty()) {
+    const double energy_floor = 10 * sensor->update_interval_s();
+    if (energy_floor > m.sample_floor_s &&
+        energy_floor * static_cast<double>(policy.min_samples) <= 0.5 * policy.max_seconds) {
+      m.sample_floor_s = energy_floor;
+      m.floor_reason = "10x the energy sensor's update interval";
+    }
+  }
 
   RunArgs args{1, {}, cancel};
   RunResult last;

@@ -89,4 +89,55 @@ nlohmann::json to_json(const Stats& s) {
   return j;
 }
 
+namespace {
+
+// Student's t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
+constexpr double kT975[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                            2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                            2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+
+double t975(std::size_t df) {
+  if (df >= 1 && df <= 30) return kT975[df - 1];
+  constexpr double z = 1.959964;
+  return z + (z * z * z + z) / (4.0 * static_cast<double>(df));
+}
+
+}  // namespace
+
+std::optional<LinearFit> fit_line(std::span<const double> x, std::span<const double> y) {
+  const std::size_t n = std::min(x.size(), y.size());
+  if (n < 3) return std::nullopt;
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) return std::nullopt;
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  double sxx = 0, sxy = 0, syy = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (!(sxx > 0)) return std::nullopt;
+  LinearFit f;
+  f.n = n;
+  f.slope = sxy / sxx;
+  f.intercept = my - f.slope * mx;
+  const double sse = std::max(0.0, syy - f.slope * sxy);
+  f.r2 = syy > 0 ? 1.0 - sse / syy : 1.0;  // every y equal and on the line: a perfect fit
+  f.slope_se = std::sqrt(sse / static_cast<double>(n - 2) / sxx);
+  const double half = t975(n - 2) * f.slope_se;
+  f.slope_ci95_lo = f.slope - half;
+  f.slope_ci95_hi = f.slope + half;
+  return f;
+}
+
+nlohmann::json to_json(const LinearFit& f) {
+  return {{"n", f.n},         {"slope", f.slope},       {"intercept", f.intercept},        {"r2", f.r2},
+          {"slope_se", f.slope_se}, {"slope_ci95_lo", f.slope_ci95_lo}, {"slope_ci95_hi", f.slope_ci95_hi}};
+}
+
 }  // namespace xpb

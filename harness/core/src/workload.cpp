@@ -42,7 +42,53 @@ nlohmann::json stage_energy_json(const Measurement& m) {
   return to_json(m.energy);
 }
 
+bool is_modeled(const EnergyReading& e) { return e.source == name(EnergySource::modeled); }
+
+// What the reading covers and its idle baseline, gross and net (MLPerf Power reports both).
+// Net = gross - idle W x the seconds the reading spans; per iteration, over the sampled time.
+void add_attribution(nlohmann::json& energy, const Measurement& m, const RunContext& ctx) {
+  if (!energy.value("available", false)) return;
+  if (is_modeled(m.energy)) {
+    energy["covers"] = "the device's own energy model (simulated hardware; no idle to take off)";
+    return;
+  }
+  if (ctx.energy != nullptr) energy["covers"] = ctx.energy->covers();
+  if (m.energy.seconds > 0) energy["average_watts"] = m.energy.joules / m.energy.seconds;
+  if (!ctx.idle.available) {
+    energy["idle"] = {{"available", false}, {"reason", ctx.idle.reason.empty() ? "not measured" : ctx.idle.reason}};
+    return;
+  }
+  energy["idle"] = {{"available", true}, {"watts", ctx.idle.watts}, {"window_s", ctx.idle.seconds}};
+  energy["net_joules"] = m.energy.joules - ctx.idle.watts * m.energy.seconds;
+  if (const auto joules = m.sampled_joules()) {
+    double seconds = 0;
+    for (double s : m.sample_seconds) seconds += s;
+    const double runs = static_cast<double>(m.sample_joules.size() * m.iterations);
+    energy["net_joules_per_iteration"] = (*joules - ctx.idle.watts * seconds) / runs;
+  }
+}
+
 }  // namespace
+
+void add_energy_per_unit(BenchmarkRecord& record, const Measurement& m, const IdlePower& idle,
+                         double units_per_iteration, const std::string& name, const std::string& unit) {
+  if (!m.sampled_joules() || !(units_per_iteration > 0)) return;
+  const bool modeled = is_modeled(m.energy);
+  const Source source = modeled ? Source::modeled : Source::measured;
+  std::vector<double> gross, net;
+  for (std::size_t i = 0; i < m.sample_joules.size(); ++i) {
+    const double units = units_per_iteration * static_cast<double>(m.iterations);
+    gross.push_back(m.sample_joules[i] / units);
+    if (!modeled && idle.available) net.push_back((m.sample_joules[i] - idle.watts * m.sample_seconds[i]) / units);
+  }
+  const std::string how = modeled ? "the device's energy model" : "the sensor, per sample";
+  record.metrics.push_back(Metric::of(name, unit, Direction::lower_is_better, source, std::move(gross),
+                                      "energy of each sample (" + how + ") over the work it did"));
+  if (!net.empty())
+    record.metrics.push_back(Metric::of(name + "_net", unit, Direction::lower_is_better, source, std::move(net),
+                                        "as " + name + ", less the idle power (" + std::to_string(idle.watts) +
+                                            " W, measured before the run) over each sample's seconds"));
+}
 
 BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, RunContext& ctx) {
   BenchmarkRecord record;
@@ -156,6 +202,7 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
       energy["note"] = "the first stage's (" + names[0] + "); each stage's is in timing.stages";
     if (const auto joules = m0.sampled_joules())
       energy["joules_per_iteration"] = *joules / static_cast<double>(m0.sample_joules.size() * m0.iterations);
+    add_attribution(energy, m0, ctx);
     if (record.energy.is_object()) energy.update(record.energy);
     record.energy = std::move(energy);
   }

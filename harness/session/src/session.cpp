@@ -408,16 +408,22 @@ class Facts final : public SessionFacts {
   std::map<std::tuple<std::string, int, std::uint64_t>, std::string> why_;
 };
 
-nlohmann::json device_entry(const OpenDevice& d, EnergySensor* sensor) {
+// The device's energy in the header: which sensor covers it and what it read at rest, or why
+// there is none.
+nlohmann::json device_entry(const OpenDevice& d, EnergySensor* sensor, const IdlePower& idle) {
   const auto& info = d.device->info();
   nlohmann::json energy = {{"available", false}, {"reason", "the device has no energy sensor"}};
   if (sensor != nullptr) {
     const auto why = sensor->unavailable_reason();
-    energy = why.empty() ? nlohmann::json{{"available", true}, {"source", sensor->name()}}
+    energy = why.empty() ? nlohmann::json{{"available", true}, {"source", sensor->name()}, {"covers", sensor->covers()},
+                                          {"update_interval_s", sensor->update_interval_s()}}
                          : nlohmann::json{{"available", false}, {"source", sensor->name()}, {"reason", why}};
+    if (why.empty())
+      energy["idle"] = idle.available ? nlohmann::json{{"available", true}, {"watts", idle.watts}, {"window_s", idle.seconds}}
+                                      : nlohmann::json{{"available", false}, {"reason", idle.reason}};
   }
   if (d.device->caps().models_energy)
-    energy = {{"available", true}, {"source", "modeled"}};
+    energy = {{"available", true}, {"source", "modeled"}, {"covers", "the simulator's energy model (DESIGN.md §10 sources)"}};
   nlohmann::json props = nlohmann::json::object();
   for (const auto& [k, v] : info.properties) props[k] = v;
   nlohmann::json options = nlohmann::json::object();
@@ -447,7 +453,9 @@ struct Session::State {
   nlohmann::json header;
   std::unique_ptr<ResultWriter> writer;  // null for a run kept in memory
   std::vector<nlohmann::json> records;
-  std::unique_ptr<EnergySensor> host_energy;
+  std::shared_ptr<EnergySensor> host_energy;   // what runs on the host's CPU
+  std::shared_ptr<EnergySensor> meter;         // an external meter: every device not simulated
+  std::map<const EnergySensor*, IdlePower> idle;  // per sensor in use, measured once
   std::shared_ptr<Device> reference;
   std::unique_ptr<Facts> facts;
   std::atomic<bool> stop{false};  // set from options.cancel or options.should_stop
@@ -460,13 +468,59 @@ struct Session::State {
   // Runs plan item `item` on device `device` through the workload template.
   BenchmarkRecord measure(std::size_t item, std::size_t device, const std::atomic<bool>* cancel);
 
+  // Which sensor covers a device: a meter the user wired up, else the device's own (a GPU's
+  // NVML), else the host's for what runs on the host's CPU. A simulator models its own.
   EnergySensor* sensor_for(Device& d) {
+    if (d.caps().models_energy) return nullptr;
+    if (meter) return meter.get();
     if (EnergySensor* s = d.energy_sensor()) return s;
-    // The host's sensor sees what runs on the host's CPU.
     const auto& kind = d.info().kind;
     return kind == "cpu" || kind == "reference" ? host_energy.get() : nullptr;
   }
+  IdlePower idle_of(const EnergySensor* s) const {
+    const auto it = idle.find(s);
+    if (it != idle.end()) return it->second;
+    IdlePower none;
+    none.reason = "the idle baseline was not measured (idle_seconds 0)";
+    return none;
+  }
+  // The host's sensor: the first of RAPL and hwmon that can be read; when neither, a
+  // sensor that gives both reasons.
+  static std::shared_ptr<EnergySensor> discover_host_sensor();
 };
+
+namespace {
+
+// The host's sensors that were tried, none readable: each one's reason, so a record says
+// everything that was looked for.
+class NoHostSensor final : public EnergySensor {
+ public:
+  explicit NoHostSensor(std::string reason) : reason_(std::move(reason)) {}
+  std::string name() const override { return "rapl, hwmon"; }
+  std::string covers() const override { return "nothing: no host sensor could be read"; }
+  std::string unavailable_reason() const override { return reason_; }
+  EnergySnapshot snapshot() const override { return {}; }
+  EnergyReading since(const EnergySnapshot&) const override {
+    EnergyReading r;
+    r.source = name();
+    r.reason = reason_;
+    return r;
+  }
+  double update_interval_s() const override { return 1; }
+
+ private:
+  std::string reason_;
+};
+
+}  // namespace
+
+std::shared_ptr<EnergySensor> Session::State::discover_host_sensor() {
+  std::shared_ptr<EnergySensor> rapl = make_powercap_sensor();
+  if (rapl->unavailable_reason().empty()) return rapl;
+  std::shared_ptr<EnergySensor> hwmon = make_hwmon_sensor("/sys/class/hwmon", cpu_hwmon_chips());
+  if (hwmon->unavailable_reason().empty()) return hwmon;
+  return std::make_shared<NoHostSensor>("rapl: " + rapl->unavailable_reason() + "; hwmon: " + hwmon->unavailable_reason());
+}
 
 Session::Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, SystemInfo system, SessionOptions options)
     : s_(std::make_unique<State>()) {
@@ -476,10 +530,25 @@ Session::Session(std::vector<PlanItem> plan, std::vector<OpenDevice> devices, Sy
   s_->options = std::move(options);
   if (!s_->options.output.empty()) check_output_path(s_->options.output, "-o");
   const double started = unix_now();
-  s_->host_energy = make_powercap_sensor();
+  s_->host_energy = s_->options.host_energy ? s_->options.host_energy : State::discover_host_sensor();
+  if (!s_->options.energy_meter.empty()) try {
+      s_->meter = make_meter_sensor(s_->options.energy_meter);
+    } catch (const std::invalid_argument& e) {
+      throw InputError(std::string("--energy-meter: ") + e.what());
+    }
+  // The idle baseline of every sensor in use, before anything runs (nothing of this session
+  // is running yet: the machine is as idle as the harness can make it).
+  if (s_->options.idle_seconds > 0)
+    for (auto& d : s_->devices)
+      if (EnergySensor* sensor = s_->sensor_for(*d.device);
+          sensor != nullptr && sensor->unavailable_reason().empty() && !s_->idle.count(sensor))
+        s_->idle[sensor] = measure_idle_power(*sensor, s_->options.idle_seconds);
 
   auto devices_json = nlohmann::json::array();
-  for (auto& d : s_->devices) devices_json.push_back(device_entry(d, s_->sensor_for(*d.device)));
+  for (auto& d : s_->devices) {
+    EnergySensor* sensor = s_->sensor_for(*d.device);
+    devices_json.push_back(device_entry(d, sensor, s_->idle_of(sensor)));
+  }
   nlohmann::json config = nlohmann::json::array();
   for (const auto& item : s_->plan) config.push_back({item.workload, item.params, item.policy.to_json()});
   for (const auto& d : s_->devices) config.push_back(d.id);
@@ -564,6 +633,7 @@ BenchmarkRecord Session::State::measure(std::size_t item_index, std::size_t devi
   const PlanItem& item = plan.at(item_index);
   OpenDevice& d = devices.at(device_index);
   RunContext ctx{*d.device, system, item.policy, sensor_for(*d.device), cancel, reference.get(), facts.get()};
+  ctx.idle = idle_of(ctx.energy);
   BenchmarkRecord record;
   if (auto workload = WorkloadRegistry::instance().create(item.workload)) {
     record = run_benchmark(*workload, item.params, ctx);

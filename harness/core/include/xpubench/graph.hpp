@@ -150,7 +150,7 @@ enum class Op : std::uint16_t {
   // --- compute: countable arithmetic for peak-throughput figures (GFLOPS, GIOPS).
   //
   // y[i] = f^chain(x[i]): `chain` dependent multiply-add steps on each element, in the tensor's
-  // own dtype. in0 x [n], out y [n], both f64, f32, f16 or i8. attrs: chain (>= 1), optional
+  // own dtype. in0 x [n], out y [n], both f64, f32, f16, bf16 or i8. attrs: chain (>= 1), optional
   // vector_width (1, 2, 4, 8, 16: the width a device that takes one computes in, see
   // DeviceCaps::vector_widths). Floats: f(v) = v * 0.5 + 0.5, rounded to the dtype after every
   // step; v * 0.5 is exact, so a fused and an unfused multiply-add give the same bits and every
@@ -224,6 +224,16 @@ enum class Op : std::uint16_t {
   // out[c][f][h * patch_h + p][w * patch_w + q] = x[(f * height + h) * width + w][(p * patch_w
   // + q) * channels + c]. attrs frames, height, width (in patches), channels, patch_h, patch_w.
   unpatchify = 30,
+
+  // --- compute, continued.
+  // Chains of 4-way 8-bit dot products: out[i] = chain * sum_k x[i][k] * w[k], the sum over
+  // k = 0..3 and the product in 32-bit two's complement (wrapping), where x's bytes are taken
+  // as unsigned (0..255) and w's as signed (-128..127): the operands of a VNNI dot product
+  // (vpdpbusd). A device computes it as `chain` dependent accumulations acc += dot(x[i], w),
+  // each one instruction where it has one, so the figure is that of its 8-bit MAC units.
+  // in0 x i8 [n, 4], in1 w i8 [4]; out i32 [n]. attr chain (>= 1). Cost: 8 operations (4
+  // multiply-accumulates) per step per element.
+  int8_dot_loop = 31,
 };
 
 // Names, from the catalogue ("matmul"); parse_op accepts exactly those.

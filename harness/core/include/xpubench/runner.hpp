@@ -71,7 +71,8 @@ struct Measurement {
   std::uint64_t warmup_runs = 0;
   ClockInfo clock;
   double sample_floor_s = 0;           // the shortest a calibrated sample could be
-  std::string floor_reason;            // "min_sample_seconds" or "1000x the clock's resolution"
+  // "min_sample_seconds", "1000x the clock's resolution" or "10x the energy sensor's update interval"
+  std::string floor_reason;
   std::string stop_reason;             // "min_time_and_samples", "ci_target", "max_time", ...
   double host_seconds = 0;             // wall time spent sampling (warm-up excluded)
   bool interrupted = false;

@@ -41,4 +41,17 @@ XPB_API std::optional<std::pair<std::size_t, std::size_t>> median_ci_ranks(std::
 // {n, median, ..., ci95_hi}, absent figures as null, and "missing" with the reason when any is.
 XPB_API nlohmann::json to_json(const Stats& s);
 
+// An ordinary least-squares line y = intercept + slope * x (energy against work: the slope
+// is the energy of one unit of work, the intercept what a run costs besides). r2 is the
+// coefficient of determination; slope_se the slope's standard error, sqrt(SSE / (n - 2) / Sxx);
+// the 95% interval is slope +- t(0.975, n - 2) * slope_se (Student's t: exact table to 30
+// degrees of freedom, then the Cornish-Fisher expansion z + (z^3 + z) / (4 df)).
+struct XPB_API LinearFit {
+  std::size_t n = 0;
+  double slope = 0, intercept = 0, r2 = 0, slope_se = 0, slope_ci95_lo = 0, slope_ci95_hi = 0;
+};
+// Nothing with fewer than 3 points, a non-finite value, or x without spread (no slope to see).
+XPB_API std::optional<LinearFit> fit_line(std::span<const double> x, std::span<const double> y);
+XPB_API nlohmann::json to_json(const LinearFit& f);
+
 }  // namespace xpb

@@ -59,6 +59,9 @@ struct RunContext {
   const std::atomic<bool>* cancel = nullptr;  // set on Ctrl-C
   Device* reference = nullptr;                // the `ref` device, for conformance checks
   SessionFacts* facts = nullptr;              // may be null (then such figures are unknown)
+  // What `energy` read while nothing ran (measured once per session per sensor, before the
+  // first benchmark): records give energy gross and net of it. Unavailable when not measured.
+  IdlePower idle;
 
   bool cancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
 };
@@ -126,6 +129,16 @@ class XPB_API Workload {
   // details). May set record.outcome (e.g. failed: memory errors found).
   virtual void metrics(const std::vector<Measurement>& measured, BenchmarkRecord& record, RunContext& ctx) = 0;
 };
+
+// Energy per unit of work (J/token, J/frame, J/GB): for each sample that has its own energy,
+// its joules over the units it did (units_per_iteration x the sample's iterations), as metric
+// `name` in `unit` (lower is better); beside it `name`_net, net of the idle power over the
+// sample's seconds, where the idle baseline was measured and the energy is a sensor's (a
+// model's energy has no idle to take off). The source is `modeled` for a device's modeled
+// energy, else `measured`. Adds nothing when the samples have no energy of their own (no
+// sensor, or one too slow to read per sample: the record's energy says which).
+XPB_API void add_energy_per_unit(BenchmarkRecord& record, const Measurement& m, const IdlePower& idle,
+                                 double units_per_iteration, const std::string& name, const std::string& unit);
 
 // The harness's template run of one benchmark (above). Never throws: an exception from the
 // workload or the device is recorded as `failed` with its message. The record's workload,

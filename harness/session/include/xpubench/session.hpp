@@ -100,6 +100,15 @@ struct SessionOptions {
   // either way; the host pays a fork (tens of microseconds, docs/PERFORMANCE.md).
   bool isolate = false;
   double isolate_timeout_s = 300;  // per benchmark, host time, from fork to the child's end
+  // Energy (DESIGN.md §6). `energy_meter`: an external meter's spec ("fifo:PATH",
+  // "tcp:127.0.0.1:PORT", make_meter_sensor), which then meters every device that is not
+  // simulated; empty for none. `host_energy`: the sensor of what runs on the host's CPU
+  // instead of the first available of RAPL and hwmon (a test's fake). Each sensor in use is
+  // read for `idle_seconds` before the first benchmark (the idle baseline, MLPerf Power's);
+  // 0 skips it (records then give gross energy only).
+  std::string energy_meter;
+  std::shared_ptr<EnergySensor> host_energy;
+  double idle_seconds = 2;
   // Called before and after each benchmark (progress display).
   std::function<void(std::size_t index, std::size_t total, const PlanItem&, const std::string& device)> on_start;
   std::function<void(std::size_t index, std::size_t total, const nlohmann::json& record)> on_done;
