@@ -25,7 +25,7 @@ def test_info_describes_the_machine_and_says_energy_is_unavailable_here(cli):
     assert r.returncode == 0, r.stderr
     assert "cache" in r.stdout and "topology" in r.stdout
     if not Path("/sys/class/powercap").exists():
-        assert "energy    unavailable: no powercap" in r.stdout
+        assert "energy    rapl   unavailable: no powercap" in r.stdout
     j = json.loads(cli("info", "--json").stdout)
     assert j["system"]["topology"]["pus"] >= 1
 
