@@ -77,6 +77,15 @@ ResultView read_result_view(const nlohmann::json& doc) {
       dv.clock = str(d, "clock");
       dv.simulated = d.contains("simulated") && d["simulated"].is_boolean() && d["simulated"].get<bool>();
       if (d.contains("options") && d["options"].is_object()) dv.options = d["options"];
+      if (d.contains("energy") && d["energy"].is_object()) {
+        const auto& e = d["energy"];
+        dv.energy_available = e.contains("available") && e["available"].is_boolean() && e["available"].get<bool>();
+        dv.energy_source = str(e, "source");
+        dv.energy_covers = str(e, "covers");
+        dv.energy_reason = str(e, "reason");
+        if (e.contains("idle") && e["idle"].is_object() && e["idle"].contains("watts") && e["idle"]["watts"].is_number())
+          dv.idle_watts = e["idle"]["watts"].get<double>();
+      }
       v.devices.push_back(std::move(dv));
     }
   if (doc.contains("benchmarks") && doc["benchmarks"].is_array())

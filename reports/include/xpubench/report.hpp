@@ -17,6 +17,14 @@ namespace xpb {
 XPB_API std::string render_console_summary(const ResultView& result);
 XPB_API std::string render_console_summary(const nlohmann::json& doc);
 
+// The energy comparison: one row per energy figure (pJ/FLOP, pJ/op, pJ/MAC, pJ/B from the
+// energy workloads; J/token, J/frame from any), one column per device, modeled figures marked,
+// a cell without a figure saying why (the record's status, "no sensor", "n/a"); then each
+// device's energy source, what it covers and its idle W, or why it has none. Empty when the
+// result has no energy workload and no such figure. Part of render_console_summary.
+XPB_API std::string render_energy_comparison(const ResultView& result);
+XPB_API std::string render_energy_comparison(const nlohmann::json& doc);
+
 // One line for a finished benchmark record (its figures), for progress output.
 XPB_API std::string render_record_line(const BenchmarkView& record);
 XPB_API std::string render_record_line(const nlohmann::json& record);

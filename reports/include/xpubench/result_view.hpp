@@ -38,6 +38,11 @@ struct DeviceView {
   std::string id, driver, name, kind, clock;
   bool simulated = false;
   nlohmann::json options = nlohmann::json::object();
+  // The device's energy figure: whether one exists, its source (a sensor's name, or
+  // "modeled"), what the sensor covers, its idle draw in W, or why there is none.
+  bool energy_available = false;
+  std::string energy_source, energy_covers, energy_reason;
+  std::optional<double> idle_watts;
 };
 
 struct RunView {

@@ -1,0 +1,100 @@
+// The console renderers over the result's read model: the energy comparison table.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "xpubench/report.hpp"
+
+namespace xpb {
+namespace {
+
+using json = nlohmann::json;
+
+json metric(const std::string& name, const std::string& unit, double value, const std::string& source) {
+  return {{"name", name}, {"unit", unit}, {"direction", "lower_is_better"}, {"source", source},
+          {"samples", {value}}, {"stats", {{"n", 1}, {"median", value}}}};
+}
+
+json record(const std::string& workload, const std::string& device, json params, const std::string& status,
+            json metrics = json::array()) {
+  return {{"id", workload + "/" + device}, {"workload", workload}, {"device", device}, {"params", std::move(params)},
+          {"status", status}, {"reason", status == "passed" ? "" : "why not"}, {"valid", true},
+          {"metrics", std::move(metrics)}};
+}
+
+// A host CPU without a sensor, a GPU with NVML and an idle figure, and a simulator.
+json document() {
+  json doc;
+  doc["devices"] = json::array(
+      {{{"id", "cpu"}, {"energy", {{"available", false}, {"source", "rapl, hwmon"}, {"reason", "rapl: no powercap interface"}}}},
+       {{"id", "opencl:0"},
+        {"energy", {{"available", true}, {"source", "nvml"}, {"covers", "one GPU board"}, {"idle", {{"watts", 71.5}}}}}},
+       {{"id", "photonic-sim"}, {"energy", {{"available", true}, {"source", "modeled"}}}}});
+  const json matmul = {{"kernel", "matmul"}, {"dtype", "f32"}, {"points", 4}};
+  const json fma = {{"kernel", "fma_loop"}, {"dtype", "f32"}, {"points", 4}};
+  const json tiny = {{"model", "tiny"}, {"n_gen", 16}};
+  doc["benchmarks"] = json::array({
+      record("energy.compute", "cpu", fma, "skipped"),
+      record("energy.compute", "opencl:0", fma, "passed", {metric("energy_per_flop", "pJ/FLOP", 1.25, "measured"),
+                                                           metric("energy_per_flop_net", "pJ/FLOP", 0.5, "measured")}),
+      record("energy.compute", "photonic-sim", fma, "unsupported"),
+      record("energy.compute", "cpu", matmul, "skipped"),
+      record("energy.compute", "photonic-sim", matmul, "passed", {metric("energy_per_mac", "pJ/MAC", 15.5, "modeled")}),
+      record("llm.bench", "cpu", tiny, "passed", {metric("tokens_per_second", "t/s", 600, "measured")}),
+      record("llm.bench", "photonic-sim", tiny, "passed", {metric("energy_per_token", "J/token", 2.59, "modeled")}),
+      record("memory.bandwidth", "opencl:0", {{"size", 1024}}, "passed", {metric("energy_per_gb", "J/GB", 3, "measured")}),
+  });
+  return doc;
+}
+
+std::string line_with(const std::string& text, const std::string& needle) {
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return "";
+  const auto start = text.rfind('\n', at) + 1;
+  return text.substr(start, text.find('\n', at) - start);
+}
+
+TEST(EnergyComparison, OneRowPerFigureWithEveryDeviceSayingWhatItHas) {
+  const auto text = render_energy_comparison(document());
+  const auto fma = line_with(text, "kernel=fma_loop");
+  EXPECT_NE(fma.find("(pJ/FLOP)"), std::string::npos) << fma;
+  EXPECT_NE(fma.find("no sensor"), std::string::npos) << fma;  // the cpu's skip is its missing sensor
+  EXPECT_NE(fma.find("1.25"), std::string::npos) << fma;       // measured: no mark
+  EXPECT_EQ(fma.find("1.25 ("), std::string::npos) << fma;
+  EXPECT_NE(fma.find("unsupported"), std::string::npos) << fma;
+  const auto matmul = line_with(text, "kernel=matmul");
+  EXPECT_NE(matmul.find("15.50 (modeled)"), std::string::npos) << matmul;
+  EXPECT_NE(matmul.find("(pJ/MAC)"), std::string::npos) << matmul;
+  const auto token = line_with(text, "(J/token)");
+  EXPECT_NE(token.find("2.59 (modeled)"), std::string::npos) << token;
+  EXPECT_NE(token.find("no sensor"), std::string::npos) << token;  // cpu passed, without energy
+  // Net figures and a memory sweep's J/GB stay out of the comparison.
+  EXPECT_EQ(text.find("0.50"), std::string::npos) << text;
+  EXPECT_EQ(text.find("J/GB"), std::string::npos) << text;
+  // Only the parameters that differ name a row.
+  EXPECT_EQ(fma.find("points="), std::string::npos) << fma;
+}
+
+TEST(EnergyComparison, EachDeviceNamesItsSourceOrWhyItHasNone) {
+  const auto text = render_energy_comparison(document());
+  EXPECT_NE(line_with(text, "  cpu: none").find("rapl: no powercap interface"), std::string::npos) << text;
+  const auto gpu = line_with(text, "  opencl:0: nvml");
+  EXPECT_NE(gpu.find("one GPU board"), std::string::npos) << text;
+  EXPECT_NE(gpu.find("idle 71.50 W"), std::string::npos) << text;
+  EXPECT_NE(line_with(text, "  photonic-sim: modeled"), "") << text;
+}
+
+TEST(EnergyComparison, AResultWithoutEnergyHasNoTable) {
+  json doc = document();
+  doc["benchmarks"] = json::array({record("memory.bandwidth", "cpu", {{"size", 1024}}, "passed",
+                                          {metric("bandwidth", "GB/s", 20, "measured")})});
+  EXPECT_EQ(render_energy_comparison(doc), "");
+  EXPECT_EQ(render_console_summary(doc).find("energy per unit of work"), std::string::npos);
+}
+
+TEST(EnergyComparison, IsPartOfTheConsoleSummary) {
+  EXPECT_NE(render_console_summary(document()).find("energy per unit of work"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xpb
