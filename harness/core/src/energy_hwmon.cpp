@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "power_integrator.hpp"
+#include "sysfs_attribute.hpp"
 #include "xpubench/energy.hpp"
 
 namespace xpb {
@@ -167,6 +168,7 @@ class HwmonSensor final : public EnergySensor {
     reason_ = discover(root);
     if (!reason_.empty()) {
       inputs_.clear();
+      energy_files_.clear();
       power_.clear();
       chips_.clear();
       mode_ = Mode::none;
@@ -177,15 +179,15 @@ class HwmonSensor final : public EnergySensor {
 
   std::string covers() const override {
     if (mode_ == Mode::none) return "nothing: no hwmon chip with energy or power inputs could be read";
-    std::vector<std::string> domains, parts;
-    for (const auto& in : inputs_) (in.in_total ? domains : parts).push_back(in.domain);
+    std::vector<std::string> domains;
+    for (const auto& in : inputs_) domains.push_back(in.domain);
     const bool one = chips_.size() == 1;
     std::string s =
         (one ? "what the hwmon chip " : "what the hwmon chips ") + list_of(chips_) + (one ? " meters (" : " meter (");
     s += mode_ == Mode::energy ? "energy inputs: " : "power inputs, integrated over time: ";
     s += list_of(domains) + ")";
-    if (!parts.empty())
-      s += "; reported apart but not added, being parts (or other views) of those inputs: " + list_of(parts);
+    if (!parts_.empty())
+      s += "; not read, being parts (or other views) of those inputs: " + list_of(parts_);
     if (!ignored_.empty())
       s += "; the power inputs of " + list_of(ignored_) +
            " are left out, energy inputs being used where any chip has them";
@@ -229,7 +231,7 @@ class HwmonSensor final : public EnergySensor {
                                   "cannot be measured");
       const auto uj = static_cast<double>(after.counters[i] - before.counters[i]);
       r.domains.emplace_back(inputs_[i].domain, uj * 1e-6);
-      if (inputs_[i].in_total) total_uj += uj;
+      total_uj += uj;
     }
     r.available = true;
     r.joules = total_uj * 1e-6;
@@ -263,9 +265,14 @@ class HwmonSensor final : public EnergySensor {
     }
     s.counters.reserve(inputs_.size());
     if (mode_ == Mode::energy) {
-      for (const auto& in : inputs_) {
+      std::string text;
+      for (const auto& file : energy_files_) {
         std::uint64_t uj = 0;
-        if (error = read_unsigned(in.file, uj); !error.empty()) return EnergySnapshot{};
+        if (const int err = file.read_unsigned(uj, text); err != 0) {
+          error = err == EINVAL ? "unparsable content in " + file.path().string() + ": '" + text + "'"
+                                : read_error(file.path(), err);
+          return EnergySnapshot{};
+        }
         s.counters.push_back(uj);
       }
       s.when = std::chrono::steady_clock::now();
@@ -350,6 +357,11 @@ class HwmonSensor final : public EnergySensor {
     for (auto& c : chips) {
       auto& used = any_energy ? c.energy : c.power;
       if (any_energy && !c.power.empty()) ignored_.push_back(c.prefix);
+      // Parts of another input are not read at all: their energy is in that input, and reading
+      // each costs a system call between samples (under amd_energy, an interrupt to that core).
+      for (const auto& in : used)
+        if (!in.in_total) parts_.push_back(in.domain);
+      std::erase_if(used, [](const Input& in) { return !in.in_total; });
       if (used.empty()) continue;
       // Every input is read once now, so that a sensor that reports itself available can be read.
       for (const auto& in : used) {
@@ -366,6 +378,8 @@ class HwmonSensor final : public EnergySensor {
       chips_.push_back(c.prefix);
       inputs_.insert(inputs_.end(), used.begin(), used.end());
       if (any_energy) {
+        // Held open: a snapshot is then one pread per input (sysfs_attribute.hpp).
+        for (const auto& in : used) energy_files_.emplace_back(in.file);
         if (c.update_interval)
           update_interval_s_ = std::max(update_interval_s_, 1e-3 * static_cast<double>(c.update_interval->count()));
         continue;
@@ -396,7 +410,9 @@ class HwmonSensor final : public EnergySensor {
   Mode mode_ = Mode::none;
   std::vector<std::string> chips_;    // the chips read, by name
   std::vector<Input> inputs_;         // the inputs read, chip by chip: one counter each
+  std::vector<SysfsAttribute> energy_files_;  // energy mode: inputs_' files, held open
   std::vector<std::string> ignored_;  // chips whose power inputs are left out (energy mode)
+  std::vector<std::string> parts_;    // inputs inside another input of their chip: not read
   std::vector<PowerChip> power_;      // power mode: one integrator per chip, at its own period
   double update_interval_s_ = kEnergyUpdateS;
   std::string reason_;

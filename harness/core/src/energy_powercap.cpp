@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 
+#include "sysfs_attribute.hpp"
 #include "xpubench/energy.hpp"
 
 namespace xpb {
@@ -34,43 +35,18 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-// POSIX I/O rather than iostreams: the errno of a failed read is what tells "root only" from
-// "absent" or "not a file".
-bool read_small_file(const fs::path& path, std::string& text, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    if (errno == EACCES || errno == EPERM) error = "permission denied";
-    return false;
-  }
-  char buf[64];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  const int read_errno = errno;
-  ::close(fd);
-  if (n < 0) {
-    error = std::strerror(read_errno);
-    if (read_errno == EACCES || read_errno == EPERM) error = "permission denied";
-    return false;
-  }
-  text.assign(buf, static_cast<std::size_t>(n));
-  return true;
-}
-
-Counter read_counter(const fs::path& path) {
+// One reading of a counter held open (sysfs_attribute.hpp), with the reason when it fails.
+Counter read_counter(const SysfsAttribute& file) {
   Counter c;
   std::string text;
-  std::string error;
-  if (!read_small_file(path, text, error)) {
-    c.error = error == "permission denied"
-                  ? path.string() + ": energy_uj is readable only by root since Linux 5.10 (CVE-2020-8694); "
-                                    "run as root or grant read access"
-                  : "cannot read " + path.string() + ": " + error;
-    return c;
-  }
-  const std::string t = trimmed(text);
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), c.value);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size())
-    c.error = "unparsable content in " + path.string() + ": '" + t + "'";
+  const int err = file.read_unsigned(c.value, text);
+  if (err == EACCES || err == EPERM)
+    c.error = file.path().string() +
+              ": energy_uj is readable only by root since Linux 5.10 (CVE-2020-8694); run as root or grant read access";
+  else if (err == EINVAL)
+    c.error = "unparsable content in " + file.path().string() + ": '" + text + "'";
+  else if (err != 0)
+    c.error = "cannot read " + file.path().string() + ": " + std::strerror(err);
   return c;
 }
 
@@ -104,7 +80,10 @@ class PowercapSensor final : public EnergySensor {
  public:
   explicit PowercapSensor(const fs::path& root) {
     reason_ = discover(root);
-    if (!reason_.empty()) zones_.clear();
+    if (!reason_.empty()) {
+      zones_.clear();
+      energy_uj_.clear();
+    }
   }
 
   std::string name() const override { return kSource; }
@@ -170,8 +149,8 @@ class PowercapSensor final : public EnergySensor {
       return s;
     }
     s.counters.reserve(zones_.size());
-    for (const auto& z : zones_) {
-      const Counter c = read_counter(z.dir / "energy_uj");
+    for (const auto& file : energy_uj_) {
+      const Counter c = read_counter(file);
       if (!c.error.empty()) {
         error = c.error;
         s.counters.clear();
@@ -210,8 +189,7 @@ class PowercapSensor final : public EnergySensor {
     bool have_package = false;
     for (const auto& [id, dir] : found) {  // ordered: each package before its subzones
       std::string zname;
-      std::string error;
-      if (!read_small_file(dir / "name", zname, error) || trimmed(zname).empty()) zname = dir.filename().string();
+      if (SysfsAttribute(dir / "name").read(zname) != 0 || trimmed(zname).empty()) zname = dir.filename().string();
       zname = trimmed(zname);
       Zone z;
       z.dir = dir;
@@ -228,13 +206,15 @@ class PowercapSensor final : public EnergySensor {
         const auto parent = top_names.find(id.first);
         z.domain = (parent != top_names.end() ? parent->second : "intel-rapl:" + std::to_string(id.first)) + "/" + zname;
       }
-      const Counter energy = read_counter(dir / "energy_uj");
+      SysfsAttribute energy_uj(dir / "energy_uj");
+      const Counter energy = read_counter(energy_uj);
       if (!energy.error.empty()) return energy.error;
-      const Counter range = read_counter(dir / "max_energy_range_uj");
+      const Counter range = read_counter(SysfsAttribute(dir / "max_energy_range_uj"));
       if (!range.error.empty()) return range.error;
       if (range.value == 0) return "unparsable content in " + (dir / "max_energy_range_uj").string() + ": '0'";
       z.max_range = range.value;
       zones_.push_back(std::move(z));
+      energy_uj_.push_back(std::move(energy_uj));
     }
     if (!have_package) {
       // Some platforms expose psys alone; it is then the best whole-system figure there is.
@@ -247,6 +227,7 @@ class PowercapSensor final : public EnergySensor {
   }
 
   std::vector<Zone> zones_;
+  std::vector<SysfsAttribute> energy_uj_;  // each zone's counter, held open: one pread a reading
   std::string reason_;
 };
 
