@@ -205,6 +205,13 @@ BenchmarkRecord run_benchmark(Workload& workload, const nlohmann::json& params, 
     add_attribution(energy, m0, ctx);
     if (record.energy.is_object()) energy.update(record.energy);
     record.energy = std::move(energy);
+  } else if (!record.energy.is_object() || !record.energy.contains("available")) {
+    // Nothing was measured: the record still says whether the device had energy to give, so a
+    // skipped or refused benchmark reads the same as the device's entry.
+    if (ctx.energy != nullptr && !ctx.energy->unavailable_reason().empty())
+      record.energy = {{"available", false}, {"source", ctx.energy->name()}, {"reason", ctx.energy->unavailable_reason()}};
+    else if (ctx.energy == nullptr && !ctx.device.caps().models_energy)
+      record.energy = {{"available", false}, {"reason", "the device has no energy sensor"}};
   }
   for (std::size_t i = 0; i < measured.size(); ++i)
     if (!measured[i].valid && record.valid) {
