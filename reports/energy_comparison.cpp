@@ -100,7 +100,7 @@ std::string render_energy_comparison(const ResultView& result) {
     }
   std::vector<std::string> columns;
   for (const auto& d : result.devices) columns.push_back(d.id);
-  std::string out = "\nenergy per unit of work (gross; the net-of-idle figures are in the result):\n";
+  std::string out = "\nenergy per unit of work (gross; the net-of-idle figures are in the result; -: not run there):\n";
   std::size_t w0 = std::string("benchmark").size();
   for (const auto& row : rows) w0 = std::max(w0, row.label.size() + row.unit.size() + 3);
   std::vector<std::size_t> w;

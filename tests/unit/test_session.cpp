@@ -92,6 +92,44 @@ TEST(Plan, TheSameBenchmarkNamedTwiceRunsOnce) {
   EXPECT_EQ(plan[2].params["kernel"], "add");
 }
 
+TEST(Plan, OnlyOnLimitsAnEntryAndMergesWithTheSameBenchmarkElsewhere) {
+  const auto suite = xpb::parse_suite(R"(suite: p
+benchmarks:
+  - workload: memory.bandwidth
+    only_on: [photonic-sim]
+    params: {kernel: [copy, triad], threads: 1}
+  - workload: memory.bandwidth
+    only_on: [hc1-sim]
+    params: {kernel: copy, threads: 1}
+  - workload: memory.bandwidth
+    params: {kernel: triad, threads: 1}
+)",
+                                      "p.yaml");
+  const auto plan = xpb::make_plan({suite}, false, {}, two_pu_system());
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].only_on, (std::vector<std::string>{"photonic-sim", "hc1-sim"}));  // copy: both lists
+  EXPECT_TRUE(plan[1].only_on.empty());  // triad: also named without a list, so everywhere
+
+  xpb::DeviceInfo sim;
+  sim.driver = "photonic-sim";
+  sim.kind = "simulator";
+  xpb::DeviceInfo cpu;
+  cpu.driver = "cpu";
+  cpu.kind = "cpu";
+  EXPECT_TRUE(xpb::runs_on(plan[0], "photonic-sim,dac_bits=4", sim));  // the id before its options
+  EXPECT_FALSE(xpb::runs_on(plan[0], "cpu", cpu));
+  EXPECT_TRUE(xpb::runs_on(plan[1], "cpu", cpu));
+  xpb::PlanItem by_kind;
+  by_kind.only_on = {"simulator"};
+  EXPECT_TRUE(xpb::runs_on(by_kind, "photonic-sim", sim));
+  EXPECT_FALSE(xpb::runs_on(by_kind, "cpu", cpu));
+
+  EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n    only_on: hc1-sim\n")
+                .find("p.yaml:4:14: expected 'only_on' to be a non-empty list of devices"),
+            std::string::npos)
+      << plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwidth\n    only_on: hc1-sim\n");
+}
+
 TEST(Plan, BadInputNamesWhereAndWhat) {
   EXPECT_NE(plan_error("suite: p\nbenchmarks:\n  - workload: memory.bandwith\n")
                 .find("p.yaml:3:5: unknown workload 'memory.bandwith' (expected one of:"),
@@ -222,6 +260,21 @@ TEST(Session, RunsInMemoryOneBenchmarkAtATime) {
   const auto result = session.finish();
   EXPECT_EQ(result.document["benchmarks"].size(), 1u);
   EXPECT_EQ(result.document["run"]["status"], "complete");
+}
+
+TEST(Session, AnEntryLimitedToOtherDevicesDoesNotRunOnThisOne) {
+  auto plan = xpb::plan_from_json({{"workload", "memory.bandwidth"},
+                                   {"params", {{"kernel", {"copy", "triad"}}, {"threads", 1}, {"array_bytes", "1MiB"}}}},
+                                  two_pu_system());
+  for (auto& item : plan) item.policy = quick_policy();
+  plan[0].only_on = {"hc1-sim"};
+  std::size_t announced = 0;
+  xpb::SessionOptions opts;
+  opts.on_start = [&](std::size_t, std::size_t total, const xpb::PlanItem&, const std::string&) { announced = total; };
+  const auto result = xpb::Session(plan, xpb::open_devices({"ref"}), two_pu_system(), opts).run_all();
+  ASSERT_EQ(result.document["benchmarks"].size(), 1u);
+  EXPECT_EQ(result.document["benchmarks"][0]["params"]["kernel"], "triad");
+  EXPECT_EQ(announced, 1u);
 }
 
 TEST(Session, AStopAskedForByACallbackInterruptsTheRun) {

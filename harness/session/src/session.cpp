@@ -62,6 +62,7 @@ struct EntrySource {
   nlohmann::json params = nlohmann::json::object();  // value or list per key, after overrides
   std::map<std::string, std::string> param_where;
   RunPolicy policy;
+  std::vector<std::string> only_on;
 };
 
 // A grid: every key whose value is a list is an axis; the points are its cartesian product.
@@ -97,8 +98,8 @@ std::vector<nlohmann::json> grid_points(const EntrySource& e) {
 
 // Checks every point of an entry's grid against the workload's choices and expand(), and adds
 // the benchmarks it gives (each once: two suites may name the same one) to the plan.
-void expand_entry(const EntrySource& e, Workload& workload, const SystemInfo& system, std::set<std::string>& planned,
-                  std::vector<PlanItem>& plan) {
+void expand_entry(const EntrySource& e, Workload& workload, const SystemInfo& system,
+                  std::map<std::string, std::size_t>& planned, std::vector<PlanItem>& plan) {
   std::map<std::string, ParamSpec> specs;
   for (auto& s : workload.params()) specs[s.name] = s;
   auto at = [&](const std::string& key) { return e.param_where.count(key) ? e.param_where.at(key) : e.where; };
@@ -118,10 +119,21 @@ void expand_entry(const EntrySource& e, Workload& workload, const SystemInfo& sy
     }
     for (auto& p : expanded) {
       const auto id = benchmark_id(e.workload, "", p);
-      if (!planned.insert(id).second) continue;
+      if (const auto it = planned.find(id); it != planned.end()) {
+        // Planned already: it runs wherever either entry has it run (an empty list is everywhere).
+        auto& only_on = plan[it->second].only_on;
+        if (only_on.empty() || e.only_on.empty()) {
+          only_on.clear();
+        } else {
+          for (const auto& d : e.only_on)
+            if (std::find(only_on.begin(), only_on.end(), d) == only_on.end()) only_on.push_back(d);
+        }
+        continue;
+      }
       if (plan.size() >= kMaxPlanItems)
         throw InputError(e.where + ": the plan has more than " + std::to_string(kMaxPlanItems) + " benchmarks");
-      plan.push_back({e.suite, e.workload, std::move(p), e.policy, e.where});
+      planned.emplace(id, plan.size());
+      plan.push_back({e.suite, e.workload, std::move(p), e.policy, e.where, e.only_on});
     }
   }
 }
@@ -138,16 +150,25 @@ std::unique_ptr<Workload> workload_named(const std::string& name, const std::str
 
 // --- planning ------------------------------------------------------------------------------------
 
+bool runs_on(const PlanItem& item, const std::string& run_id, const DeviceInfo& info) {
+  if (item.only_on.empty()) return true;
+  const std::string bare = run_id.substr(0, run_id.find(','));
+  for (const auto& d : item.only_on)
+    if (d == run_id || d == bare || d == info.id() || d == info.driver || d == info.kind) return true;
+  return false;
+}
+
 std::vector<PlanItem> make_plan(const std::vector<Suite>& suites, bool quick, const std::vector<Override>& overrides,
                                 const SystemInfo& system) {
   // Which overrides some selected workload (or the run policy) accepts.
   std::set<std::string> accepted;
-  std::set<std::string> planned;
+  std::map<std::string, std::size_t> planned;  // benchmark id -> its index in the plan
   std::vector<PlanItem> plan;
   for (const auto& suite : suites) {
     const bool use_quick = quick || suite.quick;
     for (const auto& entry : suite.entries) {
-      EntrySource e{suite.name, entry.workload, entry.where, nlohmann::json::object(), entry.param_where, RunPolicy{}};
+      EntrySource e{suite.name, entry.workload, entry.where, nlohmann::json::object(),
+                    entry.param_where, RunPolicy{}, entry.only_on};
       // Suite policy, its quick variant, then --set policy.*: merged first and applied once, so
       // the result does not depend on the order of the keys (min before max or after).
       auto merged = entry.policy.is_object() ? entry.policy : nlohmann::json::object();
@@ -199,7 +220,7 @@ std::vector<PlanItem> make_plan(const std::vector<Suite>& suites, bool quick, co
 
 std::vector<PlanItem> plan_from_json(const nlohmann::json& spec, const SystemInfo& system) {
   const auto entries = spec.is_array() ? spec : nlohmann::json::array({spec});
-  std::set<std::string> planned;
+  std::map<std::string, std::size_t> planned;
   std::vector<PlanItem> plan;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& d = entries[i];
@@ -697,10 +718,16 @@ nlohmann::json Session::run(std::size_t item_index, std::size_t device_index) {
 }
 
 SessionResult Session::run_all() {
-  const std::size_t total = s_->plan.size() * s_->devices.size();
+  auto selected = [&](std::size_t i, std::size_t d) {
+    return runs_on(s_->plan[i], s_->devices[d].id, s_->devices[d].device->info());
+  };
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < s_->plan.size(); ++i)
+    for (std::size_t d = 0; d < s_->devices.size(); ++d) total += selected(i, d) ? 1 : 0;
   std::size_t index = 0;
   for (std::size_t i = 0; i < s_->plan.size() && !cancelled(); ++i)
     for (std::size_t d = 0; d < s_->devices.size() && !cancelled(); ++d) {
+      if (!selected(i, d)) continue;
       if (s_->options.on_start) s_->options.on_start(index, total, s_->plan[i], s_->devices[d].id);
       const auto record = run(i, d);
       if (s_->options.on_done) s_->options.on_done(index, total, record);

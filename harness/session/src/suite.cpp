@@ -153,7 +153,7 @@ nlohmann::json parse_policy(const YAML::Node& n, const std::string& file, const 
 
 SuiteEntry parse_entry(const YAML::Node& n, const std::string& file, Budget& budget) {
   expect_map(n, file, "a benchmark entry");
-  check_keys(n, file, {"workload", "params", "quick_params"}, "a benchmark entry");
+  check_keys(n, file, {"workload", "params", "quick_params", "only_on"}, "a benchmark entry");
   SuiteEntry e;
   e.where = where(file, n.Mark());
   if (!n["workload"]) fail(file, n.Mark(), "benchmark entry needs a 'workload' key (e.g. workload: memory.bandwidth)");
@@ -167,6 +167,14 @@ SuiteEntry parse_entry(const YAML::Node& n, const std::string& file, Budget& bud
       const auto name = key_string(kv.first, file);
       target[name] = to_json(kv.second, file, budget);
       e.param_where.emplace(name, where(file, kv.second.Mark()));
+    }
+  }
+  if (const YAML::Node o = n["only_on"]) {
+    if (!o.IsSequence() || o.size() == 0)
+      fail(file, o.Mark(), "expected 'only_on' to be a non-empty list of devices (ids, drivers or kinds: [hc1-sim])");
+    for (const auto& item : o) {
+      budget.spend(file, item.Mark());
+      e.only_on.push_back(expect_string(item, file, "a device in 'only_on'"));
     }
   }
   return e;

@@ -30,7 +30,15 @@ struct PlanItem {
   nlohmann::json params;  // one point: every parameter has one value
   RunPolicy policy;
   std::string where;      // the suite entry it came from
+  // The devices it is limited to (a suite entry's `only_on`: ids as given, ids, drivers or
+  // kinds); empty: every device of the run. Two entries giving the same benchmark merge theirs.
+  std::vector<std::string> only_on;
 };
+
+// Whether `item` runs on the device known in the run as `run_id` ("hc1-sim",
+// "photonic-sim,dac_bits=4"): always when its only_on is empty, else when an entry of it is
+// that id, the id before its options, info.id(), info.driver or info.kind.
+XPB_API bool runs_on(const PlanItem& item, const std::string& run_id, const DeviceInfo& info);
 
 // The most benchmarks one plan may expand to: a grid or an expansion past this is a mistake
 // (a typo'd list, a hostile file), refused before anything is allocated for it.

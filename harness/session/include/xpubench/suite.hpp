@@ -13,6 +13,10 @@
 //   quick: true                # always the quick variants (quick.yaml)
 //   devices: [photonic-sim,dac_bits=4, ...]   # the devices it runs on when --device is not
 //                              # given (--device syntax: a design-space sweep over simulators)
+//
+// An entry may add `only_on: [hc1-sim, ...]`: of the run's devices, it runs only on those named
+// (by id as given, id, driver or kind), as an 8B model on the chip that hardwires it in a quick
+// run, where making its weights for the cpu would be no quick run.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -36,6 +40,7 @@ struct SuiteEntry {
   nlohmann::json quick_policy = nlohmann::json::object();
   std::string where;  // "file:line:column" of the entry, for error messages
   std::map<std::string, std::string> param_where;  // key -> "file:line:column" of its value
+  std::vector<std::string> only_on;  // `only_on`: the devices it is limited to; empty: all
 };
 
 struct Suite {
