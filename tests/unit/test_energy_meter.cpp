@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "forked_child.hpp"
 #include "xpubench/energy.hpp"
 
 namespace {
@@ -262,6 +263,23 @@ TEST_F(Meter, JoulesCounterOverTcp) {
   // The meter's interval, from the spacing of its lines.
   EXPECT_GT(sensor->update_interval_s(), 0.015);
   EXPECT_LT(sensor->update_interval_s(), 0.2);
+}
+
+TEST_F(Meter, AForkedChildIsToldAtOnceThatItCannotReadTheMeter) {
+  auto bridge = FakeBridge::tcp(steady_meter(100, "J"));
+  auto sensor = xpb::make_meter_sensor(bridge->spec());
+  ASSERT_EQ(sensor->unavailable_reason(), "");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto said = xpb::test::in_forked_child([&] {
+    const auto before = sensor->snapshot();
+    const auto r = sensor->since(before);
+    return sensor->unavailable_reason() + "|" + (r.available ? "available" : r.reason);
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 400ms);  // no wait for readings that cannot come
+  EXPECT_NE(said.find("child process (--isolate); run without --isolate"), std::string::npos) << said;
+  EXPECT_EQ(said.find("|available"), std::string::npos) << said;
+  // The parent's sensor is untouched.
+  EXPECT_TRUE(measure(*sensor, 100ms).available);
 }
 
 TEST_F(Meter, WattLinesOverAFifoAreIntegrated) {

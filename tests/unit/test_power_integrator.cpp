@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "forked_child.hpp"
 #include "power_integrator.hpp"
 
 namespace {
@@ -35,6 +36,19 @@ TEST(PowerIntegrator, ConstantPowerGivesPowerTimesTime) {
   EXPECT_NEAR(b.joules[1] - a.joules[1], 40.0 * dt, 1e-9);
   EXPECT_LE(b.continuous_since, a.when);
   EXPECT_EQ(b.last_error, "");
+}
+
+TEST(PowerIntegrator, AForkedChildGetsAnErrorNotALock) {
+  xpb::PowerIntegrator integ(
+      [](std::vector<double>& w) {
+        w = {10.0};
+        return std::string();
+      },
+      1ms);
+  ASSERT_EQ(integ.totals().error, "");
+  const auto said = xpb::test::in_forked_child([&] { return integ.totals().error; });
+  EXPECT_NE(said.find("child process (--isolate)"), std::string::npos) << said;
+  EXPECT_EQ(integ.totals().error, "");
 }
 
 TEST(PowerIntegrator, RampIsIntegrated) {

@@ -209,6 +209,13 @@ class MeterSensor final : public EnergySensor {
   }
 
   MeterSensor(const MeterSensor&) = delete;
+  // A child forked to isolate a benchmark (--isolate) has a copy of this object but not its
+  // reader thread, and perhaps a copy of mu_ locked by that thread at the fork: it must not
+  // touch either, so it answers unavailable at once, before any lock.
+  static constexpr const char* kForkedChild =
+      "the meter is read by a thread of the process that opened it, and this benchmark runs in a child process "
+      "(--isolate); run without --isolate for its energy";
+  bool in_forked_child() const { return ::getpid() != owner_pid_; }
   MeterSensor& operator=(const MeterSensor&) = delete;
 
   std::string name() const override { return kSource; }
@@ -218,11 +225,13 @@ class MeterSensor final : public EnergySensor {
   }
 
   std::string unavailable_reason() const override {
+    if (in_forked_child()) return kForkedChild;
     std::lock_guard<std::mutex> lock(mu_);
     return reason_locked();
   }
 
   double update_interval_s() const override {
+    if (in_forked_child()) return 1.0;
     std::lock_guard<std::mutex> lock(mu_);
     return median_spacing_locked();
   }
@@ -240,6 +249,7 @@ class MeterSensor final : public EnergySensor {
   EnergyReading since(const EnergySnapshot& before) const override {
     EnergyReading r;
     r.source = kSource;
+    if (in_forked_child()) return unavailable(r, kForkedChild);
     const auto end_steady = std::chrono::steady_clock::now();
     const double end = unix_seconds(std::chrono::system_clock::now());
     std::unique_lock<std::mutex> lock(mu_);
@@ -611,6 +621,7 @@ class MeterSensor final : public EnergySensor {
   std::uint64_t line_no_ = 0;
 
   std::thread thread_;
+  const pid_t owner_pid_ = ::getpid();
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 // read starts it again (nothing is integrated across the gap: the power in it is unknown).
 #include "power_integrator.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -18,7 +20,9 @@ double seconds_between(PowerIntegrator::Clock::time_point a, PowerIntegrator::Cl
 }  // namespace
 
 PowerIntegrator::PowerIntegrator(Reader read, std::chrono::nanoseconds period)
-    : read_(std::move(read)), period_(std::max<std::chrono::nanoseconds>(period, std::chrono::milliseconds(1))) {
+    : read_(std::move(read)),
+      period_(std::max<std::chrono::nanoseconds>(period, std::chrono::milliseconds(1))),
+      owner_pid_(::getpid()) {
   sample();
   thread_ = std::thread([this] { loop(); });
 }
@@ -89,6 +93,14 @@ void PowerIntegrator::loop() {
 }
 
 PowerIntegrator::Totals PowerIntegrator::totals() const {
+  if (::getpid() != owner_pid_) {
+    Totals t;
+    t.when = Clock::now();
+    t.error = "the power inputs are sampled by a thread of the process that opened them, and this benchmark runs "
+              "in a child process (--isolate); run without --isolate for its energy";
+    t.last_error = t.error;
+    return t;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   Totals t;
   t.when = Clock::now();

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <sys/types.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,7 +45,8 @@ class PowerIntegrator {
   PowerIntegrator(const PowerIntegrator&) = delete;
   PowerIntegrator& operator=(const PowerIntegrator&) = delete;
 
-  // Thread-safe.
+  // Thread-safe. In a child forked after construction (--isolate), which has neither the
+  // sampling thread nor a usable copy of its lock, an error saying so, before any lock.
   Totals totals() const;
   std::chrono::nanoseconds period() const { return period_; }
 
@@ -54,6 +56,7 @@ class PowerIntegrator {
 
   const Reader read_;
   const std::chrono::nanoseconds period_;
+  const pid_t owner_pid_;
 
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
