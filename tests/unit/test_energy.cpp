@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "forked_child.hpp"
 #include "xpubench/energy.hpp"
 
 namespace {
@@ -164,10 +165,19 @@ TEST_F(Powercap, PermissionDeniedNamesTheCve) {
   fs::permissions(dir / "energy_uj", fs::perms::none);
   if (::access((dir / "energy_uj").c_str(), R_OK) == 0) {
     // root (CAP_DAC_OVERRIDE) reads a mode-000 file: the sensor must then work, not claim a
-    // permission problem. The unreadable case is proved with a directory below.
+    // permission problem; the unreadable case is then proved as nobody, in a child.
     auto sensor = xpb::make_powercap_sensor(root_);
     EXPECT_EQ(sensor->unavailable_reason(), "");
-    GTEST_SKIP() << "running as root, which can read a mode-000 energy_uj; the EACCES message is not exercised";
+    const auto said = xpb::test::in_forked_child([&] {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) return std::string("cannot become nobody");
+      auto as_nobody = xpb::make_powercap_sensor(root_);
+      const auto r = as_nobody->since(as_nobody->snapshot());
+      return as_nobody->unavailable_reason() + "|" + (r.available ? "available" : r.reason);
+    });
+    EXPECT_NE(said.find("energy_uj is readable only by root since Linux 5.10 (CVE-2020-8694)"), std::string::npos)
+        << said;
+    EXPECT_EQ(said.find("|available"), std::string::npos) << said;
+    return;
   }
   auto sensor = xpb::make_powercap_sensor(root_);
   const auto why = sensor->unavailable_reason();

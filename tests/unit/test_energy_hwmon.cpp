@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "forked_child.hpp"
 #include "xpubench/energy.hpp"
 
 namespace {
@@ -247,10 +248,20 @@ TEST_F(Hwmon, PowerThatCannotBeReadDuringTheIntervalIsAGap) {
 }
 
 TEST_F(Hwmon, PermissionDeniedIsUnavailableNamingTheFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads a mode-000 file: the permission error cannot be produced";
   const auto dir = chip(0, "amd_energy");
   write(dir / "energy1_input", "1000");
   fs::permissions(dir / "energy1_input", fs::perms::none);
+  if (::geteuid() == 0) {
+    // root reads a mode-000 file; nobody, in a child, cannot.
+    const auto said = xpb::test::in_forked_child([&] {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) return std::string("cannot become nobody");
+      auto as_nobody = xpb::make_hwmon_sensor(root_);
+      return as_nobody->unavailable_reason();
+    });
+    EXPECT_NE(said.find("cannot read " + (dir / "energy1_input").string() + ": permission denied"), std::string::npos)
+        << said;
+    return;
+  }
   auto sensor = xpb::make_hwmon_sensor(root_);
   const auto why = sensor->unavailable_reason();
   EXPECT_NE(why.find("cannot read " + (dir / "energy1_input").string() + ": permission denied"), std::string::npos)
