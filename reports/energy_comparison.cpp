@@ -24,19 +24,19 @@ bool compared(const BenchmarkView& b, const MetricView& m) {
 // parameter the workload has.
 std::map<std::string, std::set<std::string>> distinguishing_keys(const ResultView& result) {
   std::map<std::string, std::map<std::string, std::set<std::string>>> values;  // workload -> key -> values
+  std::map<std::string, std::map<std::string, std::size_t>> holding;          // workload -> key -> records
   std::map<std::string, std::size_t> records;
   for (const auto& b : result.benchmarks) {
     ++records[b.workload];
-    for (const auto& [k, v] : b.params.items()) values[b.workload][k].insert(v.dump());
+    for (const auto& [k, v] : b.params.items()) {
+      values[b.workload][k].insert(v.dump());
+      ++holding[b.workload][k];
+    }
   }
   std::map<std::string, std::set<std::string>> keys;
   for (const auto& [workload, by_key] : values)
-    for (const auto& [k, vs] : by_key) {
-      std::size_t holding = 0;
-      for (const auto& b : result.benchmarks)
-        if (b.workload == workload && b.params.contains(k)) ++holding;
-      if (vs.size() > 1 || holding < records[workload]) keys[workload].insert(k);
-    }
+    for (const auto& [k, vs] : by_key)
+      if (vs.size() > 1 || holding[workload][k] < records[workload]) keys[workload].insert(k);
   return keys;
 }
 
@@ -44,14 +44,17 @@ std::map<std::string, std::set<std::string>> distinguishing_keys(const ResultVie
 
 std::string render_energy_comparison(const ResultView& result) {
   const auto keys = distinguishing_keys(result);
-  auto label_of = [&](const BenchmarkView& b) {
+  // Each record's row label, made once (a result may hold 10,000 records).
+  std::vector<std::string> labels;
+  labels.reserve(result.benchmarks.size());
+  for (const auto& b : result.benchmarks) {
     nlohmann::json shown = nlohmann::json::object();
     if (auto it = keys.find(b.workload); it != keys.end())
       for (const auto& k : it->second)
         if (b.params.contains(k)) shown[k] = b.params[k];
     const auto text = report_format::params_text(shown);
-    return text.empty() ? b.workload : b.workload + " " + text;
-  };
+    labels.push_back(text.empty() ? b.workload : b.workload + " " + text);
+  }
   // Rows: each (benchmark, energy figure) some device has; columns: the run's devices.
   struct Row {
     std::string label, figure, unit;
@@ -70,11 +73,14 @@ std::string render_energy_comparison(const ResultView& result) {
   // A label no device has a figure for still gets a row when it is an energy workload's, so a
   // run on a machine without a sensor says, per device, why not.
   std::set<std::string> with_figures;
-  for (const auto& b : result.benchmarks)
-    for (const auto& m : b.metrics)
-      if (compared(b, m)) with_figures.insert(label_of(b));
-  for (const auto& b : result.benchmarks) {
-    const auto label = label_of(b);
+  for (std::size_t i = 0; i < result.benchmarks.size(); ++i)
+    for (const auto& m : result.benchmarks[i].metrics)
+      if (compared(result.benchmarks[i], m)) with_figures.insert(labels[i]);
+  std::map<std::string, std::vector<std::size_t>> records_of;  // label -> records
+  for (std::size_t i = 0; i < result.benchmarks.size(); ++i) {
+    const auto& b = result.benchmarks[i];
+    const auto& label = labels[i];
+    records_of[label].push_back(i);
     if (!with_figures.count(label)) {
       if (b.workload.rfind("energy.", 0) == 0) add_row(label, "", "");
       continue;
@@ -91,8 +97,9 @@ std::string render_energy_comparison(const ResultView& result) {
   for (const auto& d : result.devices) device_of[d.id] = &d;
   // Cells a row has no figure for: the record's status, or why the device has no energy.
   for (auto& row : rows)
-    for (const auto& b : result.benchmarks) {
-      if (label_of(b) != row.label || row.cells.count(b.device)) continue;
+    for (const std::size_t i : records_of[row.label]) {
+      const auto& b = result.benchmarks[i];
+      if (row.cells.count(b.device)) continue;
       const auto* d = device_of.count(b.device) ? device_of[b.device] : nullptr;
       const bool no_energy = d != nullptr && !d->energy_available;
       if (b.status == "passed" || (b.status == "skipped" && no_energy)) row.cells[b.device] = no_energy ? "no sensor" : "n/a";
