@@ -9,6 +9,7 @@
 #include "cpu_buffer.hpp"
 #include "xpubench/gguf_blocks.hpp"
 #include "cpu_executable.hpp"
+#include "f16_fma_kernels.hpp"
 #include "int8_dot_kernels.hpp"
 #include "stream_kernels.hpp"
 #include "topology_handle.hpp"
@@ -17,6 +18,11 @@
 
 namespace xpb::cpu {
 namespace {
+
+// Where the CPU multiplies and adds a dtype in one native instruction: f32 and f64 everywhere,
+// f16 with AVX512-FP16. Not bf16 (AVX512-BF16 has dot products, not a multiply-add) nor i8 (x86
+// has no 8-bit multiply; int8_dot_loop is the 8-bit figure).
+bool fma_loop_native(DType t) { return t == DType::f32 || t == DType::f64 || (t == DType::f16 && f16_fma_native()); }
 
 std::string cpu_model() {
   hwloc_obj_t pkg = hwloc_get_obj_by_type(topology(), HWLOC_OBJ_PACKAGE, 0);
@@ -47,13 +53,12 @@ class CpuDevice final : public Device {
                                               "(Q8_K per 256 for the K-quants and IQ4_XS), int8 dot products"},
                          {"f16_matmul", "activations rounded to f16, as llama.cpp rounds them, then f32 products and sums"},
                          {"exp", "Highway's vectorised exponential"}};
-    // Each op on the dtypes of its definition that the cpu holds; fma_loop only on f32 and f64,
-    // where the CPU multiplies and adds natively (x86 has no f16 arithmetic before AVX-512 FP16
-    // and no 8-bit multiply): a peak figure is never one of emulation. int8_dot_loop only with
-    // a VNNI instruction (int8_dot_kernels.hpp says why).
+    // Each op on the dtypes of its definition that the cpu holds; fma_loop only where the CPU
+    // multiplies and adds natively (fma_loop_native): a peak figure is never one of emulation.
+    // int8_dot_loop only with a VNNI instruction (int8_dot_kernels.hpp says why).
     for (const auto& d : op_catalogue())
       for (DType t : d.dtypes)
-        if (c.supports(t) && (d.op != Op::fma_loop || t == DType::f32 || t == DType::f64) &&
+        if (c.supports(t) && (d.op != Op::fma_loop || fma_loop_native(t)) &&
             (d.op != Op::int8_dot_loop || *int8_dot_isa() != '\0'))
           c.op_dtypes.emplace_back(d.op, t);
     return c;
@@ -102,10 +107,11 @@ class CpuDevice final : public Device {
                                                    "per 4-way dot product), which this CPU lacks"),
                 nullptr};
     for (const auto& n : nodes)
-      if (const DType t = g.tensor(n.outputs[0]).dtype; n.op == Op::fma_loop && t != DType::f32 && t != DType::f64)
-        return {Outcome::with(Status::unsupported, "cpu: fma_loop on " + std::string(name(t)) +
-                                                       " is not supported (the CPU has no native " + std::string(name(t)) +
-                                                       " multiply-add; f32 and f64 are)"),
+      if (const DType t = g.tensor(n.outputs[0]).dtype; n.op == Op::fma_loop && !fma_loop_native(t))
+        return {Outcome::with(Status::unsupported,
+                              "cpu: fma_loop on " + std::string(name(t)) + " is not supported (this CPU has no native " +
+                                  std::string(name(t)) + " multiply-add" +
+                                  (t == DType::f16 ? ": AVX512-FP16 is missing" : "") + "; f32 and f64 it has)"),
                 nullptr};
     for (const auto& [id, buffer] : bound) {
       const TensorDesc& t = g.tensor(id);

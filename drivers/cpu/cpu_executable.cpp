@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "compute_kernels.hpp"
+#include "f16_fma_kernels.hpp"
 #include "int8_dot_kernels.hpp"
 #include "stream_kernels.hpp"
 #include "xpubench/quant.hpp"
@@ -217,11 +218,13 @@ void CpuExecutable::run_share(std::size_t n, int thread, int threads) {
       const auto chain = static_cast<std::uint64_t>(node.attrs.get_int("chain", 1));
       // In chunks of whole blocks worth about 2^26 steps (a few ms), each after a look at the
       // cancel flag, so a long chain still stops soon after Ctrl-C.
-      const std::size_t block = fma_chain_block(elem);
+      const std::size_t block = out.dtype == DType::f16 ? f16_fma_block() : fma_chain_block(elem);
       const std::size_t chunk = std::max<std::size_t>(1, (std::size_t{1} << 26) / chain / block) * block;
       for (std::size_t c0 = s.begin; c0 < s.end && !cancelled(); c0 += chunk) {
         const std::size_t len = std::min(chunk, s.end - c0);
         if (out.dtype == DType::f64) fma_chain_f64(ptr<double>(node.inputs[0]) + c0, ptr<double>(node.outputs[0]) + c0, len, chain);
+        else if (out.dtype == DType::f16)
+          fma_chain_f16(ptr<std::uint16_t>(node.inputs[0]) + c0, ptr<std::uint16_t>(node.outputs[0]) + c0, len, chain);
         else fma_chain_f32(ptr<float>(node.inputs[0]) + c0, ptr<float>(node.outputs[0]) + c0, len, chain);
       }
       return;
