@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "f16_fma_kernels.hpp"
 #include "test_devices.hpp"
 #include "xpubench/conformance.hpp"
 #include "xpubench/error.hpp"
@@ -169,9 +170,9 @@ TEST(FmaLoop, TheI8ChainHasTheFullPeriod256) {
 TEST(FmaLoop, CpuMatchesRefBitForBitOnEveryThreadCount) {
   auto cpu = open_device("cpu");
   auto ref = open_device("ref");
-  for (DType t : {DType::f32, DType::f64})
+  for (DType t : {DType::f32, DType::f64, DType::f16})
     for (int threads : {1, 2}) {
-      if (threads > cpu->caps().max_threads) continue;
+      if (threads > cpu->caps().max_threads || (t == DType::f16 && !xpb::cpu::f16_fma_native())) continue;
       // Not a multiple of any block, vector or page share; chains long enough to reach 1 for
       // some elements and not for others.
       auto f = fma_graph(t, varied(t, 20011), 40);
@@ -179,18 +180,26 @@ TEST(FmaLoop, CpuMatchesRefBitForBitOnEveryThreadCount) {
     }
 }
 
-TEST(FmaLoop, CpuClaimsF32AndF64AndRefusesTheRestByName) {
+TEST(FmaLoop, CpuClaimsWhatItHasNativeArithmeticForAndRefusesTheRestByName) {
   auto cpu = open_device("cpu");
   const auto caps = cpu->caps();
   EXPECT_TRUE(caps.claims(Op::fma_loop, DType::f32));
   EXPECT_TRUE(caps.claims(Op::fma_loop, DType::f64));
-  EXPECT_FALSE(caps.claims(Op::fma_loop, DType::f16));
+  EXPECT_EQ(caps.claims(Op::fma_loop, DType::f16), xpb::cpu::f16_fma_native());  // AVX512-FP16
+  EXPECT_FALSE(caps.claims(Op::fma_loop, DType::bf16));
   EXPECT_FALSE(caps.claims(Op::fma_loop, DType::i8));
   EXPECT_TRUE(caps.vector_widths.empty());  // it picks its own SIMD width
-  auto f = fma_graph(DType::f16, varied(DType::f16, 64), 4);
+  auto f = fma_graph(DType::bf16, varied(DType::bf16, 64), 4);
   const auto c = cpu->compile(f.g, xpb::CompileOptions{});
   EXPECT_EQ(c.outcome.status, xpb::Status::unsupported);
-  EXPECT_NE(c.outcome.reason.find("fma_loop on f16"), std::string::npos) << c.outcome.reason;
+  EXPECT_NE(c.outcome.reason.find("fma_loop on bf16"), std::string::npos) << c.outcome.reason;
+  auto h = fma_graph(DType::f16, varied(DType::f16, 64), 4);
+  const auto ch = cpu->compile(h.g, xpb::CompileOptions{});
+  if (xpb::cpu::f16_fma_native()) {
+    EXPECT_TRUE(ch.outcome.passed()) << ch.outcome.reason;
+  } else {
+    EXPECT_NE(ch.outcome.reason.find("AVX512-FP16 is missing"), std::string::npos) << ch.outcome.reason;
+  }
 }
 
 // --- opencl --------------------------------------------------------------------------------------
