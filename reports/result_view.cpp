@@ -65,6 +65,14 @@ ResultView read_result_view(const nlohmann::json& doc) {
     if (run.contains("command") && run["command"].is_array())
       for (const auto& c : run["command"])
         if (c.is_string()) v.run.command.push_back(c.get<std::string>());
+    v.run.config_hash = str(run, "config_hash");
+    v.run.xpubench_version = str(run, "xpubench_version");
+    v.run.git_revision = str(run, "git_revision");
+    if (run.contains("suites") && run["suites"].is_array())
+      for (const auto& su : run["suites"])
+        if (su.is_string()) v.run.suites.push_back(su.get<std::string>());
+    v.run.quick = run.contains("quick") && run["quick"].is_boolean() && run["quick"].get<bool>();
+    if (run.contains("policy") && run["policy"].is_object()) v.run.policy = run["policy"];
   }
   if (doc.contains("system") && doc["system"].is_object()) v.system = doc["system"];
   if (doc.contains("devices") && doc["devices"].is_array())

@@ -19,6 +19,7 @@
 #include <new>
 
 #include "xpubench/build_info.hpp"
+#include "xpubench/compare.hpp"
 #include "xpubench/conform.hpp"
 #include "xpubench/conform_report.hpp"
 #include "xpubench/error.hpp"
@@ -343,6 +344,38 @@ int cmd_validate(const std::vector<std::string>& files) {
   return rc;
 }
 
+// `compare BASE NEW`, or `compare RESULT --base-device D`: the table, and exit 1 on a
+// significant regression past the threshold when asked to gate.
+int cmd_compare(const std::vector<std::string>& files, const std::string& base_device, double threshold, double alpha,
+                bool fail_on_regression, const std::string& json_out) {
+  if (!json_out.empty()) xpb::check_output_path(json_out, "compare --json");
+  if (base_device.empty() && files.size() != 2)
+    throw xpb::InputError("compare: expected two results, BASE and NEW (or one result and --base-device)");
+  if (!base_device.empty() && files.size() != 1)
+    throw xpb::InputError("compare --base-device: expected one result, whose devices are compared");
+  std::vector<xpb::ResultView> views;
+  for (const auto& f : files) {
+    const auto doc = xpb::load_result(f);
+    if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
+      throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
+    views.push_back(xpb::read_result_view(doc));
+  }
+  const xpb::CompareOptions options{threshold, alpha};
+  xpb::Comparison c;
+  if (base_device.empty()) {
+    c = xpb::compare_results(views[0], views[1], options);
+  } else {
+    try {
+      c = xpb::compare_devices(views[0], base_device, options);
+    } catch (const std::invalid_argument& e) {
+      throw xpb::InputError(e.what());
+    }
+  }
+  std::cout << xpb::render_comparison(c, options);
+  if (!json_out.empty()) xpb::write_file_atomically(json_out, xpb::to_json(c, options).dump(2) + "\n");
+  return fail_on_regression && c.regressions > 0 ? 1 : 0;
+}
+
 int cmd_model_export(const std::string& preset, const std::string& dtype, const std::string& seed_text,
                      const std::string& path) {
   xpb::check_output_path(path, "model export -o");
@@ -472,6 +505,24 @@ int main(int argc, char** argv) {
   validate->add_option("files", validate_files, "result documents (or journals)")->required();
 
   std::string export_preset, export_dtype = "q8_0", export_path, export_seed = "1";
+  std::vector<std::string> compare_files;
+  std::string compare_base_device, compare_json;
+  double compare_threshold = 5.0, compare_alpha = 0.05;
+  bool compare_fail = false;
+  auto* compare = app.add_subcommand("compare", "compare two results (or the devices of one) metric by metric: "
+                                                "direction-aware change, Mann-Whitney U, regression / improvement / noise");
+  compare->add_option("results", compare_files, "BASE NEW (or one RESULT with --base-device)")->required();
+  compare->add_option("--base-device", compare_base_device,
+                      "compare the other devices of one result against this one (cpu against opencl:0 and hc1-sim)");
+  compare->add_option("--threshold", compare_threshold, "a change smaller than this, in percent, is noise")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  compare->add_option("--alpha", compare_alpha, "significance level of the Mann-Whitney U test")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-12, 1.0));
+  compare->add_flag("--fail-on-regression", compare_fail, "exit 1 when any metric regressed significantly past the threshold");
+  compare->add_option("--json", compare_json, "also write the comparison as JSON to this file");
+
   auto* model = app.add_subcommand("model", "models for the llm workloads");
   model->require_subcommand(1);
   auto* model_export = model->add_subcommand("export", "write a preset with its synthetic weights as a GGUF file");
@@ -519,6 +570,8 @@ int main(int argc, char** argv) {
       rc = cmd_run(run_names, run_devices, run_sets, quick, output, run_isolation, std::vector<std::string>(argv, argv + argc));
     else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
     else if (*validate) rc = cmd_validate(validate_files);
+    else if (*compare)
+      rc = cmd_compare(compare_files, compare_base_device, compare_threshold, compare_alpha, compare_fail, compare_json);
     else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);
     else if (*model_run) rc = cmd_model_run(run_model, run_device, run_dtype, run_tokens, run_n, run_json);
   } catch (const xpb::InputError& e) {

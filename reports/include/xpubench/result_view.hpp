@@ -48,6 +48,10 @@ struct DeviceView {
 struct RunView {
   std::string id, status, started, finished;
   std::vector<std::string> command;
+  std::string config_hash, xpubench_version, git_revision;
+  std::vector<std::string> suites;
+  bool quick = false;
+  nlohmann::json policy = nlohmann::json::object();
 };
 
 struct ResultView {
