@@ -7,28 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "report_format.hpp"
+
 namespace xpb {
 namespace {
 
-// Text for an XML attribute or element: the five special characters escaped, and control
-// characters (which XML 1.0 cannot carry at all) replaced.
-std::string xml(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-        else out += c;
-    }
-  }
-  return out;
-}
+using report_format::xml;
 
 std::string error_text(double v) { return std::isfinite(v) ? fmt::format("{:.3g}", v) : "inf"; }
 

@@ -45,4 +45,24 @@ inline std::string number(const std::optional<double>& value) {
   return fmt::format("{:.3g}", v);
 }
 
+// Text for an XML attribute or element: the five special characters escaped, and control
+// characters (which XML 1.0 cannot carry at all) replaced.
+inline std::string xml(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
+        else out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace xpb::report_format

@@ -30,6 +30,8 @@ MetricView read_metric(const nlohmann::json& m) {
   v.min = num(st, "min");
   v.max = num(st, "max");
   v.missing = str(st, "missing");
+  for (const char* key : kStatisticNames)
+    if (const auto value = num(st, key)) v.statistics.emplace_back(key, *value);
   return v;
 }
 
@@ -41,6 +43,8 @@ BenchmarkView read_benchmark_view(const nlohmann::json& r) {
   b.workload = str(r, "workload");
   b.device = str(r, "device");
   b.status = str(r, "status");
+  b.started = str(r, "started");
+  b.wall_seconds = num(r, "wall_seconds").value_or(0.0);
   b.reason = str(r, "reason");
   if (r.contains("params") && r["params"].is_object()) b.params = r["params"];
   b.valid = !(r.contains("valid") && r["valid"].is_boolean()) || r["valid"].get<bool>();

@@ -186,13 +186,35 @@ struct SessionFlags {
   double timeout_s = 300;
   std::string energy_meter;  // "fifo:PATH" or "tcp:127.0.0.1:PORT" (docs/ENERGY.md); empty: none
   double idle_seconds = -1;  // the idle baseline's window; < 0: 2 s, 1 s with --quick
+  std::vector<std::string> reports;  // --report formats, written next to the result
 };
+
+// The report formats of `report --format` and `run --report`, and the file name each takes
+// beside a result (results/quick.json -> results/quick.md).
+const std::vector<std::pair<std::string, std::string>> kReportFormats = {
+    {"md", ".md"}, {"csv", ".csv"}, {"junit", ".junit.xml"}};
+
+std::string render_report(const std::string& format, const std::vector<xpb::ResultView>& views) {
+  if (format == "md") return xpb::render_markdown(views);
+  if (format == "csv") return xpb::render_csv(views);
+  if (format == "junit") return xpb::render_junit(views);
+  throw xpb::InputError("--format " + format + ": expected md, csv or junit");
+}
+
+std::string report_path_beside(const std::string& result, const std::string& format) {
+  std::string base = result;
+  if (base.size() > 5 && base.substr(base.size() - 5) == ".json") base.resize(base.size() - 5);
+  for (const auto& [f, ext] : kReportFormats)
+    if (f == format) return base + ext;
+  throw xpb::InputError("--report " + format + ": expected md, csv or junit");
+}
 
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
             const std::vector<std::string>& sets, bool quick, const std::string& output, const SessionFlags& isolation,
             const std::vector<std::string>& argv) {
   // Checked before anything runs: a result that cannot be written at the end would waste the run.
   xpb::check_output_path(output, "-o");
+  for (const auto& f : isolation.reports) xpb::check_output_path(report_path_beside(output, f), "--report " + f);
   std::vector<xpb::Suite> suites;
   for (const auto& n : names.empty() ? std::vector<std::string>{"standard"} : names) suites.push_back(xpb::resolve_suite(n));
   std::vector<xpb::Override> overrides;
@@ -257,6 +279,11 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   std::cout << "\n" << xpb::render_console_summary(result.document);
   std::cout << fmt::format("\nresult: {} ({} benchmarks, run {})\n", output, result.document["benchmarks"].size(),
                            result.document["run"]["status"].get<std::string>());
+  for (const auto& f : isolation.reports) {
+    const auto path = report_path_beside(output, f);
+    xpb::write_file_atomically(path, render_report(f, {xpb::read_result_view(result.document)}));
+    std::cout << fmt::format("report: {}\n", path);
+  }
   if (result.interrupted) return 130;
   if (result.invalid > 0) {
     std::fprintf(stderr, "xpubench: error: %zu benchmark(s) had invalid parameters (see their reasons above)\n",
@@ -342,6 +369,22 @@ int cmd_validate(const std::vector<std::string>& files) {
     for (const auto& p : problems) std::cout << fmt::format("  {}: {}\n", p.where.empty() ? "/" : p.where, p.what);
   }
   return rc;
+}
+
+// `report RESULTS... --format F [-o FILE]`: to stdout without -o.
+int cmd_report(const std::vector<std::string>& files, const std::string& format, const std::string& out) {
+  if (!out.empty()) xpb::check_output_path(out, "report -o");
+  std::vector<xpb::ResultView> views;
+  for (const auto& f : files) {
+    const auto doc = xpb::load_result(f);
+    if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
+      throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
+    views.push_back(xpb::read_result_view(doc));
+  }
+  const auto text = render_report(format, views);
+  if (out.empty()) std::cout << text;
+  else xpb::write_file_atomically(out, text);
+  return 0;
 }
 
 // `compare BASE NEW`, or `compare RESULT --base-device D`: the table, and exit 1 on a
@@ -486,6 +529,10 @@ int main(int argc, char** argv) {
                   "seconds each energy sensor is read at rest before the run, the idle baseline records are given net "
                   "of (default 2, 1 with --quick; 0: none)")
       ->check(CLI::Range(0.0, 600.0));
+  run->add_option("--report", run_isolation.reports,
+                  "also write a report beside the result (md, csv or junit; repeatable): results/quick.json gives "
+                  "results/quick.md, .csv, .junit.xml")
+      ->check(CLI::IsMember({"md", "csv", "junit"}));
 
   std::string conform_device, conform_junit, conform_json;
   SessionFlags conform_isolation{true, 120};
@@ -522,6 +569,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1e-12, 1.0));
   compare->add_flag("--fail-on-regression", compare_fail, "exit 1 when any metric regressed significantly past the threshold");
   compare->add_option("--json", compare_json, "also write the comparison as JSON to this file");
+
+  std::vector<std::string> report_files;
+  std::string report_format, report_out;
+  auto* report = app.add_subcommand("report", "render results as Markdown, CSV (tidy) or JUnit XML");
+  report->add_option("results", report_files, "result documents (or journals)")->required();
+  report->add_option("--format,-f", report_format, "md, csv or junit")->required();
+  report->add_option("-o,--output", report_out, "file to write (default: standard output)");
 
   auto* model = app.add_subcommand("model", "models for the llm workloads");
   model->require_subcommand(1);
@@ -570,6 +624,7 @@ int main(int argc, char** argv) {
       rc = cmd_run(run_names, run_devices, run_sets, quick, output, run_isolation, std::vector<std::string>(argv, argv + argc));
     else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
     else if (*validate) rc = cmd_validate(validate_files);
+    else if (*report) rc = cmd_report(report_files, report_format, report_out);
     else if (*compare)
       rc = cmd_compare(compare_files, compare_base_device, compare_threshold, compare_alpha, compare_fail, compare_json);
     else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);

@@ -1,6 +1,7 @@
 // The console renderers over the result's read model: the energy comparison table.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "xpubench/report.hpp"
@@ -94,6 +95,63 @@ TEST(EnergyComparison, AResultWithoutEnergyHasNoTable) {
 
 TEST(EnergyComparison, IsPartOfTheConsoleSummary) {
   EXPECT_NE(render_console_summary(document()).find("energy per unit of work"), std::string::npos);
+}
+
+// --- md, csv, junit --------------------------------------------------------------------------
+
+// A result whose strings try to break each format: a pipe and a line break for Markdown, a comma
+// and quotes for CSV, markup for XML.
+json hostile() {
+  json doc = document();
+  doc["run"] = {{"id", "run<1>"}, {"status", "complete"}, {"started", "2026-12-01T00:00:00Z"}};
+  doc["system"] = {{"hostname", "box,\"one\""}, {"cpu_model", "cpu|x"}};
+  auto bad = record("llm.bench", "npu|<script>alert(1)</script>,\"x\"", {{"model", "a\nb"}}, "failed");
+  bad["reason"] = "wrong | output <b>&</b>";
+  doc["benchmarks"].push_back(bad);
+  return doc;
+}
+
+TEST(Reports, MarkdownKeepsEveryRowInItsTableAndMarksModeledFigures) {
+  const auto md = render_markdown({read_result_view(hostile())});
+  EXPECT_NE(md.find("energy_per_mac *(modeled)*"), std::string::npos) << md;
+  EXPECT_NE(md.find("npu\\|&lt;script&gt;"), std::string::npos) << md;  // a pipe escaped, markup as text
+  EXPECT_EQ(md.find("<script>"), std::string::npos) << md;
+  // Every table row has the same number of unescaped cell separators.
+  std::size_t rows = 0;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| llm.bench", 0) != 0 && line.rfind("| energy.compute", 0) != 0) continue;
+    std::size_t pipes = 0;
+    for (std::size_t i = 0; i < line.size(); ++i) pipes += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+    EXPECT_EQ(pipes, 8u) << line;
+    ++rows;
+  }
+  EXPECT_GE(rows, 8u);
+  EXPECT_NE(md.find("wrong \\| output"), std::string::npos) << md;  // the reason, listed and escaped
+}
+
+TEST(Reports, CsvIsTidyQuotedAndHasTheDocumentedColumns) {
+  const auto csv = render_csv({read_result_view(hostile())});
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), kCsvHeader);
+  EXPECT_NE(csv.find("\"box,\"\"one\"\"\""), std::string::npos) << csv;  // RFC 4180: quoted, quotes doubled
+  // One row per statistic: energy_per_flop has n and median here, so two rows.
+  std::size_t flop_rows = 0;
+  for (std::size_t at = 0; (at = csv.find(",energy_per_flop,", at)) != std::string::npos; ++at) ++flop_rows;
+  EXPECT_EQ(flop_rows, 2u);
+  EXPECT_NE(csv.find(",energy_per_flop,pJ/FLOP,lower_is_better,measured,median,1.25\n"), std::string::npos) << csv;
+  // A record without figures keeps its status, metric columns empty.
+  EXPECT_NE(csv.find(",skipped,true,,,,,,\n"), std::string::npos) << csv;
+}
+
+TEST(Reports, JunitClassifiesEveryStatusAndEscapesWhatTheResultSays) {
+  const auto xml = render_junit({read_result_view(hostile())});
+  EXPECT_NE(xml.find("<testsuite name=\"run&lt;1&gt;\" tests=\"9\" failures=\"1\" errors=\"0\" skipped=\"3\""),
+            std::string::npos)
+      << xml;
+  EXPECT_EQ(xml.find("<script>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message=\"failed: wrong | output &lt;b&gt;&amp;&lt;/b&gt;\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<skipped message=\"unsupported: why not\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<system-out>energy_per_flop 1.25 pJ/FLOP"), std::string::npos) << xml;
 }
 
 }  // namespace

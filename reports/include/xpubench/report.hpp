@@ -1,6 +1,7 @@
 // Renderers of the result document, each over the typed read model (result_view.hpp).
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,29 @@ XPB_API std::string render_console_summary(const nlohmann::json& doc);
 // result has no energy workload and no such figure. Part of render_console_summary.
 XPB_API std::string render_energy_comparison(const ResultView& result);
 XPB_API std::string render_energy_comparison(const nlohmann::json& doc);
+
+// Reports of one or more results (`xpubench report`, `run --report`), each over the read model.
+//
+// Markdown: a table of the runs, then per run a GitHub table of every figure (simulated and
+// modeled figures marked in the cell), what did not pass and why, and the energy comparison.
+XPB_API std::string render_markdown(const std::vector<ResultView>& results);
+
+// CSV (RFC 4180), tidy: one row per statistic of each metric of each benchmark; a benchmark
+// without figures has one row with its status and the metric columns empty. Columns, in
+// this order (a contract: added to at the end only):
+//   run_id, hostname, benchmark_id, workload, device, params (JSON object), status, valid,
+//   metric, unit, direction, source (measured, simulated, modeled), statistic (n, median,
+//   mean, min, max, stddev, cv, p50, p90, p99, ci95_lo, ci95_hi: those the document has),
+//   value
+inline constexpr const char* kCsvHeader =
+    "run_id,hostname,benchmark_id,workload,device,params,status,valid,metric,unit,direction,source,statistic,value";
+XPB_API std::string render_csv(const std::vector<ResultView>& results);
+
+// JUnit XML: a <testsuite> per result, a <testcase> per benchmark x device (classname the
+// workload, name the device and parameters, time its wall seconds); failed or mistrusted is a
+// <failure>, invalid or interrupted an <error>, skipped or unsupported <skipped>, each with the
+// status and reason; a passed one carries its figures as <system-out>.
+XPB_API std::string render_junit(const std::vector<ResultView>& results);
 
 // One line for a finished benchmark record (its figures), for progress output.
 XPB_API std::string render_record_line(const BenchmarkView& record);

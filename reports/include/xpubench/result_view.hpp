@@ -17,14 +17,22 @@ struct MetricView {
   std::string name, unit, direction, source;  // source: measured, simulated, modeled
   std::size_t n = 0;
   std::optional<double> median, ci95_lo, ci95_hi, min, max;
+  // Every statistic the document gives a number for, in kStatisticNames' order (CSV rows).
+  std::vector<std::pair<std::string, double>> statistics;
   std::vector<double> samples;
   std::string note;
   std::string missing;  // why some statistics are absent
   bool measured() const { return source == "measured"; }
 };
 
+// The statistics of a metric, in the order reports list them.
+inline constexpr const char* kStatisticNames[] = {"n",      "median", "mean", "min",     "max",     "stddev",
+                                                  "cv",     "p50",    "p90",  "p99",     "ci95_lo", "ci95_hi"};
+
 struct BenchmarkView {
   std::string id, workload, device, status, reason;
+  std::string started;         // ISO 8601 UTC
+  double wall_seconds = 0;     // host time the benchmark took, setup and checks included
   nlohmann::json params = nlohmann::json::object();
   bool valid = true;
   std::string invalid_reason;
