@@ -7,6 +7,7 @@
 #include <regex>
 #include <stdexcept>
 
+#include "xpubench/integrity.hpp"
 #include "xpubench/result.hpp"
 
 namespace xpb {
@@ -508,6 +509,9 @@ std::vector<Problem> validate_against_schema(const nlohmann::json& instance, con
 std::vector<Problem> validate_result(const nlohmann::json& doc) {
   auto problems = validate_against_schema(doc, result_schema());
   if (doc.is_object()) check_run_rules(doc, problems);
+  // A document that carries its SHA-256 must still match it (a journal carries none).
+  if (doc.is_object() && doc.contains("integrity") && doc["integrity"].is_object())
+    for (const auto& p : verify_integrity(doc).problems) problems.push_back({"/integrity", p});
   return problems;
 }
 

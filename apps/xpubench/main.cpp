@@ -15,14 +15,18 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <new>
+#include <optional>
 
 #include "xpubench/build_info.hpp"
 #include "xpubench/compare.hpp"
 #include "xpubench/conform.hpp"
 #include "xpubench/conform_report.hpp"
 #include "xpubench/error.hpp"
+#include "xpubench/integrity.hpp"
 #include "xpubench/model_export.hpp"
 #include "xpubench/model_run.hpp"
 #include "xpubench/op_catalogue.hpp"
@@ -387,6 +391,66 @@ int cmd_report(const std::vector<std::string>& files, const std::string& format,
   return 0;
 }
 
+// A key file of `keygen`: one line of base64. Errors name the file.
+std::string read_key_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw xpb::InputError(what + " " + path + ": not a regular file (expected a key written by `xpubench keygen`)");
+  std::ifstream in(path);
+  std::string key;
+  if (!std::getline(in, key) || key.empty()) throw xpb::InputError(what + " " + path + ": empty or unreadable");
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  return key;
+}
+
+// `keygen -o KEY`: KEY (the secret key, readable by its owner only) and KEY.pub.
+int cmd_keygen(const std::string& path) {
+  xpb::check_output_path(path, "keygen -o");
+  xpb::check_output_path(path + ".pub", "keygen -o");
+  const auto keys = xpb::generate_key_pair();
+  xpb::write_file_atomically(path, keys.secret_key + "\n");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  xpb::write_file_atomically(path + ".pub", keys.public_key + "\n");
+  std::cout << fmt::format("secret key: {} (keep it; mode 600)\npublic key: {}.pub ({})\n", path, path, keys.public_key);
+  return 0;
+}
+
+// `sign RESULT --key KEY`: the result rewritten with its integrity signed.
+int cmd_sign(const std::string& file, const std::string& key_path) {
+  const auto key = read_key_file(key_path, "--key");
+  const auto doc = xpb::load_result(file);
+  nlohmann::json signed_doc;
+  try {
+    signed_doc = xpb::sign_result(doc, key);
+  } catch (const std::invalid_argument& e) {
+    throw xpb::InputError(file + ": " + e.what());
+  }
+  xpb::write_file_atomically(file, signed_doc.dump(1) + "\n");
+  std::cout << fmt::format("{}: signed (sha256 {}, public key {})\n", file, signed_doc["integrity"]["sha256"].get<std::string>(),
+                           signed_doc["integrity"]["signature"]["public_key"].get<std::string>());
+  return 0;
+}
+
+// `verify RESULT... [--pubkey KEY.pub]`: 0 when every document is intact (and signed by that
+// key, when one is given), 1 otherwise.
+int cmd_verify(const std::vector<std::string>& files, const std::string& pubkey_path) {
+  std::optional<std::string> trusted;
+  if (!pubkey_path.empty()) trusted = read_key_file(pubkey_path, "--pubkey");
+  int rc = 0;
+  for (const auto& f : files) {
+    const auto report = xpb::verify_integrity(xpb::load_result(f), trusted);
+    if (report.ok()) {
+      std::cout << fmt::format("{}: intact{}\n", f,
+                               report.is_signed ? ", signed by " + report.public_key + " (signature valid)" : ", not signed");
+      continue;
+    }
+    rc = 1;
+    std::cout << fmt::format("{}: {} problem(s)\n", f, report.problems.size());
+    for (const auto& p : report.problems) std::cout << "  " << p << "\n";
+  }
+  return rc;
+}
+
 // `compare BASE NEW`, or `compare RESULT --base-device D`: the table, and exit 1 on a
 // significant regression past the threshold when asked to gate.
 int cmd_compare(const std::vector<std::string>& files, const std::string& base_device, double threshold, double alpha,
@@ -577,6 +641,17 @@ int main(int argc, char** argv) {
   report->add_option("--format,-f", report_format, "md, csv or junit")->required();
   report->add_option("-o,--output", report_out, "file to write (default: standard output)");
 
+  std::string keygen_out, sign_file, sign_key, verify_pubkey;
+  std::vector<std::string> verify_files;
+  auto* keygen = app.add_subcommand("keygen", "make an Ed25519 key pair for signing results (KEY and KEY.pub)");
+  keygen->add_option("-o,--output", keygen_out, "the secret key file to write; the public key goes to FILE.pub")->required();
+  auto* sign = app.add_subcommand("sign", "sign a result with an Ed25519 secret key (rewrites it with the signature)");
+  sign->add_option("result", sign_file, "the result document")->required();
+  sign->add_option("--key", sign_key, "the secret key file (xpubench keygen)")->required();
+  auto* verify = app.add_subcommand("verify", "check results against their SHA-256 and signature; name what changed");
+  verify->add_option("results", verify_files, "result documents")->required();
+  verify->add_option("--pubkey", verify_pubkey, "require a signature by this public key (KEY.pub)");
+
   auto* model = app.add_subcommand("model", "models for the llm workloads");
   model->require_subcommand(1);
   auto* model_export = model->add_subcommand("export", "write a preset with its synthetic weights as a GGUF file");
@@ -625,6 +700,9 @@ int main(int argc, char** argv) {
     else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
     else if (*validate) rc = cmd_validate(validate_files);
     else if (*report) rc = cmd_report(report_files, report_format, report_out);
+    else if (*keygen) rc = cmd_keygen(keygen_out);
+    else if (*sign) rc = cmd_sign(sign_file, sign_key);
+    else if (*verify) rc = cmd_verify(verify_files, verify_pubkey);
     else if (*compare)
       rc = cmd_compare(compare_files, compare_base_device, compare_threshold, compare_alpha, compare_fail, compare_json);
     else if (*model_export) rc = cmd_model_export(export_preset, export_dtype, export_seed, export_path);

@@ -311,10 +311,28 @@ json realistic_document() {
   return assemble_result(header, std::move(records), "complete");
 }
 
+// The same without its integrity member: the run-rule tests below edit documents on purpose, and
+// each would otherwise also (rightly) find the edit against the SHA-256.
+json edited_document_base() {
+  auto doc = realistic_document();
+  doc.erase("integrity");
+  return doc;
+}
+
 TEST(EmbeddedSchema, AcceptsADocumentBuiltFromTheRealStructs) {
   const auto doc = realistic_document();
+  ASSERT_TRUE(doc.contains("integrity"));  // a finished run's document carries its SHA-256
   const auto problems = validate_result(doc);
   EXPECT_TRUE(problems.empty()) << describe(problems) << doc.dump(2);
+}
+
+TEST(ValidateResult, AnEditAgainstTheDocumentsSha256IsNamed) {
+  auto doc = realistic_document();
+  doc["benchmarks"][0]["params"]["threads"] = 64;
+  const auto problems = validate_result(doc);
+  ASSERT_EQ(problems.size(), 1u) << describe(problems);
+  EXPECT_EQ(problems[0].where, "/integrity");
+  EXPECT_NE(problems[0].what.find("benchmarks/0 ("), std::string::npos) << problems[0].what;
 }
 
 TEST(EmbeddedSchema, AcceptsTheGoodSampleDocuments) {
@@ -343,7 +361,7 @@ TEST(ValidateResult, RejectsEachBadSampleAtTheExpectedPointer) {
 }
 
 TEST(ValidateResult, TamperedMedianIsCaughtWithItsPointer) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   auto& median = doc["benchmarks"][0]["metrics"][0]["stats"]["median"];
   median = median.get<double>() * (1 + 1e-6);
   const auto problems = validate_result(doc);
@@ -352,14 +370,14 @@ TEST(ValidateResult, TamperedMedianIsCaughtWithItsPointer) {
 }
 
 TEST(ValidateResult, RoundingBelowOnePartInABillionIsNotTampering) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   auto& median = doc["benchmarks"][0]["metrics"][0]["stats"]["median"];
   median = median.get<double>() * (1 + 1e-12);
   EXPECT_TRUE(validate_result(doc).empty());
 }
 
 TEST(ValidateResult, MissingRequiredKeyAndWrongEnumAreReported) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   doc["benchmarks"][1]["metrics"][0].erase("unit");
   doc["run"]["status"] = "finished";
   const auto problems = validate_result(doc);
@@ -368,7 +386,7 @@ TEST(ValidateResult, MissingRequiredKeyAndWrongEnumAreReported) {
 }
 
 TEST(ValidateResult, SimulatedClockCannotProduceMeasuredFigures) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   ASSERT_EQ(doc["benchmarks"][1]["metrics"][0]["source"], "simulated");
   doc["benchmarks"][1]["metrics"][0]["source"] = "measured";
   const auto problems = validate_result(doc);
@@ -377,7 +395,7 @@ TEST(ValidateResult, SimulatedClockCannotProduceMeasuredFigures) {
 }
 
 TEST(ValidateResult, NonFiniteFiguresStillYieldAValidDocument) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   BenchmarkRecord r;
   r.workload = "memory.bandwidth";
   r.device = "cpu";
@@ -395,7 +413,7 @@ TEST(ValidateResult, NonFiniteFiguresStillYieldAValidDocument) {
 }
 
 TEST(ValidateResult, StatisticsTheSamplesCannotGiveMustBeNull) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   auto& stats = doc["benchmarks"][1]["metrics"][0]["stats"];  // three samples
   ASSERT_EQ(stats["n"], 3);
   ASSERT_TRUE(stats["ci95_lo"].is_null());
@@ -404,7 +422,7 @@ TEST(ValidateResult, StatisticsTheSamplesCannotGiveMustBeNull) {
   auto problems = validate_result(doc);
   EXPECT_TRUE(reports(problems, "/benchmarks/1/metrics/0/stats/ci95_lo")) << describe(problems);
   // A metric without samples has no median.
-  auto empty = realistic_document();
+  auto empty = edited_document_base();
   auto& m = empty["benchmarks"][0]["metrics"][0];
   m["samples"] = json::array();
   m["stats"] = xpb::to_json(summarize(std::vector<double>{}));
@@ -414,7 +432,7 @@ TEST(ValidateResult, StatisticsTheSamplesCannotGiveMustBeNull) {
 }
 
 TEST(ValidateResult, AnInvalidRecordMustSayWhy) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   doc["benchmarks"][0]["valid"] = false;
   EXPECT_TRUE(reports(validate_result(doc), "/benchmarks/0/invalid_reason"));
   doc["benchmarks"][0]["invalid_reason"] = "3 of the policy's minimum 5 samples";
@@ -422,7 +440,7 @@ TEST(ValidateResult, AnInvalidRecordMustSayWhy) {
 }
 
 TEST(ValidateResult, ALongStringWhereAPatternIsExpectedIsAProblemNotACrash) {
-  auto doc = realistic_document();
+  auto doc = edited_document_base();
   doc["run"]["started"] = "2024-01-01T00:00:00." + std::string(100000, '1') + "Z";
   const auto problems = validate_result(doc);
   bool found = false;

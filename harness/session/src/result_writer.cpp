@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "xpubench/error.hpp"
+#include "xpubench/integrity.hpp"
 #include "xpubench/system_probe.hpp"
 
 namespace xpb {
@@ -441,6 +442,9 @@ nlohmann::json assemble_result(const nlohmann::json& header, std::vector<nlohman
   doc["run"]["status"] = status;
   doc["run"]["finished"] = status == "incomplete" ? nlohmann::json(nullptr) : nlohmann::json(now_iso8601_utc());
   doc["benchmarks"] = nlohmann::json(std::move(records));
+  // A finished run's document carries its SHA-256 (integrity.hpp); a journal read back as an
+  // incomplete one does not: nothing attests what it holds.
+  if (status != "incomplete") doc["integrity"] = integrity_of(doc);
   return doc;
 }
 
