@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <new>
 #include <optional>
@@ -375,16 +376,26 @@ int cmd_validate(const std::vector<std::string>& files) {
   return rc;
 }
 
+// The read models of result files, each file parsed on its own thread (parsing is most of the
+// time a large result takes); the first file that cannot be read is the error.
+std::vector<xpb::ResultView> load_views(const std::vector<std::string>& files) {
+  std::vector<std::future<xpb::ResultView>> pending;
+  for (const auto& f : files)
+    pending.push_back(std::async(std::launch::async, [f] {
+      const auto doc = xpb::load_result(f);
+      if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
+        throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
+      return xpb::read_result_view(doc);
+    }));
+  std::vector<xpb::ResultView> views;
+  for (auto& p : pending) views.push_back(p.get());
+  return views;
+}
+
 // `report RESULTS... --format F [-o FILE]`: to stdout without -o.
 int cmd_report(const std::vector<std::string>& files, const std::string& format, const std::string& out) {
   if (!out.empty()) xpb::check_output_path(out, "report -o");
-  std::vector<xpb::ResultView> views;
-  for (const auto& f : files) {
-    const auto doc = xpb::load_result(f);
-    if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
-      throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
-    views.push_back(xpb::read_result_view(doc));
-  }
+  const auto views = load_views(files);
   const auto text = render_report(format, views);
   if (out.empty()) std::cout << text;
   else xpb::write_file_atomically(out, text);
@@ -460,13 +471,7 @@ int cmd_compare(const std::vector<std::string>& files, const std::string& base_d
     throw xpb::InputError("compare: expected two results, BASE and NEW (or one result and --base-device)");
   if (!base_device.empty() && files.size() != 1)
     throw xpb::InputError("compare --base-device: expected one result, whose devices are compared");
-  std::vector<xpb::ResultView> views;
-  for (const auto& f : files) {
-    const auto doc = xpb::load_result(f);
-    if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
-      throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
-    views.push_back(xpb::read_result_view(doc));
-  }
+  const auto views = load_views(files);
   const xpb::CompareOptions options{threshold, alpha};
   xpb::Comparison c;
   if (base_device.empty()) {
