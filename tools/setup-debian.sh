@@ -8,7 +8,7 @@ packages=(
   libyaml-cpp-dev libhwloc-dev hwloc libhwy-dev nlohmann-json3-dev libfmt-dev libcli11-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 python3-pytest python3-jsonschema
+  python3 python3-pytest python3-jsonschema python3-yaml
   opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
 )
 
@@ -28,8 +28,8 @@ fi
 
 # The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
 # a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
-if ! python3 -c "import pytest, jsonschema" 2>/dev/null; then
-  echo "setup-debian: installing pytest and jsonschema for $(command -v python3)"
-  python3 -m pip install --quiet pytest jsonschema
+if ! python3 -c "import pytest, jsonschema, yaml" 2>/dev/null; then
+  echo "setup-debian: installing pytest, jsonschema and PyYAML for $(command -v python3)"
+  python3 -m pip install --quiet pytest jsonschema pyyaml
 fi
 echo "setup-debian: ready"
