@@ -37,6 +37,7 @@
 #include "xpubench/report.hpp"
 #include "xpubench/result_writer.hpp"
 #include "xpubench/session.hpp"
+#include "xpubench/submission.hpp"
 #include "xpubench/suite.hpp"
 #include "xpubench/system_probe.hpp"
 #include "xpubench/validate.hpp"
@@ -246,6 +247,10 @@ int cmd_run(const std::vector<std::string>& names, const std::vector<std::string
   auto suite_names = nlohmann::json::array();
   for (const auto& s : suites) suite_names.push_back(s.name);
   run_info["suites"] = suite_names;
+  auto suite_files = nlohmann::json::object();
+  for (const auto& s : suites)
+    for (const auto& [path, text] : s.files) suite_files[path.filename().string()] = xpb::sha256_hex(text);
+  run_info["suite_files"] = suite_files;
   auto ov = nlohmann::json::object();
   for (const auto& o : overrides) ov[o.key] = o.value;
   run_info["overrides"] = ov;
@@ -350,6 +355,35 @@ int cmd_conform(const std::string& device_name, const std::string& junit, const 
   }
   if (report.interrupted) return 130;
   return report.passed() ? 0 : 1;
+}
+
+// `validate --submission RESULT|DIR ...`: the run rules of a submission, VALID or INVALID with
+// every reason.
+int cmd_validate_submission(const std::vector<std::string>& paths) {
+  const auto rules = xpb::shipped_submission_rules();
+  int rc = 0;
+  for (const auto& p : paths) {
+    std::vector<xpb::Problem> problems;
+    if (std::filesystem::is_directory(p)) {
+      problems = xpb::check_submission_dir(p, rules);
+    } else {
+      try {
+        problems = xpb::check_submission(xpb::load_result(p), rules);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "xpubench: error: %s\n", e.what());
+        rc = std::max(rc, 2);
+        continue;
+      }
+    }
+    if (problems.empty()) {
+      std::cout << fmt::format("{}: VALID submission\n", p);
+      continue;
+    }
+    rc = std::max(rc, 1);
+    std::cout << fmt::format("{}: INVALID submission, {} reason(s)\n", p, problems.size());
+    for (const auto& pr : problems) std::cout << fmt::format("  {}: {}\n", pr.where.empty() ? "/" : pr.where, pr.what);
+  }
+  return rc;
 }
 
 int cmd_validate(const std::vector<std::string>& files) {
@@ -618,7 +652,11 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "check result documents against the schema and run rules");
-  validate->add_option("files", validate_files, "result documents (or journals)")->required();
+  validate->add_option("files", validate_files, "result documents (or journals); with --submission, results or "
+                                                 "submission directories")->required();
+  bool validate_submission = false;
+  validate->add_flag("--submission", validate_submission,
+                     "apply a submission's run rules too (docs/SUBMITTING.md): VALID or INVALID with every reason");
 
   std::string export_preset, export_dtype = "q8_0", export_path, export_seed = "1";
   std::vector<std::string> compare_files;
@@ -703,7 +741,7 @@ int main(int argc, char** argv) {
     else if (*run)
       rc = cmd_run(run_names, run_devices, run_sets, quick, output, run_isolation, std::vector<std::string>(argv, argv + argc));
     else if (*conform) rc = cmd_conform(conform_device, conform_junit, conform_json, conform_isolation, conform_ops_only);
-    else if (*validate) rc = cmd_validate(validate_files);
+    else if (*validate) rc = validate_submission ? cmd_validate_submission(validate_files) : cmd_validate(validate_files);
     else if (*report) rc = cmd_report(report_files, report_format, report_out);
     else if (*keygen) rc = cmd_keygen(keygen_out);
     else if (*sign) rc = cmd_sign(sign_file, sign_key);

@@ -248,8 +248,11 @@ void include_suites(Suite& s, const YAML::Node& inc, const std::string& file, in
       if (std::filesystem::exists(sibling)) path = sibling;
     }
     if (path.empty()) fail(file, item.Mark(), "included suite '" + name + "' not found");
-    const YAML::Node sub = load_yaml(read_suite_file(path), path.string());
+    std::string text = read_suite_file(path);
+    const YAML::Node sub = load_yaml(text, path.string());
     Suite inner = parse_node(sub, path.string(), depth + 1, budget);
+    s.files.emplace_back(path, std::move(text));
+    for (auto& f : inner.files) s.files.push_back(std::move(f));
     for (auto& e : inner.entries) {
       e.policy.update(s.policy);
       e.quick_policy.update(s.quick_policy);
@@ -309,7 +312,12 @@ Suite parse_suite(const std::string& text, const std::string& file_name) {
   }
 }
 
-Suite load_suite(const std::filesystem::path& file) { return parse_suite(read_suite_file(file), file.string()); }
+Suite load_suite(const std::filesystem::path& file) {
+  std::string text = read_suite_file(file);
+  Suite s = parse_suite(text, file.string());
+  s.files.insert(s.files.begin(), {file, std::move(text)});
+  return s;
+}
 
 Suite resolve_suite(const std::string& name) {
   const std::filesystem::path p(name);

@@ -54,6 +54,9 @@ struct Suite {
   // device set. Not inherited through `include`.
   std::vector<std::string> devices;
   std::vector<SuiteEntry> entries;
+  // Every file read to make it, this one first, then its includes: (path, text), so a run can
+  // record what it ran (the SHA-256 of each, run.suite_files).
+  std::vector<std::pair<std::filesystem::path, std::string>> files;
 };
 
 // The most values, entries and includes one suite may hold once YAML aliases and includes are
