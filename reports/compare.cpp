@@ -40,17 +40,23 @@ bool no_spread(const std::vector<double>& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [&](double v) { return v == s.front(); });
 }
 
-// One metric of a benchmark on two sides; a side may be absent (nullptr).
-MetricComparison compare_metric(const BenchmarkView* b, const MetricView* bm, const BenchmarkView* n,
-                                const MetricView* nm, const CompareOptions& options) {
+// A row about the benchmark on two sides (either may be absent), before any metric.
+MetricComparison row_about(const BenchmarkView* b, const BenchmarkView* n) {
   MetricComparison row;
   const BenchmarkView& any = b != nullptr ? *b : *n;
-  const MetricView& anym = bm != nullptr ? *bm : *nm;
   row.id = any.id;
   row.workload = any.workload;
   row.params = any.params;
   row.base_device = b != nullptr ? b->device : "";
   row.new_device = n != nullptr ? n->device : "";
+  return row;
+}
+
+// One metric of a benchmark on two sides; a side may be absent (nullptr).
+MetricComparison compare_metric(const BenchmarkView* b, const MetricView* bm, const BenchmarkView* n,
+                                const MetricView* nm, const CompareOptions& options) {
+  MetricComparison row = row_about(b, n);
+  const MetricView& anym = bm != nullptr ? *bm : *nm;
   row.metric = anym.name;
   row.unit = anym.unit;
   row.direction = anym.direction;
@@ -133,13 +139,7 @@ void compare_pair(const BenchmarkView* b, const BenchmarkView* n, const CompareO
     // Neither side has a figure: a row still says what happened, so a benchmark that stopped
     // passing does not vanish from the comparison.
     if (b != nullptr && n != nullptr && b->status == n->status) return;
-    MetricComparison row;
-    const BenchmarkView& any = b != nullptr ? *b : *n;
-    row.id = any.id;
-    row.workload = any.workload;
-    row.params = any.params;
-    row.base_device = b != nullptr ? b->device : "";
-    row.new_device = n != nullptr ? n->device : "";
+    MetricComparison row = row_about(b, n);
     row.metric = "-";
     row.verdict = b == nullptr ? Verdict::only_in_new : n == nullptr ? Verdict::only_in_base : Verdict::unknown;
     row.why = "base " + (b != nullptr ? b->status : std::string("absent")) + ", new " +
