@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libyaml-cpp-dev libhwloc-dev hwloc libhwy-dev nlohmann-json3-dev libfmt-dev libcli11-dev libsodium-dev
+  libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema python3-yaml

@@ -415,12 +415,7 @@ int cmd_validate(const std::vector<std::string>& files) {
 std::vector<xpb::ResultView> load_views(const std::vector<std::string>& files) {
   std::vector<std::future<xpb::ResultView>> pending;
   for (const auto& f : files)
-    pending.push_back(std::async(std::launch::async, [f] {
-      const auto doc = xpb::load_result(f);
-      if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array())
-        throw xpb::InputError(f + ": not an xpubench result (expected a document with 'benchmarks')");
-      return xpb::read_result_view(doc);
-    }));
+    pending.push_back(std::async(std::launch::async, [f] { return xpb::load_result_view(f); }));
   std::vector<xpb::ResultView> views;
   for (auto& p : pending) views.push_back(p.get());
   return views;

@@ -1,10 +1,16 @@
-// The console renderers over the result's read model: the energy comparison table.
+// The renderers over the result's read model (console energy table, md, csv, junit) and the readers that make it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
+#include "xpubench/error.hpp"
 #include "xpubench/report.hpp"
+#include "xpubench/result_writer.hpp"
 
 namespace xpb {
 namespace {
@@ -95,6 +101,40 @@ TEST(EnergyComparison, AResultWithoutEnergyHasNoTable) {
 
 TEST(EnergyComparison, IsPartOfTheConsoleSummary) {
   EXPECT_NE(render_console_summary(document()).find("energy per unit of work"), std::string::npos);
+}
+
+// --- reading ----------------------------------------------------------------------------------
+
+// The fast reader (simdjson) gives the same read model as the careful one, so every report of a
+// file is the same whichever read it.
+TEST(ResultReader, SimdjsonAndNlohmannGiveTheSameViews) {
+  namespace fs = std::filesystem;
+  for (const auto& entry : fs::directory_iterator(fs::path(XPB_TEST_DATA_DIR) / "results" / "good")) {
+    const auto fast = load_result_view(entry.path());
+    const auto careful = read_result_view(load_result(entry.path()));
+    EXPECT_EQ(render_markdown({fast}), render_markdown({careful})) << entry.path();
+    EXPECT_EQ(render_csv({fast}), render_csv({careful})) << entry.path();
+    ASSERT_EQ(fast.benchmarks.size(), careful.benchmarks.size());
+    for (std::size_t i = 0; i < fast.benchmarks.size(); ++i) {
+      EXPECT_EQ(fast.benchmarks[i].params, careful.benchmarks[i].params);
+      EXPECT_EQ(fast.benchmarks[i].details, careful.benchmarks[i].details);
+      EXPECT_EQ(fast.benchmarks[i].clock, careful.benchmarks[i].clock);
+    }
+  }
+}
+
+TEST(ResultReader, WhatSimdjsonCannotTakeIsReadCarefullyWithItsPosition) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("xpb-reader-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "broken.json") << "{\"schema\": \"xpubench.result/1\",\n \"benchmarks\": [1,}\n";
+  try {
+    load_result_view(dir / "broken.json");
+    FAIL() << "read a broken file";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.json:2:"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 // --- md, csv, junit --------------------------------------------------------------------------

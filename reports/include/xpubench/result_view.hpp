@@ -3,6 +3,7 @@
 // tolerant: a field a document lacks is empty (a journal of an older run still renders).
 #pragma once
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,11 @@ struct ResultView {
 };
 
 XPB_API ResultView read_result_view(const nlohmann::json& doc);
+
+// The read model of a result file, parsed with simdjson (result_reader.cpp): for reports and
+// comparisons of large results. A file it cannot take (a journal, broken JSON) is read by
+// load_result, whose InputError names the file, line and column.
+XPB_API ResultView load_result_view(const std::filesystem::path& file);
 XPB_API BenchmarkView read_benchmark_view(const nlohmann::json& record);
 
 }  // namespace xpb
