@@ -1,6 +1,7 @@
 #include "xpubench/compare.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -181,12 +182,7 @@ std::vector<std::string> differences(const ResultView& base, const ResultView& n
   differ("kernels", system_field(base, "kernel"), system_field(next, "kernel"));
   differ("xpubench versions", base.run.xpubench_version, next.run.xpubench_version);
   differ("git revisions", base.run.git_revision, next.run.git_revision);
-  auto joined = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-    return s;
-  };
-  differ("suites", joined(base.run.suites), joined(next.run.suites));
+  differ("suites", fmt::format("{}", fmt::join(base.run.suites, ",")), fmt::format("{}", fmt::join(next.run.suites, ",")));
   if (base.run.quick != next.run.quick)
     w.push_back(std::string("one run is --quick and the other is not (base ") + (base.run.quick ? "quick" : "full") +
                 ", new " + (next.run.quick ? "quick" : "full") + "): different sizes and sampling");
@@ -223,11 +219,9 @@ Comparison compare_results(const ResultView& base, const ResultView& next, const
 Comparison compare_devices(const ResultView& result, const std::string& base_device, const CompareOptions& options) {
   std::vector<std::string> ids;
   for (const auto& d : result.devices) ids.push_back(d.id);
-  if (std::find(ids.begin(), ids.end(), base_device) == ids.end()) {
-    std::string list;
-    for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
-    throw std::invalid_argument("--base-device " + base_device + ": not a device of this result (it has: " + list + ")");
-  }
+  if (std::find(ids.begin(), ids.end(), base_device) == ids.end())
+    throw std::invalid_argument(fmt::format("--base-device {}: not a device of this result (it has: {})", base_device,
+                                            fmt::join(ids, ", ")));
   Comparison c;
   // The same benchmark on each device: workload and parameters, the id without its device.
   auto key = [](const BenchmarkView& b) { return b.workload + "/" + b.params.dump(); };

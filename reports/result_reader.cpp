@@ -4,6 +4,7 @@
 // bulk, are left behind but for the timing's source and the conformance status.
 #include <simdjson.h>
 
+#include "xpubench/error.hpp"
 #include "xpubench/result_view.hpp"
 #include "xpubench/result_writer.hpp"
 
@@ -70,11 +71,17 @@ ResultView load_result_view(const std::filesystem::path& file) {
   // Anything simdjson does not take as one JSON object with a schema and a list of benchmarks (a
   // journal, a broken file, a number out of range) goes the careful way, which says what is
   // wrong, where.
+  auto careful = [&] {
+    const auto doc = load_result(file);
+    if (!doc.contains("benchmarks") || !doc["benchmarks"].is_array())
+      throw InputError(file.string() + ": not an xpubench result (expected 'benchmarks', a list of records)");
+    return read_result_view(doc);
+  };
   if (simdjson::padded_string::load(file.string()).get(text) || parser.parse(text).get(root) || !root.is_object())
-    return read_result_view(load_result(file));
+    return careful();
   const auto doc = root.get_object().value_unsafe();
   simdjson::dom::array benchmarks;
-  if (doc["schema"].error() || doc["benchmarks"].get_array().get(benchmarks)) return read_result_view(load_result(file));
+  if (doc["schema"].error() || doc["benchmarks"].get_array().get(benchmarks)) return careful();
   auto slim = nlohmann::json::object();
   for (auto field : doc)
     if (field.key != "benchmarks") slim[std::string(field.key)] = convert(field.value);

@@ -200,6 +200,12 @@ struct SessionFlags {
 const std::vector<std::pair<std::string, std::string>> kReportFormats = {
     {"md", ".md"}, {"csv", ".csv"}, {"junit", ".junit.xml"}};
 
+std::vector<std::string> report_format_names() {
+  std::vector<std::string> names;
+  for (const auto& [f, ext] : kReportFormats) names.push_back(f);
+  return names;
+}
+
 std::string render_report(const std::string& format, const std::vector<xpb::ResultView>& views) {
   if (format == "md") return xpb::render_markdown(views);
   if (format == "csv") return xpb::render_csv(views);
@@ -630,7 +636,7 @@ int main(int argc, char** argv) {
   run->add_option("--report", run_isolation.reports,
                   "also write a report beside the result (md, csv or junit; repeatable): results/quick.json gives "
                   "results/quick.md, .csv, .junit.xml")
-      ->check(CLI::IsMember({"md", "csv", "junit"}));
+      ->check(CLI::IsMember(report_format_names()));
 
   std::string conform_device, conform_junit, conform_json;
   SessionFlags conform_isolation{true, 120};

@@ -32,7 +32,53 @@ std::optional<std::vector<unsigned char>> from_base64(const std::string& text, s
   return out;
 }
 
-std::string part_digest(const nlohmann::json& part) { return sha256_hex(part.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).substr(0, 16); }
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+std::string digest_of_text(const std::string& text) { return sha256_hex(text).substr(0, 16); }
+
+// The canonical text and the parts' digests from one serialisation: the canonical text of an
+// object is its members' texts in key order (nlohmann keeps objects sorted, as dump() writes
+// them), and each part's digest is over its own text, so nothing is serialised twice.
+struct Canonical {
+  std::string text;
+  nlohmann::json parts = nlohmann::json::object();
+};
+
+Canonical canonical_of(const nlohmann::json& doc) {
+  Canonical c;
+  c.parts["benchmarks"] = nlohmann::json::array();
+  if (!doc.is_object()) {
+    c.text = dump(doc);
+    return c;
+  }
+  auto records = nlohmann::json::array();
+  c.text = "{";
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "integrity") continue;
+    if (c.text.size() > 1) c.text += ',';
+    c.text += dump(nlohmann::json(key)) + ':';
+    if (key == "benchmarks" && value.is_array()) {
+      c.text += '[';
+      for (const auto& r : value) {
+        const std::string record = dump(r);
+        if (c.text.back() != '[') c.text += ',';
+        c.text += record;
+        auto metrics = nlohmann::json::array();
+        if (r.is_object() && r.contains("metrics") && r["metrics"].is_array())
+          for (const auto& m : r["metrics"]) metrics.push_back(digest_of_text(dump(m)));
+        records.push_back({{"record", digest_of_text(record)}, {"metrics", metrics}});
+      }
+      c.text += ']';
+    } else {
+      const std::string text = dump(value);
+      c.text += text;
+      if (key == "schema" || key == "run" || key == "system" || key == "devices") c.parts[key] = digest_of_text(text);
+    }
+  }
+  c.text += '}';
+  c.parts["benchmarks"] = records;
+  return c;
+}
 
 std::string text_of(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
@@ -40,13 +86,7 @@ std::string text_of(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-std::string canonical_json(const nlohmann::json& doc) {
-  if (!doc.is_object() || !doc.contains("integrity"))
-    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  nlohmann::json copy = doc;
-  copy.erase("integrity");
-  return copy.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string canonical_json(const nlohmann::json& doc) { return canonical_of(doc).text; }
 
 std::string sha256_hex(const std::string& text) {
   init_sodium();
@@ -58,19 +98,8 @@ std::string sha256_hex(const std::string& text) {
 }
 
 nlohmann::json integrity_of(const nlohmann::json& doc) {
-  nlohmann::json parts = nlohmann::json::object();
-  for (const char* key : {"schema", "run", "system", "devices"})
-    if (doc.is_object() && doc.contains(key)) parts[key] = part_digest(doc[key]);
-  auto records = nlohmann::json::array();
-  if (doc.is_object() && doc.contains("benchmarks") && doc["benchmarks"].is_array())
-    for (const auto& r : doc["benchmarks"]) {
-      auto metrics = nlohmann::json::array();
-      if (r.is_object() && r.contains("metrics") && r["metrics"].is_array())
-        for (const auto& m : r["metrics"]) metrics.push_back(part_digest(m));
-      records.push_back({{"record", part_digest(r)}, {"metrics", metrics}});
-    }
-  parts["benchmarks"] = records;
-  return {{"algorithm", "sha256"}, {"sha256", sha256_hex(canonical_json(doc))}, {"parts", parts}};
+  auto c = canonical_of(doc);
+  return {{"algorithm", "sha256"}, {"sha256", sha256_hex(c.text)}, {"parts", std::move(c.parts)}};
 }
 
 IntegrityReport verify_integrity(const nlohmann::json& doc, const std::optional<std::string>& trusted_public_key) {
