@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "record_labels.hpp"
 #include "report_format.hpp"
 #include "xpubench/report.hpp"
 
@@ -19,40 +20,15 @@ bool compared(const BenchmarkView& b, const MetricView& m) {
   return b.workload.rfind("energy.", 0) == 0 || m.unit == "J/token" || m.unit == "J/frame";
 }
 
-// The parameters that tell a workload's records apart in this result (those whose value is not
-// the same in all of them), so a row reads "energy.compute dtype=f32 kernel=matmul", not every
-// parameter the workload has.
-std::map<std::string, std::set<std::string>> distinguishing_keys(const ResultView& result) {
-  std::map<std::string, std::map<std::string, std::set<std::string>>> values;  // workload -> key -> values
-  std::map<std::string, std::map<std::string, std::size_t>> holding;          // workload -> key -> records
-  std::map<std::string, std::size_t> records;
-  for (const auto& b : result.benchmarks) {
-    ++records[b.workload];
-    for (const auto& [k, v] : b.params.items()) {
-      values[b.workload][k].insert(v.dump());
-      ++holding[b.workload][k];
-    }
-  }
-  std::map<std::string, std::set<std::string>> keys;
-  for (const auto& [workload, by_key] : values)
-    for (const auto& [k, vs] : by_key)
-      if (vs.size() > 1 || holding[workload][k] < records[workload]) keys[workload].insert(k);
-  return keys;
-}
-
 }  // namespace
 
 std::string render_energy_comparison(const ResultView& result) {
-  const auto keys = distinguishing_keys(result);
+  const auto keys = record_labels::distinguishing_keys(std::span(&result, 1));
   // Each record's row label, made once (a result may hold 10,000 records).
   std::vector<std::string> labels;
   labels.reserve(result.benchmarks.size());
   for (const auto& b : result.benchmarks) {
-    nlohmann::json shown = nlohmann::json::object();
-    if (auto it = keys.find(b.workload); it != keys.end())
-      for (const auto& k : it->second)
-        if (b.params.contains(k)) shown[k] = b.params[k];
-    const auto text = report_format::params_text(shown);
+    const auto text = record_labels::label(b, keys);
     labels.push_back(text.empty() ? b.workload : b.workload + " " + text);
   }
   // Rows: each (benchmark, energy figure) some device has; columns: the run's devices.

@@ -9,7 +9,8 @@ packages=(
   libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 python3-pytest python3-jsonschema python3-yaml
+  python3 python3-pytest python3-jsonschema python3-yaml python3-pil
+  chromium libxml2-utils
   opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
 )
 
@@ -29,8 +30,8 @@ fi
 
 # The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
 # a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
-if ! python3 -c "import pytest, jsonschema, yaml" 2>/dev/null; then
-  echo "setup-debian: installing pytest, jsonschema and PyYAML for $(command -v python3)"
-  python3 -m pip install --quiet pytest jsonschema pyyaml
+if ! python3 -c "import pytest, jsonschema, yaml, PIL" 2>/dev/null; then
+  echo "setup-debian: installing pytest, jsonschema, PyYAML and Pillow for $(command -v python3)"
+  python3 -m pip install --quiet pytest jsonschema pyyaml pillow
 fi
 echo "setup-debian: ready"

@@ -198,7 +198,7 @@ struct SessionFlags {
 // The report formats of `report --format` and `run --report`, and the file name each takes
 // beside a result (results/quick.json -> results/quick.md).
 const std::vector<std::pair<std::string, std::string>> kReportFormats = {
-    {"md", ".md"}, {"csv", ".csv"}, {"junit", ".junit.xml"}};
+    {"md", ".md"}, {"csv", ".csv"}, {"html", ".html"}, {"junit", ".junit.xml"}};
 
 std::vector<std::string> report_format_names() {
   std::vector<std::string> names;
@@ -209,8 +209,9 @@ std::vector<std::string> report_format_names() {
 std::string render_report(const std::string& format, const std::vector<xpb::ResultView>& views) {
   if (format == "md") return xpb::render_markdown(views);
   if (format == "csv") return xpb::render_csv(views);
+  if (format == "html") return xpb::render_html(views);
   if (format == "junit") return xpb::render_junit(views);
-  throw xpb::InputError("--format " + format + ": expected md, csv or junit");
+  throw xpb::InputError("--format " + format + ": expected md, csv, html or junit");
 }
 
 std::string report_path_beside(const std::string& result, const std::string& format) {
@@ -218,7 +219,7 @@ std::string report_path_beside(const std::string& result, const std::string& for
   if (base.size() > 5 && base.substr(base.size() - 5) == ".json") base.resize(base.size() - 5);
   for (const auto& [f, ext] : kReportFormats)
     if (f == format) return base + ext;
-  throw xpb::InputError("--report " + format + ": expected md, csv or junit");
+  throw xpb::InputError("--report " + format + ": expected md, csv, html or junit");
 }
 
 int cmd_run(const std::vector<std::string>& names, const std::vector<std::string>& device_names,
@@ -634,8 +635,8 @@ int main(int argc, char** argv) {
                   "of (default 2, 1 with --quick; 0: none)")
       ->check(CLI::Range(0.0, 600.0));
   run->add_option("--report", run_isolation.reports,
-                  "also write a report beside the result (md, csv or junit; repeatable): results/quick.json gives "
-                  "results/quick.md, .csv, .junit.xml")
+                  "also write a report beside the result (md, csv, html or junit; repeatable): results/quick.json gives "
+                  "results/quick.md, .csv, .html, .junit.xml")
       ->check(CLI::IsMember(report_format_names()));
 
   std::string conform_device, conform_junit, conform_json;
@@ -682,7 +683,7 @@ int main(int argc, char** argv) {
   std::string report_format, report_out;
   auto* report = app.add_subcommand("report", "render results as Markdown, CSV (tidy) or JUnit XML");
   report->add_option("results", report_files, "result documents (or journals)")->required();
-  report->add_option("--format,-f", report_format, "md, csv or junit")->required();
+  report->add_option("--format,-f", report_format, "md, csv, html or junit")->required();
   report->add_option("-o,--output", report_out, "file to write (default: standard output)");
 
   std::string keygen_out, sign_file, sign_key, verify_pubkey;

@@ -385,6 +385,9 @@ void Stream::metrics(const std::vector<Measurement>& measured, BenchmarkRecord& 
       {"output_frames_per_latent_frame", "1 for the first latent frame, 4 for each later one (Wan's causal VAE: 4x "
                                          "temporal compression, the first frame alone)"},
       {"target_fps", fps_},
+      // The deadline a frame-latency chart draws: a chunk that takes longer than its frames
+      // play for falls behind (the first chunk, with fewer frames, is the TTFF's business).
+      {"chunk_deadline_ms", 1e3 * per_chunk_frames.back() / fps_},
       {"buffer_frames", buffer_},
       {"frames_missed", missed},
       {"frames", frames},

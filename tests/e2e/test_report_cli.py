@@ -27,7 +27,7 @@ def test_run_writes_reports_beside_the_result_and_report_renders_them_again(cli,
     again = cli("report", out, "--format", "csv")
     assert again.returncode == 0 and again.stdout == (tmp_path / "r.csv").read_text()
     bad = cli("report", out, "--format", "pdf")
-    assert bad.returncode == 2 and "expected md, csv or junit" in bad.stderr
+    assert bad.returncode == 2 and "expected md, csv, html or junit" in bad.stderr
 
 
 def test_compare_gates_only_on_a_real_regression(cli, tmp_path):

@@ -194,5 +194,94 @@ TEST(Reports, JunitClassifiesEveryStatusAndEscapesWhatTheResultSays) {
   EXPECT_NE(xml.find("<system-out>energy_per_flop 1.25 pJ/FLOP"), std::string::npos) << xml;
 }
 
+
+// --- html ------------------------------------------------------------------------------------
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = text.find(needle, at)) != std::string::npos; at += needle.size()) ++n;
+  return n;
+}
+
+json samples_metric(const std::string& name, const std::string& unit, std::vector<double> samples,
+                    const std::string& source = "measured") {
+  auto m = metric(name, unit, samples[samples.size() / 2], source);
+  m["samples"] = samples;
+  m["stats"]["n"] = samples.size();
+  return m;
+}
+
+TEST(HtmlReport, EscapesEveryStringAndCanRunNoScriptOrFetchAnything) {
+  auto doc = hostile();
+  doc["run"]["id"] = "\"><svg onload=alert(2)>";
+  const auto html = render_html({read_result_view(doc)});
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<svg onload"), std::string::npos);
+  EXPECT_NE(html.find("npu|&lt;script&gt;alert(1)&lt;/script&gt;,&quot;x&quot;"), std::string::npos) << html;
+  EXPECT_NE(html.find("&quot;&gt;&lt;svg onload=alert(2)&gt;"), std::string::npos);
+  // The policy that forbids script and every fetch, whatever a string might have become.
+  EXPECT_NE(html.find("content=\"default-src 'none'; style-src 'unsafe-inline'\""), std::string::npos);
+  EXPECT_EQ(html.find(" src="), std::string::npos);
+  EXPECT_EQ(html.find("href=\"http"), std::string::npos);
+}
+
+TEST(HtmlReport, ChartsEveryFigureWithModeledOnesDrawnApart) {
+  const auto html = render_html({read_result_view(document())});
+  // energy.compute: energy_per_flop, energy_per_flop_net, energy_per_mac; llm.bench: tokens/s,
+  // J/token; memory.bandwidth: J/GB. One bar chart each.
+  EXPECT_EQ(count(html, "<svg "), 6u) << html;
+  EXPECT_EQ(count(html, "<g class=\"bar modeled\">"), 2u);  // energy_per_mac and J/token on photonic-sim
+  EXPECT_EQ(count(html, "<g class=\"bar\">"), 4u);
+  EXPECT_NE(html.find("15.50<small> 1 sample</small><span class=\"tag\">modeled</span>"), std::string::npos) << html;
+  // A record without figures says its status in the table.
+  EXPECT_NE(html.find("<td class=\"bad\" title=\"why not\">skipped</td>"), std::string::npos);
+}
+
+TEST(HtmlReport, SweepAgainstWorkingSetLatencyAsCdfFrameLatencyAgainstDeadline) {
+  json doc = document();
+  doc["system"] = {{"topology", {{"caches", json::array({{{"level", 1}, {"type", "data"}, {"size_bytes", 49152}},
+                                                         {{"level", 1}, {"type", "instruction"}, {"size_bytes", 32768}},
+                                                         {{"level", 2}, {"type", "unified"}, {"size_bytes", 2097152}}})}}}};
+  doc["benchmarks"] = json::array();
+  for (std::uint64_t size = 4096; size <= (8u << 20); size *= 2)
+    doc["benchmarks"].push_back(record("memory.sweep", "cpu", {{"size", size}, {"threads", 1}}, "passed",
+                                       {metric("read_bandwidth", "GB/s", 1e6 / static_cast<double>(size), "measured")}));
+  doc["benchmarks"].push_back(record("memory.latency", "cpu", {{"chains", 1}}, "passed",
+                                     {samples_metric("latency", "ns/load", {80, 81, 82, 90, 120})}));
+  auto video = record("video.stream", "photonic-sim", {{"model", "dit-small"}}, "passed",
+                      {samples_metric("frame_latency", "ms", {30, 31, 31, 32}, "simulated")});
+  video["details"] = {{"stream", {{"chunk_deadline_ms", 750.0}}}};
+  doc["benchmarks"].push_back(video);
+  const auto html = render_html({read_result_view(doc)});
+  EXPECT_NE(html.find(">L1d 48KiB</text>"), std::string::npos) << html;
+  EXPECT_NE(html.find(">L2 2MiB</text>"), std::string::npos);
+  EXPECT_EQ(html.find("32KiB</text></g>"), std::string::npos);  // no instruction cache
+  EXPECT_NE(html.find(">4MiB</text>"), std::string::npos);       // a log2 axis in bytes
+  EXPECT_NE(html.find(">cpu: p50 82.00, p90 108.0, p99 118.8 ns/load</li>"), std::string::npos) << html;
+  EXPECT_NE(html.find(">deadline 750 ms</text>"), std::string::npos);
+  EXPECT_NE(html.find("<g class=\"series modeled\">"), std::string::npos);  // the simulated stream
+  EXPECT_NE(html.find("<g class=\"series\">"), std::string::npos);
+}
+
+TEST(HtmlReport, ResultsSideBySideAndChartsStopWhereTablesGoOn) {
+  json a = document(), b = document();
+  a["benchmarks"] = json::array();
+  for (int i = 0; i < 100; ++i)
+    a["benchmarks"].push_back(record("memory.bandwidth", "cpu", {{"copy", i}}, "passed",
+                                     {metric("bandwidth", "GB/s", 10 + i, "measured")}));
+  b["benchmarks"] = json::array({record("memory.bandwidth", "cpu", {{"copy", 0}}, "passed",
+                                        {metric("bandwidth", "GB/s", 12.5, "measured")})});
+  const auto html = render_html({read_result_view(a), read_result_view(b)});
+  EXPECT_NE(html.find("<th>R1</th><th>R2</th>"), std::string::npos);
+  // The first row has both results' figures; the others say R2 lacks them.
+  EXPECT_NE(html.find("<td>copy=0</td><td>cpu</td><td>bandwidth</td><td>GB/s</td><td class=\"num\">10.00<small> 1 "
+                      "sample</small></td><td class=\"num\">12.50"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(count(html, "<g class=\"bar\">"), 48u);
+  EXPECT_NE(html.find("The first 48 of 101 rows; every row is in the table."), std::string::npos);
+  EXPECT_EQ(count(html, "<td>copy="), 100u);
+}
+
 }  // namespace
 }  // namespace xpb
