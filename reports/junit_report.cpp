@@ -22,10 +22,10 @@ std::string render_junit(const std::vector<ResultView>& results) {
       skipped += b.status == "skipped" || b.status == "unsupported";
       seconds += b.wall_seconds;
     }
-    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\" "
-                       "timestamp=\"{}\">\n",
+    // A timestamp only where the run has one: an empty one is not an xs:dateTime.
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\"{}>\n",
                        xml(r.run.id.empty() ? "xpubench" : r.run.id), r.benchmarks.size(), failures, errors, skipped,
-                       seconds, xml(r.run.started));
+                       seconds, r.run.started.empty() ? "" : " timestamp=\"" + xml(r.run.started) + "\"");
     for (const auto& b : r.benchmarks) {
       out += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\"", xml(b.workload),
                          xml(b.device + " " + report_format::params_text(b.params)), b.wall_seconds);

@@ -13,9 +13,9 @@ namespace {
 
 using report_format::xml;
 
-constexpr double kWidth = 720;
+constexpr double kWidth = 900;
 constexpr double kFontPx = 11;
-constexpr double kCharPx = 6.2;  // an average character of the 11 px sans-serif the page uses
+constexpr double kCharPx = 6.6;  // a wide-ish average character of the 11 px sans-serif the page uses
 
 // A value's place along one axis, linear or logarithmic, and the ticks worth labelling.
 struct Axis {
@@ -197,7 +197,7 @@ std::string render(const BarChart& chart) {
   }
   if (!std::isfinite(lo)) return "";
   const bool log = lo > 0 && hi / positive_lo > 100;
-  constexpr double kRow = 16, kLabel = 270, kRight = 70, kTop = 8, kBottom = 34;
+  constexpr double kRow = 16, kLabel = 380, kRight = 70, kTop = 8, kBottom = 34;
   const double height = kTop + kRow * static_cast<double>(chart.bars.size()) + kBottom;
   Axis x = data_axis(log ? positive_lo : lo, hi, log, true, AxisFormat::number);
   x.px0 = kLabel, x.px1 = kWidth - kRight;

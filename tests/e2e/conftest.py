@@ -40,3 +40,25 @@ def cli(tmp_path):
 
 def load(path):
     return json.loads(Path(path).read_text())
+
+
+DATA = Path(os.environ.get("XPB_TEST_DATA", Path(__file__).resolve().parents[1] / "data"))
+
+
+def junit(path):
+    """The root of a JUnit file, after checking it against the schema of the JUnit that CI
+    systems read (tests/data/junit/junit.xsd, with xmllint) and that every suite's counts are
+    its cases'."""
+    import xml.etree.ElementTree as ET
+    r = subprocess.run(["xmllint", "--noout", "--schema", str(DATA / "junit" / "junit.xsd"), str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    for suite in root.iter("testsuite"):
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+            if suite.get(attribute) is not None:
+                assert int(suite.get(attribute)) == sum(1 for c in cases if c.find(tag) is not None), attribute
+    return root

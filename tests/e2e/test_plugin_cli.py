@@ -2,12 +2,11 @@
 failed records while the run goes on, `conform` with its JUnit report, and npu_ref running the
 standard workloads."""
 import os
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from conftest import FAST, load
+from conftest import FAST, junit, load
 
 PLUGINS = Path(os.environ.get("XPB_TEST_PLUGINS", ""))
 SCHEMA = os.environ.get("XPB_SCHEMA")
@@ -81,12 +80,6 @@ def test_isolation_keeps_the_device_clock(cli, tmp_path):
         figures.append(b["metrics"][0])
     assert figures[0]["source"] == figures[1]["source"] == "measured"
     assert figures[0]["unit"] == figures[1]["unit"] == "GB/s"
-
-
-def junit(path):
-    root = ET.parse(path).getroot()
-    assert root.tag == "testsuites"
-    return root
 
 
 def test_conform_passes_what_a_plugin_claims_and_writes_junit(cli, tmp_path):

@@ -2,9 +2,8 @@
 compare (and its gate), keygen / sign / verify."""
 import csv
 import json
-import xml.dom.minidom
 
-from conftest import FAST, load
+from conftest import FAST, junit, load
 
 
 def bandwidth_run(cli, out, *extra):
@@ -22,12 +21,35 @@ def test_run_writes_reports_beside_the_result_and_report_renders_them_again(cli,
     rows = list(csv.DictReader((tmp_path / "r.csv").open()))
     assert {row["statistic"] for row in rows} >= {"n", "median"}
     assert all(row["workload"] == "memory.bandwidth" for row in rows)
-    junit = xml.dom.minidom.parse(str(tmp_path / "r.junit.xml"))
-    assert len(junit.getElementsByTagName("testcase")) == 2
+    assert len(list(junit(tmp_path / "r.junit.xml").iter("testcase"))) == 2
     again = cli("report", out, "--format", "csv")
     assert again.returncode == 0 and again.stdout == (tmp_path / "r.csv").read_text()
     bad = cli("report", out, "--format", "pdf")
     assert bad.returncode == 2 and "expected md, csv, html or junit" in bad.stderr
+
+
+def test_junit_of_every_status_and_hostile_strings_meets_the_junit_schema(cli, tmp_path):
+    doc = bandwidth_run(cli, tmp_path / "r.json")
+    doc.pop("integrity", None)
+    doc["run"]["started"] = ""  # no timestamp rather than an empty one
+    template = doc["benchmarks"][0]
+    doc["benchmarks"] = []
+    for i, status in enumerate(["passed", "failed", "mistrusted", "invalid", "interrupted", "skipped", "unsupported"]):
+        b = json.loads(json.dumps(template))
+        b["id"] += f",case={i}"
+        b["status"], b["reason"] = status, 'a <b>"reason"</b> & \x01 control'
+        b["device"] = "npu<&>\"'"
+        b["valid"] = status == "passed"
+        b["invalid_reason"] = "" if b["valid"] else "2 of 6 samples"
+        doc["benchmarks"].append(b)
+    (tmp_path / "every.json").write_text(json.dumps(doc))
+    r = cli("report", tmp_path / "every.json", "--format", "junit", "-o", tmp_path / "every.xml")
+    assert r.returncode == 0, r.stderr
+    suite = junit(tmp_path / "every.xml").find("testsuite")
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("2", "2", "2")
+    assert suite.get("timestamp") is None
+    messages = [e.get("message") for e in suite.iter() if e.get("message")]
+    assert 'failed: a <b>"reason"</b> & ? control' in messages  # escaped, and read back as written
 
 
 def test_compare_gates_only_on_a_real_regression(cli, tmp_path):
