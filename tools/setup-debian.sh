@@ -3,15 +3,24 @@
 # Run as root, or as a user with sudo. Safe to run again: installs only what is missing.
 set -euo pipefail
 
+# With --run-only: what builds and runs xpubench, not what its tests need (a pipeline that gates
+# a driver, ci/, has no use for a browser).
+run_only=false
+[ "${1:-}" = "--run-only" ] && run_only=true
+
 packages=(
   build-essential cmake pkg-config git
   libyaml-cpp-dev libhwloc-dev hwloc libhwy-dev nlohmann-json3-dev libfmt-dev libcli11-dev libsodium-dev
   libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
+)
+# The tests: fuzzing (clang's libFuzzer), the end-to-end tests (pytest; the HTML report in
+# headless Chromium, its screenshot read with Pillow; JUnit checked with xmllint).
+$run_only || packages+=(
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema python3-yaml python3-pil
   chromium libxml2-utils
-  opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
 )
 
 as_root() {
@@ -30,7 +39,7 @@ fi
 
 # The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
 # a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
-if ! python3 -c "import pytest, jsonschema, yaml, PIL" 2>/dev/null; then
+if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL" 2>/dev/null; then
   echo "setup-debian: installing pytest, jsonschema, PyYAML and Pillow for $(command -v python3)"
   python3 -m pip install --quiet pytest jsonschema pyyaml pillow
 fi

@@ -27,6 +27,7 @@ def test_the_examples_parse_and_name_the_gate():
         assert isinstance(doc, dict), f
         text = f.read_text()
         assert "--fail-on-regression" in text and "conform" in text and "junit" in text, f
+        assert "--format html" in text and "--report html" in text, f  # the report a person opens
 
 
 def test_every_command_in_the_examples_is_one_the_cli_accepts(cli):
