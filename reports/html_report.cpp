@@ -14,8 +14,8 @@
 #include "report_format.hpp"
 #include "svg_chart.hpp"
 #include "xpubench/parse.hpp"
-#include "xpubench/stats.hpp"
 #include "xpubench/report.hpp"
+#include "xpubench/stats.hpp"
 
 namespace xpb {
 namespace {
@@ -167,19 +167,19 @@ std::vector<svg::Marker> cache_markers(const std::vector<ResultView>& results) {
   std::vector<svg::Marker> out;
   std::set<std::string> seen;
   for (const auto& r : results) {
-    const auto caches = r.system.is_object() ? r.system.value("topology", nlohmann::json::object()).value("caches", nlohmann::json())
-                                             : nlohmann::json();
-    if (!caches.is_array()) continue;
-    for (const auto& c : caches) {
+    // system.topology.caches as `xpubench info` writes it; anything else in its place is no cache.
+    const auto topology = r.system.is_object() && r.system.contains("topology") ? r.system["topology"] : nlohmann::json();
+    if (!topology.is_object() || !topology.contains("caches") || !topology["caches"].is_array()) continue;
+    for (const auto& c : topology["caches"]) {
       if (!c.is_object() || !c.contains("size_bytes") || !c["size_bytes"].is_number() || !c.contains("level")) continue;
-      const std::string type = c.value("type", std::string());
+      const std::string type = c.contains("type") && c["type"].is_string() ? c["type"].get<std::string>() : "";
       if (type == "instruction") continue;
       const auto bytes = c["size_bytes"].get<double>();
-      if (!(bytes >= 1)) continue;
+      if (!(bytes >= 1 && bytes < 1.8e19)) continue;  // within a uint64
       auto size = format_bytes(static_cast<std::uint64_t>(bytes));
       std::erase(size, ' ');
-      const std::string label =
-          fmt::format("L{}{} {}", c["level"].is_number() ? c["level"].get<int>() : 0, type == "data" ? "d" : "", size);
+      const std::string level = c["level"].is_number_integer() ? std::to_string(c["level"].get<std::int64_t>()) : "?";
+      const std::string label = fmt::format("L{}{} {}", level, type == "data" ? "d" : "", size);
       if (seen.insert(label).second) out.push_back({bytes, label});
     }
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "report_format.hpp"
 #include "xpubench/parse.hpp"
@@ -49,14 +50,21 @@ struct Axis {
         step = m * magnitude;
         break;
       }
-    for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+    // Counted, not accumulated: a step below the spacing of doubles this far from zero would
+    // never get past lo.
+    const double first = std::ceil(lo / step) * step;
+    for (int i = 0; i <= 12; ++i) {
+      const double v = first + i * step;
+      if (!(v <= hi + step * 1e-9)) break;
+      out.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+    }
     return out;
   }
 };
 
 std::string tick_text(double v, AxisFormat format) {
-  if (format == AxisFormat::bytes && v >= 1 && v < 1.8e19) {
-    auto text = format_bytes(static_cast<std::uint64_t>(std::llround(v)));
+  if (format == AxisFormat::bytes && v >= 1 && v < 1.8e19) {  // within a uint64
+    auto text = format_bytes(static_cast<std::uint64_t>(v + 0.5));
     std::erase(text, ' ');
     return text;
   }
@@ -71,7 +79,7 @@ Axis data_axis(double lo, double hi, bool log, bool include_zero, AxisFormat for
   if (log) {
     const double base = format == AxisFormat::bytes ? 2 : 10;
     a.lo = std::pow(base, std::floor(std::log(lo) / std::log(base) + 1e-9));
-    a.hi = std::pow(base, std::ceil(std::log(hi) / std::log(base) - 1e-9));
+    a.hi = std::min(std::pow(base, std::ceil(std::log(hi) / std::log(base) - 1e-9)), std::numeric_limits<double>::max());
     if (a.hi <= a.lo) a.hi = a.lo * base;
     return a;
   }

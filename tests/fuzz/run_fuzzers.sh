@@ -17,7 +17,7 @@ fi
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DXPB_FUZZ=ON -DXPB_BUILD_TESTS=OFF -DXPB_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 ||
   { cat "$build.configure.log" >&2; exit 1; }
-targets=(fuzz_suite fuzz_set fuzz_gguf fuzz_validate fuzz_sim_description)
+targets=(fuzz_suite fuzz_set fuzz_gguf fuzz_validate fuzz_report fuzz_sim_description)
 cmake --build "$build" -j"$jobs" --target "${targets[@]}" >"$build.build.log" 2>&1 ||
   { tail -50 "$build.build.log" >&2; exit 1; }
 mkdir -p "$build/artifacts"
