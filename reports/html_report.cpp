@@ -108,6 +108,17 @@ std::vector<Section> sections_of(const std::vector<ResultView>& results, const r
   return sections;
 }
 
+// Calls f(row, result index, figure) for each figure named `metric` in a section, row by row
+// and result by result.
+template <typename F>
+void each_figure(const Section& s, const std::string& metric, std::size_t results, F&& f) {
+  for (const auto& row : s.rows) {
+    if (row.metric != metric) continue;
+    for (std::size_t ri = 0; ri < results; ++ri)
+      if (const MetricView* m = row.metrics[ri]) f(row, ri, *m);
+  }
+}
+
 std::string spread_text(const MetricView& m) {
   if (!m.ci95_lo || !m.ci95_hi || !m.median || *m.median == 0) return m.n == 1 ? "1 sample" : fmt::format("n={}", m.n);
   return fmt::format("±{:.1f}%", 100.0 * (*m.ci95_hi - *m.ci95_lo) / 2.0 / std::fabs(*m.median));
@@ -197,24 +208,19 @@ std::string sweep_chart(const Section& s, const std::string& metric, const std::
   chart.markers = cache_markers(results);
   std::map<std::string, std::size_t> series_of;
   Palette palette;
-  for (const auto& row : s.rows) {
-    if (row.metric != metric) continue;
-    for (std::size_t ri = 0; ri < results.size(); ++ri) {
-      const BenchmarkView* b = row.records[ri];
-      const MetricView* m = row.metrics[ri];
-      if (b == nullptr || m == nullptr || !m->median || !b->params.contains(x_param) || !b->params[x_param].is_number())
-        continue;
-      chart.y_label = metric + " (" + m->unit + ")";
-      const std::string rest = record_labels::label(*b, keys, x_param);
-      std::string label = (results.size() > 1 ? result_name(ri) + " " : "") + b->device + (rest.empty() ? "" : " " + rest);
-      if (!m->measured()) label += " (" + m->source + ")";
-      auto [it, added] = series_of.emplace(label, chart.series.size());
-      if (added)
-        chart.series.push_back({label, {}, palette.of(results.size() > 1 ? result_name(ri) + b->device : label),
-                                !m->measured(), false});
-      chart.series[it->second].points.emplace_back(b->params[x_param].get<double>(), *m->median);
-    }
-  }
+  each_figure(s, metric, results.size(), [&](const Row& row, std::size_t ri, const MetricView& m) {
+    const BenchmarkView& b = *row.records[ri];
+    if (!m.median || !b.params.contains(x_param) || !b.params[x_param].is_number()) return;
+    chart.y_label = metric + " (" + m.unit + ")";
+    const std::string rest = record_labels::label(b, keys, x_param);
+    std::string label = (results.size() > 1 ? result_name(ri) + " " : "") + b.device + (rest.empty() ? "" : " " + rest);
+    if (!m.measured()) label += " (" + m.source + ")";
+    auto [it, added] = series_of.emplace(label, chart.series.size());
+    if (added)
+      chart.series.push_back({label, {}, palette.of(results.size() > 1 ? result_name(ri) + b.device : label), !m.measured(),
+                              false});
+    chart.series[it->second].points.emplace_back(b.params[x_param].get<double>(), *m.median);
+  });
   if (chart.series.size() > kMaxCurves) chart.series.resize(kMaxCurves);
   for (auto& series : chart.series) std::sort(series.points.begin(), series.points.end());
   return figure(svg::render(chart), fmt::format("<b>{}</b> against the working set; dashed lines: cache sizes. {}",
@@ -232,31 +238,27 @@ std::string cdf_chart(const Section& s, const std::string& metric, const std::ve
   std::set<double> deadlines;
   std::size_t rows = 0;
   Palette palette;
-  for (const auto& row : s.rows) {
-    if (row.metric != metric) continue;
-    for (std::size_t ri = 0; ri < results.size(); ++ri) {
-      const MetricView* m = row.metrics[ri];
-      if (m == nullptr || m->samples.size() < 2) continue;
-      ++rows;
-      if (chart.series.size() == kMaxCurves) continue;
-      chart.x_label = metric + " (" + m->unit + ")";
-      // The document's percentiles; from the samples, the harness's way, where it lacks them.
-      const auto stats = statistic(*m, "p99") ? Stats{} : summarize(m->samples);
-      const auto pct = [&](const char* name, const std::optional<double>& computed) {
-        return report_format::number(statistic(*m, name) ? statistic(*m, name) : computed);
-      };
-      std::string label = who(row, ri, results.size()) + fmt::format(": p50 {}, p90 {}, p99 {} {}", pct("p50", stats.p50),
-                                                                     pct("p90", stats.p90), pct("p99", stats.p99), m->unit);
-      if (!m->measured()) label += " (" + m->source + ")";
-      chart.series.push_back({label, svg::cdf_points(m->samples, kCdfPoints),
-                              palette.of(results.size() > 1 ? result_name(ri) + row.device : row.device + row.label),
-                              !m->measured(), true});
-      const auto& details = row.records[ri]->details;
-      if (metric == "frame_latency" && details.contains("stream") && details["stream"].is_object() &&
-          details["stream"].contains("chunk_deadline_ms") && details["stream"]["chunk_deadline_ms"].is_number())
-        deadlines.insert(details["stream"]["chunk_deadline_ms"].get<double>());
-    }
-  }
+  each_figure(s, metric, results.size(), [&](const Row& row, std::size_t ri, const MetricView& m) {
+    if (m.samples.size() < 2) return;
+    ++rows;
+    if (chart.series.size() == kMaxCurves) return;
+    chart.x_label = metric + " (" + m.unit + ")";
+    // The document's percentiles; from the samples, the harness's way, where it lacks them.
+    const auto stats = statistic(m, "p99") ? Stats{} : summarize(m.samples);
+    const auto pct = [&](const char* name, const std::optional<double>& computed) {
+      return report_format::number(statistic(m, name) ? statistic(m, name) : computed);
+    };
+    std::string label = who(row, ri, results.size()) + fmt::format(": p50 {}, p90 {}, p99 {} {}", pct("p50", stats.p50),
+                                                                   pct("p90", stats.p90), pct("p99", stats.p99), m.unit);
+    if (!m.measured()) label += " (" + m.source + ")";
+    chart.series.push_back({label, svg::cdf_points(m.samples, kCdfPoints),
+                            palette.of(results.size() > 1 ? result_name(ri) + row.device : row.device + row.label),
+                            !m.measured(), true});
+    const auto& details = row.records[ri]->details;
+    if (metric == "frame_latency" && details.contains("stream") && details["stream"].is_object() &&
+        details["stream"].contains("chunk_deadline_ms") && details["stream"]["chunk_deadline_ms"].is_number())
+      deadlines.insert(details["stream"]["chunk_deadline_ms"].get<double>());
+  });
   for (double d : deadlines) chart.markers.push_back({d, fmt::format("deadline {:.4g} ms", d), true});
   std::string note = rows > chart.series.size()
                          ? fmt::format(" The first {} of {} distributions; every row is in the table.", chart.series.size(), rows)
@@ -271,21 +273,17 @@ std::string bar_chart(const Section& s, const std::string& metric, const std::ve
   svg::BarChart chart;
   std::size_t rows = 0;
   Palette palette;
-  for (const auto& row : s.rows) {
-    if (row.metric != metric) continue;
-    for (std::size_t ri = 0; ri < results.size(); ++ri) {
-      const MetricView* m = row.metrics[ri];
-      if (m == nullptr || !m->median) continue;
-      ++rows;
-      if (chart.bars.size() == kMaxBars) continue;
-      chart.unit = metric + " (" + m->unit + ")";
-      const std::string label = who(row, ri, results.size());
-      std::string tooltip = fmt::format("{}: {} {} {}", label, report_format::number(m->median), m->unit, spread_text(*m));
-      if (!m->measured()) tooltip += " (" + m->source + ")";
-      chart.bars.push_back({label, *m->median, m->ci95_lo, m->ci95_hi,
-                            palette.of(result_name(ri) + row.device), !m->measured(), tooltip});
-    }
-  }
+  each_figure(s, metric, results.size(), [&](const Row& row, std::size_t ri, const MetricView& m) {
+    if (!m.median) return;
+    ++rows;
+    if (chart.bars.size() == kMaxBars) return;
+    chart.unit = metric + " (" + m.unit + ")";
+    const std::string label = who(row, ri, results.size());
+    std::string tooltip = fmt::format("{}: {} {} {}", label, report_format::number(m.median), m.unit, spread_text(m));
+    if (!m.measured()) tooltip += " (" + m.source + ")";
+    chart.bars.push_back({label, *m.median, m.ci95_lo, m.ci95_hi, palette.of(result_name(ri) + row.device), !m.measured(),
+                          tooltip});
+  });
   const std::string note =
       rows > chart.bars.size() ? fmt::format(" The first {} of {} rows; every row is in the table.", chart.bars.size(), rows) : "";
   return figure(svg::render(chart),
@@ -361,15 +359,11 @@ std::string section_html(const Section& s, std::size_t index, const std::vector<
     }
     std::size_t rows = 0, distributions = 0;
     const MetricView* any = nullptr;
-    for (const auto& row : s.rows) {
-      if (row.metric != metric) continue;
-      for (const auto* m : row.metrics) {
-        if (m == nullptr) continue;
-        any = m;
-        ++rows;
-        distributions += m->samples.size() >= 2;
-      }
-    }
+    each_figure(s, metric, results.size(), [&](const Row&, std::size_t, const MetricView& m) {
+      any = &m;
+      ++rows;
+      distributions += m.samples.size() >= 2;
+    });
     const bool cdf = any != nullptr && is_time_unit(any->unit) && any->direction == "lower_is_better" && distributions > 0;
     if (cdf) out += cdf_chart(s, metric, results);
     // A distribution chart that shows every row says all a bar chart would.
