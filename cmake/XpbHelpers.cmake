@@ -21,8 +21,10 @@ function(xpb_public_headers name dir)
   target_include_directories(${name} INTERFACE
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/${dir}>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  install(TARGETS ${name} EXPORT xpubenchTargets)
-  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/xpubench DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  if(XPB_INSTALL)
+    install(TARGETS ${name} EXPORT xpubenchTargets)
+    install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/xpubench DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  endif()
   set_property(GLOBAL APPEND PROPERTY XPB_PUBLIC_HEADER_TARGETS ${name})
 endfunction()
 

@@ -1,0 +1,176 @@
+// xpubench._core: the library's entry points for the Python package (DESIGN.md §2), the same
+// functions the CLI calls. Plain data crosses as JSON text (json.loads on the Python side): the
+// documents are the result schema's, so Python sees exactly what a result file holds.
+//
+// Threading: every call that measures or reads files releases the GIL, so other Python threads
+// (a Dask worker's heartbeat, a progress bar) run meanwhile; callbacks into Python take it back.
+// Errors: InputError (bad input: a parameter, a device, a file) becomes ValueError with the
+// CLI's message; anything else RuntimeError.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <csignal>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xpubench/compare.hpp"
+#include "xpubench/error.hpp"
+#include "xpubench/registry.hpp"
+#include "xpubench/result_view.hpp"
+#include "xpubench/result_writer.hpp"
+#include "xpubench/session.hpp"
+#include "xpubench/system_probe.hpp"
+#include "xpubench/validate.hpp"
+
+namespace py = pybind11;
+using nlohmann::json;
+
+namespace {
+
+// Set by SIGINT while a run holds the terminal's Ctrl-C (run(..., handle_sigint=True)).
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+std::string devices_json() {
+  json out = json::array();
+  std::vector<xpb::DriverStatus> drivers;
+  {
+    py::gil_scoped_release release;
+    drivers = xpb::inventory();
+  }
+  for (const auto& d : drivers) {
+    json devices = json::array();
+    for (const auto& info : d.devices)
+      devices.push_back({{"id", info.id()},
+                         {"driver", info.driver},
+                         {"name", info.name},
+                         {"kind", info.kind},
+                         {"simulated", info.simulated},
+                         {"reference", info.reference},
+                         {"properties", info.properties}});
+    out.push_back({{"driver", d.name}, {"description", d.description}, {"reason", d.reason}, {"devices", devices}});
+  }
+  return out.dump();
+}
+
+std::string workloads_json() {
+  json out = json::array();
+  auto& registry = xpb::WorkloadRegistry::instance();
+  for (const auto& name : registry.names()) {
+    auto w = registry.create(name);
+    json params = json::array();
+    for (const auto& p : w->params())
+      params.push_back({{"name", p.name}, {"help", p.help}, {"default", p.default_value}, {"choices", p.choices}});
+    out.push_back({{"name", name}, {"description", w->description()}, {"params", params}});
+  }
+  return out.dump();
+}
+
+std::string system_json() {
+  py::gil_scoped_release release;
+  return xpb::describe_system().to_json().dump();
+}
+
+// Runs a plan (plan_from_json's form) on the devices named (empty: every device a plain
+// `xpubench run` would use). Returns (document as JSON text, interrupted). `on_done(index,
+// total, record JSON text)` is called after each benchmark; an exception it raises stops the
+// run after that benchmark and is raised again here, after the document is made.
+py::tuple run_json(const std::string& plan_text, const std::vector<std::string>& devices, const std::string& output,
+                   const std::vector<std::string>& command, double idle_seconds, bool isolate, double isolate_timeout_s,
+                   const std::string& energy_meter, bool handle_sigint,
+                   const std::function<void(std::size_t, std::size_t, std::string)>& on_done) {
+  const json spec = json::parse(plan_text);
+  xpb::SessionOptions opts;
+  opts.output = output;
+  opts.run_info = {{"command", command}, {"suites", json::array()}, {"quick", false}, {"overrides", json::object()}};
+  opts.isolate = isolate;
+  opts.isolate_timeout_s = isolate_timeout_s;
+  opts.energy_meter = energy_meter;
+  opts.idle_seconds = idle_seconds;
+  std::atomic<bool> stop{false};
+  std::exception_ptr callback_error;
+  opts.should_stop = [&stop] { return stop.load(); };
+  if (on_done)
+    opts.on_done = [&](std::size_t i, std::size_t total, const json& record) {
+      py::gil_scoped_acquire gil;
+      try {
+        on_done(i, total, record.dump());
+      } catch (...) {
+        callback_error = std::current_exception();
+        stop = true;
+      }
+    };
+  g_interrupted = false;
+  opts.cancel = &g_interrupted;
+  xpb::SessionResult result;
+  {
+    py::gil_scoped_release release;
+    const auto system = xpb::describe_system();
+    auto plan = xpb::plan_from_json(spec, system);
+    auto opened = xpb::open_devices(devices);
+    if (opened.empty()) throw xpb::InputError("no device could be opened (see xpubench.devices())");
+    // Ctrl-C stops the run within ~100 ms and keeps every finished record, as in the CLI; the
+    // interpreter's own handler comes back afterwards.
+    void (*previous)(int) = handle_sigint ? std::signal(SIGINT, on_sigint) : nullptr;
+    try {
+      xpb::Session session(std::move(plan), std::move(opened), system, opts);
+      result = session.run_all();
+    } catch (...) {
+      if (handle_sigint) std::signal(SIGINT, previous);
+      throw;
+    }
+    if (handle_sigint) std::signal(SIGINT, previous);
+  }
+  if (callback_error) std::rethrow_exception(callback_error);
+  return py::make_tuple(result.document.dump(), result.interrupted || g_interrupted.load());
+}
+
+std::string load_json(const std::string& path) {
+  py::gil_scoped_release release;
+  return xpb::load_result(path).dump();
+}
+
+std::string compare_json(const std::string& base, const std::string& next, double threshold_pct, double alpha) {
+  py::gil_scoped_release release;
+  const xpb::CompareOptions options{threshold_pct, alpha};
+  const auto c = xpb::compare_results(xpb::read_result_view(json::parse(base)), xpb::read_result_view(json::parse(next)),
+                                      options);
+  return xpb::to_json(c, options).dump();
+}
+
+std::vector<std::string> validate_json(const std::string& document) {
+  py::gil_scoped_release release;
+  std::vector<std::string> out;
+  for (const auto& p : xpb::validate_result(json::parse(document))) out.push_back(p.where + ": " + p.what);
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "xpubench's C++ library (internal: use the xpubench package)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const xpb::InputError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const json::exception& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  m.def("devices_json", &devices_json);
+  m.def("workloads_json", &workloads_json);
+  m.def("system_json", &system_json);
+  m.def("run_json", &run_json, py::arg("plan"), py::arg("devices"), py::arg("output"), py::arg("command"),
+        py::arg("idle_seconds"), py::arg("isolate"), py::arg("isolate_timeout_s"), py::arg("energy_meter"),
+        py::arg("handle_sigint"), py::arg("on_done"));
+  m.def("load_json", &load_json);
+  m.def("compare_json", &compare_json);
+  m.def("validate_json", &validate_json);
+}
