@@ -16,11 +16,13 @@ packages=(
   opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
 )
 # The tests: fuzzing (clang's libFuzzer), the end-to-end tests (pytest; the HTML report in
-# headless Chromium, its screenshot read with Pillow; JUnit checked with xmllint).
+# headless Chromium, its screenshot read with Pillow; JUnit checked with xmllint), the Python
+# package's module and tests (pybind11, pandas).
 $run_only || packages+=(
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema python3-yaml python3-pil
   chromium libxml2-utils
+  python3-dev python3-pybind11 python3-pandas
 )
 
 as_root() {
@@ -39,8 +41,9 @@ fi
 
 # The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
 # a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
-if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL" 2>/dev/null; then
-  echo "setup-debian: installing pytest, jsonschema, PyYAML and Pillow for $(command -v python3)"
-  python3 -m pip install --quiet pytest jsonschema pyyaml pillow
+# The Python package (python/, built with the tests) needs pybind11 and pandas too.
+if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL, pybind11, pandas" 2>/dev/null; then
+  echo "setup-debian: installing pytest, jsonschema, PyYAML, Pillow, pybind11 and pandas for $(command -v python3)"
+  python3 -m pip install --quiet pytest jsonschema pyyaml pillow pybind11 pandas
 fi
 echo "setup-debian: ready"
