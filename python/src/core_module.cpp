@@ -131,6 +131,29 @@ py::tuple run_json(const std::string& plan_text, const std::vector<std::string>&
   return py::make_tuple(result.document.dump(), result.interrupted || g_interrupted.load());
 }
 
+// The benchmarks a plan expands to on this machine, [{workload, params}], checked as run_json
+// checks them (ValueError naming the entry and key) without running anything.
+std::string plan_json(const std::string& plan_text) {
+  const json spec = json::parse(plan_text);
+  py::gil_scoped_release release;
+  json out = json::array();
+  for (const auto& item : xpb::plan_from_json(spec, xpb::describe_system()))
+    out.push_back({{"workload", item.workload}, {"params", item.params}});
+  return out.dump();
+}
+
+// A document from a run header (run, system, devices) and records, as the session assembles
+// one: the run's status and counts, and its integrity digest (a sweep merging the records of
+// many runs into one document).
+std::string assemble_json(const std::string& header, const std::vector<std::string>& records, const std::string& status) {
+  std::vector<json> parsed;
+  parsed.reserve(records.size());
+  for (const auto& r : records) parsed.push_back(json::parse(r));
+  const json h = json::parse(header);
+  py::gil_scoped_release release;
+  return xpb::assemble_result(h, std::move(parsed), status).dump();
+}
+
 std::string load_json(const std::string& path) {
   py::gil_scoped_release release;
   return xpb::load_result(path).dump();
@@ -170,6 +193,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("run_json", &run_json, py::arg("plan"), py::arg("devices"), py::arg("output"), py::arg("command"),
         py::arg("idle_seconds"), py::arg("isolate"), py::arg("isolate_timeout_s"), py::arg("energy_meter"),
         py::arg("handle_sigint"), py::arg("on_done"));
+  m.def("plan_json", &plan_json);
+  m.def("assemble_json", &assemble_json);
   m.def("load_json", &load_json);
   m.def("compare_json", &compare_json);
   m.def("validate_json", &validate_json);

@@ -21,7 +21,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from . import _core
 from .result import Result
 
-__all__ = ["Interrupted", "Result", "compare", "devices", "load", "run", "system", "validate", "workloads"]
+__all__ = ["Interrupted", "Result", "compare", "devices", "drivers", "load", "run", "sweep", "system", "validate",
+           "workloads"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -151,3 +152,6 @@ def validate(r: Union[Result, str, Path, Dict[str, Any]]) -> List[str]:
     """The problems `xpubench validate` finds in a result (schema, run rules, integrity):
     "where: what" for each; empty when it is valid."""
     return list(_core.validate_json(json.dumps(_document(r))))
+
+
+from .sweep import sweep  # noqa: E402  (it uses run and _device_list above)
