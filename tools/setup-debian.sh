@@ -22,7 +22,7 @@ $run_only || packages+=(
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema python3-yaml python3-pil
   chromium libxml2-utils
-  python3-dev python3-pybind11 python3-pandas python3-distributed python3-tqdm
+  python3-dev python3-pybind11 python3-pandas python3-distributed python3-tqdm python3-matplotlib
 )
 
 as_root() {
@@ -41,9 +41,9 @@ fi
 
 # The end-to-end tests run `python3 -m pytest`; a python3 earlier on PATH than Debian's (pyenv,
 # a virtualenv) does not see Debian's packages, so give it its own copies from PyPI.
-# The Python package (python/, built with the tests) needs pybind11, pandas and Dask too.
-if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL, pybind11, pandas, distributed, tqdm" 2>/dev/null; then
-  echo "setup-debian: installing pytest, jsonschema, PyYAML, Pillow, pybind11, pandas and Dask for $(command -v python3)"
-  python3 -m pip install --quiet pytest jsonschema pyyaml pillow pybind11 pandas "dask[distributed]" tqdm
+# The Python package (python/, built with the tests) needs pybind11, pandas, Dask and matplotlib too.
+if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL, pybind11, pandas, distributed, tqdm, matplotlib" 2>/dev/null; then
+  echo "setup-debian: installing pytest, jsonschema, PyYAML, Pillow, pybind11, pandas, Dask and matplotlib for $(command -v python3)"
+  python3 -m pip install --quiet pytest jsonschema pyyaml pillow pybind11 pandas "dask[distributed]" tqdm matplotlib
 fi
 echo "setup-debian: ready"
