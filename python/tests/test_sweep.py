@@ -81,3 +81,15 @@ def test_a_worker_killed_mid_sweep_loses_only_its_benchmark(client):
     # The lost benchmark ran again on the other worker, or says why it could not.
     assert all(s == "passed" or (s == "failed" and b["reason"]) for s, b in zip(statuses, r.records))
     assert statuses.count("passed") >= 3
+
+
+def test_a_benchmark_that_fails_on_its_worker_is_recorded_failed_and_the_rest_kept(client):
+    # A device the workers do not have: its tasks raise there; the cpu's pass.
+    r = xpubench.sweep("memory.bandwidth", {"kernel": "copy", "threads": 1, "array_bytes": "1MiB"},
+                       devices=["cpu", "no-such-device"], policy=FAST, client=client, progress=False)
+    assert [b["status"] for b in r.records] == ["passed", "failed"]
+    assert "no-such-device" in r.records[1]["reason"] and r.records[1]["reason"].startswith("ValueError")
+    assert xpubench.validate(r) == []
+    with pytest.raises(RuntimeError, match="no benchmark could be run"):
+        xpubench.sweep("memory.bandwidth", {"kernel": "copy", "array_bytes": "1MiB"}, devices="no-such-device",
+                       policy=FAST, client=client, progress=False)

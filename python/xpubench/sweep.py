@@ -67,6 +67,12 @@ def _failed_record(workload: str, params: Dict[str, Any], device: Optional[str],
             "wall_seconds": 0}
 
 
+def _unopened_device(device: str, reason: str) -> Dict[str, Any]:
+    return {"id": device, "driver": device.split(":")[0].split(",")[0], "name": "", "kind": "unknown",
+            "simulated": False, "clock": "host", "properties": {"not_run": reason},
+            "energy": {"available": False, "reason": "the device was not run: " + reason}}
+
+
 def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
@@ -150,7 +156,11 @@ def _sweep_on_dask(client, workload, items, device_list, policy, bar) -> Result:
     for index, (params, device) in enumerate(tasks):
         if documents[index] is not None:
             records.extend(documents[index]["benchmarks"])
-        else:
-            records.append(_failed_record(workload, params, device, failures[index]))
+            continue
+        record = _failed_record(workload, params, device, failures[index])
+        records.append(record)
+        if record["device"] not in seen:  # a device no worker could open: listed, saying so
+            seen.add(record["device"])
+            header["devices"].append(_unopened_device(record["device"], failures[index]))
     text = _core.assemble_json(json.dumps(header), [json.dumps(r) for r in records], "complete")
     return Result(json.loads(text))
