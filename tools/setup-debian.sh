@@ -22,7 +22,7 @@ $run_only || packages+=(
   clang libclang-rt-14-dev
   python3 python3-pytest python3-jsonschema python3-yaml python3-pil
   chromium libxml2-utils
-  python3-dev python3-pybind11 python3-pandas python3-distributed python3-tqdm python3-matplotlib
+  python3-dev python3-pybind11 pybind11-dev python3-pandas python3-distributed python3-tqdm python3-matplotlib
 )
 
 as_root() {

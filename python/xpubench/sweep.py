@@ -40,13 +40,14 @@ def _run_one(workload: str, params: Dict[str, Any], device: Optional[str], polic
     machine to itself; its document as JSON text, each record carrying the system."""
     from . import run
 
-    with open(LOCK_FILE, "a") as lock:
+    # Read-only is enough for flock, so the file another user made (mode 644) serves all.
+    lock = os.open(LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            result = run(workload, {k: [v] if isinstance(v, list) else v for k, v in params.items()},
-                         device=device, policy=policy)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        result = run(workload, {k: [v] if isinstance(v, list) else v for k, v in params.items()},
+                     device=device, policy=policy)
+    finally:
+        os.close(lock)  # releases the lock
     doc = result.document
     for record in doc["benchmarks"]:
         record["system"] = doc["system"]
