@@ -47,6 +47,13 @@ def test_a_run_is_a_result_with_a_tidy_dataframe():
     assert xpubench.validate(r) == []
 
 
+def test_the_reference_device_runs_from_python_too():
+    r = xpubench.run("memory.bandwidth", {"kernel": "copy", "threads": 1, "array_bytes": "64KiB"}, device="ref",
+                     policy=FAST)
+    df = r.to_pandas()
+    assert list(df["device"]) == ["ref"] and df["status"][0] == "passed" and df["median"][0] > 0
+
+
 def test_simulated_figures_say_so():
     r = xpubench.run("energy.compute", {"kernel": "matmul", "rows": 16, "k": 64, "n": 64},
                      device="photonic-sim,mode=timing-only", policy=FAST)
