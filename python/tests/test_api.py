@@ -90,6 +90,8 @@ def test_files_round_trip_and_a_bad_file_names_itself(tmp_path):
     bad.write_text('{"benchmarks": [\n  {"id": 1,,}\n]}')
     with pytest.raises(ValueError, match=r"bad\.json:2"):
         xpubench.load(bad)
+    with pytest.raises(ValueError, match="missing.json: cannot read"):  # the command line's words
+        xpubench.load(tmp_path / "missing.json")
 
 
 def test_compare_of_a_result_with_itself_is_noise_and_a_halving_a_regression():
