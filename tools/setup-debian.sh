@@ -44,6 +44,6 @@ fi
 # The Python package (python/, built with the tests) needs pybind11, pandas, Dask and matplotlib too.
 if ! $run_only && ! python3 -c "import pytest, jsonschema, yaml, PIL, pybind11, pandas, distributed, tqdm, matplotlib" 2>/dev/null; then
   echo "setup-debian: installing pytest, jsonschema, PyYAML, Pillow, pybind11, pandas, Dask and matplotlib for $(command -v python3)"
-  python3 -m pip install --quiet pytest jsonschema pyyaml pillow pybind11 pandas "dask[distributed]" tqdm matplotlib
+  python3 -m pip install --quiet pytest jsonschema pyyaml pillow pybind11 scikit-build-core pandas "dask[distributed]" tqdm matplotlib
 fi
 echo "setup-debian: ready"
