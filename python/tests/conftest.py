@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 # Short windows: a fraction of a second per figure.

@@ -1,7 +1,6 @@
 """The package's API on real devices (cpu, the simulators): what there is, a run and its
 DataFrame, files, comparison, validation, and the errors a user makes."""
 import json
-import math
 import os
 import signal
 import subprocess

@@ -13,7 +13,6 @@ within about 100 ms and raises Interrupted, which carries what was measured.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -103,14 +102,15 @@ def run(workload: Union[str, Sequence[Dict[str, Any]]], params: Optional[Dict[st
         if params is not None or policy is not None:
             raise ValueError("run(plan): params and policy go in the plan's entries")
         plan = list(workload)
-    callback = None
-    if progress is not None:
-        def callback(i, total, record_text):
-            progress(i, total, json.loads(record_text))
+
+    def callback(i, total, record_text):
+        progress(i, total, json.loads(record_text))
+
     command = ["python", "xpubench.run", json.dumps(plan, sort_keys=True)]
     text, interrupted = _core.run_json(
         json.dumps(plan), _device_list(device), str(output or ""), command, float(idle_seconds), bool(isolate),
-        float(isolate_timeout_s), energy_meter, threading.current_thread() is threading.main_thread(), callback)
+        float(isolate_timeout_s), energy_meter, threading.current_thread() is threading.main_thread(),
+        callback if progress is not None else None)
     result = Result(json.loads(text))
     if interrupted:
         raise Interrupted(result)
