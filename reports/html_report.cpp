@@ -74,21 +74,25 @@ struct Row {
 struct Section {
   std::string workload;
   std::vector<Row> rows;
-  std::map<std::string, std::size_t> row_of;  // label, device, metric -> row
+  std::map<std::string, std::size_t> row_of;  // workload, label, device, metric, occurrence -> row
   std::vector<std::string> metric_order;      // metric names in order of first appearance
 };
 
 std::vector<Section> sections_of(const std::vector<ResultView>& results, const record_labels::Keys& keys) {
   std::vector<Section> sections;
   std::map<std::string, std::size_t> section_of;
-  for (std::size_t ri = 0; ri < results.size(); ++ri)
+  for (std::size_t ri = 0; ri < results.size(); ++ri) {
+    // A record or figure repeated in one result (a benchmark listed twice) is a row of its own:
+    // the n-th of a result meets the n-th of another.
+    std::map<std::string, std::size_t> seen;
     for (const auto& b : results[ri].benchmarks) {
       auto [it, added] = section_of.emplace(b.workload, sections.size());
       if (added) sections.push_back({b.workload, {}, {}, {}});
       Section& s = sections[it->second];
       const std::string label = record_labels::label(b, keys);
       auto row_for = [&](const std::string& metric, const std::string& unit) -> Row& {
-        const std::string key = label + '\x1f' + b.device + '\x1f' + metric;
+        std::string key = b.workload + '\x1f' + label + '\x1f' + b.device + '\x1f' + metric;
+        key += '\x1f' + std::to_string(seen[key]++);
         auto [r, fresh] = s.row_of.emplace(key, s.rows.size());
         if (fresh) {
           s.rows.push_back({label, b.device, metric, unit, std::vector<const BenchmarkView*>(results.size()),
@@ -105,6 +109,7 @@ std::vector<Section> sections_of(const std::vector<ResultView>& results, const r
         row.metrics[ri] = &m;
       }
     }
+  }
   return sections;
 }
 
@@ -221,10 +226,13 @@ std::string sweep_chart(const Section& s, const std::string& metric, const std::
                               false});
     chart.series[it->second].points.emplace_back(b.params[x_param].get<double>(), *m.median);
   });
-  if (chart.series.size() > kMaxCurves) chart.series.resize(kMaxCurves);
+  const std::size_t lines = chart.series.size();
+  if (lines > kMaxCurves) chart.series.resize(kMaxCurves);
   for (auto& series : chart.series) std::sort(series.points.begin(), series.points.end());
-  return figure(svg::render(chart), fmt::format("<b>{}</b> against the working set; dashed lines: cache sizes. {}",
-                                                xml(chart.y_label), legend(chart.series)));
+  const std::string note =
+      lines > kMaxCurves ? fmt::format(" The first {} of {} lines; every row is in the table.", kMaxCurves, lines) : "";
+  return figure(svg::render(chart), fmt::format("<b>{}</b> against the working set; dashed lines: cache sizes.{} {}",
+                                                xml(chart.y_label), note, legend(chart.series)));
 }
 
 // A latency's distribution: the CDF of each row's samples, p50/p90/p99 in the legend, and a
@@ -244,7 +252,8 @@ std::string cdf_chart(const Section& s, const std::string& metric, const std::ve
     if (chart.series.size() == kMaxCurves) return;
     chart.x_label = metric + " (" + m.unit + ")";
     // The document's percentiles; from the samples, the harness's way, where it lacks them.
-    const auto stats = statistic(m, "p99") ? Stats{} : summarize(m.samples);
+    const bool stored = statistic(m, "p50") && statistic(m, "p90") && statistic(m, "p99");
+    const auto stats = stored ? Stats{} : summarize(m.samples);
     const auto pct = [&](const char* name, const std::optional<double>& computed) {
       return report_format::number(statistic(m, name) ? statistic(m, name) : computed);
     };

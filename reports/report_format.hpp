@@ -45,12 +45,18 @@ inline std::string number(const std::optional<double>& value) {
   return fmt::format("{:.3g}", v);
 }
 
-// Text for an XML attribute or element: the five special characters escaped, and control
-// characters (which XML 1.0 cannot carry at all) replaced.
+// Text for an XML attribute or element: the five special characters escaped, and what XML 1.0
+// cannot carry at all (control characters; U+FFFE and U+FFFF, EF BF BE/BF in UTF-8) replaced.
 inline std::string xml(const std::string& s) {
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\xEF' && i + 2 < s.size() && s[i + 1] == '\xBF' && (s[i + 2] == '\xBE' || s[i + 2] == '\xBF')) {
+      out += '?';
+      i += 2;
+      continue;
+    }
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

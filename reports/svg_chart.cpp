@@ -26,6 +26,7 @@ struct Axis {
 
   double px(double v) const {
     double t = log ? (std::log(std::max(v, lo)) - std::log(lo)) / (std::log(hi) - std::log(lo)) : (v - lo) / (hi - lo);
+    if (!std::isfinite(t)) t = 0;  // a span past the largest double: drawn at the axis' start
     t = std::clamp(t, -0.02, 1.02);
     return px0 + t * (px1 - px0);
   }
@@ -145,9 +146,12 @@ std::string render(const LineChart& chart) {
     if (m.widen && std::isfinite(m.x) && (!chart.log_x || m.x > 0)) xlo = std::min(xlo, m.x), xhi = std::max(xhi, m.x);
   constexpr double kHeight = 340, kLeft = 70, kRight = 20, kTop = 24, kBottom = 44;
   Axis x = data_axis(xlo, xhi, chart.log_x, chart.x_from_zero && !chart.log_x, chart.x_format);
-  if (!chart.log_x && xlo == xhi) x = data_axis(xlo * 0.9, xhi * 1.1 + (xhi == 0), false, false, chart.x_format);
+  if (!chart.log_x && xlo == xhi) {  // one x value: a band around it (and 0, for a chart from zero)
+    const double pad = std::max(std::abs(xlo) * 0.1, 1.0);
+    x = data_axis(xlo - pad, xhi + pad, false, chart.x_from_zero, chart.x_format);
+  }
   Axis y = data_axis(chart.y_min.value_or(ylo), chart.y_max.value_or(yhi), false, !chart.y_min, AxisFormat::number);
-  if (chart.y_max) y.hi = *chart.y_max;
+  if (chart.y_max && *chart.y_max > y.lo) y.hi = *chart.y_max;
   x.px0 = kLeft, x.px1 = kWidth - kRight;
   y.px0 = kHeight - kBottom, y.px1 = kTop;
 
@@ -195,16 +199,17 @@ std::string render(const LineChart& chart) {
 }
 
 std::string render(const BarChart& chart) {
-  double lo = INFINITY, hi = -INFINITY, positive_lo = INFINITY;
+  // The axis from the values and their whiskers; a log one when the values (whiskers aside)
+  // are all above 0 and span more than 100x.
+  double lo = INFINITY, hi = -INFINITY, value_lo = INFINITY, value_hi = -INFINITY;
   for (const auto& b : chart.bars) {
-    for (double v : {b.value, b.lo.value_or(b.value), b.hi.value_or(b.value)}) {
-      if (!std::isfinite(v)) continue;
-      lo = std::min(lo, v), hi = std::max(hi, v);
-      if (v > 0) positive_lo = std::min(positive_lo, v);
-    }
+    if (std::isfinite(b.value)) value_lo = std::min(value_lo, b.value), value_hi = std::max(value_hi, b.value);
+    for (double v : {b.value, b.lo.value_or(b.value), b.hi.value_or(b.value)})
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   }
   if (!std::isfinite(lo)) return "";
-  const bool log = lo > 0 && hi / positive_lo > 100;
+  const bool log = value_lo > 0 && value_hi / value_lo > 100;
+  const double positive_lo = log ? std::min(value_lo, lo > 0 ? lo : value_lo) : lo;
   constexpr double kRow = 16, kLabel = 380, kRight = 70, kTop = 8, kBottom = 34;
   const double height = kTop + kRow * static_cast<double>(chart.bars.size()) + kBottom;
   Axis x = data_axis(log ? positive_lo : lo, hi, log, true, AxisFormat::number);
@@ -226,19 +231,17 @@ std::string render(const BarChart& chart) {
     const double top = kTop + kRow * static_cast<double>(i) + 2, mid = top + (kRow - 4) / 2;
     out += fmt::format("<g class=\"bar{}\"><title>{}</title>", b.modeled ? " modeled" : "", xml(b.tooltip));
     out += text(kLabel - 6, mid + 4, shortened(b.label, label_chars), "end");
-    if (std::isfinite(b.value) && (!log || b.value > 0)) {
+    if (std::isfinite(b.value)) {  // (on a log axis every value is above 0)
       const double end = x.px(b.value);
       out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.0f}\" fill=\"{}\" stroke=\"{}\"/>",
                          std::min(base, end), top, std::abs(end - base), kRow - 4, color(b.color), color(b.color));
-      if (b.lo && b.hi && std::isfinite(*b.lo) && std::isfinite(*b.hi) && (!log || *b.lo > 0))
+      if (b.lo && b.hi && std::isfinite(*b.lo) && std::isfinite(*b.hi) && (!log || *b.hi > 0))
         out += fmt::format("<path class=\"ci\" d=\"M{0:.1f} {2:.1f}v{3:.0f}M{0:.1f} {4:.1f}H{1:.1f}M{1:.1f} {2:.1f}v{3:.0f}\"/>",
-                           x.px(*b.lo), x.px(*b.hi), top + 1, kRow - 6, mid);
+                           x.px(log ? std::max(*b.lo, x.lo) : *b.lo), x.px(*b.hi), top + 1, kRow - 6, mid);
       out += text(std::max(end, b.hi && std::isfinite(*b.hi) ? x.px(*b.hi) : end) + 4, mid + 4,
                   report_format::number(b.value), "start");
     } else {
-      out += text(base + 4, mid + 4, std::isfinite(b.value) ? report_format::number(b.value) + " (not drawn on a log axis)"
-                                                             : "no value",
-                  "start");
+      out += text(base + 4, mid + 4, "no value", "start");
     }
     out += "</g>";
   }

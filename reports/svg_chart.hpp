@@ -1,7 +1,8 @@
 // Charts as inline SVG for the HTML report (internal to reports/): a line chart (sweeps, CDFs)
 // and a horizontal bar chart (one figure across devices and results). No script, no external
-// resource: each chart is one <svg> element the page embeds. Every string is escaped; text too
-// long for its place is shortened and given whole in a <title> (the browser's tooltip).
+// resource: each chart is one <svg> element the page embeds. Every string is escaped; a bar's
+// label too long for its place is shortened, and each bar and line has its whole story in a
+// <title> (the browser's tooltip).
 //
 // Measured and simulated figures look different everywhere: a simulated or modeled line is
 // dashed, a simulated or modeled bar is a pale fill with a dashed outline.
@@ -58,7 +59,8 @@ struct BarChart {
 };
 
 // The <svg> element of a chart; an empty string when it has nothing to draw. A bar chart whose
-// values span more than a factor of 100 gets a logarithmic axis (J/token from 0.01 to 1,000).
+// values are all above 0 and span more than a factor of 100 gets a logarithmic axis (J/token
+// from 0.01 to 1,000; a whisker reaching 0 or below is cut at the axis).
 std::string render(const LineChart& chart);
 std::string render(const BarChart& chart);
 

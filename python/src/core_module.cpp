@@ -11,7 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
-#include <csignal>
+#include <signal.h>
 #include <exception>
 #include <optional>
 #include <string>
@@ -33,9 +33,13 @@ using nlohmann::json;
 
 namespace {
 
-// Set by SIGINT while a run holds the terminal's Ctrl-C (run(..., handle_sigint=True)).
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
+// The cancel flag of the run that holds Ctrl-C (run(..., handle_sigint=True), the main
+// thread's), which SIGINT sets; null when none does. Runs in other threads have flags of their
+// own that no signal reaches.
+std::atomic<std::atomic<bool>*> g_sigint_target{nullptr};
+extern "C" void on_sigint(int) {
+  if (auto* flag = g_sigint_target.load()) *flag = true;
+}
 
 std::string devices_json() {
   json out = json::array();
@@ -78,9 +82,10 @@ std::string system_json() {
 }
 
 // Runs a plan (plan_from_json's form) on the devices named (empty: every device a plain
-// `xpubench run` would use). Returns (document as JSON text, interrupted). `on_done(index,
-// total, record JSON text)` is called after each benchmark; an exception it raises stops the
-// run after that benchmark and is raised again here, after the document is made.
+// `xpubench run` would use). Returns (document as JSON text, interrupted by Ctrl-C).
+// `on_done(index, total, record JSON text)` is called after each benchmark; when it raises, the
+// run stops before the next benchmark (the Python side keeps the exception and raises it with
+// the document).
 py::tuple run_json(const std::string& plan_text, const std::vector<std::string>& devices, const std::string& output,
                    const std::vector<std::string>& command, double idle_seconds, bool isolate, double isolate_timeout_s,
                    const std::string& energy_meter, bool handle_sigint,
@@ -93,21 +98,18 @@ py::tuple run_json(const std::string& plan_text, const std::vector<std::string>&
   opts.isolate_timeout_s = isolate_timeout_s;
   opts.energy_meter = energy_meter;
   opts.idle_seconds = idle_seconds;
-  std::atomic<bool> stop{false};
-  std::exception_ptr callback_error;
-  opts.should_stop = [&stop] { return stop.load(); };
+  std::atomic<bool> cancel{false}, interrupted{false};
+  opts.cancel = &cancel;  // read by the session before each benchmark and by its watcher
+  opts.should_stop = [&interrupted] { return interrupted.load(); };
   if (on_done)
     opts.on_done = [&](std::size_t i, std::size_t total, const json& record) {
       py::gil_scoped_acquire gil;
       try {
         on_done(i, total, record.dump());
       } catch (...) {
-        callback_error = std::current_exception();
-        stop = true;
+        cancel = true;
       }
     };
-  g_interrupted = false;
-  opts.cancel = &g_interrupted;
   xpb::SessionResult result;
   {
     py::gil_scoped_release release;
@@ -115,20 +117,33 @@ py::tuple run_json(const std::string& plan_text, const std::vector<std::string>&
     auto plan = xpb::plan_from_json(spec, system);
     auto opened = xpb::open_devices(devices);
     if (opened.empty()) throw xpb::InputError("no device could be opened (see xpubench.devices())");
-    // Ctrl-C stops the run within ~100 ms and keeps every finished record, as in the CLI; the
-    // interpreter's own handler comes back afterwards.
-    void (*previous)(int) = handle_sigint ? std::signal(SIGINT, on_sigint) : nullptr;
+    // Ctrl-C stops the run within ~100 ms and keeps every finished record, as in the CLI. The
+    // interpreter's handler, flags included (CPython's SA_ONSTACK, no SA_RESTART), comes back
+    // afterwards.
+    struct sigaction ours{}, previous{};
+    if (handle_sigint) {
+      g_sigint_target = &interrupted;
+      ours.sa_handler = on_sigint;
+      sigemptyset(&ours.sa_mask);
+      sigaction(SIGINT, &ours, &previous);
+    }
+    const auto restore = [&] {
+      if (!handle_sigint) return;
+      sigaction(SIGINT, &previous, nullptr);
+      g_sigint_target = nullptr;
+    };
     try {
       xpb::Session session(std::move(plan), std::move(opened), system, opts);
       result = session.run_all();
     } catch (...) {
-      if (handle_sigint) std::signal(SIGINT, previous);
+      restore();
       throw;
     }
-    if (handle_sigint) std::signal(SIGINT, previous);
+    restore();
   }
-  if (callback_error) std::rethrow_exception(callback_error);
-  return py::make_tuple(result.document.dump(), result.interrupted || g_interrupted.load());
+  // A Ctrl-C that came as the last benchmark ended stopped nothing: Python gets it back.
+  if (interrupted && !result.interrupted) PyErr_SetInterrupt();
+  return py::make_tuple(result.document.dump(), result.interrupted && interrupted.load());
 }
 
 // The benchmarks a plan expands to on this machine, [{workload, params}], checked as run_json

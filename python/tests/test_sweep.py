@@ -10,18 +10,11 @@ import time
 import pytest
 
 import xpubench
-from xpubench.sweep import grid_points
 from conftest import FAST
 
 distributed = pytest.importorskip("distributed") if not os.environ.get("CI") else __import__("distributed")
 
 GRID = {"kernel": ["copy", "triad"], "threads": [1, 2], "array_bytes": "1MiB"}
-
-
-def test_a_grid_is_the_product_of_its_lists():
-    assert grid_points({"a": [1, 2], "b": "x", "c": [True, False]}) == [
-        {"a": 1, "b": "x", "c": True}, {"a": 1, "b": "x", "c": False},
-        {"a": 2, "b": "x", "c": True}, {"a": 2, "b": "x", "c": False}]
 
 
 def test_a_sweep_here_is_a_run_of_its_grid():

@@ -24,6 +24,7 @@ def sh(*args, **kw):
 
 
 def test_the_wheel_installs_and_runs_outside_the_tree(tmp_path):
+    assert BUILD, "XPB_BUILD_DIR must name the build whose library the wheel takes"
     prefix = tmp_path / "prefix"
     sh("cmake", "--install", BUILD, "--prefix", prefix)
     # Without network where the build tools are installed; else pip fetches them (PyPI).

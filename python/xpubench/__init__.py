@@ -59,6 +59,21 @@ def system() -> Dict[str, Any]:
     return json.loads(_core.system_json())
 
 
+def _plain(value):
+    """numpy scalars and arrays (np.arange(1, 9), Series.unique()) as the Python values JSON
+    takes."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not a parameter value (a number, string, bool or list)")
+
+
+def _json_text(value) -> str:
+    try:
+        return json.dumps(value, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ValueError(str(e)) from None
+
+
 def _device_list(device: Union[str, Sequence[str], None]) -> List[str]:
     if device is None:
         return []
@@ -74,8 +89,9 @@ def run(workload: Union[str, Sequence[Dict[str, Any]]], params: Optional[Dict[st
         progress: Optional[Callable[[int, int, Dict[str, Any]], None]] = None) -> Result:
     """Runs `workload` with `params` on `device` and returns its Result.
 
-    params: parameter name -> value; a list is a grid axis (every combination runs), as in a
-        suite file. Parameters left out take their defaults (workloads() lists them).
+    params: parameter name -> value; a list (or tuple, or numpy array) is a grid axis (every
+        combination runs), as in a suite file. Parameters left out take their defaults
+        (workloads() lists them).
     device: a device id ("cpu", "opencl:0", "hc1-sim,mode=timing-only"), a list of them, or
         None for every device a plain `xpubench run` uses.
     policy: the run policy (warmup_seconds, min_seconds, max_seconds, min_samples,
@@ -83,15 +99,19 @@ def run(workload: Union[str, Sequence[Dict[str, Any]]], params: Optional[Dict[st
     output: also write the document there (journaled as it runs, like `run -o`).
     isolate: run each benchmark on a plugin device in a child process (a crash fails the
         record, not Python).
-    energy_meter, idle_seconds: as `--energy-meter` and `--idle-seconds` (the idle baseline
-        is skipped by default here: 0 s).
-    progress: called as progress(index, total, record) after each benchmark.
+    energy_meter, idle_seconds: as `--energy-meter` and `--idle-seconds`. The idle baseline
+        is skipped by default here (0 s, where the CLI takes 2 s): energy figures are then
+        gross only; give idle_seconds=2 for the net ones.
+    progress: called as progress(index, total, record) after each benchmark; an exception it
+        raises stops the run before the next benchmark and is raised from run(), with the
+        Result so far as its `result` attribute.
 
     `workload` may also be a list of plan entries ({"workload", "params", "policy"}) to run
     several workloads in one Result.
 
     Raises ValueError for bad input (naming the entry and key, e.g. "plan[0].params.kernel"),
-    Interrupted on Ctrl-C (with what was measured). The GIL is released while benchmarks run.
+    Interrupted on Ctrl-C (with what was measured; on the main thread, where Python receives
+    signals). The GIL is released while benchmarks run.
     """
     if isinstance(workload, str):
         entry: Dict[str, Any] = {"workload": workload, "params": dict(params or {})}
@@ -103,17 +123,30 @@ def run(workload: Union[str, Sequence[Dict[str, Any]]], params: Optional[Dict[st
             raise ValueError("run(plan): params and policy go in the plan's entries")
         plan = list(workload)
 
-    def callback(i, total, record_text):
-        progress(i, total, json.loads(record_text))
+    raised: List[BaseException] = []
 
-    command = ["python", "xpubench.run", json.dumps(plan, sort_keys=True)]
+    def callback(i, total, record_text):
+        try:
+            progress(i, total, json.loads(record_text))
+        except BaseException as e:  # stops the run before the next benchmark; raised below
+            raised.append(e)
+            raise
+
+    plan_text = _json_text(plan)
+    command = ["python", "xpubench.run", plan_text]
     text, interrupted = _core.run_json(
-        json.dumps(plan), _device_list(device), str(output or ""), command, float(idle_seconds), bool(isolate),
+        plan_text, _device_list(device), str(output or ""), command, float(idle_seconds), bool(isolate),
         float(isolate_timeout_s), energy_meter, threading.current_thread() is threading.main_thread(),
         callback if progress is not None else None)
     result = Result(json.loads(text))
     if interrupted:
         raise Interrupted(result)
+    if raised:
+        try:
+            raised[0].result = result  # what was measured before it
+        except AttributeError:
+            pass
+        raise raised[0]
     return result
 
 
@@ -154,7 +187,7 @@ def compare(base: Union[Result, str, Path], new: Union[Result, str, Path], thres
     the frame's `attrs["summary"]`."""
     import pandas as pd
 
-    out = json.loads(_core.compare_json(json.dumps(_document(base)), json.dumps(_document(new)),
+    out = json.loads(_core.compare_json(_json_text(_document(base)), _json_text(_document(new)),
                                         float(threshold_pct), float(alpha)))
     frame = pd.DataFrame(out.get("rows", []))
     frame.attrs["summary"] = {k: v for k, v in out.items() if k != "rows"}
@@ -164,7 +197,7 @@ def compare(base: Union[Result, str, Path], new: Union[Result, str, Path], thres
 def validate(r: Union[Result, str, Path, Dict[str, Any]]) -> List[str]:
     """The problems `xpubench validate` finds in a result (schema, run rules, integrity):
     "where: what" for each; empty when it is valid."""
-    return list(_core.validate_json(json.dumps(_document(r))))
+    return list(_core.validate_json(_json_text(_document(r))))
 
 
-from .sweep import sweep  # noqa: E402  (it uses run and _device_list above)
+from ._sweep import sweep  # noqa: E402  (it uses run and _device_list above)

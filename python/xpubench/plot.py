@@ -136,8 +136,9 @@ def frame_deadlines(result: Result, ax=None):
 
 
 def energy_per_op(result: Result, ax=None):
-    """The energy workloads' per-operation figures (pJ/FLOP, pJ/op, pJ/MAC, pJ/B; gross) per
-    device, on a log axis: figure_per_device over every `energy_per_*` metric of energy.*."""
+    """The energy workloads' per-operation figures (pJ/FLOP, pJ/op, pJ/MAC, pJ/B; gross), a bar
+    per device, parameters and figure (the median; energy figures are slopes of fits, without
+    a CI), on a log axis."""
     ax = _axes(ax)
     labels, values, modeled = [], [], []
     for record, m in result.metrics():

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "reports/report_format.hpp"
 #include "xpubench/error.hpp"
 #include "xpubench/report.hpp"
 #include "xpubench/result_writer.hpp"
@@ -192,6 +193,21 @@ TEST(Reports, JunitClassifiesEveryStatusAndEscapesWhatTheResultSays) {
   EXPECT_NE(xml.find("<failure message=\"failed: wrong | output &lt;b&gt;&amp;&lt;/b&gt;\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("<skipped message=\"unsupported: why not\"/>"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<system-out>energy_per_flop 1.25 pJ/FLOP"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("timestamp=\"2026-12-01T00:00:00Z\""), std::string::npos);
+}
+
+TEST(Reports, JunitOfADocumentNotWrittenByXpubenchStillMeetsTheSchema) {
+  json doc = document();
+  doc["run"] = {{"id", "x"}, {"started", "yesterday"}};
+  auto odd = record("llm.bench", "cpu", json::object(), "exploded");
+  odd["wall_seconds"] = -3.5;
+  doc["benchmarks"] = json::array({odd});
+  const auto xml = render_junit({read_result_view(doc)});
+  EXPECT_EQ(xml.find("timestamp="), std::string::npos);              // not an xs:dateTime: left out
+  EXPECT_NE(xml.find("time=\"0.000\""), std::string::npos) << xml;  // not a duration: 0
+  EXPECT_NE(xml.find("errors=\"1\""), std::string::npos);           // an unknown status is an error
+  EXPECT_NE(xml.find("<error message=\"exploded: why not\""), std::string::npos) << xml;
+  EXPECT_EQ(report_format::xml("a\xEF\xBF\xBE\xEF\xBF\xBF" "b"), "a??b");  // U+FFFE, U+FFFF: not XML
 }
 
 
@@ -223,6 +239,22 @@ TEST(HtmlReport, EscapesEveryStringAndCanRunNoScriptOrFetchAnything) {
   EXPECT_NE(html.find("content=\"default-src 'none'; style-src 'unsafe-inline'\""), std::string::npos);
   EXPECT_EQ(html.find(" src="), std::string::npos);
   EXPECT_EQ(html.find("href=\"http"), std::string::npos);
+}
+
+TEST(HtmlReport, HostileStringsInFiguresStayTextInTablesAndCharts) {
+  json doc = document();
+  const std::string evil = "<script>x</script>\"'&";
+  auto m = samples_metric(evil, "ms", {1, 2, 3});
+  m["source"] = evil;
+  doc["benchmarks"].push_back(record("llm.serving", evil, {{evil, evil}}, "passed", {m}));
+  auto sweep = record("memory.sweep", evil, {{"size", 4096}, {"threads", evil}}, "passed",
+                      {metric(evil, evil, 3, "measured")});
+  doc["benchmarks"].push_back(sweep);
+  const auto html = render_html({read_result_view(doc)});
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find(evil), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;x&lt;/script&gt;&quot;&apos;&amp;"), std::string::npos);
+  EXPECT_GE(count(html, "<svg "), 8u);  // the hostile figures were charted, not skipped
 }
 
 TEST(HtmlReport, ChartsEveryFigureWithModeledOnesDrawnApart) {

@@ -64,9 +64,27 @@ TEST(SvgChart, ADeadlineWidensTheAxisACacheSizeOutOfRangeIsLeftOut) {
   const auto svg = render(chart);
   EXPECT_NE(svg.find(">deadline 750 ms</text>"), std::string::npos);
   EXPECT_EQ(svg.find("L3 beyond"), std::string::npos);
-  EXPECT_NE(svg.find(">0</text>"), std::string::npos);  // from zero
+  EXPECT_NE(svg.find("y=\"311.0\" text-anchor=\"middle\">0</text>"), std::string::npos) << svg;  // x from zero
   EXPECT_NE(svg.find("<title>cpu &lt;&amp;&gt; &quot;x&quot;</title>"), std::string::npos);
   EXPECT_EQ(svg.find("<&>"), std::string::npos);
+}
+
+TEST(SvgChart, ExtremeSingleAndNonPositiveValuesStillMakeValidNumbers) {
+  LineChart huge;
+  huge.series.push_back({"a", {{1.0, -1e308}, {2.0, 1e308}}, 0, false, false});
+  LineChart single;
+  single.x_from_zero = true;
+  single.series.push_back({"b", {{-5.0, 0.5}, {-5.0, 1.0}}, 0, false, true});
+  BarChart whiskers{"J/token", {{"a", 0.01, -1.0, 0.02, 0, false, "a"}, {"b", 1000, 900, 1100, 1, false, "b"}}};
+  for (const auto& svg : {render(huge), render(single), render(whiskers)}) {
+    ASSERT_FALSE(svg.empty());
+    EXPECT_EQ(svg.find("nan"), std::string::npos) << svg;
+    EXPECT_EQ(svg.find("inf"), std::string::npos) << svg;
+  }
+  // The one x value (-5) inside its axis, which still reaches 0.
+  EXPECT_NE(render(single).find("text-anchor=\"middle\">-6</text>"), std::string::npos) << render(single);
+  EXPECT_NE(render(single).find("text-anchor=\"middle\">0</text>"), std::string::npos);
+  EXPECT_NE(render(whiskers).find("(log scale)"), std::string::npos);  // a whisker below 0 does not undo it
 }
 
 }  // namespace

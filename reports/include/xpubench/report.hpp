@@ -50,13 +50,15 @@ XPB_API std::string render_csv(const std::vector<ResultView>& results);
 XPB_API std::string render_junit(const std::vector<ResultView>& results);
 
 // HTML: one self-contained page (no script, no network) of one or more results side by side
-// (R1, R2, ...: a column each in the tables, a colour each in the charts). Per workload, every
-// figure in a table and in an inline SVG chart: memory.sweep's against the working set with the
-// cache sizes marked; a latency's (any time figure with samples) as a CDF with p50/p90/p99, a
-// video stream's frame latency against its chunk deadline; every figure's median per device as
-// a bar with its 95% CI. Simulated and modeled figures are tagged and shaded in tables, dashed
-// in charts. Every string from a result is escaped. Charts stop at 48 bars and 12 curves (the
-// tables never do), so 10,000 benchmarks stay under 10 MB.
+// (R1, R2, ...: a column each in the tables). Per workload, every figure in a table, and in
+// inline SVG charts: memory.sweep's figures against the working set (log2 axis) with the cache
+// sizes marked; a time figure (s, ms, us, ns, ns/load; lower is better) with samples as CDFs
+// with p50/p90/p99, a video stream's frame latency against its chunk deadline, and bars beside
+// when some rows are not in the CDFs; every other figure's median per row as a bar with its
+// 95% CI (a log axis past a 100x span). Colours by result and device; simulated and modeled
+// figures tagged and shaded in tables, dashed in charts. Every string from a result is escaped.
+// Charts stop at 48 bars and 12 lines, with a note (the tables never do), so 10,000
+// benchmarks stay under 10 MB.
 XPB_API std::string render_html(const std::vector<ResultView>& results);
 
 // One line for a finished benchmark record (its figures), for progress output.

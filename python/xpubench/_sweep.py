@@ -5,15 +5,15 @@ On Dask, a benchmark never shares its machine with another: tasks ask for the wo
 `xpubench` when the workers offer it (start one worker per machine with `--resources
 xpubench=1`), and every task also holds a lock file of its machine while it measures, so two
 workers on one machine take turns. Each record carries the system it ran on. A worker lost
-mid-sweep loses only the benchmark it was running, which Dask runs again on another worker;
-a benchmark that cannot be run (its worker lost twice, an exception) is recorded `failed` with
+mid-sweep loses only the benchmark it was running, which Dask runs again on another worker (up
+to the scheduler's `distributed.scheduler.allowed-failures`, 3 by default); a benchmark that
+cannot be run (its workers lost more often than that, an exception) is recorded `failed` with
 the reason, and the sweep goes on.
 """
 from __future__ import annotations
 
 import datetime
 import fcntl
-import itertools
 import json
 import os
 import tempfile
@@ -27,21 +27,18 @@ from .result import Result
 LOCK_FILE = os.path.join(tempfile.gettempdir(), "xpubench-benchmark.lock")
 
 
-def grid_points(grid: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The product of a grid: {"kernel": ["copy", "triad"], "threads": [1, 2]} -> four dicts.
-    A value that is not a list is the same in every point."""
-    keys = list(grid)
-    axes = [v if isinstance(v, list) else [v] for v in grid.values()]
-    return [dict(zip(keys, values)) for values in itertools.product(*axes)]
-
-
 def _run_one(workload: str, params: Dict[str, Any], device: Optional[str], policy: Optional[Dict[str, Any]]) -> str:
     """One benchmark (on `device`, or every device the machine has) on a worker, with its
     machine to itself; its document as JSON text, each record carrying the system."""
     from . import run
 
-    # Read-only is enough for flock, so the file another user made (mode 644) serves all.
-    lock = os.open(LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+    # Read-only is enough for flock, so the file another user made (mode 644) serves all; it is
+    # created only when missing (O_CREAT on another user's file in sticky /tmp is refused where
+    # fs.protected_regular is set).
+    try:
+        lock = os.open(LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        lock = os.open(LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = run(workload, {k: [v] if isinstance(v, list) else v for k, v in params.items()},
@@ -97,18 +94,22 @@ def sweep(workload: str, grid: Dict[str, Any], devices: Union[str, Sequence[str]
 
     Raises ValueError (naming the key) for bad parameters before anything runs.
     """
-    from . import _device_list, run
+    from . import _device_list, _json_text, run
 
     plan = [{"workload": workload, "params": dict(grid)}]
     if policy:
         plan[0]["policy"] = dict(policy)
-    items = json.loads(_core.plan_json(json.dumps(plan)))  # checked here, before any task
+    items = json.loads(_core.plan_json(_json_text(plan)))  # checked here, before any task
     device_list: List[Optional[str]] = list(_device_list(devices)) or [None]
     bar = _progress_bar(len(items) * len(device_list), progress)
     if client is None:
         try:
+            def advance(i, n, record):
+                bar.total = n  # every device's benchmarks, where devices=None
+                bar.update(1)
+
             return run(workload, dict(grid), device=devices, policy=policy,
-                       progress=(lambda i, n, r: bar.update(1)) if bar is not None else None)
+                       progress=advance if bar is not None else None)
         finally:
             if bar is not None:
                 bar.close()
@@ -137,6 +138,9 @@ def _sweep_on_dask(client, workload, items, device_list, policy, bar) -> Result:
                 failures[index] = f"{type(e).__name__}: {e}"
             if bar is not None:
                 bar.update(1)
+    except BaseException:  # Ctrl-C, or the client failing: the rest of the sweep is cancelled
+        client.cancel(list(futures))
+        raise
     finally:
         if bar is not None:
             bar.close()
