@@ -32,6 +32,17 @@ def _label(record: Dict[str, Any], skip=()) -> str:
     return f"{record['device']} {shown}".strip()
 
 
+def _bars(ax, labels, values, modeled, **style):
+    """Horizontal bars top to bottom, the simulated or modeled ones pale and hatched."""
+    bars = ax.barh(range(len(values)), values, **style)
+    for bar, sim in zip(bars, modeled):
+        if sim:
+            bar.set_alpha(0.35)
+            bar.set_hatch("//")
+    ax.set_yticks(range(len(values)), labels, fontsize=8)
+    ax.invert_yaxis()
+
+
 def bandwidth_vs_working_set(result: Result, metric: str = "read_bandwidth", ax=None):
     """memory.sweep's `metric` (GB/s; "latency" for ns/load) against the working-set size (bytes,
     log2 axis), one line per device and thread count, the machine's data and unified cache
@@ -83,13 +94,7 @@ def figure_per_device(result: Result, metric: str = "tokens_per_second", workloa
         errors[1].append(hi - median if hi is not None else 0)
         modeled.append(m.get("source", "measured") != "measured")
         unit = m["unit"]
-    bars = ax.barh(range(len(values)), values, xerr=errors, capsize=2)
-    for bar, sim in zip(bars, modeled):
-        if sim:
-            bar.set_alpha(0.35)
-            bar.set_hatch("//")
-    ax.set_yticks(range(len(values)), labels, fontsize=8)
-    ax.invert_yaxis()
+    _bars(ax, labels, values, modeled, xerr=errors, capsize=2)
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) > 100:
         ax.set_xscale("log")
@@ -150,13 +155,7 @@ def energy_per_op(result: Result, ax=None):
         labels.append(f"{_label(record)} {name} ({m['unit']}){_source_note(m)}")
         values.append(m["stats"]["median"])
         modeled.append(m.get("source", "measured") != "measured")
-    bars = ax.barh(range(len(values)), values)
-    for bar, sim in zip(bars, modeled):
-        if sim:
-            bar.set_alpha(0.35)
-            bar.set_hatch("//")
-    ax.set_yticks(range(len(values)), labels, fontsize=8)
-    ax.invert_yaxis()
+    _bars(ax, labels, values, modeled)
     if values and min(values) > 0:
         ax.set_xscale("log")
     ax.set_xlabel("energy per unit of work")
